@@ -1,0 +1,39 @@
+import type { Secret } from './secret.js';
+
+/** The validated, typed configuration. Durations are milliseconds; names are camelCase here. */
+export interface Config {
+  zego: ZegoConfig;
+  probe: ProbeConfig;
+  streams: StreamConfig[];
+}
+
+export interface ZegoConfig {
+  /** uint32 AppID. */
+  appId: number;
+  serverSecret: Secret;
+  /** Set when the secret came from `server_secret_file` (re-read on reload). */
+  serverSecretFile?: string;
+  /** Base URL, e.g. https://rtc-api.zego.im (no trailing slash). */
+  endpoint: string;
+  isTest: boolean;
+  /** Probes per second this exporter may spend (≤ 40, ≤ 10 when isTest). */
+  rateLimit: number;
+  timeoutMs: number;
+}
+
+export interface ProbeConfig {
+  /** Default refresh interval per stream. */
+  intervalMs: number;
+}
+
+export interface StreamConfig {
+  /** The id as the user wrote it (without the test-environment prefix). */
+  id: string;
+  intervalMs: number;
+  /** Extra labels for this stream's series (validated Prometheus label names). */
+  labels: Record<string, string>;
+}
+
+/** The API's hard ceilings per AppID (DescribeRTCStreamState). */
+export const API_RATE_LIMIT = 40;
+export const API_RATE_LIMIT_TEST = 10;
