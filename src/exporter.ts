@@ -1,0 +1,207 @@
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { Config } from './config/types.js';
+import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from './config/types.js';
+import { renderLanding, type LandingRow } from './http/landing.js';
+import { trailer, type Format } from './metrics/exposition.js';
+import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
+import { StreamFamilies } from './metrics/streams.js';
+import { Budget } from './scheduler/budget.js';
+import { planBudget } from './scheduler/plan.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { ApiHealth } from './state/api-health.js';
+import { StateStore } from './state/store.js';
+import { ZegoClient, type ProbeResult } from './zego/client.js';
+import { SequenceCounter } from './zego/sequence.js';
+
+export interface ExporterOptions {
+  config: Config;
+  logger: Logger;
+  build: BuildInfo;
+  now?: () => number;
+  /** For tests: an undici dispatcher shared by every client. */
+  dispatcher?: Dispatcher;
+}
+
+const LANDING_ROWS = 1000;
+
+/**
+ * The running parts, wired one way: config → client → scheduler (budget) → state → metrics.
+ * applyConfig() changes them in place, so a reload keeps state, series and the budget's slots.
+ */
+export class Exporter {
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #build: BuildInfo;
+  readonly #dispatcher: Dispatcher | undefined;
+  readonly #sequence = new SequenceCounter();
+  readonly #store: StateStore;
+  readonly #health: ApiHealth;
+  readonly #budget: Budget;
+  readonly #scheduler: Scheduler;
+  readonly #metrics: SelfMetrics;
+  readonly #families = new StreamFamilies();
+  readonly #startedAt: Date;
+  #config: Config;
+  #client: ZegoClient;
+  #started = false;
+  #stopping = false;
+  #reloadOk = true;
+  #reloadOkAtSec: number;
+
+  constructor(opts: ExporterOptions) {
+    this.#log = opts.logger;
+    this.#now = opts.now ?? Date.now;
+    this.#build = opts.build;
+    this.#dispatcher = opts.dispatcher;
+    this.#config = opts.config;
+    this.#startedAt = new Date(this.#now());
+    this.#reloadOkAtSec = this.#now() / 1000;
+    const { zego } = opts.config;
+    this.#client = this.#newClient(opts.config);
+    this.#store = new StateStore({ logger: this.#log, now: this.#now });
+    this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
+    this.#budget = new Budget({ rateLimit: zego.rateLimit, hardLimit: zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT, now: this.#now });
+    this.#scheduler = new Scheduler({
+      budget: this.#budget,
+      now: this.#now,
+      probe: (id, signal) => this.#client.describeStreamState(id, signal),
+      onResult: (id, result) => this.#onResult(id, result),
+    });
+    this.#metrics = new SelfMetrics(() => this.status(), this.#build);
+    this.#setStreams(opts.config);
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  start(): void {
+    this.#started = true;
+    this.#scheduler.start();
+    const plan = planBudget(this.#scheduler.intervals(), this.#config.zego.rateLimit);
+    const fields = { streams: plan.streams, demand_per_sec: round(plan.demandPerSec), rate_limit: plan.rate, slowest_refresh_sec: round(plan.worstRefreshSec) };
+    if (plan.overloaded) {
+      this.#log.warn(fields, `demand exceeds the budget: ${plan.streams} streams at ${plan.rate}/s are refreshed every ${round(plan.worstRefreshSec)} s at best (shorter intervals first)`);
+    } else {
+      this.#log.info(fields, 'probing started');
+    }
+  }
+
+  /** A validated new config, applied without dropping state, in-flight calls or budget slots. */
+  applyConfig(config: Config): void {
+    const old = this.#config.zego;
+    const z = config.zego;
+    const clientChanged = old.appId !== z.appId || old.endpoint !== z.endpoint || old.isTest !== z.isTest || old.timeoutMs !== z.timeoutMs || !old.serverSecret.equals(z.serverSecret);
+    if (clientChanged) {
+      const previous = this.#client;
+      this.#client = this.#newClient(config);
+      // Calls already sent finish on the old client; closing waits for them.
+      previous.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the previous API client failed'));
+    }
+    if (old.rateLimit !== z.rateLimit) this.#budget.setRateLimit(z.rateLimit);
+    this.#config = config;
+    this.#setStreams(config);
+  }
+
+  markReload(ok: boolean): void {
+    this.#reloadOk = ok;
+    if (ok) this.#reloadOkAtSec = this.#now() / 1000;
+  }
+
+  ready(): { ready: true } | { ready: false; reason: string } {
+    if (this.#stopping) return { ready: false, reason: 'shutting down' };
+    if (!this.#started) return { ready: false, reason: 'probing not started' };
+    return { ready: true };
+  }
+
+  status(): ExporterStatus {
+    const rate = this.#budget.effectiveRate;
+    const plan = planBudget(this.#scheduler.intervals(), rate);
+    return {
+      rateLimit: rate,
+      rateLimitConfigured: this.#config.zego.rateLimit,
+      queueLength: this.#scheduler.queueLength,
+      achievableRefreshSec: Number.isFinite(plan.worstRefreshSec) ? plan.worstRefreshSec : 0,
+      demandPerSec: plan.demandPerSec,
+      streamsWatched: this.#scheduler.size,
+      slotsHeld: this.#budget.slotsHeld,
+      clockOffsetSec: this.#client.clockOffsetMs / 1000,
+      reloadSuccessful: this.#reloadOk,
+      reloadSuccessTimestampSec: this.#reloadOkAtSec,
+    };
+  }
+
+  async metrics(format: Format): Promise<string> {
+    const self = await this.#metrics.render(format);
+    return self + this.#families.render(this.#store.snapshot(), this.#now(), format) + trailer(format);
+  }
+
+  landingPage(): string {
+    const now = this.#now();
+    const rows: LandingRow[] = [];
+    for (const s of this.#store.snapshot()) {
+      if (rows.length >= LANDING_ROWS) break;
+      rows.push({
+        id: s.id,
+        state: s.active === null ? 'unknown' : s.active ? 'active' : s.notFound ? 'not found' : 'closed',
+        uptimeSec: s.active && s.createTimeSec !== null ? Math.max(0, now / 1000 - s.createTimeSec) : null,
+        probe: s.probeSuccess === null ? 'pending' : s.probeSuccess ? 'ok' : 'failing',
+        lastProbeAgoSec: s.lastProbeMs === null ? null : (now - s.lastProbeMs) / 1000,
+        labels: s.labels,
+        lastError: s.lastError,
+      });
+    }
+    const z = this.#config.zego;
+    const st = this.status();
+    return renderLanding({
+      version: this.#build.version,
+      startedAt: this.#startedAt,
+      endpoint: z.endpoint,
+      appId: z.appId,
+      isTest: z.isTest,
+      rateLimit: st.rateLimit,
+      achievableRefreshSec: st.achievableRefreshSec,
+      rows,
+      totalStreams: this.#store.size,
+    });
+  }
+
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopping = true;
+    this.#scheduler.stop();
+    await this.#budget.stop(graceMs);
+    await this.#client.close();
+  }
+
+  #onResult(id: string, result: ProbeResult): void {
+    this.#metrics.observe(result);
+    this.#health.note(id, result);
+    this.#store.applyProbe(id, result);
+    this.#log.debug({ stream_id: id, code: result.code, outcome: result.outcome.kind === 'failed' ? result.outcome.reason : result.outcome.kind, duration_ms: round(result.durationMs) }, 'probe');
+  }
+
+  #setStreams(config: Config): void {
+    const watched = config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
+    this.#store.setStreams(watched);
+    this.#scheduler.setStreams(watched);
+  }
+
+  #newClient(config: Config): ZegoClient {
+    const z = config.zego;
+    return new ZegoClient({
+      appId: z.appId,
+      secret: z.serverSecret,
+      endpoint: z.endpoint,
+      isTest: z.isTest,
+      timeoutMs: z.timeoutMs,
+      sequence: this.#sequence,
+      now: this.#now,
+      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+    });
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

@@ -1,0 +1,118 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
+
+/** What the HTTP layer needs from the rest; it knows nothing about ZEGO. */
+export interface HttpHandlers {
+  metrics(format: Format): Promise<string>;
+  ready(): { ready: true } | { ready: false; reason: string };
+  landingPage(): string;
+  /** POST /-/reload: absent → 404. */
+  reload?(): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** Extra routes (callbacks) tried before the built-in ones; return false to pass. */
+  extra?(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+export interface HttpServerOptions {
+  host?: string;
+  port: number;
+  handlers: HttpHandlers;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  server: Server;
+  address: AddressInfo;
+  url: string;
+  /** Stops accepting, ends idle keep-alive connections, and cuts the rest after `graceMs`. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningServer> {
+  const { handlers, logger } = opts;
+  const server = createServer((req, res) => {
+    route(req, res, handlers).catch((err: unknown) => {
+      logger.error({ err, path: req.url }, 'HTTP handler failed');
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
+    });
+  });
+  // Slow or stuck clients must not pin sockets: bound headers, whole requests and idle keep-alives.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 100;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    address,
+    url: `http://${host}:${address.port}`,
+    close: (graceMs = 2000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, h: HttpHandlers): Promise<void> {
+  if (h.extra?.(req, res)) return;
+  const path = (req.url ?? '/').split('?')[0];
+  const method = req.method ?? 'GET';
+  const readOnly = method === 'GET' || method === 'HEAD';
+  switch (path) {
+    case '/metrics': {
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      const format = negotiate(req.headers.accept);
+      return send(res, 200, await h.metrics(format), CONTENT_TYPES[format], method === 'HEAD');
+    }
+    case '/-/healthy':
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      return send(res, 200, 'Healthy\n', undefined, method === 'HEAD');
+    case '/-/ready': {
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      const r = h.ready();
+      return r.ready ? send(res, 200, 'Ready\n', undefined, method === 'HEAD') : send(res, 503, `Not ready: ${r.reason}\n`, undefined, method === 'HEAD');
+    }
+    case '/-/reload': {
+      if (!h.reload) return send(res, 404, 'not found\n');
+      if (method !== 'POST' && method !== 'PUT') return methodNotAllowed(res, 'POST, PUT');
+      req.resume(); // the body means nothing here; drain it so the connection can be reused
+      const r = await h.reload();
+      return r.ok ? send(res, 200, 'reloaded\n') : send(res, 500, `failed to reload config: ${r.error}\n`);
+    }
+    case '/':
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      return send(res, 200, h.landingPage(), 'text/html; charset=utf-8', method === 'HEAD');
+    default:
+      return send(res, 404, 'not found\n');
+  }
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader('Allow', allow);
+  send(res, 405, 'method not allowed\n');
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headOnly = false): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(headOnly ? undefined : body);
+}

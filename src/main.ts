@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
+import { formatConfigError, loadConfig } from './config/load.js';
+import { Exporter } from './exporter.js';
+import { startHttpServer } from './http/server.js';
+import { createLogger } from './log.js';
+import { Reloader } from './reload.js';
+import { REVISION, VERSION } from './version.js';
+
+/** Wiring only: flags → config → the parts → start → signals → stop. */
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const cli = parseCli(argv, env);
+  if (!cli.ok) {
+    process.stderr.write(`${cli.message}\n`);
+    return 2;
+  }
+  const flags = cli.flags;
+  if (flags.help) {
+    process.stdout.write(helpText(VERSION));
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(`zego-stream-exporter, version ${VERSION} (revision: ${REVISION})\n  node: ${process.version}\n`);
+    return 0;
+  }
+  if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`));
+
+  const log = createLogger(flags.logLevel, flags.logFormat);
+  const listen = parseListenAddress(flags.listenAddress);
+  if (!listen.ok) {
+    log.error(`--web.listen-address: ${listen.message}`);
+    return 2;
+  }
+  const loaded = await loadConfig(flags.configFile, env);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) log.error(formatConfigError(e, flags.configFile));
+    log.error({ file: flags.configFile, errors: loaded.errors.length }, 'invalid configuration, not starting');
+    return 1;
+  }
+
+  const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION } });
+  const reloader = new Reloader({ file: flags.configFile, env, exporter, logger: log, hash: loaded.hash });
+  let http;
+  try {
+    http = await startHttpServer({
+      host: listen.host,
+      port: listen.port,
+      logger: log,
+      handlers: {
+        metrics: (format) => exporter.metrics(format),
+        ready: () => exporter.ready(),
+        landingPage: () => exporter.landingPage(),
+        reload: async () => {
+          const r = await reloader.reload('http');
+          return r.ok ? { ok: true } : r;
+        },
+      },
+    });
+  } catch (err) {
+    log.error({ err, address: flags.listenAddress }, 'cannot listen');
+    return 1;
+  }
+  const z = loaded.config.zego;
+  log.info({ address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length }, 'listening');
+  exporter.start();
+
+  process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      void (async () => {
+        await exporter.stop(2000);
+        await http.close(2000);
+        log.info('stopped');
+        resolve(0);
+      })();
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+process.on('unhandledRejection', (reason) => {
+  // A bug, not bad input: report it loudly but keep serving what we know.
+  process.stderr.write(`${JSON.stringify({ level: 50, msg: 'unhandled rejection', err: String(reason) })}\n`);
+});
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

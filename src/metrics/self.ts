@@ -1,0 +1,96 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { ProbeResult } from '../zego/client.js';
+import { outcomeLabel } from '../zego/outcome.js';
+import { familyHeader, formatLabels, formatValue, sampleName, type Format, type MetricType } from './exposition.js';
+
+/** Read at scrape time from the running parts; never computed on the probe path. */
+export interface ExporterStatus {
+  rateLimit: number;
+  rateLimitConfigured: number;
+  queueLength: number;
+  achievableRefreshSec: number;
+  demandPerSec: number;
+  streamsWatched: number;
+  slotsHeld: number;
+  clockOffsetSec: number;
+  reloadSuccessful: boolean;
+  reloadSuccessTimestampSec: number;
+}
+
+export interface BuildInfo {
+  version: string;
+  revision: string;
+}
+
+/** The exporter's own metrics, kept in a registry of its own (never prom-client's global one). */
+export class SelfMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'code' | 'outcome'>;
+  readonly #duration: Histogram;
+
+  constructor(status: () => ExporterStatus, build: BuildInfo) {
+    const registers = [this.registry];
+    this.#requests = new Counter({
+      name: 'zego_exporter_api_requests_total',
+      help: 'DescribeRTCStreamState calls by ZEGO result code (or timeout/network/http_5xx/bad_response) and what the exporter read from them.',
+      labelNames: ['code', 'outcome'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'zego_exporter_api_request_duration_seconds',
+      help: 'Duration of DescribeRTCStreamState calls, from send to the end of the response.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const gauge = (name: string, help: string, read: (s: ExporterStatus) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(status()));
+        },
+      });
+    };
+    gauge('zego_exporter_rate_limit', 'API calls per second the exporter paces itself at now (configured rate_limit less throttling back-off).', (s) => s.rateLimit);
+    gauge('zego_exporter_rate_limit_configured', 'Configured rate_limit: API calls per second this exporter may spend.', (s) => s.rateLimitConfigured);
+    gauge('zego_exporter_queue_length', 'Streams past their due time waiting for a slot in the budget.', (s) => s.queueLength);
+    gauge('zego_exporter_achievable_refresh_seconds', 'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).', (s) => s.achievableRefreshSec);
+    gauge('zego_exporter_demand_probes_per_second', 'API calls per second the configured intervals ask for (sum of 1/interval).', (s) => s.demandPerSec);
+    gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
+    gauge('zego_exporter_budget_slots_held', 'Budget slots held: calls in flight plus calls within 1 s of their response.', (s) => s.slotsHeld);
+    gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);
+    gauge('zego_exporter_config_last_reload_successful', 'Whether the last configuration reload attempt succeeded.', (s) => (s.reloadSuccessful ? 1 : 0));
+    gauge('zego_exporter_config_last_reload_success_timestamp_seconds', 'Unix time of the last successful configuration load.', (s) => s.reloadSuccessTimestampSec);
+    const info = new Gauge({
+      name: 'zego_exporter_build_info',
+      help: 'Build information of the exporter; value is always 1.',
+      labelNames: ['version', 'revision', 'nodejs'],
+      registers,
+    });
+    info.set({ version: build.version, revision: build.revision, nodejs: process.version }, 1);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  observe(result: ProbeResult): void {
+    this.#requests.inc({ code: result.code, outcome: outcomeLabel(result.outcome) });
+    this.#duration.observe(result.durationMs / 1000);
+  }
+
+  async render(format: Format): Promise<string> {
+    const families = await this.registry.getMetricsAsJSON();
+    let out = '';
+    for (const f of families) out += renderFamily(f, format);
+    return out;
+  }
+}
+
+function renderFamily(f: MetricObjectWithValues<MetricValue<string>>, format: Format): string {
+  const type = String(f.type) as MetricType;
+  let out = familyHeader(f.name, f.help, type, format);
+  for (const v of f.values) {
+    const name = sampleName((v as { metricName?: string }).metricName ?? f.name, type, format);
+    out += `${name}${formatLabels(v.labels as Record<string, string | number>)} ${formatValue(v.value)}\n`;
+  }
+  return out;
+}

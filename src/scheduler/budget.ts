@@ -1,0 +1,223 @@
+import PQueue from 'p-queue';
+
+/**
+ * The API counts calls when they arrive, and we only know a call arrived somewhere between sending
+ * it and the end of its response. So a call holds one of `rate` slots from the moment it is sent
+ * until `holdMs` (1 s) after its response ends: every call that arrives in a server second (t-1, t]
+ * still holds its slot at t, hence no server second ever counts more than `rate` calls, whatever
+ * the network does. p-queue's `concurrency` is that slot count. On top, calls start evenly spaced
+ * (1/rate apart, with p-queue's strict interval as a hard floor), never in a batch.
+ *
+ * Throttling answers (the AppID's budget is shared with other callers) cut the rate
+ * multiplicatively; after a quiet spell it climbs back linearly (AIMD), so the exporter settles
+ * just under what the others leave.
+ */
+export interface BudgetOptions {
+  /** Calls per second this process may spend. */
+  rateLimit: number;
+  /** The API's own ceiling (40, or 10 in the test environment): never two sends closer than 1/this. */
+  hardLimit: number;
+  holdMs?: number;
+  /** The back-off never goes below this rate (calls/s). */
+  minRate?: number;
+  /** How long after the last throttling answer the rate starts climbing again. */
+  recoverAfterMs?: number;
+  /** Seconds to climb from 0 back to `rateLimit`. */
+  climbSeconds?: number;
+  now?: () => number;
+}
+
+export interface RunOptions {
+  /** Higher runs first; the scheduler passes minus the stream's interval. */
+  priority?: number;
+  /** Checked when the call's turn comes: a stream removed meanwhile costs no budget. */
+  cancelled?: () => boolean;
+}
+
+/** Slow pace while the AppID's credentials or config are rejected: keep trying, but quietly. */
+export const SLOW_MODE_RATE = 1;
+
+export class Budget {
+  readonly #queue: PQueue;
+  readonly #holdMs: number;
+  readonly #minRate: number;
+  readonly #recoverAfterMs: number;
+  readonly #climbSeconds: number;
+  readonly #now: () => number;
+  readonly #abort = new AbortController();
+  readonly #holds = new Set<() => void>();
+  /** Calls not started yet: stop() settles them, since p-queue's clear() just drops them. */
+  readonly #waiting = new Set<() => void>();
+  #rateLimit: number;
+  #rate: number;
+  #slowMode = false;
+  #nextStartAt = 0;
+  #lastCutAt = Number.NEGATIVE_INFINITY;
+  #lastClimbAt = Number.NEGATIVE_INFINITY;
+  #throttledTotal = 0;
+  #stopped = false;
+
+  constructor(opts: BudgetOptions) {
+    this.#holdMs = opts.holdMs ?? 1000;
+    this.#minRate = opts.minRate ?? 0.5;
+    this.#recoverAfterMs = opts.recoverAfterMs ?? 5000;
+    this.#climbSeconds = opts.climbSeconds ?? 60;
+    this.#now = opts.now ?? Date.now;
+    this.#rateLimit = opts.rateLimit;
+    this.#rate = opts.rateLimit;
+    this.#queue = new PQueue({
+      concurrency: slotsFor(opts.rateLimit),
+      intervalCap: 1,
+      interval: Math.ceil(1000 / opts.hardLimit),
+      strict: true,
+    });
+  }
+
+  /** The rate calls are paced at now: the configured limit, less back-off, less slow mode. */
+  get effectiveRate(): number {
+    return this.#slowMode ? Math.min(this.#rate, SLOW_MODE_RATE) : this.#rate;
+  }
+
+  get rateLimit(): number {
+    return this.#rateLimit;
+  }
+
+  /** Calls waiting for their turn. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  /** Slots held: calls in flight plus calls in their hold second. */
+  get slotsHeld(): number {
+    return this.#queue.pending;
+  }
+
+  get throttledTotal(): number {
+    return this.#throttledTotal;
+  }
+
+  /**
+   * Resolves with fn's result as soon as fn settles (or undefined when cancelled or stopped), while
+   * the slot stays held for `holdMs` more. fn gets a signal that aborts on stop().
+   */
+  run<T>(fn: (signal: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve, reject) => {
+      const abandon = (): void => resolve(undefined);
+      this.#waiting.add(abandon);
+      const task = async (): Promise<void> => {
+        this.#waiting.delete(abandon);
+        if (this.#stopped || opts.cancelled?.()) return resolve(undefined);
+        await this.#pace();
+        if (this.#stopped || opts.cancelled?.()) return resolve(undefined);
+        try {
+          resolve(await fn(this.#abort.signal));
+        } catch (err) {
+          reject(err);
+        } finally {
+          await this.#hold();
+        }
+      };
+      this.#queue.add(task, { priority: opts.priority ?? 0 }).catch(reject);
+    });
+  }
+
+  /** A throttling answer: cut once per hold period (one burst of answers is one signal). */
+  noteThrottled(): void {
+    this.#throttledTotal++;
+    const now = this.#now();
+    if (now - this.#lastCutAt >= this.#holdMs) {
+      this.#rate = Math.max(this.#minRate, Math.min(this.#rate, this.#rateLimit) * 0.7);
+      this.#lastCutAt = now;
+      this.#applyConcurrency();
+    }
+    this.#lastClimbAt = now;
+  }
+
+  /** A call the API did not throttle: climb back towards the limit after a quiet spell. */
+  noteAccepted(): void {
+    const now = this.#now();
+    if (this.#rate >= this.#rateLimit || now - this.#lastCutAt < this.#recoverAfterMs) {
+      this.#lastClimbAt = now;
+      return;
+    }
+    const elapsedSec = Math.max(0, now - Math.max(this.#lastClimbAt, this.#lastCutAt + this.#recoverAfterMs)) / 1000;
+    this.#rate = Math.min(this.#rateLimit, this.#rate + (this.#rateLimit / this.#climbSeconds) * elapsedSec);
+    this.#lastClimbAt = now;
+    this.#applyConcurrency();
+  }
+
+  setSlowMode(on: boolean): void {
+    if (this.#slowMode === on) return;
+    this.#slowMode = on;
+    this.#applyConcurrency();
+  }
+
+  get slowMode(): boolean {
+    return this.#slowMode;
+  }
+
+  /**
+   * A reloaded rate_limit. Lowering it is safe at once: p-queue starts nothing new until fewer than
+   * the new number of slots are held, so no server second sees more than the new limit.
+   */
+  setRateLimit(rateLimit: number): void {
+    const backedOff = this.#rate / this.#rateLimit;
+    this.#rateLimit = rateLimit;
+    this.#rate = Math.max(this.#minRate, Math.min(rateLimit, rateLimit * backedOff));
+    this.#applyConcurrency();
+  }
+
+  /**
+   * Drops waiting calls and releases holds, lets calls in flight finish for up to `graceMs`, then
+   * aborts them; resolves once all have settled. Used at shutdown only: a reload keeps the budget.
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopped = true;
+    this.#queue.clear();
+    for (const abandon of this.#waiting) abandon();
+    this.#waiting.clear();
+    for (const release of this.#holds) release();
+    const idle = this.#queue.onIdle();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([idle, grace]);
+    clearTimeout(timer);
+    this.#abort.abort(new Error('exporter stopping'));
+    await idle;
+  }
+
+  async #pace(): Promise<void> {
+    const now = this.#now();
+    const startAt = Math.max(now, this.#nextStartAt);
+    this.#nextStartAt = startAt + 1000 / this.effectiveRate;
+    if (startAt > now) await this.#sleep(startAt - now);
+  }
+
+  #hold(): Promise<void> {
+    return this.#sleep(this.#holdMs);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const release = (): void => {
+        clearTimeout(timer);
+        this.#holds.delete(release);
+        resolve();
+      };
+      const timer = setTimeout(release, ms);
+      this.#holds.add(release);
+    });
+  }
+
+  #applyConcurrency(): void {
+    this.#queue.concurrency = slotsFor(this.effectiveRate);
+  }
+}
+
+/** Whole slots only, rounded down: 7.5/s may hold 7 calls, never 8. */
+function slotsFor(rate: number): number {
+  return Math.max(1, Math.floor(rate));
+}

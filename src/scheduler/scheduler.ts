@@ -1,0 +1,144 @@
+import type { ProbeResult } from '../zego/client.js';
+import type { Budget } from './budget.js';
+
+export interface ScheduledStream {
+  id: string;
+  intervalMs: number;
+}
+
+export interface SchedulerOptions {
+  budget: Budget;
+  /** One API call for one stream. Must not throw (the client turns failures into outcomes). */
+  probe: (id: string, signal: AbortSignal) => Promise<ProbeResult>;
+  /** Every result, in completion order. */
+  onResult: (id: string, result: ProbeResult) => void;
+  now?: () => number;
+  /** A stream whose id the API rejects (30009) is retried this rarely. */
+  streamConfigBackoffMs?: number;
+}
+
+type Phase = 'waiting' | 'queued' | 'running';
+
+interface Entry {
+  id: string;
+  intervalMs: number;
+  phase: Phase;
+  removed: boolean;
+  timer: NodeJS.Timeout | undefined;
+  /** When the last call for it was sent; due again one interval later. */
+  lastSentAtMs: number | undefined;
+}
+
+/**
+ * Keeps every stream refreshed once per interval through the budget. A stream is waiting (a timer
+ * until it is due), queued (in the budget's p-queue) or running, never two at once, so it is never
+ * queued or in flight twice. Due streams enter the p-queue with priority −interval: shorter
+ * intervals (key streams) go first, and within one interval p-queue's FIFO order is the order they
+ * fell due, i.e. earliest deadline first.
+ */
+export class Scheduler {
+  readonly #opts: SchedulerOptions;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
+  #running = false;
+
+  constructor(opts: SchedulerOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /**
+   * The watched set, applied in place: kept streams keep their schedule, removed ones stop at once
+   * (a queued call for them is skipped at no cost), added ones are due now.
+   */
+  setStreams(streams: readonly ScheduledStream[]): void {
+    const wanted = new Map(streams.map((s) => [s.id, s]));
+    for (const [id, entry] of this.#entries) {
+      if (!wanted.has(id)) {
+        entry.removed = true;
+        clearTimeout(entry.timer);
+        this.#entries.delete(id);
+      }
+    }
+    for (const s of streams) {
+      const entry = this.#entries.get(s.id);
+      if (!entry) {
+        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, lastSentAtMs: undefined };
+        this.#entries.set(s.id, fresh);
+        if (this.#running) this.#enqueue(fresh);
+      } else if (entry.intervalMs !== s.intervalMs) {
+        entry.intervalMs = s.intervalMs;
+        if (entry.phase === 'waiting' && this.#running) this.#scheduleNext(entry, s.intervalMs);
+      }
+    }
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    for (const entry of this.#entries.values()) this.#enqueue(entry);
+  }
+
+  /** Stops scheduling; the budget's own stop() abandons what is queued or in flight. */
+  stop(): void {
+    this.#running = false;
+    for (const entry of this.#entries.values()) clearTimeout(entry.timer);
+  }
+
+  /** Streams past their due time, waiting for a slot. */
+  get queueLength(): number {
+    return this.#opts.budget.queued;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  intervals(): number[] {
+    return [...this.#entries.values()].map((e) => e.intervalMs);
+  }
+
+  #enqueue(entry: Entry): void {
+    entry.timer = undefined;
+    if (entry.removed || !this.#running) return;
+    entry.phase = 'queued';
+    const run = async (signal: AbortSignal): Promise<ProbeResult> => {
+      entry.phase = 'running';
+      entry.lastSentAtMs = this.#now();
+      return this.#opts.probe(entry.id, signal);
+    };
+    this.#opts.budget
+      .run(run, { priority: -entry.intervalMs, cancelled: () => entry.removed || !this.#running })
+      .then((result) => {
+        if (result !== undefined) this.#feedback(result);
+        if (entry.removed) return;
+        if (result !== undefined) this.#opts.onResult(entry.id, result);
+        if (!this.#running) return;
+        const backoff = result?.outcome.kind === 'failed' && result.outcome.reason === 'stream_config';
+        const nextInMs = backoff ? Math.max(entry.intervalMs, this.#opts.streamConfigBackoffMs ?? 300_000) : entry.intervalMs;
+        this.#scheduleNext(entry, nextInMs);
+      })
+      .catch(() => {
+        // probe() never rejects; should a bug make it, the stream must not drop out of rotation.
+        if (!entry.removed && this.#running) this.#scheduleNext(entry, entry.intervalMs);
+      });
+  }
+
+  /** What the API's answer says about the AppID's budget, as opposed to the stream. */
+  #feedback(result: ProbeResult): void {
+    const { budget } = this.#opts;
+    const o = result.outcome;
+    if (o.kind === 'failed' && o.reason === 'throttled') return budget.noteThrottled();
+    budget.noteAccepted();
+    if (o.kind === 'failed' && (o.reason === 'auth' || o.reason === 'config')) budget.setSlowMode(true);
+    else if (o.kind !== 'failed') budget.setSlowMode(false);
+  }
+
+  #scheduleNext(entry: Entry, afterSentMs: number): void {
+    clearTimeout(entry.timer);
+    entry.phase = 'waiting';
+    const base = entry.lastSentAtMs ?? this.#now();
+    const delay = Math.max(0, base + afterSentMs - this.#now());
+    entry.timer = setTimeout(() => this.#enqueue(entry), delay);
+  }
+}

@@ -1,0 +1,167 @@
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { Secret } from '../config/secret.js';
+import type { ProbeOutcome } from './outcome.js';
+import { parseResponse } from './response.js';
+import type { SequenceCounter } from './sequence.js';
+import { apiStreamId, newNonce, signature } from './sign.js';
+
+export interface ZegoClientOptions {
+  appId: number;
+  secret: Secret;
+  /** Base URL, e.g. https://rtc-api.zego.im */
+  endpoint: string;
+  isTest: boolean;
+  timeoutMs: number;
+  /** Shared by every client of the process, so Sequence never repeats across reloads. */
+  sequence: SequenceCounter;
+  dispatcher?: Dispatcher;
+  now?: () => number;
+  nonce?: () => string;
+}
+
+export interface ProbeResult {
+  outcome: ProbeOutcome;
+  /** ZEGO Code as a string, or timeout / network / http_5xx / bad_response. */
+  code: string;
+  /** Wall-clock ms when the request was handed to the network. */
+  sentAtMs: number;
+  durationMs: number;
+  requestId?: string;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** One DescribeRTCStreamState call per probe: signed, sequenced, bounded in time and size. */
+export class ZegoClient {
+  readonly #opts: ZegoClientOptions;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #now: () => number;
+  readonly #nonce: () => string;
+  readonly #url: URL;
+  /** Server clock minus ours, learned from the `Date` header of a timestamp error. */
+  #clockOffsetMs = 0;
+
+  constructor(opts: ZegoClientOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#nonce = opts.nonce ?? newNonce;
+    this.#ownsDispatcher = opts.dispatcher === undefined;
+    this.#dispatcher =
+      opts.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: opts.timeoutMs } });
+    this.#url = new URL(opts.endpoint.endsWith('/') ? opts.endpoint : `${opts.endpoint}/`);
+  }
+
+  get clockOffsetMs(): number {
+    return this.#clockOffsetMs;
+  }
+
+  /** The URL of one call; exported for tests and for the simulator's own checks. */
+  buildUrl(streamId: string, nowMs: number): URL {
+    const { appId, secret, isTest, sequence } = this.#opts;
+    const timestamp = Math.floor((nowMs + this.#clockOffsetMs) / 1000);
+    const nonce = this.#nonce();
+    const url = new URL(this.#url);
+    const q = url.searchParams;
+    q.set('Action', 'DescribeRTCStreamState');
+    q.set('AppId', String(appId));
+    q.set('SignatureNonce', nonce);
+    q.set('Timestamp', String(timestamp));
+    q.set('Signature', signature(appId, nonce, secret.reveal(), timestamp));
+    q.set('SignatureVersion', '2.0');
+    if (isTest) q.set('IsTest', 'true');
+    q.set('StreamId', apiStreamId(streamId, appId, isTest));
+    q.set('Sequence', sequence.next());
+    return url;
+  }
+
+  /** Never throws: every failure is an outcome, so one bad call cannot take the prober down. */
+  async describeStreamState(streamId: string, signal?: AbortSignal): Promise<ProbeResult> {
+    const sentAtMs = this.#now();
+    const started = performance.now();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new TimeoutError()), this.#opts.timeoutMs);
+    const onOuterAbort = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onOuterAbort, { once: true });
+    const done = (r: Omit<ProbeResult, 'sentAtMs' | 'durationMs'>): ProbeResult => ({
+      ...r,
+      sentAtMs,
+      durationMs: performance.now() - started,
+    });
+    try {
+      const url = this.buildUrl(streamId, sentAtMs);
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher: this.#dispatcher,
+        signal: controller.signal,
+        headers: { accept: 'application/json' },
+      });
+      let body: string;
+      try {
+        body = await readCapped(res.body, MAX_BODY_BYTES);
+      } catch (err) {
+        res.body.destroy(); // frees the keep-alive connection an unread body would pin
+        throw err;
+      }
+      const parsed = parseResponse(res.statusCode, body);
+      if (parsed.outcome.kind === 'failed' && parsed.outcome.reason === 'clock_skew') {
+        this.#learnOffset(res.headers['date'], sentAtMs);
+      }
+      return done(parsed);
+    } catch (err) {
+      const timedOut = controller.signal.reason instanceof TimeoutError || err instanceof undiciErrors.HeadersTimeoutError;
+      if (timedOut) {
+        return done({ code: 'timeout', outcome: { kind: 'failed', reason: 'transient', message: `no response within ${this.#opts.timeoutMs} ms` } });
+      }
+      if (err instanceof BodyTooLargeError) {
+        return done({ code: 'bad_response', outcome: { kind: 'failed', reason: 'error', message: err.message } });
+      }
+      return done({ code: 'network', outcome: { kind: 'failed', reason: 'transient', message: describeNetworkError(err) } });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onOuterAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  #learnOffset(dateHeader: string | string[] | undefined, sentAtMs: number): void {
+    const value = Array.isArray(dateHeader) ? dateHeader[0] : dateHeader;
+    if (value === undefined) return;
+    const serverMs = Date.parse(value);
+    if (!Number.isFinite(serverMs)) return;
+    // The header has 1 s resolution; the midpoint of the call is our best local estimate of it.
+    const localMs = (sentAtMs + this.#now()) / 2;
+    this.#clockOffsetMs = Math.round(serverMs + 500 - localMs);
+  }
+}
+
+class TimeoutError extends Error {
+  constructor() {
+    super('timeout');
+  }
+}
+
+class BodyTooLargeError extends Error {}
+
+async function readCapped(body: AsyncIterable<Buffer>, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) throw new BodyTooLargeError(`response body over ${max} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function describeNetworkError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${typeof code === 'string' ? `${code} ` : ''}${err.message}${cause}`;
+  }
+  return String(err);
+}

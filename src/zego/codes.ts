@@ -1,0 +1,37 @@
+import type { FailureReason } from './outcome.js';
+
+/** Business codes of DescribeRTCStreamState, read as the notes' table says. */
+export type CodeClass = 'active' | 'closed' | 'not_found' | FailureReason;
+
+const TABLE: ReadonlyMap<number, CodeClass> = new Map<number, CodeClass>([
+  [0, 'active'],
+  [41006, 'closed'],
+  [41004, 'not_found'],
+  [30002, 'throttled'],
+  [1010, 'throttled'],
+  [5007, 'throttled'],
+  [3002, 'clock_skew'],
+  [100000004, 'clock_skew'],
+  [40005, 'auth'],
+  [5003, 'auth'],
+  [100000005, 'auth'],
+  [3003, 'auth'],
+  [30004, 'config'],
+  [100000016, 'config'],
+  [30005, 'config'],
+  [3000, 'config'],
+  [100000001, 'config'],
+  [30009, 'stream_config'],
+  [3001, 'transient'],
+  [30003, 'transient'],
+  [5000, 'transient'],
+  [5001, 'transient'],
+  [5002, 'transient'],
+  [5006, 'transient'],
+  [100000015, 'transient'],
+]);
+
+/** Unknown codes are errors, retried at the normal pace: they tell us nothing about the stream. */
+export function classifyCode(code: number): CodeClass {
+  return TABLE.get(code) ?? 'error';
+}

@@ -1,0 +1,27 @@
+/**
+ * The one type for what a probe learned. Produced in zego/, consumed in state/ and the scheduler;
+ * nothing outside zego/ interprets ZEGO codes.
+ */
+export type ProbeOutcome =
+  | { kind: 'active'; createTimeSec: number | null }
+  | { kind: 'closed'; createTimeSec: number | null; closeTimeSec: number | null }
+  | { kind: 'not_found' }
+  | { kind: 'failed'; reason: FailureReason; message: string };
+
+/**
+ * Why a probe told us nothing about the stream. `throttled`, `clock_skew`, `auth` and `config`
+ * concern the whole AppID; `stream_config` only this stream; `transient` and `error` are
+ * worth retrying at the normal pace.
+ */
+export type FailureReason = 'throttled' | 'clock_skew' | 'auth' | 'config' | 'stream_config' | 'transient' | 'error';
+
+/** The `outcome` label of zego_exporter_api_requests_total. */
+export type OutcomeLabel = 'active' | 'closed' | 'not_found' | FailureReason;
+
+export function outcomeLabel(o: ProbeOutcome): OutcomeLabel {
+  return o.kind === 'failed' ? o.reason : o.kind;
+}
+
+export function isKnown(o: ProbeOutcome): o is Exclude<ProbeOutcome, { kind: 'failed' }> {
+  return o.kind !== 'failed';
+}
