@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+/**
+ * Runs the simulator as a process (demo, integration tests of other processes).
+ * Prints exactly one JSON line `{"url":"http://127.0.0.1:PORT"}` on stdout once listening, so a
+ * parent can start it with --listen 127.0.0.1:0 and learn the port without racing.
+ */
+import { parseArgs } from 'node:util';
+import { apiStreamId } from '../zego/sign.js';
+import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
+import { startSimulator, type StreamState } from './server.js';
+import { startDemoScript, type DemoScript } from './streams.js';
+
+const USAGE = `usage: zego-simulator --app-id N (--secret S | env SIM_SECRET) [--listen 127.0.0.1:0]
+  [--test-env] [--no-history] [--rate-limit 40] [--test-rate-limit 10]
+  [--streams N [--script]] [--faults '{"jitterMs":20}']`;
+
+class UsageError extends Error {}
+
+function parseListen(v: string): { host: string; port: number } {
+  const i = v.lastIndexOf(':');
+  if (i <= 0) throw new UsageError(`--listen must be host:port, got ${v}`);
+  const host = v.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(v.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`bad port in --listen ${v}`);
+  return { host, port };
+}
+
+function parseNonNegInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`${name} must be a non-negative integer`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:0' },
+      'app-id': { type: 'string' },
+      secret: { type: 'string' },
+      'test-env': { type: 'boolean', default: false },
+      'no-history': { type: 'boolean', default: false },
+      'rate-limit': { type: 'string' },
+      'test-rate-limit': { type: 'string' },
+      streams: { type: 'string' },
+      script: { type: 'boolean', default: false },
+      faults: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const appIdRaw = values['app-id'];
+  if (appIdRaw === undefined) throw new UsageError('--app-id is required');
+  const appId = parseNonNegInt('--app-id', appIdRaw, 0);
+  // Prefer the environment: argv is visible to every user via ps.
+  const secret = values.secret ?? process.env.SIM_SECRET;
+  if (secret === undefined || secret === '') throw new UsageError('--secret or SIM_SECRET is required');
+  const { host, port } = parseListen(values.listen);
+  const count = parseNonNegInt('--streams', values.streams, 0);
+  const isTest = values['test-env'];
+
+  let faults: Partial<Faults> = {};
+  if (values.faults !== undefined) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(values.faults);
+    } catch {
+      throw new UsageError('--faults must be JSON');
+    }
+    faults = parseFaultsPatch(raw);
+  }
+
+  const nowSec = Math.floor(Date.now() / 1000);
+  const streams: Record<string, StreamState> = {};
+  if (!values.script) {
+    for (let i = 1; i <= count; i++) streams[apiStreamId(`demo-${i}`, appId, isTest)] = { state: 'active', createTime: nowSec };
+  }
+
+  const sim = await startSimulator({
+    host,
+    port,
+    apps: [
+      {
+        appId,
+        secret,
+        // --test-env models an app that isn't launched yet: production calls answer 30004.
+        production: !isTest,
+        history: !values['no-history'],
+        rateLimit: parseNonNegInt('--rate-limit', values['rate-limit'], 40),
+        testRateLimit: parseNonNegInt('--test-rate-limit', values['test-rate-limit'], 10),
+      },
+    ],
+    streams,
+    faults,
+  });
+
+  let script: DemoScript | null = null;
+  if (values.script && count > 0) {
+    script = startDemoScript(sim, {
+      count,
+      idFor: (name) => apiStreamId(name, appId, isTest),
+      nowSec: () => Math.floor((Date.now() + sim.faults().clockOffsetMs) / 1000),
+    });
+  }
+
+  process.stdout.write(`${JSON.stringify({ url: sim.url })}\n`);
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    script?.stop();
+    sim.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('simulator: close failed:', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || err instanceof FaultsError || (err instanceof TypeError && 'code' in err)) {
+    console.error(`simulator: ${err.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  console.error('simulator:', err);
+  process.exit(1);
+});

@@ -1,0 +1,226 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ZegoApi, type AppConfig, type Envelope } from './api.js';
+import { systemClock, type SimClock } from './clock.js';
+import { handleControl } from './control.js';
+import {
+  DEFAULT_FAULTS,
+  garbageBody,
+  gatewayFailure,
+  parseFaultsPatch,
+  responseDelayMs,
+  rollTransportFault,
+  type Faults,
+  type RandomSource,
+} from './faults.js';
+import { StatsCollector, type SimStats } from './stats.js';
+import { StreamTable, type StreamState } from './streams.js';
+
+export type { AppConfig } from './api.js';
+export type { Faults } from './faults.js';
+export type { SimStats } from './stats.js';
+export type { StreamState } from './streams.js';
+
+export interface SimulatorOptions {
+  host?: string;
+  port?: number;
+  apps: AppConfig[];
+  /** Keyed by the full API stream id (test-environment ids include `zegotest-<AppId>-`). */
+  streams?: Record<string, StreamState>;
+  faults?: Partial<Faults>;
+  clock?: SimClock;
+  /** Uniform [0, 1) source for faults and jitter; inject for reproducible tests. */
+  random?: RandomSource;
+}
+
+export interface Simulator {
+  /** `http://host:port`, no trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  setStream(id: string, state: StreamState): void;
+  removeStream(id: string): boolean;
+  streams(): Record<string, StreamState>;
+  /** Validates like the control endpoint (throws FaultsError); returns the resulting faults. */
+  setFaults(patch: Partial<Faults>): Faults;
+  faults(): Faults;
+  stats(): SimStats;
+  resetStats(): void;
+  /** Stops listening and destroys every open socket, hung and delayed ones included. */
+  close(): Promise<void>;
+}
+
+const MAX_CONTROL_BODY = 64 * 1024;
+
+export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? Math.random;
+  let faults: Faults = { ...DEFAULT_FAULTS, ...parseFaultsPatch(opts.faults ?? {}) };
+  const table = new StreamTable();
+  for (const [id, s] of Object.entries(opts.streams ?? {})) table.set(id, s);
+  const stats = new StatsCollector();
+  const api = new ZegoApi(opts.apps, table, stats, clock, () => faults);
+
+  const inFlight = new Set<ServerResponse>();
+  const timers = new Set<NodeJS.Timeout>();
+  let closing = false;
+
+  const nowSec = (): number => Math.floor(api.wallMs() / 1000);
+
+  const sim: Simulator = {
+    url: '',
+    port: 0,
+    setStream: (id, state) => table.set(id, state),
+    removeStream: (id) => table.delete(id),
+    streams: () => table.snapshot(),
+    setFaults: (patch) => {
+      faults = { ...faults, ...parseFaultsPatch(patch) };
+      return { ...faults };
+    },
+    faults: () => ({ ...faults }),
+    stats: () => stats.snapshot(),
+    resetStats: () => {
+      stats.reset();
+      api.resetStatsWindows();
+    },
+    close: async () => {
+      closing = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const res of inFlight) res.socket?.destroy();
+      inFlight.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+
+  /** Every response carries the simulator's clock, so clients can measure skew from `Date`. */
+  const send = (res: ServerResponse, status: number, contentType: string, body: string): void => {
+    if (res.writableEnded || res.destroyed) return;
+    res.writeHead(status, {
+      Date: new Date(api.wallMs()).toUTCString(),
+      'Content-Type': contentType,
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  const sendJson = (res: ServerResponse, status: number, value: unknown): void =>
+    send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+
+  const later = (delayMs: number, fn: () => void): void => {
+    if (delayMs <= 0) return fn();
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, delayMs);
+    timers.add(t);
+  };
+
+  const handleApi = (res: ServerResponse, q: URLSearchParams): void => {
+    // Counted before any fault: the request reached the service even if its answer never leaves.
+    const admission = api.admit(q);
+    const f = faults;
+    const fault = rollTransportFault(f, random);
+    const delay = responseDelayMs(f, random);
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+
+    if (fault === 'http500') {
+      // A gateway failure: the backend never saw it, so no Sequence is consumed and no Code counted.
+      stats.fault('http500');
+      const { status, body } = gatewayFailure(random);
+      return later(delay, () => send(res, status, 'text/html', body));
+    }
+
+    // reset/hang/badJson lose the answer after the backend processed the request (its Sequence
+    // is consumed): the nastiest case for a client that retries with the same Sequence.
+    const envelope: Envelope = api.respond(q, admission);
+    const json = JSON.stringify(envelope);
+    if (fault === 'hang') {
+      stats.fault('hang');
+      return;
+    }
+    if (fault === 'reset') {
+      stats.fault('reset');
+      return later(delay, () => res.socket?.destroy());
+    }
+    if (fault === 'badJson') {
+      stats.fault('badJson');
+      const body = garbageBody(random, json);
+      return later(delay, () => send(res, 200, 'application/json; charset=utf-8', body));
+    }
+    later(delay, () => send(res, 200, 'application/json; charset=utf-8', json));
+  };
+
+  const readBody = (req: IncomingMessage): Promise<string | null> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_CONTROL_BODY) {
+          resolve(null);
+          req.resume();
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (closing) {
+      res.socket?.destroy();
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://simulator.invalid');
+    } catch {
+      return sendJson(res, 400, { error: 'malformed request target' });
+    }
+    const method = req.method ?? 'GET';
+    if (url.pathname.startsWith('/_sim/')) {
+      const body = method === 'PUT' || method === 'POST' ? await readBody(req) : '';
+      if (body === null) return sendJson(res, 413, { error: 'body too large' });
+      const out = handleControl(method, url.pathname, body, {
+        stats: sim.stats,
+        resetStats: sim.resetStats,
+        streams: sim.streams,
+        transitionStream: (id, target) => table.transition(id, target, nowSec()),
+        removeStream: sim.removeStream,
+        setFaults: sim.setFaults,
+        faults: sim.faults,
+      });
+      return sendJson(res, out.status, out.body);
+    }
+    req.resume();
+    if (url.pathname !== '/') return sendJson(res, 404, { error: 'not found' });
+    if (method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' });
+    handleApi(res, url.searchParams);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      // Last resort: a bug must surface as a 500 to the caller, not as a crashed test process.
+      if (!res.headersSent) sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      else res.destroy();
+    });
+  });
+  // Clients (undici) keep connections alive; don't let an idle one hold close() open.
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return Object.assign(sim, { url: `http://${host}:${addr.port}`, port: addr.port });
+}
