@@ -30,8 +30,8 @@ export interface BudgetOptions {
 export interface RunOptions {
   /** Higher runs first; the scheduler passes minus the stream's interval. */
   priority?: number;
-  /** Checked when the call's turn comes: a stream removed meanwhile costs no budget. */
-  cancelled?: () => boolean;
+  /** Aborting removes a waiting call from the queue: a stream removed meanwhile costs nothing. */
+  signal?: AbortSignal;
 }
 
 /** Slow pace while the AppID's credentials or config are rejected: keep trying, but quietly. */
@@ -106,9 +106,9 @@ export class Budget {
       this.#waiting.add(abandon);
       const task = async (): Promise<void> => {
         this.#waiting.delete(abandon);
-        if (this.#stopped || opts.cancelled?.()) return resolve(undefined);
+        if (this.#stopped || opts.signal?.aborted) return resolve(undefined);
         await this.#pace();
-        if (this.#stopped || opts.cancelled?.()) return resolve(undefined);
+        if (this.#stopped || opts.signal?.aborted) return resolve(undefined);
         try {
           resolve(await fn(this.#abort.signal));
         } catch (err) {
@@ -117,7 +117,11 @@ export class Budget {
           await this.#hold();
         }
       };
-      this.#queue.add(task, { priority: opts.priority ?? 0 }).catch(reject);
+      this.#queue.add(task, { priority: opts.priority ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) }).catch((err: unknown) => {
+        this.#waiting.delete(abandon);
+        if (opts.signal?.aborted) resolve(undefined);
+        else reject(err);
+      });
     });
   }
 

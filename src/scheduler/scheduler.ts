@@ -25,6 +25,8 @@ interface Entry {
   phase: Phase;
   removed: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Aborts the queued call when the stream is removed. */
+  dequeue: AbortController | undefined;
   /** When the last call for it was sent; due again one interval later. */
   lastSentAtMs: number | undefined;
 }
@@ -49,7 +51,7 @@ export class Scheduler {
 
   /**
    * The watched set, applied in place: kept streams keep their schedule, removed ones stop at once
-   * (a queued call for them is skipped at no cost), added ones are due now.
+   * (a queued call for them leaves the queue unspent), added ones are due now.
    */
   setStreams(streams: readonly ScheduledStream[]): void {
     const wanted = new Map(streams.map((s) => [s.id, s]));
@@ -57,13 +59,14 @@ export class Scheduler {
       if (!wanted.has(id)) {
         entry.removed = true;
         clearTimeout(entry.timer);
+        entry.dequeue?.abort();
         this.#entries.delete(id);
       }
     }
     for (const s of streams) {
       const entry = this.#entries.get(s.id);
       if (!entry) {
-        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, lastSentAtMs: undefined };
+        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, dequeue: undefined, lastSentAtMs: undefined };
         this.#entries.set(s.id, fresh);
         if (this.#running) this.#enqueue(fresh);
       } else if (entry.intervalMs !== s.intervalMs) {
@@ -82,7 +85,10 @@ export class Scheduler {
   /** Stops scheduling; the budget's own stop() abandons what is queued or in flight. */
   stop(): void {
     this.#running = false;
-    for (const entry of this.#entries.values()) clearTimeout(entry.timer);
+    for (const entry of this.#entries.values()) {
+      clearTimeout(entry.timer);
+      entry.dequeue?.abort();
+    }
   }
 
   /** Streams past their due time, waiting for a slot. */
@@ -102,13 +108,16 @@ export class Scheduler {
     entry.timer = undefined;
     if (entry.removed || !this.#running) return;
     entry.phase = 'queued';
+    const dequeue = new AbortController();
+    entry.dequeue = dequeue;
     const run = async (signal: AbortSignal): Promise<ProbeResult> => {
       entry.phase = 'running';
+      entry.dequeue = undefined;
       entry.lastSentAtMs = this.#now();
       return this.#opts.probe(entry.id, signal);
     };
     this.#opts.budget
-      .run(run, { priority: -entry.intervalMs, cancelled: () => entry.removed || !this.#running })
+      .run(run, { priority: -entry.intervalMs, signal: dequeue.signal })
       .then((result) => {
         if (result !== undefined) this.#feedback(result);
         if (entry.removed) return;

@@ -167,7 +167,9 @@ describe('Budget', () => {
   it('skips cancelled calls without spending a slot, and stop() abandons the rest', async () => {
     const budget = new Budget({ rateLimit: 10, hardLimit: 40 });
     const fn = vi.fn(async () => 1);
-    const cancelled = await Promise.all([budget.run(fn, { cancelled: () => true }), vi.advanceTimersByTimeAsync(10)]);
+    const aborted0 = new AbortController();
+    aborted0.abort();
+    const cancelled = await Promise.all([budget.run(fn, { signal: aborted0.signal }), vi.advanceTimersByTimeAsync(10)]);
     expect(cancelled[0]).toBeUndefined();
     expect(fn).not.toHaveBeenCalled();
 
