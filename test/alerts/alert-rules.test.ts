@@ -1,0 +1,161 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { promtool, scratchDir } from '../helpers/promtool.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const rulesFile = join(root, 'alerts', 'zego-alerts.yaml');
+const testsDir = join(root, 'alerts', 'tests');
+const testFiles = readdirSync(testsDir)
+  .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+  .map((f) => join(testsDir, f));
+const RUNBOOK = 'https://github.com/zego-stream-exporter/zego-stream-exporter/blob/main/README.md#';
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface RuleFile {
+  groups: { name: string; rules: AlertRule[] }[];
+}
+interface UnitTestFile {
+  rule_files: string[];
+  tests: {
+    name: string;
+    alert_rule_test?: { eval_time: string; alertname: string; exp_alerts: unknown[] | null }[];
+  }[];
+}
+
+const ruleFile = parse(readFileSync(rulesFile, 'utf8')) as RuleFile;
+const alerts = ruleFile.groups.flatMap((g) => g.rules);
+
+/** Duration string ("1m", "1h30m", "90s") in seconds. */
+function seconds(d: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+  let total = 0;
+  for (const m of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * (units[m[2] ?? 's'] ?? 0);
+  return total;
+}
+
+describe('alerts/zego-alerts.yaml', () => {
+  it('passes promtool check rules', () => {
+    const r = promtool(['check', 'rules', rulesFile]);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.status, r.output).toBe(0);
+  });
+
+  it('passes its promtool unit tests', () => {
+    expect(testFiles.length).toBeGreaterThan(0);
+    const r = promtool(['test', 'rules', ...testFiles]);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.output).not.toContain('FAILED');
+    expect(r.status, r.output).toBe(0);
+  });
+
+  it('has one group named zego-stream-exporter', () => {
+    expect(ruleFile.groups.map((g) => g.name)).toEqual(['zego-stream-exporter']);
+  });
+
+  it('contains the agreed alerts', () => {
+    expect(alerts.map((a) => a.alert)).toEqual(
+      expect.arrayContaining([
+        'ZegoKeyStreamDown',
+        'ZegoStreamDown',
+        'ZegoStreamProbeFailing',
+        'ZegoStreamDataStale',
+        'ZegoApiThrottling',
+        'ZegoApiAuthFailing',
+        'ZegoExporterDown',
+        'ZegoExporterAbsent',
+        'ZegoExporterConfigReloadFailed',
+      ]),
+    );
+  });
+
+  it.each(alerts.map((a) => [a.alert, a] as const))('%s follows the mixin conventions', (name, a) => {
+    expect(name).toMatch(/^Zego[A-Z][A-Za-z]+$/);
+    expect(['critical', 'warning', 'info']).toContain(a.labels?.severity);
+    expect(a.annotations?.summary).toBeTruthy();
+    expect(a.annotations?.description).toBeTruthy();
+    expect(a.annotations?.runbook_url).toBe(RUNBOOK + name.toLowerCase());
+    if (/\bzego_stream_/.test(a.expr) && !/\bby\s*\(/.test(a.expr)) {
+      expect(a.annotations?.description).toContain('{{ $labels.stream_id }}');
+    }
+    // No alert fires on a single evaluation: every one needs a `for`.
+    expect(seconds(a.for ?? '0s')).toBeGreaterThanOrEqual(60);
+  });
+
+  it('pages (critical) only after at least a minute, and the non-key down alert waits longer', () => {
+    const byName = new Map(alerts.map((a) => [a.alert, a]));
+    const key = byName.get('ZegoKeyStreamDown');
+    const other = byName.get('ZegoStreamDown');
+    expect(key?.labels?.severity).toBe('critical');
+    expect(key?.expr).toContain('severity="critical"');
+    expect(other?.labels?.severity).toBe('warning');
+    expect(seconds(other?.for ?? '0s')).toBeGreaterThan(seconds(key?.for ?? '0s'));
+    expect(seconds(byName.get('ZegoApiThrottling')?.for ?? '0s')).toBeGreaterThanOrEqual(600);
+    expect(byName.get('ZegoApiThrottling')?.labels?.severity).not.toBe('critical');
+    expect(byName.get('ZegoExporterDown')?.expr).toContain('up{job="zego-stream-exporter"}');
+    expect(byName.get('ZegoExporterAbsent')?.expr).toContain('absent(up{job="zego-stream-exporter"})');
+  });
+
+  it('has a promtool unit test in which each alert fires and one in which it stays quiet', () => {
+    const suites = testFiles.map((f) => parse(readFileSync(f, 'utf8')) as UnitTestFile);
+    const cases = suites.flatMap((s) => s.tests.flatMap((t) => t.alert_rule_test ?? []));
+    for (const a of alerts) {
+      const mine = cases.filter((c) => c.alertname === a.alert);
+      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${a.alert} never fires in a test`).toBe(true);
+      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${a.alert} is never asserted quiet`).toBe(true);
+    }
+  });
+
+  it('has a runbook section per alert whose heading matches the runbook_url anchor', () => {
+    const runbook = readFileSync(join(root, 'docs', 'alerts-runbook.md'), 'utf8');
+    for (const a of alerts) expect(runbook).toMatch(new RegExp(`^### ${a.alert}$`, 'm'));
+  });
+
+  describe('the unit tests catch broken rules', () => {
+    const { dir, cleanup } = scratchDir();
+    afterAll(cleanup);
+    const original = readFileSync(rulesFile, 'utf8');
+
+    // Each mutation is a plausible mistake; the promtool unit tests must fail on every one.
+    const mutations: [string, (s: string) => string][] = [
+      ['key stream alert without `for`', (s) => s.replace('for: 1m', 'for: 0s')],
+      ['key stream alert on every stream', (s) => s.replace('zego_stream_active{severity="critical"} == 0', 'zego_stream_active == 0')],
+      ['non-key alert also on key streams', (s) => s.replace('severity!~"critical|none"', 'severity!="none"')],
+      ['non-key alert ignoring severity="none"', (s) => s.replace('severity!~"critical|none"', 'severity!="critical"')],
+      ['probe-failing alert on a single failure', (s) => s.replace('> 2 * zego_stream_interval_seconds', '> 0')],
+      ['probe-failing alert on never-probed streams', (s) => s.replace('and zego_stream_last_probe_timestamp_seconds > 0\n', '')],
+      ['stale alert without start-up grace', (s) => s.replace('> 300)', '> 0)')],
+      ['stale alert without floor', (s) => s.replace('3 * zego_stream_interval_seconds, 180', '3 * zego_stream_interval_seconds, 0')],
+      ['throttling alert on any throttling', (s) => s.replace('> 0.1\n', '> 0\n')],
+      ['throttling alert without `for`', (s) => s.replace(/(ZegoApiThrottling[\s\S]*?)for: 10m/, '$1for: 1m')],
+      ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]')],
+      ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0')],
+      ['config reload alert inverted', (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1')],
+      ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_rate_limit_configured', '> zego_exporter_rate_limit')],
+    ];
+
+    it.each(mutations)('fails on: %s', (_name, mutate) => {
+      const mutated = mutate(original);
+      expect(mutated, 'mutation did not apply').not.toBe(original);
+      const rules = join(dir, 'zego-alerts.yaml');
+      writeFileSync(rules, mutated);
+      expect(promtool(['check', 'rules', rules]).status).toBe(0);
+      const testsCopy: string[] = [];
+      for (const [i, f] of testFiles.entries()) {
+        const t = join(dir, `test-${i}.yaml`);
+        writeFileSync(t, readFileSync(f, 'utf8').replace('../zego-alerts.yaml', rules));
+        testsCopy.push(t);
+      }
+      const r = promtool(['test', 'rules', ...testsCopy]);
+      expect(r.status, r.output).not.toBe(0);
+      expect(r.output).toContain('FAILED');
+    });
+  });
+});

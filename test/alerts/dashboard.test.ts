@@ -1,0 +1,269 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { dashboardQueries, substituteVariables } from '../helpers/dashboard-queries.js';
+import { checkExpressions, scratchDir } from '../helpers/promtool.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const dashboardFile = join(root, 'grafana', 'dashboards', 'zego-streams.json');
+
+interface Target {
+  expr?: string;
+  refId?: string;
+  datasource?: { type?: string; uid?: string };
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  description?: string;
+  datasource?: { type?: string; uid?: string };
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets?: Target[];
+  panels?: Panel[];
+}
+interface Variable {
+  name: string;
+  type: string;
+  query: string | { query: string };
+  multi?: boolean;
+  includeAll?: boolean;
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  schemaVersion: number;
+  templating: { list: Variable[] };
+  panels: Panel[];
+}
+
+const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as Dashboard;
+
+function allPanels(panels: Panel[]): Panel[] {
+  return panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
+}
+const panels = allPanels(dashboard.panels);
+const queryPanels = panels.filter((p) => p.type !== 'row');
+const byTitle = (title: string): Panel => {
+  const p = panels.find((x) => x.title === title);
+  if (!p) throw new Error(`no panel "${title}"`);
+  return p;
+};
+const exprs = (title: string): string[] => (byTitle(title).targets ?? []).map((t) => t.expr ?? '');
+
+describe('grafana/dashboards/zego-streams.json', () => {
+  it('has the stable uid, title and a current schema', () => {
+    expect(dashboard.uid).toBe('zego-stream-exporter');
+    expect(dashboard.title).toBe('ZEGOCLOUD streams');
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+  });
+
+  it('has the datasource, job, instance and stream_id variables', () => {
+    const vars = new Map(dashboard.templating.list.map((v) => [v.name, v]));
+    expect([...vars.keys()]).toEqual(['datasource', 'job', 'instance', 'stream_id']);
+    expect(vars.get('datasource')).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    const stream = vars.get('stream_id');
+    expect(stream).toMatchObject({ type: 'query', multi: true, includeAll: true });
+    const q = stream?.query;
+    expect(typeof q === 'string' ? q : q?.query).toBe(
+      'label_values(zego_stream_interval_seconds{job=~"$job",instance=~"$instance"}, stream_id)',
+    );
+  });
+
+  it('variable queries select with valid PromQL', () => {
+    const selectors = dashboard.templating.list
+      .filter((v) => v.type === 'query')
+      .map((v) => {
+        const q = typeof v.query === 'string' ? v.query : v.query.query;
+        const m = /^label_values\((.+),\s*\w+\)$/.exec(q);
+        if (!m?.[1]) throw new Error(`${v.name}: unexpected query ${q}`);
+        return substituteVariables(m[1]);
+      });
+    const r = checkExpressions(selectors);
+    expect(r.status, r.output).toBe(0);
+  });
+
+  it('has unique panel ids and every query panel on the ${datasource} variable', () => {
+    const ids = panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const p of queryPanels) {
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      for (const t of p.targets ?? []) expect(t.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+    }
+  });
+
+  it('has no overlapping panels', () => {
+    const cells = new Map<string, string>();
+    for (const p of panels) {
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          const key = `${x},${y}`;
+          expect(cells.get(key), `${p.title} overlaps ${cells.get(key) ?? ''}`).toBeUndefined();
+          cells.set(key, p.title);
+        }
+      }
+      expect(p.gridPos.x + p.gridPos.w).toBeLessThanOrEqual(24);
+    }
+  });
+
+  it('filters every query by the job and instance variables', () => {
+    for (const p of queryPanels) {
+      for (const t of p.targets ?? []) {
+        const expr = t.expr ?? '';
+        // Every metric selector carries the filters (vector(0) fallbacks have no selector).
+        const selectors = expr.match(/\b[a-z_:][a-z0-9_:]*\{[^}]*\}/g) ?? [];
+        expect(selectors.length, `${p.title}: ${expr}`).toBeGreaterThan(0);
+        for (const s of selectors) {
+          expect(s, p.title).toContain('job=~"$job"');
+          expect(s, p.title).toContain('instance=~"$instance"');
+          if (s.startsWith('zego_stream_')) expect(s, p.title).toContain('stream_id=~"$stream_id"');
+        }
+      }
+    }
+  });
+
+  it('has the agreed panels', () => {
+    expect(byTitle('Stream state').type).toBe('state-timeline');
+    expect(exprs('Stream state').join()).toContain('zego_stream_active{');
+    expect(byTitle('Streams up / watched').type).toBe('stat');
+    expect(byTitle('Streams currently down').type).toBe('table');
+    expect(exprs('Probe freshness (age of last successful probe)').join()).toContain(
+      'time() - zego_stream_last_success_timestamp_seconds{',
+    );
+    expect(exprs('API calls by result').join()).toMatch(/sum by \(outcome, code\) \(rate\(zego_exporter_api_requests_total\{/);
+    const budget = exprs('Rate budget use').join('\n');
+    for (const m of ['zego_exporter_api_requests_total', 'zego_exporter_rate_limit{', 'zego_exporter_rate_limit_configured{']) {
+      expect(budget).toContain(m);
+    }
+    const latency = exprs('Probe latency').join('\n');
+    expect(latency).toContain('histogram_quantile(0.5,');
+    expect(latency).toContain('histogram_quantile(0.99,');
+    const queue = exprs('Queue and achievable refresh').join('\n');
+    expect(queue).toContain('zego_exporter_queue_length{');
+    expect(queue).toContain('zego_exporter_achievable_refresh_seconds{');
+    const health = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? '')).join('\n');
+    for (const m of [
+      'zego_exporter_build_info{',
+      'zego_exporter_config_last_reload_successful{',
+      'nodejs_eventloop_lag_p99_seconds{',
+      'process_resident_memory_bytes{',
+      'zego_stream_uptime_seconds{',
+      'zego_stream_probe_success{',
+    ]) {
+      expect(health).toContain(m);
+    }
+  });
+
+  it('lists the key streams first in "Streams currently down" and marks it empty when healthy', () => {
+    const p = byTitle('Streams currently down');
+    expect(p.description).toContain('(empty when healthy)');
+    expect(exprs('Streams currently down').join()).toContain('severity="critical"');
+  });
+
+  describe('dashboardQueries()', () => {
+    const queries = dashboardQueries(dashboardFile);
+
+    it('returns every target with all variables substituted', () => {
+      const targetCount = queryPanels.reduce((n, p) => n + (p.targets?.length ?? 0), 0);
+      expect(queries).toHaveLength(targetCount);
+      for (const q of queries) {
+        expect(q.expr, q.panel).not.toMatch(/\$|\[\[/);
+      }
+      expect(queries.find((q) => q.panel.startsWith('API calls by result'))?.expr).toBe(
+        'sum by (outcome, code) (rate(zego_exporter_api_requests_total{job=~".*",instance=~".*"}[1m]))',
+      );
+    });
+
+    it('marks only the "(empty when healthy)" panels allowEmpty', () => {
+      const empty = [...new Set(queries.filter((q) => q.allowEmpty).map((q) => q.panel.replace(/ \[\w+\]$/, '')))];
+      expect(empty).toEqual(['Streams currently down']);
+    });
+
+    it('walks collapsed rows and substitutes every variable syntax', () => {
+      expect(substituteVariables('a{job=~"${job}",instance=~"[[instance]]",s=~"${stream_id:regex}"}[$__rate_interval] $__interval_ms')).toBe(
+        'a{job=~".*",instance=~".*",s=~".*"}[1m] 15000',
+      );
+      expect(() => substituteVariables('x{a="$nope"}')).toThrow(/unknown template variable/);
+      const { dir, cleanup } = scratchDir();
+      try {
+        const file = join(dir, 'd.json');
+        const nested = {
+          panels: [
+            { type: 'row', title: 'R', collapsed: true, panels: [{ title: 'P', description: 'x (empty when healthy)', targets: [{ refId: 'A', expr: 'up{job=~"$job"}' }, { refId: 'B', expr: 'y', hide: true }] }] },
+          ],
+        };
+        writeFileSync(file, JSON.stringify(nested));
+        expect(dashboardQueries(file)).toEqual([{ panel: 'R / P [A]', expr: 'up{job=~".*"}', allowEmpty: true }]);
+      } finally {
+        cleanup();
+      }
+    });
+
+    it('yields expressions that parse (promtool check rules)', () => {
+      expect(queries.length).toBeGreaterThan(15);
+      const r = checkExpressions(queries.map((q) => q.expr));
+      expect(r.output).toContain('SUCCESS');
+      expect(r.status, r.output).toBe(0);
+    });
+
+    it('fails the parse check on a broken expression', () => {
+      const r = checkExpressions(['sum(rate(zego_exporter_api_requests_total[1m])']);
+      expect(r.status).not.toBe(0);
+    });
+  });
+});
+
+describe('grafana/provisioning', () => {
+  const read = (p: string): unknown => parse(readFileSync(join(root, 'grafana', 'provisioning', p), 'utf8'));
+
+  it('provides a file dashboard provider', () => {
+    const doc = read('dashboards/zego.yaml') as { apiVersion: number; providers: { type: string; options: { path: string } }[] };
+    expect(doc.apiVersion).toBe(1);
+    expect(doc.providers[0]?.type).toBe('file');
+    expect(doc.providers[0]?.options.path).toBe('/var/lib/grafana/dashboards/zego');
+  });
+
+  it('provides the Prometheus data source with uid prometheus', () => {
+    const doc = read('datasources/prometheus.yaml') as { datasources: { uid: string; type: string; url: string }[] };
+    expect(doc.datasources[0]).toMatchObject({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' });
+  });
+
+  it('provides the key-stream-down Grafana alert rule with a valid query', () => {
+    interface Query {
+      refId: string;
+      datasourceUid: string;
+      model: { expr?: string; type?: string; expression?: string };
+    }
+    interface Rule {
+      title: string;
+      condition: string;
+      for: string;
+      data: Query[];
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+    }
+    const doc = read('alerting/zego-alerts.yaml') as { apiVersion: number; groups: { name: string; rules: Rule[] }[] };
+    expect(doc.apiVersion).toBe(1);
+    const rule = doc.groups.flatMap((g) => g.rules).find((r) => r.title === 'ZegoKeyStreamDown');
+    if (!rule) throw new Error('no ZegoKeyStreamDown rule');
+    expect(rule.for).toBe('1m');
+    expect(rule.labels.severity).toBe('critical');
+    expect(Object.keys(rule.annotations).sort()).toEqual(['description', 'runbook_url', 'summary']);
+    expect(rule.annotations.runbook_url).toMatch(/README\.md#zegokeystreamdown$/);
+    const refs = new Map(rule.data.map((d) => [d.refId, d]));
+    expect(refs.has(rule.condition)).toBe(true);
+    const prom = rule.data.filter((d) => d.datasourceUid !== '__expr__');
+    expect(prom.length).toBeGreaterThan(0);
+    for (const d of prom) expect(d.datasourceUid).toBe('prometheus');
+    // Each expression step refers to an existing step.
+    for (const d of rule.data.filter((x) => x.datasourceUid === '__expr__')) {
+      expect(refs.has(d.model.expression ?? ''), d.refId).toBe(true);
+    }
+    const exprs = prom.map((d) => d.model.expr ?? '');
+    expect(exprs.join()).toContain('severity="critical"');
+    const r = checkExpressions(exprs);
+    expect(r.status, r.output).toBe(0);
+  });
+});

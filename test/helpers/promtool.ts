@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export interface PromtoolResult {
+  status: number | null;
+  output: string;
+}
+
+/** Runs promtool (from PATH, or $PROMTOOL) and returns exit status and stdout+stderr. */
+export function promtool(args: string[], cwd?: string): PromtoolResult {
+  const r = spawnSync(process.env.PROMTOOL ?? 'promtool', args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw new Error(`cannot run promtool: ${r.error.message}`);
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+/** A scratch directory removed by the returned cleanup function. */
+export function scratchDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'zego-promtool-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Checks that each PromQL expression parses, offline: promtool has no standalone parser, but
+ * `promtool check rules` parses every rule's expr. Each expression becomes a recording rule.
+ */
+export function checkExpressions(exprs: string[]): PromtoolResult {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const file = join(dir, 'exprs.yaml');
+    const rules = exprs.map((expr, i) => ({ record: `zego_test:expr_${i}`, expr }));
+    writeFileSync(file, stringify({ groups: [{ name: 'exprs', rules }] }));
+    return promtool(['check', 'rules', file]);
+  } finally {
+    cleanup();
+  }
+}
