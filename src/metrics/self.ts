@@ -36,6 +36,11 @@ export class SelfMetrics {
       labelNames: ['code', 'outcome'],
       registers,
     });
+    // Series that dashboards and alerts divide by or compare against exist from the start at 0,
+    // rather than appearing with the first such answer.
+    for (const [code, outcome] of [['0', 'active'], ['41006', 'closed'], ['41004', 'not_found'], ['30002', 'throttled']] as const) {
+      this.#requests.inc({ code, outcome }, 0);
+    }
     this.#duration = new Histogram({
       name: 'zego_exporter_api_request_duration_seconds',
       help: 'Duration of DescribeRTCStreamState calls, from send to the end of the response.',

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * `npm run demo`: the simulator with streams that go up and down, and the real exporter process
+ * pointed at it. No credentials needed: the demo makes up an AppID and a secret and hands the
+ * secret to the exporter through the environment, as a real deployment would. Extra arguments go
+ * to the exporter (e.g. `npm run demo -- --web.listen-address=:9999`).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startSimulator } from './simulator/index.js';
+import { startDemoScript } from './simulator/streams.js';
+
+const APP_ID = 1234567890;
+const STREAMS = 8;
+
+async function main(): Promise<void> {
+  const secret = randomBytes(16).toString('hex');
+  const sim = await startSimulator({ apps: [{ appId: APP_ID, secret }] });
+  const script = startDemoScript(sim, { count: STREAMS });
+  const dir = mkdtempSync(join(tmpdir(), 'zego-demo-'));
+  const configFile = join(dir, 'config.yaml');
+  const streams = Array.from({ length: STREAMS }, (_, i) => {
+    const id = `demo-${i + 1}`;
+    return i < 2 ? `  - id: ${id}\n    interval: 2s\n    labels: { severity: critical, team: broadcast }` : `  - id: ${id}\n    labels: { team: events }`;
+  });
+  writeFileSync(
+    configFile,
+    `# Written by npm run demo: the built-in simulator at ${sim.url}
+zego:
+  app_id: ${APP_ID}
+  server_secret: \${ZEGO_SERVER_SECRET}
+  endpoint: ${sim.url}
+  rate_limit: 10
+probe:
+  interval: 5s
+streams:
+${streams.join('\n')}
+  - never-published
+`,
+  );
+  console.log(`simulator: ${sim.url}  (streams demo-1..demo-${STREAMS} flip every 20-50 s; control: ${sim.url}/_sim/streams)`);
+  console.log(`config:    ${configFile}`);
+  console.log('exporter:  http://localhost:9792/  and  http://localhost:9792/metrics  (Ctrl-C stops both)\n');
+
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, `--config.file=${configFile}`, '--log.format=pretty', ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, ZEGO_SERVER_SECRET: secret },
+  });
+  const stop = (): void => {
+    child.kill('SIGTERM');
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  child.on('exit', (code) => {
+    script.stop();
+    void sim.close().then(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(code ?? 0);
+    });
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
