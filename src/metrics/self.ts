@@ -75,6 +75,11 @@ export class SelfMetrics {
     });
     info.set({ version: build.version, revision: build.revision, nodejs: process.version }, 1);
     collectDefaultMetrics({ register: this.registry });
+    // prom-client's `nodejs_active_*_total` are gauges named like counters (promtool check metrics
+    // flags them); each is the sum of its per-type `nodejs_active_*` gauge, so nothing is lost.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   observe(result: ProbeResult): void {

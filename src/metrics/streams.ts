@@ -60,15 +60,16 @@ export class StreamFamilies {
     const list = Array.isArray(streams) ? (streams as Readonly<StreamState>[]) : [...streams];
     const nowSec = nowMs / 1000;
     const labels = list.map((s) => this.#labels(s));
-    let out = '';
+    // One array joined once: repeated += on a multi-megabyte string leaves ropes for the GC.
+    const parts: string[] = [];
     for (const f of FAMILIES) {
-      out += familyHeader(f.name, f.help, 'gauge', format);
+      parts.push(familyHeader(f.name, f.help, 'gauge', format));
       for (let i = 0; i < list.length; i++) {
         const v = f.value(list[i]!, nowSec);
-        if (v !== undefined) out += `${f.name}${labels[i]} ${v}\n`;
+        if (v !== undefined) parts.push(`${f.name}${labels[i]} ${v}\n`);
       }
     }
-    return out;
+    return parts.join('');
   }
 
   #labels(s: Readonly<StreamState>): string {

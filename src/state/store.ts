@@ -126,7 +126,7 @@ export class StateStore {
     } else if (s.notFound) {
       this.#log.info(fields, 'stream not found');
     } else {
-      this.#log.info({ ...fields, close_time: s.closeTimeSec }, wasActive === null ? 'stream is down' : 'stream went down');
+      this.#log.info({ ...fields, close_time: s.closeTimeSec }, wasActive === true ? 'stream went down' : 'stream is down');
     }
   }
 }

@@ -82,7 +82,9 @@ export class ZegoClient {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new TimeoutError()), this.#opts.timeoutMs);
     const onOuterAbort = (): void => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onOuterAbort, { once: true });
+    // A signal that fired before the call never fires 'abort' again: honour it now.
+    if (signal?.aborted) controller.abort(signal.reason);
+    else signal?.addEventListener('abort', onOuterAbort, { once: true });
     const done = (r: Omit<ProbeResult, 'sentAtMs' | 'durationMs'>): ProbeResult => ({
       ...r,
       sentAtMs,

@@ -33,7 +33,8 @@ export function parseResponse(status: number, body: string): ParsedResponse {
   const requestId = typeof envelope?.['RequestId'] === 'string' ? envelope['RequestId'] : undefined;
   const data = isRecord(envelope?.['Data']) ? envelope['Data'] : {};
   const cls = classifyCode(code);
-  const codeLabel = String(code);
+  // Unknown codes become label values; a server sending absurd ones must not grow the series set.
+  const codeLabel = cls === 'error' && (code < 0 || code > 999_999_999) ? 'invalid' : String(code);
   const base = requestId === undefined ? {} : { requestId };
 
   switch (cls) {

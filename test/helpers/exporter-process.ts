@@ -1,9 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 
-export const MAIN = resolve(import.meta.dirname, '../../dist/src/main.js');
+/** The project root, found from here whether this runs as TypeScript (tests) or built (bench). */
+function projectRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above test/helpers');
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = projectRoot();
+export const MAIN = join(ROOT, 'dist/src/main.js');
 
 export interface LogLine {
   level: number;
