@@ -136,7 +136,7 @@ describe('StateStore', () => {
     step(active());
     step(failed('transient', '5000'));
     step(active());
-    expect(lines.map((l) => l.msg)).toEqual(['stream is up'stream is down'(l) => l.msg)).toEqual(['stream is up']);
+    expect(lines.map((l) => l.msg)).toEqual(['stream is up']);
     step(closed());
     step(closed());
     step(failed('auth', '40005'));
@@ -145,7 +145,7 @@ describe('StateStore', () => {
     step(active());
     step(notFound());
     step(closed());
-    expect(lines.map((l) => l.msg)).toEqual(['stream is up', 'stream went down', 'stream not found', 'stream went up', 'stream not found', 'stream went down']);
+    expect(lines.map((l) => l.msg)).toEqual(['stream is up', 'stream went down', 'stream not found', 'stream went up', 'stream not found', 'stream is down']);
     expect(lines).toHaveLength(6);
     expect(lines.every((l) => l.level === INFO)).toBe(true);
     expect(lines[0]).toMatchObject({ stream_id: 's1', code: '0', outcome: 'active', create_time: 1_699_999_000, source: 'probe' });
