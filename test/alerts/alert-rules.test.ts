@@ -113,9 +113,13 @@ describe('alerts/zego-alerts.yaml', () => {
     }
   });
 
-  it('has a runbook section per alert whose heading matches the runbook_url anchor', () => {
-    const runbook = readFileSync(join(root, 'docs', 'alerts-runbook.md'), 'utf8');
-    for (const a of alerts) expect(runbook).toMatch(new RegExp(`^### ${a.alert}$`, 'm'));
+  it('has a README runbook section per alert whose heading matches the runbook_url anchor', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    for (const a of alerts) {
+      expect(readme).toMatch(new RegExp(`^### ${a.alert}$`, 'm'));
+      const url = String(a.annotations?.['runbook_url'] ?? '');
+      expect(url.endsWith(`README.md#${a.alert.toLowerCase()}`), url).toBe(true);
+    }
   });
 
   describe('the unit tests catch broken rules', () => {
