@@ -188,6 +188,14 @@ export class ZegoApi {
     return env;
   }
 
+  /** A rotated ServerSecret, as the console does it: from now on only the new one signs. */
+  setAppSecret(appId: number, secret: string): void {
+    const app = this.#apps.get(appId);
+    if (!app) throw new RangeError(`unknown appId ${appId}`);
+    if (typeof secret !== 'string' || secret.length === 0) throw new RangeError(`app ${appId}: secret is required`);
+    app.cfg.secret = secret;
+  }
+
   resetStatsWindows(): void {
     for (const app of this.#apps.values()) {
       for (const e of ['production', 'test'] as const) {

@@ -40,6 +40,8 @@ export interface Simulator {
   setStream(id: string, state: StreamState): void;
   removeStream(id: string): boolean;
   streams(): Record<string, StreamState>;
+  /** Rotates an app's secret (throws RangeError for an unknown app or an empty secret). */
+  setAppSecret(appId: number, secret: string): void;
   /** Validates like the control endpoint (throws FaultsError); returns the resulting faults. */
   setFaults(patch: Partial<Faults>): Faults;
   faults(): Faults;
@@ -71,6 +73,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     port: 0,
     setStream: (id, state) => table.set(id, state),
     removeStream: (id) => table.delete(id),
+    setAppSecret: (appId, secret) => api.setAppSecret(appId, secret),
     streams: () => table.snapshot(),
     setFaults: (patch) => {
       faults = { ...faults, ...parseFaultsPatch(patch) };

@@ -69,6 +69,16 @@ describe('signing', () => {
     expect((await req({ omit: ['Signature'] })).body.Code).toBe(40005);
   });
 
+  it('setAppSecret rotates the secret: the old one gets 40005, the new one signs; bad input throws', async () => {
+    const s = await start();
+    s.setAppSecret(APP, 'rotated-secret');
+    expect((await req()).body.Code).toBe(40005);
+    expect((await req({ secret: 'rotated-secret' })).body.Code).toBe(0);
+    expect(() => s.setAppSecret(999, 'x')).toThrow(RangeError);
+    expect(() => s.setAppSecret(APP, '')).toThrow(RangeError);
+    expect((await req({ secret: 'rotated-secret' })).body.Code).toBe(0);
+  });
+
   it('rejects a nonce that is not exactly 16 hex characters with 40005', async () => {
     await start();
     for (const nonce of ['0123456789abcde', '0123456789abcdef0', '0123456789abcdeg', '']) {
