@@ -10,6 +10,8 @@ export interface Flags {
   logLevel: LogLevel;
   logFormat: LogFormat;
   configCheck: boolean;
+  /** Reload when the config or secret file changes on disk (on by default). */
+  configWatch: boolean;
   version: boolean;
   help: boolean;
 }
@@ -32,6 +34,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { ok: true; fl
         'log.level': { type: 'string' },
         'log.format': { type: 'string', default: 'json' },
         'config.check': { type: 'boolean', default: false },
+        'no-config.watch': { type: 'boolean', default: false },
         version: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -51,6 +54,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { ok: true; fl
       logLevel: level as LogLevel,
       logFormat: format as LogFormat,
       configCheck: values['config.check'],
+      configWatch: !values['no-config.watch'],
       version: values.version,
       help: values.help,
     },
@@ -67,11 +71,13 @@ Flags:
   --web.listen-address=${DEFAULT_LISTEN}      address for /metrics, /-/healthy, /-/ready, /-/reload and /
   --log.level=info                 debug, info, warn or error (default: $LOG_LEVEL, else info)
   --log.format=json                json or pretty (logs go to stderr)
+  --no-config.watch                do not reload when the config or secret file changes on disk
+                                   (watched by default: directory events plus a 30 s poll)
   --config.check                   validate the configuration, print a summary and the budget math, exit
   --version                        print the version and exit
   -h, --help                       this help
 
-Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop cleanly.
+Reload: SIGHUP, POST /-/reload, or a change of the file (e.g. a ConfigMap update); SIGTERM/SIGINT stop cleanly.
 `;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
 import { formatConfigError, loadConfig } from './config/load.js';
+import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger } from './log.js';
@@ -65,12 +66,23 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   exporter.start();
 
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
+  let watcher: ConfigWatcher | undefined;
+  if (flags.configWatch) {
+    watcher = new ConfigWatcher({
+      // The secret file's path comes from the running config, so a reload that moves it moves the watch.
+      paths: () => [flags.configFile, ...(exporter.config.zego.serverSecretFile ? [exporter.config.zego.serverSecretFile] : [])],
+      onChange: (trigger) => void reloader.reload(trigger),
+      logger: log,
+    });
+    await watcher.start();
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down');
+      watcher?.close();
       void (async () => {
         await exporter.stop(2000);
         await http.close(2000);
