@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# zego-stream-exporter image.
+#   docker build -t zego-stream-exporter --build-arg REVISION=$(git rev-parse HEAD) .
+#   docker run -p 9792:9792 -v $PWD/config.yaml:/etc/zego-stream-exporter/config.yaml:ro \
+#     -e ZEGO_SERVER_SECRET zego-stream-exporter
+# test/unit/dockerfile.test.ts replays the runtime stage from this file's COPY lines: whatever the
+# runtime needs must be copied here, and only production dependencies are installed.
+
+ARG NODE_VERSION=24
+
+# 1. Build: every dependency (TypeScript), compile to dist/.
+FROM node:${NODE_VERSION}-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+# 2. Production dependencies only.
+FROM node:${NODE_VERSION}-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# 3. Runtime: distroless (no shell, no package manager), non-root (uid 65532).
+FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
+ARG REVISION=unknown
+ENV NODE_ENV=production \
+    ZEGO_EXPORTER_REVISION=${REVISION}
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./package.json
+COPY --from=build /src/dist/src ./dist/src
+USER 65532:65532
+EXPOSE 9792
+# Exec form: Node is PID 1 and gets SIGTERM (clean stop) and SIGHUP (reload) directly; the exporter
+# handles both itself, so no init process is needed.
+ENTRYPOINT ["/nodejs/bin/node", "dist/src/main.js"]
+CMD ["--config.file=/etc/zego-stream-exporter/config.yaml"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/nodejs/bin/node", "dist/src/healthcheck.js"]
