@@ -1,0 +1,224 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, relative } from 'node:path';
+import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { ConfigMap, Secret as K8sSecret, Service } from 'kubernetes-models/v1';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseListenAddress } from '../../src/cli.js';
+import { parseConfig } from '../../src/config/load.js';
+import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from '../../src/config/types.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { ROOT, eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
+
+const DIR = join(ROOT, 'deploy/kubernetes');
+type Doc = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: unknown };
+
+/** What `kubectl kustomize <dir>` would emit, for the plain-resource kustomizations used here. */
+function build(dir: string): Doc[] {
+  const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[]; [key: string]: unknown };
+  // Only plain resource lists: anything kustomize would transform must be reflected here first.
+  expect(Object.keys(k).sort(), dir).toEqual(['apiVersion', 'kind', 'resources']);
+  return (k.resources ?? []).flatMap((r) => {
+    const p = join(dir, r);
+    if (!existsSync(p)) throw new Error(`${relative(ROOT, dir)}/kustomization.yaml: resource ${r} does not exist`);
+    return statSync(p).isDirectory() ? build(p) : parseAllDocuments(readFileSync(p, 'utf8')).map((d) => d.toJS() as Doc);
+  });
+}
+
+const VALIDATORS: Record<string, (d: Doc) => void> = {
+  'apps/v1/Deployment': (d) => new Deployment(d as never).validate(),
+  'v1/Service': (d) => new Service(d as never).validate(),
+  'v1/ConfigMap': (d) => new ConfigMap(d as never).validate(),
+  'v1/Secret': (d) => new K8sSecret(d as never).validate(),
+  'monitoring.coreos.com/v1/PodMonitor': (d) => new PodMonitor(d as never).validate(),
+  'monitoring.coreos.com/v1/ServiceMonitor': (d) => new ServiceMonitor(d as never).validate(),
+  'monitoring.coreos.com/v1/PrometheusRule': (d) => new PrometheusRule(d as never).validate(),
+};
+
+const VARIANTS = ['sidecar', 'sidecar-native', 'standalone'] as const;
+const built = Object.fromEntries(VARIANTS.map((v) => [v, build(join(DIR, v))])) as Record<(typeof VARIANTS)[number], Doc[]>;
+const of = <T,>(docs: Doc[], kind: string): T[] => docs.filter((d) => d.kind === kind) as unknown as T[];
+const podSpec = (d: Doc): IPodSpec => new Deployment(d as never).spec!.template.spec!;
+const isExporter = (c: IContainer): boolean => (c.image ?? '').includes('zego-stream-exporter');
+const exporterOf = (d: Doc): IContainer => {
+  const spec = podSpec(d);
+  const all = [...(spec.initContainers ?? []), ...spec.containers].filter(isExporter);
+  expect(all).toHaveLength(1);
+  return all[0]!;
+};
+const flag = (c: IContainer, name: string): string | undefined => c.args?.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+describe('deploy/kubernetes manifests', () => {
+  it('every kustomization lists every manifest next to it, and the root one includes the generated PrometheusRule', () => {
+    const dirs = [DIR, ...readdirSync(DIR).map((d) => join(DIR, d))].filter((d) => existsSync(join(d, 'kustomization.yaml')));
+    expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual(['', 'sidecar', 'sidecar-common', 'sidecar-native', 'standalone']);
+    for (const dir of dirs) {
+      const listed = new Set((parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] }).resources);
+      for (const f of readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')) expect(listed.has(f), `${relative(ROOT, dir)}/${f}`).toBe(true);
+    }
+    const root = build(DIR);
+    expect(root.filter((d) => d.kind === 'PrometheusRule').map((d) => d.metadata.name)).toEqual(['zego-stream-exporter']);
+    expect(root.some((d) => d.kind === 'Deployment')).toBe(true);
+  });
+
+  it('are valid Kubernetes and Prometheus Operator objects (kubernetes-models schemas)', () => {
+    for (const docs of [...Object.values(built), build(DIR)]) {
+      for (const d of docs) {
+        const validate = VALIDATORS[`${d.apiVersion}/${d.kind}`];
+        expect(validate, `${d.apiVersion}/${d.kind}`).toBeDefined();
+        validate!(d);
+      }
+    }
+    // The schema check is real: a wrong type is rejected.
+    const broken = structuredClone(of<Doc>(built.standalone, 'Deployment')[0]!) as Doc & { spec: { replicas: unknown } };
+    broken.spec.replicas = 'one';
+    expect(() => VALIDATORS['apps/v1/Deployment']!(broken)).toThrow();
+  });
+
+  it('run every container restricted: non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp', () => {
+    for (const [variant, docs] of Object.entries(built)) {
+      for (const d of of<Doc>(docs, 'Deployment')) {
+        const spec = podSpec(d);
+        expect(spec.securityContext?.runAsNonRoot, variant).toBe(true);
+        expect(spec.securityContext?.seccompProfile?.type, variant).toBe('RuntimeDefault');
+        expect(spec.automountServiceAccountToken, variant).toBe(false);
+        for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+          const sc = c.securityContext;
+          expect(sc?.runAsNonRoot ?? spec.securityContext?.runAsNonRoot, `${variant}/${c.name}`).toBe(true);
+          expect(sc?.runAsUser ?? spec.securityContext?.runAsUser, `${variant}/${c.name}`).not.toBe(0);
+          expect(sc?.allowPrivilegeEscalation, `${variant}/${c.name}`).toBe(false);
+          expect(sc?.readOnlyRootFilesystem, `${variant}/${c.name}`).toBe(true);
+          expect(sc?.capabilities?.drop, `${variant}/${c.name}`).toEqual(['ALL']);
+          expect(sc?.privileged ?? false, `${variant}/${c.name}`).toBe(false);
+          expect(sc?.seccompProfile?.type ?? spec.securityContext?.seccompProfile?.type, `${variant}/${c.name}`).toBe('RuntimeDefault');
+          expect(c.resources?.requests?.['cpu'], `${variant}/${c.name}`).toBeDefined();
+          expect(c.resources?.requests?.['memory'], `${variant}/${c.name}`).toBeDefined();
+          expect(c.resources?.limits?.['memory'], `${variant}/${c.name}`).toBeDefined();
+        }
+      }
+    }
+  });
+
+  it('place the exporter as a sidecar container, as a native sidecar (init, restartPolicy Always), or alone', () => {
+    const sidecar = podSpec(of<Doc>(built.sidecar, 'Deployment')[0]!);
+    expect(sidecar.containers.filter(isExporter)).toHaveLength(1);
+    expect(sidecar.containers.length).toBeGreaterThan(1);
+    const native = podSpec(of<Doc>(built['sidecar-native'], 'Deployment')[0]!);
+    expect(native.containers.filter(isExporter)).toHaveLength(0);
+    expect(native.initContainers?.filter(isExporter).map((c) => c.restartPolicy)).toEqual(['Always']);
+    const alone = podSpec(of<Doc>(built.standalone, 'Deployment')[0]!);
+    expect(alone.containers.map(isExporter)).toEqual([true]);
+  });
+
+  it('mount the config from the ConfigMap as a directory (updates reach it) and the secret from a Secret, and the embedded config passes the real loader', () => {
+    for (const [variant, docs] of Object.entries(built)) {
+      const dep = of<Doc>(docs, 'Deployment')[0]!;
+      const spec = podSpec(dep);
+      const c = exporterOf(dep);
+      const configFile = flag(c, 'config.file')!;
+      expect(configFile, variant).toBe('/etc/zego-stream-exporter/config.yaml');
+      const mountOf = (path: string): { volume: string; subPath: string | undefined } => {
+        const m = (c.volumeMounts ?? []).find((v) => posix.dirname(path) === v.mountPath);
+        expect(m, `${variant}: no mount for ${path}`).toBeDefined();
+        expect(m!.readOnly, variant).toBe(true);
+        return { volume: m!.name, subPath: m!.subPath };
+      };
+      const cfgMount = mountOf(configFile);
+      expect(cfgMount.subPath, `${variant}: a subPath mount never sees ConfigMap updates`).toBeUndefined();
+      const cmName = spec.volumes!.find((v) => v.name === cfgMount.volume)!.configMap!.name!;
+      const cm = new ConfigMap(of<Doc>(docs, 'ConfigMap').find((d) => d.metadata.name === cmName) as never);
+      const text = cm.data![posix.basename(configFile)]!;
+
+      const read: string[] = [];
+      const r = parseConfig(text, {
+        env: {},
+        baseDir: posix.dirname(configFile),
+        readFile: (p) => {
+          read.push(p);
+          return 'secret-from-the-volume\n';
+        },
+      });
+      expect(r.ok, `${variant}: ${JSON.stringify(r.ok ? '' : r.errors)}`).toBe(true);
+      if (!r.ok) continue;
+      // The secret comes from a file on a Secret volume, not inline and not from the ConfigMap.
+      expect(r.config.zego.serverSecretFile, variant).toBeDefined();
+      expect(read, variant).toEqual([r.config.zego.serverSecretFile]);
+      const secretMount = mountOf(r.config.zego.serverSecretFile!);
+      expect(secretMount.subPath, variant).toBeUndefined();
+      expect(spec.volumes!.find((v) => v.name === secretMount.volume)?.secret?.secretName, variant).toMatch(/server-secret$/);
+      expect(text, variant).not.toMatch(/server_secret:/);
+
+      // The budget rule: every exporter on the AppID draws on the same 40/s (10/s in the test env).
+      const replicas = new Deployment(dep as never).spec!.replicas ?? 1;
+      const ceiling = r.config.zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT;
+      expect(replicas * r.config.zego.rateLimit, `${variant}: replicas × rate_limit`).toBeLessThan(ceiling);
+      if (variant === 'standalone') expect(replicas).toBe(1);
+    }
+  });
+
+  it('name the metrics port, probe /-/healthy and /-/ready on it, and point the monitors at it', () => {
+    for (const [variant, docs] of Object.entries(built)) {
+      const dep = of<Doc>(docs, 'Deployment')[0]!;
+      const c = exporterOf(dep);
+      const listen = parseListenAddress(flag(c, 'web.listen-address')!);
+      expect(listen.ok).toBe(true);
+      const port = c.ports?.find((p) => p.name === 'metrics');
+      expect(port?.containerPort, variant).toBe(listen.ok ? listen.port : -1);
+      expect(c.livenessProbe?.httpGet, variant).toMatchObject({ path: '/-/healthy', port: 'metrics' });
+      expect(c.readinessProbe?.httpGet, variant).toMatchObject({ path: '/-/ready', port: 'metrics' });
+
+      const podLabels = new Deployment(dep as never).spec!.template.metadata!.labels!;
+      const matches = (sel: Record<string, string>): boolean => Object.entries(sel).every(([k, v]) => podLabels[k] === v);
+      if (variant === 'standalone') {
+        const svc = new Service(of<Doc>(docs, 'Service')[0] as never);
+        expect(matches(svc.spec!.selector!)).toBe(true);
+        expect(svc.spec!.ports!.map((p) => [p.name, p.targetPort])).toEqual([['metrics', 'metrics']]);
+        const sm = new ServiceMonitor(of<Doc>(docs, 'ServiceMonitor')[0] as never);
+        expect(Object.entries(sm.spec.selector.matchLabels!).every(([k, v]) => svc.metadata!.labels![k] === v)).toBe(true);
+        expect(sm.spec.endpoints!.map((e) => [e.port, e.path])).toEqual([['metrics', '/metrics']]);
+      } else {
+        const pm = new PodMonitor(of<Doc>(docs, 'PodMonitor')[0] as never);
+        expect(matches(pm.spec.selector.matchLabels!), variant).toBe(true);
+        expect(pm.spec.podMetricsEndpoints!.map((e) => [e.port, e.path])).toEqual([['metrics', '/metrics']]);
+      }
+    }
+  });
+
+  describe('the manifests run: each ConfigMap config and probe, with the real exporter', () => {
+    let sim: Simulator;
+    const scratch = mkdtempSync(join(tmpdir(), 'zego-k8s-'));
+    const SECRET = '00112233445566778899aabbccddeeff';
+    beforeAll(async () => {
+      sim = await startSimulator({ apps: [{ appId: 1234567890, secret: SECRET }] });
+    });
+    afterAll(async () => {
+      await stopAll();
+      await sim.close();
+      rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it.each(VARIANTS)('%s', async (variant) => {
+      const dep = of<Doc>(built[variant], 'Deployment')[0]!;
+      const c = exporterOf(dep);
+      const cm = of<{ data: Record<string, string> }>(built[variant], 'ConfigMap')[0]!;
+      const text = cm.data['config.yaml']!;
+      const secretPath = /server_secret_file: (\S+)/.exec(text)![1]!;
+      // The container's secret path, re-rooted in a temp folder; the endpoint is the only other change.
+      const secretFile = join(scratch, variant, secretPath);
+      mkdirSync(dirname(secretFile), { recursive: true });
+      writeFileSync(secretFile, `${SECRET}\n`);
+      sim.setStream('live-main', { state: 'active', createTime: Math.floor(Date.now() / 1000) - 5 });
+      const run = await startExporter(text.replace(secretPath, secretFile).replace(/endpoint: \S+/, `endpoint: ${sim.url}`), { logLevel: 'info' });
+      for (const probe of [c.livenessProbe!, c.readinessProbe!]) {
+        const res = await eventually(() => fetch(`${run.url}${probe.httpGet!.path!}`), (r) => r.status === 200, 5000);
+        expect(res.status).toBe(200);
+      }
+      await eventually(() => scrape(run.url), (m) => m.get('zego_stream_active{stream_id="live-main"}') === 1, 5000);
+      await run.stop();
+    });
+  });
+});
