@@ -95,7 +95,8 @@ export class Exporter {
     const clientChanged = old.appId !== z.appId || old.endpoint !== z.endpoint || old.isTest !== z.isTest || old.timeoutMs !== z.timeoutMs || !old.serverSecret.equals(z.serverSecret);
     if (clientChanged) {
       const previous = this.#client;
-      this.#client = this.#newClient(config);
+      // Same server, same clock: a rotated secret must not cost a round of timestamp errors.
+      this.#client = this.#newClient(config, old.endpoint === z.endpoint ? previous.clockOffsetMs : 0);
       // Calls already sent finish on the old client; closing waits for them.
       previous.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the previous API client failed'));
     }
@@ -187,7 +188,7 @@ export class Exporter {
     this.#scheduler.setStreams(watched);
   }
 
-  #newClient(config: Config): ZegoClient {
+  #newClient(config: Config, clockOffsetMs = 0): ZegoClient {
     const z = config.zego;
     return new ZegoClient({
       appId: z.appId,
@@ -196,6 +197,7 @@ export class Exporter {
       isTest: z.isTest,
       timeoutMs: z.timeoutMs,
       sequence: this.#sequence,
+      clockOffsetMs,
       now: this.#now,
       ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
     });

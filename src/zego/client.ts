@@ -17,6 +17,8 @@ export interface ZegoClientOptions {
   dispatcher?: Dispatcher;
   now?: () => number;
   nonce?: () => string;
+  /** A clock offset already learned from this endpoint (a reload replacing the client keeps it). */
+  clockOffsetMs?: number;
 }
 
 export interface ProbeResult {
@@ -46,6 +48,7 @@ export class ZegoClient {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#nonce = opts.nonce ?? newNonce;
+    this.#clockOffsetMs = opts.clockOffsetMs ?? 0;
     this.#ownsDispatcher = opts.dispatcher === undefined;
     this.#dispatcher =
       opts.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: opts.timeoutMs } });

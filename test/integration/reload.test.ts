@@ -227,6 +227,31 @@ describe('hot reload (real process against the simulator)', () => {
     }
   });
 
+  it('a client replaced for a new secret keeps the clock offset it learned: no timestamp errors after the rotation', async () => {
+    const secretVol = new ProjectedVolume('server_secret', `${ROT_SECRET_OLD}\n`);
+    volumes.push(secretVol);
+    const text = config(sim, ['rot'], { zego: `server_secret_file: ${secretVol.file}` }).replace(`app_id: ${APP_ID}`, `app_id: ${ROT_APP}`);
+    sim.setFaults({ clockOffsetMs: 700_000 });
+    const exp = await startExporter(text, { env: {}, args: ['--no-config.watch'] });
+    const skew = 'zego_exporter_api_requests_total{code="3002",outcome="clock_skew"}';
+    const ok = 'zego_exporter_api_requests_total{code="0",outcome="active"}';
+    try {
+      // The first call learns the offset from the timestamp error's Date header.
+      await eventually(() => scrape(exp.url), (m) => (m.get(ok) ?? 0) > 0);
+      const skewBefore = (await scrape(exp.url)).get(skew);
+      expect(skewBefore).toBeGreaterThan(0);
+      sim.setAppSecret(ROT_APP, ROT_SECRET_NEW);
+      secretVol.update(`${ROT_SECRET_NEW}\n`);
+      expect((await post(exp)).status).toBe(200);
+      const okAfterReload = (await scrape(exp.url)).get(ok)!;
+      await eventually(() => scrape(exp.url), (m) => m.get(ok)! >= okAfterReload + 2, 4000);
+      expect((await scrape(exp.url)).get(skew)).toBe(skewBefore);
+    } finally {
+      sim.setFaults({ clockOffsetMs: 0 });
+      sim.setAppSecret(ROT_APP, ROT_SECRET_OLD);
+    }
+  });
+
   it('the watcher also follows a Secret volume update on its own', async () => {
     const secretVol = new ProjectedVolume('server_secret', `${ROT_SECRET_OLD}\n`);
     volumes.push(secretVol);
