@@ -8,6 +8,8 @@ export interface FleetGateOptions {
   ping: () => Promise<unknown>;
   /** The fleet's rate_limit: leases held at once, and 1/this is the fleet-wide gap between sends. */
   rateLimit: number;
+  /** Calls/s this process may make while Redis is away. */
+  fallbackRateLimit: number;
   /** The API call's own timeout: a lease must outlive the call. */
   callTimeoutMs: number;
   logger: Logger;
@@ -21,6 +23,8 @@ export interface FleetGateOptions {
 const LEASE_MARGIN_MS = 1000;
 /** A release can free a slot earlier than the earliest expiry seen, so waits are short. */
 const MAX_WAIT_MS = 100;
+const STARTUP_GRACE_MS = 1500;
+const STARTUP_RECHECK_MS = 50;
 
 /**
  * The Budget's gate in fleet mode. While Redis answers, every send first takes a lease from the
@@ -45,6 +49,9 @@ export class FleetGate implements Gate {
   #ungatedInFlight = 0;
   #ungatedUntil: number[] = [];
   #rateLimit: number;
+  #nextUngatedAt = 0;
+  #everConnected = false;
+  readonly #startedAt: number;
 
   constructor(opts: FleetGateOptions) {
     this.#o = opts;
@@ -52,6 +59,7 @@ export class FleetGate implements Gate {
     this.#recheckMs = opts.recheckMs ?? 500;
     this.#now = opts.now ?? Date.now;
     this.#rateLimit = opts.rateLimit;
+    this.#startedAt = this.#now();
     this.#scheduleRecheck(0);
   }
 
@@ -77,7 +85,14 @@ export class FleetGate implements Gate {
   async #acquire(signal: AbortSignal): Promise<GateTicket | null> {
     for (;;) {
       if (signal.aborted || this.#closed) return null;
-      if (!this.#connected) return this.#ungated();
+      if (!this.#connected) {
+        // Calls already past the local queue when Redis went away must not go out at once: the
+        // fallback keeps the same rule locally (fallback slots held until 1 s after the response).
+        const waitMs = this.#ungatedWaitMs();
+        if (waitMs <= 0) return this.#ungated();
+        await sleep(Math.min(MAX_WAIT_MS, waitMs), signal);
+        continue;
+      }
       const adopt = this.#adoptable();
       let res;
       try {
@@ -104,7 +119,18 @@ export class FleetGate implements Gate {
     };
   }
 
+  #ungatedWaitMs(): number {
+    const now = this.#now();
+    this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
+    const rate = this.#o.fallbackRateLimit;
+    if (this.#ungatedInFlight + this.#ungatedUntil.length >= Math.max(1, Math.floor(rate))) {
+      return this.#ungatedUntil.length > 0 ? Math.min(...this.#ungatedUntil) - now : MAX_WAIT_MS;
+    }
+    return this.#nextUngatedAt - now;
+  }
+
   #ungated(): GateTicket {
+    this.#nextUngatedAt = this.#now() + 1000 / this.#o.fallbackRateLimit;
     this.#ungatedInFlight++;
     let done = false;
     return {
@@ -147,13 +173,16 @@ export class FleetGate implements Gate {
         () => {
           if (this.#closed || this.#connected) return;
           this.#connected = true;
+          this.#everConnected = true;
           this.#reportedDown = false;
           this.#o.logger.info('fleet budget reachable in Redis: sharing the AppID budget with the fleet');
           this.#o.onModeChange(true);
         },
         (err: unknown) => {
-          if (!this.#reportedDown) this.#reportDown(err);
-          this.#scheduleRecheck(this.#recheckMs);
+          // While first connecting, a refused PING is not news yet.
+          const starting = !this.#everConnected && this.#now() - this.#startedAt < STARTUP_GRACE_MS;
+          if (!this.#reportedDown && !starting) this.#reportDown(err);
+          this.#scheduleRecheck(starting ? STARTUP_RECHECK_MS : this.#recheckMs);
         },
       );
     }, delayMs);

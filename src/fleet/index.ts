@@ -40,6 +40,7 @@ export function startFleet(opts: FleetOptions): Fleet {
     limiter,
     ping: () => redis.ping(),
     rateLimit: opts.rateLimit,
+    fallbackRateLimit: Math.min(opts.fleet.fallbackRateLimit, opts.rateLimit),
     callTimeoutMs: opts.callTimeoutMs,
     logger: opts.logger,
     onModeChange: opts.onModeChange,
