@@ -5,7 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { parseDuration } from './duration.js';
 import { Secret } from './secret.js';
-import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type Config, type StreamConfig, type ZegoConfig } from './types.js';
+import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type Config, type FleetConfig, type StreamConfig, type ZegoConfig } from './types.js';
 
 /** A mistake the user can fix, pointing at the key path and, where known, the line:column. */
 export interface ConfigError {
@@ -64,17 +64,18 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
 
   const root = doc.contents;
   if (!root || (isScalar(root) && root.value === null)) return { ok: false, errors: [{ path: '', message: 'config is empty' }] };
-  const top = ctx.fields(root, '', ['zego', 'probe', 'streams']);
+  const top = ctx.fields(root, '', ['zego', 'probe', 'streams', 'fleet']);
   if (!top) return { ok: false, errors: ctx.errors };
 
   const zego = readZego(ctx, top.get('zego'));
   const probeFields = top.has('probe') ? ctx.fields(top.get('probe'), 'probe', ['interval']) : new Map<string, YamlNode | null>();
   const intervalMs = (probeFields && ctx.interval(probeFields.get('interval'), 'probe.interval', DEFAULT_INTERVAL_MS)) ?? DEFAULT_INTERVAL_MS;
   const streams = readStreams(ctx, top.get('streams'), intervalMs, zego);
+  const fleet = top.has('fleet') ? readFleet(ctx, top.get('fleet'), zego?.rateLimit) : undefined;
 
   if (ctx.errors.length > 0 || !zego || !streams) return { ok: false, errors: ctx.errors };
   const hash = createHash('sha256').update(text).update('\0').update(ctx.secretFileText).digest('hex');
-  return { ok: true, config: { zego, probe: { intervalMs }, streams }, hash };
+  return { ok: true, config: { zego, probe: { intervalMs }, streams, ...(fleet ? { fleet } : {}) }, hash };
 }
 
 function readZego(ctx: Ctx, node: YamlNode | null | undefined): ZegoConfig | undefined {
@@ -233,6 +234,44 @@ function readStreams(ctx: Ctx, node: YamlNode | null | undefined, defaultInterva
     out.push({ id, intervalMs, labels });
   });
   return out;
+}
+
+/** `fleet:` — many exporters sharing one AppID's budget through Redis. */
+function readFleet(ctx: Ctx, node: YamlNode | null | undefined, rateLimit: number | undefined): FleetConfig | undefined {
+  const f = ctx.fields(node, 'fleet', ['redis_url', 'key_prefix', 'fallback_rate_limit', 'share_results']);
+  if (!f) return undefined;
+  let redisUrl: Secret | undefined;
+  if (!f.has('redis_url')) ctx.err('fleet.redis_url', node, 'required: a redis:// or rediss:// URL (e.g. ${REDIS_URL})');
+  else {
+    const s = ctx.string(f.get('redis_url'), 'fleet.redis_url');
+    let url: URL | undefined;
+    try {
+      url = s === undefined ? undefined : new URL(s);
+    } catch {
+      url = undefined;
+    }
+    // The URL may carry a password: never echo it back.
+    if (s !== undefined && (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '')) {
+      ctx.err('fleet.redis_url', f.get('redis_url'), 'must be a redis://host:port or rediss://host:port URL (value not shown: it may hold a password)');
+    } else if (s !== undefined) redisUrl = new Secret(s);
+  }
+  let keyPrefix = 'zego-exporter';
+  if (f.has('key_prefix')) {
+    const s = ctx.string(f.get('key_prefix'), 'fleet.key_prefix');
+    if (s !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(s)) ctx.err('fleet.key_prefix', f.get('key_prefix'), 'must be 1-64 characters of letters, digits, _ . : -');
+    else if (s !== undefined) keyPrefix = s;
+  }
+  let fallbackRateLimit = 2;
+  if (f.has('fallback_rate_limit')) {
+    const n = ctx.number(f.get('fallback_rate_limit'), 'fleet.fallback_rate_limit');
+    if (n !== undefined && !(n > 0)) ctx.err('fleet.fallback_rate_limit', f.get('fallback_rate_limit'), 'must be a number of calls per second above 0');
+    else if (n !== undefined && rateLimit !== undefined && n > rateLimit) {
+      ctx.err('fleet.fallback_rate_limit', f.get('fallback_rate_limit'), `must not exceed zego.rate_limit (${rateLimit}): it is this process's share while Redis is away`);
+    } else if (n !== undefined) fallbackRateLimit = n;
+  }
+  const shareResults = f.has('share_results') ? ctx.bool(f.get('share_results'), 'fleet.share_results') : false;
+  if (!redisUrl || shareResults === undefined) return undefined;
+  return { redisUrl, keyPrefix, fallbackRateLimit, shareResults };
 }
 
 function readLabels(ctx: Ctx, node: YamlNode | null | undefined, path: string): Record<string, string> {

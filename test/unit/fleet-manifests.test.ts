@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments, parse } from 'yaml';
-import { parseFleet } from '../../src/config/fleet.js';
+import { parseAllDocuments } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
 
 const DIR = resolve(import.meta.dirname, '../../deploy/kubernetes/fleet');
 const docs = (file: string): Record<string, unknown>[] => parseAllDocuments(readFileSync(resolve(DIR, file), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
@@ -40,9 +40,14 @@ describe('deploy/kubernetes/fleet manifests', () => {
 
   it('the sidecar config has a valid fleet section pointing at the Redis Service', () => {
     const cm = all.find((d) => d['kind'] === 'ConfigMap') as { data: Record<string, string> };
-    const config = parse(cm.data['config.yaml']!) as { zego: { rate_limit: number }; fleet: Record<string, unknown> };
-    const url = String(config.fleet['redis_url']).replace('${REDIS_URL}', 'redis://zego-exporter-redis:6379');
-    expect(parseFleet({ ...config.fleet, redis_url: url }, config.zego.rate_limit).ok).toBe(true);
+    // The exporter's real loader, with the environment and secret file the pod provides.
+    const loaded = parseConfig(cm.data['config.yaml']!, {
+      env: { REDIS_URL: 'redis://zego-exporter-redis:6379' },
+      baseDir: '/etc/zego-stream-exporter',
+      readFile: () => 'secret-from-the-mounted-secret',
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+    expect(loaded.config.fleet?.redisUrl.reveal()).toBe('redis://zego-exporter-redis:6379');
     const sidecar = new Deployment(all[3] as never).spec!.template.spec!.containers.find((c) => c.name === 'zego-exporter')!;
     const svc = all.find((d) => d['kind'] === 'Service') as { metadata: { name: string } };
     expect(sidecar.env?.find((e) => e.name === 'REDIS_URL')?.value).toBe(`redis://${svc.metadata.name}:6379`);
