@@ -81,7 +81,9 @@ export class StreamFamilies {
       parts.push(familyHeader(f.name, f.help, 'gauge', format));
       for (let i = 0; i < list.length; i++) {
         const v = f.value(list[i]!, nowSec);
-        if (v !== undefined) parts.push(`${f.name}${labels[i]} ${v}\n`);
+        if (v === undefined) continue;
+        const extra = f.label?.value(list[i]!);
+        parts.push(extra ? `${f.name}${labels[i]!.slice(0, -1)},${f.label!.name}="${extra}"} ${v}\n` : `${f.name}${labels[i]} ${v}\n`);
       }
     }
     return parts.join('');
