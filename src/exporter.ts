@@ -14,6 +14,7 @@ import { StreamFamilies } from './metrics/streams.js';
 import { Budget } from './scheduler/budget.js';
 import { planBudget } from './scheduler/plan.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { startFleet, type Fleet } from './fleet/index.js';
 import { ApiHealth } from './state/api-health.js';
 import { StateStore, type CallbackApply } from './state/store.js';
 import { ZegoClient, type ProbeResult } from './zego/client.js';
@@ -47,6 +48,8 @@ export class Exporter {
   readonly #metrics: SelfMetrics;
   readonly #families = new StreamFamilies();
   readonly #startedAt: Date;
+  readonly #fleet: Fleet | undefined;
+  #fleetConnected = false;
   #config: Config;
   #client: ZegoClient;
   #started = false;
@@ -70,14 +73,21 @@ export class Exporter {
     this.#client = this.#newClient(opts.config);
     this.#store = new StateStore({ logger: this.#log, now: this.#now });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
-    this.#budget = new Budget({ rateLimit: zego.rateLimit, hardLimit: zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT, now: this.#now });
+    const fleet = opts.config.fleet;
+    this.#fleet = fleet
+      ? startFleet({ fleet, appId: zego.appId, rateLimit: zego.rateLimit, callTimeoutMs: zego.timeoutMs, logger: this.#log, onModeChange: (c) => this.#onFleetMode(c) })
+      : undefined;
+    // Fleet mode starts on the fallback rate until Redis has answered.
+    const rateLimit = fleet ? Math.min(fleet.fallbackRateLimit, zego.rateLimit) : zego.rateLimit;
+    this.#budget = new Budget({ rateLimit, hardLimit: zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT, now: this.#now, ...(this.#fleet ? { gate: this.#fleet.gate } : {}) });
     this.#scheduler = new Scheduler({
       budget: this.#budget,
       now: this.#now,
       probe: (id, signal) => this.#client.describeStreamState(id, signal),
-      onResult: (id, result) => this.#onResult(id, result),
+      onResult: (id, result, shared) => this.#onResult(id, result, shared),
+      ...(this.#fleet?.share ? { share: this.#fleet.share } : {}),
     });
-    this.#metrics = new SelfMetrics(() => this.status(), this.#build);
+    this.#metrics = new SelfMetrics(() => this.status(), this.#build, { fleet: this.#fleet !== undefined });
     this.#configureCallbacks(opts.config);
     this.#setStreams(opts.config);
   }
@@ -124,8 +134,11 @@ export class Exporter {
       // Calls already sent finish on the old client; closing waits for them.
       previous.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the previous API client failed'));
     }
-    if (old.rateLimit !== z.rateLimit) this.#budget.setRateLimit(z.rateLimit);
     this.#config = config;
+    if (old.rateLimit !== z.rateLimit) {
+      this.#fleet?.gate.setRateLimit(z.rateLimit);
+      this.#budget.setRateLimit(this.#localRateLimit());
+    }
     this.#configureCallbacks(config);
     this.#setStreams(config);
   }
@@ -157,6 +170,7 @@ export class Exporter {
       reloadSuccessTimestampSec: this.#reloadOkAtSec,
       streamsDiscovered: this.#discovery?.size ?? 0,
       callbackDisagreements: this.#store.disagreementsTotal,
+      fleetConnected: this.#fleetConnected,
     };
   }
 
@@ -201,10 +215,31 @@ export class Exporter {
     this.#sweepTimer = null;
     this.#scheduler.stop();
     await this.#budget.stop(graceMs);
+    await this.#fleet?.close();
     await this.#client.close();
   }
 
-  #onResult(id: string, result: ProbeResult): void {
+  /**
+   * Fleet mode: the whole rate_limit while Redis keeps the fleet under it, the fallback alone
+   * otherwise. Raising it back releases no backlog at once: the budget still paces 1/rate.
+   */
+  #localRateLimit(): number {
+    const { fleet, zego } = this.#config;
+    if (!fleet || this.#fleetConnected) return zego.rateLimit;
+    return Math.min(fleet.fallbackRateLimit, zego.rateLimit);
+  }
+
+  #onFleetMode(connected: boolean): void {
+    this.#fleetConnected = connected;
+    this.#budget.setRateLimit(this.#localRateLimit());
+  }
+
+  #onResult(id: string, result: ProbeResult, shared: boolean): void {
+    if (shared) {
+      // Another replica's call: its answer time is the probe time, and it is not our API traffic.
+      this.#store.applyProbe(id, result, result.sentAtMs + result.durationMs);
+      return;
+    }
     this.#metrics.observe(result);
     this.#health.note(id, result);
     this.#store.applyProbe(id, result);

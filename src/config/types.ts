@@ -6,6 +6,18 @@ export interface Config {
   probe: ProbeConfig;
   streams: StreamConfig[];
   callbacks?: CallbacksConfig;
+  /** Absent: this process spends its own rate_limit alone (single-process behaviour). */
+  fleet?: FleetConfig;
+}
+
+/** Many exporters on one AppID share its budget (and optionally their results) through Redis. */
+export interface FleetConfig {
+  /** redis:// or rediss:// URL; may carry a password, hence a Secret. */
+  redisUrl: Secret;
+  keyPrefix: string;
+  /** Calls/s this process may spend alone while Redis is unreachable. */
+  fallbackRateLimit: number;
+  shareResults: boolean;
 }
 
 export interface ZegoConfig {

@@ -19,6 +19,8 @@ export interface ExporterStatus {
   streamsDiscovered: number;
   /** Probes that contradicted a callback's state, since start. */
   callbackDisagreements: number;
+  /** Fleet mode: whether the AppID's budget is shared through Redis right now. */
+  fleetConnected: boolean;
 }
 
 /** Bounded label values of zego_exporter_callbacks_total. */
@@ -48,7 +50,7 @@ export class SelfMetrics {
   readonly #duration: Histogram;
   readonly #callbacks: Counter<'event' | 'result'>;
 
-  constructor(status: () => ExporterStatus, build: BuildInfo) {
+  constructor(status: () => ExporterStatus, build: BuildInfo, opts: { fleet?: boolean } = {}) {
     const registers = [this.registry];
     this.#requests = new Counter({
       name: 'zego_exporter_api_requests_total',
@@ -106,6 +108,9 @@ export class SelfMetrics {
     gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);
     gauge('zego_exporter_config_last_reload_successful', 'Whether the last configuration reload attempt succeeded.', (s) => (s.reloadSuccessful ? 1 : 0));
     gauge('zego_exporter_config_last_reload_success_timestamp_seconds', 'Unix time of the last successful configuration load.', (s) => s.reloadSuccessTimestampSec);
+    if (opts.fleet) {
+      gauge('zego_exporter_fleet_connected', 'Fleet mode: 1 while the AppID budget is shared through Redis, 0 while this process runs on fallback_rate_limit.', (s) => (s.fleetConnected ? 1 : 0));
+    }
     const info = new Gauge({
       name: 'zego_exporter_build_info',
       help: 'Build information of the exporter; value is always 1.',

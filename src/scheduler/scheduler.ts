@@ -10,11 +10,18 @@ export interface SchedulerOptions {
   budget: Budget;
   /** One API call for one stream. Must not throw (the client turns failures into outcomes). */
   probe: (id: string, signal: AbortSignal) => Promise<ProbeResult>;
-  /** Every result, in completion order. */
-  onResult: (id: string, result: ProbeResult) => void;
+  /** Every result, in completion order; `shared` when another replica made the call. */
+  onResult: (id: string, result: ProbeResult, shared: boolean) => void;
+  /** Fleet mode with share_results: replicas probe each stream once per interval between them. */
+  share?: SharedWork;
   now?: () => number;
   /** A stream whose id the API rejects (30009) is retried this rarely. */
   streamConfigBackoffMs?: number;
+}
+
+export interface SharedWork {
+  claim(id: string, intervalMs: number): Promise<{ kind: 'fresh'; result: ProbeResult } | { kind: 'claimed' } | { kind: 'busy'; retryInMs: number }>;
+  publish(id: string, result: ProbeResult, intervalMs: number): Promise<void>;
 }
 
 type Phase = 'waiting' | 'queued' | 'running';
@@ -29,6 +36,8 @@ interface Entry {
   dequeue: AbortController | undefined;
   /** When the last call for it was sent; due again one interval later. */
   lastSentAtMs: number | undefined;
+  /** Send time of the last result applied, so a shared result is never applied twice. */
+  lastResultSentAtMs: number | undefined;
 }
 
 /**
@@ -66,7 +75,7 @@ export class Scheduler {
     for (const s of streams) {
       const entry = this.#entries.get(s.id);
       if (!entry) {
-        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, dequeue: undefined, lastSentAtMs: undefined };
+        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, dequeue: undefined, lastSentAtMs: undefined, lastResultSentAtMs: undefined };
         this.#entries.set(s.id, fresh);
         if (this.#running) this.#enqueue(fresh);
       } else if (entry.intervalMs !== s.intervalMs) {
@@ -107,6 +116,29 @@ export class Scheduler {
   #enqueue(entry: Entry): void {
     entry.timer = undefined;
     if (entry.removed || !this.#running) return;
+    const share = this.#opts.share;
+    if (share) {
+      entry.phase = 'queued';
+      void share.claim(entry.id, entry.intervalMs).then((c) => {
+        if (entry.removed || !this.#running) return;
+        if (c.kind === 'claimed') return this.#call(entry, share);
+        if (c.kind === 'fresh' && c.result.sentAtMs !== entry.lastResultSentAtMs) {
+          // Due again one interval after the call that produced it, like the replica that made it.
+          entry.lastSentAtMs = c.result.sentAtMs;
+          entry.lastResultSentAtMs = c.result.sentAtMs;
+          this.#opts.onResult(entry.id, c.result, true);
+          return this.#scheduleNext(entry, entry.intervalMs);
+        }
+        // Another replica is probing it (or its result is the one we have): look again shortly.
+        entry.phase = 'waiting';
+        entry.timer = setTimeout(() => this.#enqueue(entry), c.kind === 'busy' ? c.retryInMs : 100);
+      });
+      return;
+    }
+    this.#call(entry, undefined);
+  }
+
+  #call(entry: Entry, share: SharedWork | undefined): void {
     entry.phase = 'queued';
     const dequeue = new AbortController();
     entry.dequeue = dequeue;
@@ -120,8 +152,12 @@ export class Scheduler {
       .run(run, { priority: -entry.intervalMs, signal: dequeue.signal })
       .then((result) => {
         if (result !== undefined) this.#feedback(result);
+        if (result !== undefined && share) void share.publish(entry.id, result, entry.intervalMs);
         if (entry.removed) return;
-        if (result !== undefined) this.#opts.onResult(entry.id, result);
+        if (result !== undefined) {
+          entry.lastResultSentAtMs = result.sentAtMs;
+          this.#opts.onResult(entry.id, result, false);
+        }
         if (!this.#running) return;
         const backoff = result?.outcome.kind === 'failed' && result.outcome.reason === 'stream_config';
         const nextInMs = backoff ? Math.max(entry.intervalMs, this.#opts.streamConfigBackoffMs ?? 300_000) : entry.intervalMs;

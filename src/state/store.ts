@@ -95,10 +95,11 @@ export class StateStore {
     }
   }
 
-  applyProbe(id: string, result: ProbeResult): void {
+  /** `atMs`: when the probe's answer came, for a result another replica probed (default now). */
+  applyProbe(id: string, result: ProbeResult, atMs?: number): void {
     const s = this.#streams.get(id);
     if (!s) return; // removed while its call was in flight
-    const now = this.#now();
+    const now = atMs ?? this.#now();
     const o = result.outcome;
     s.lastProbeMs = now;
     s.lastCode = result.code;

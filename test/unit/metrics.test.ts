@@ -74,6 +74,7 @@ const STATUS: ExporterStatus = {
   achievableRefreshSec: 12.5,
   demandPerSec: 3.2,
   streamsWatched: 3,
+  fleetConnected: false,
   slotsHeld: 1,
   clockOffsetSec: -0.5,
   reloadSuccessful: true,

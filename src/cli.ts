@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import { formatDuration } from './config/duration.js';
+import { formatConfigError, loadConfig } from './config/load.js';
+import type { LogFormat, LogLevel } from './log.js';
+import { planBudget } from './scheduler/plan.js';
+
+export interface Flags {
+  configFile: string;
+  listenAddress: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  configCheck: boolean;
+  version: boolean;
+  help: boolean;
+}
+
+export const DEFAULT_LISTEN = ':9792';
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
+/** Prometheus-exporter style flags (`--config.file`, `--web.listen-address`, …). */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { ok: true; flags: Flags } | { ok: false; message: string } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'config.file': { type: 'string', default: 'config.yaml' },
+        'web.listen-address': { type: 'string', default: DEFAULT_LISTEN },
+        'log.level': { type: 'string' },
+        'log.format': { type: 'string', default: 'json' },
+        'config.check': { type: 'boolean', default: false },
+        version: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    return { ok: false, message: `${(err as Error).message}\nSee --help.` };
+  }
+  const level = values['log.level'] ?? env['LOG_LEVEL'] ?? 'info';
+  if (!(LEVELS as readonly string[]).includes(level)) return { ok: false, message: `--log.level must be one of ${LEVELS.join(', ')}, got "${level}"` };
+  const format = values['log.format'];
+  if (!(FORMATS as readonly string[]).includes(format)) return { ok: false, message: `--log.format must be one of ${FORMATS.join(', ')}, got "${format}"` };
+  return {
+    ok: true,
+    flags: {
+      configFile: values['config.file'],
+      listenAddress: values['web.listen-address'],
+      logLevel: level as LogLevel,
+      logFormat: format as LogFormat,
+      configCheck: values['config.check'],
+      version: values.version,
+      help: values.help,
+    },
+  };
+}
+
+export function helpText(version: string): string {
+  return `usage: zego-stream-exporter [flags]
+
+Prometheus exporter for ZEGOCLOUD live stream state (DescribeRTCStreamState), version ${version}.
+
+Flags:
+  --config.file=config.yaml        configuration file
+  --web.listen-address=${DEFAULT_LISTEN}      address for /metrics, /-/healthy, /-/ready, /-/reload and /
+  --log.level=info                 debug, info, warn or error (default: $LOG_LEVEL, else info)
+  --log.format=json                json or pretty (logs go to stderr)
+  --config.check                   validate the configuration, print a summary and the budget math, exit
+  --version                        print the version and exit
+  -h, --help                       this help
+
+Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop cleanly.
+`;
+}
+
+/** `:9792`, `127.0.0.1:9792`, `[::1]:9792`; an empty host listens on every interface. */
+export function parseListenAddress(s: string): { ok: true; host: string | undefined; port: number } | { ok: false; message: string } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
+  if (!m) return { ok: false, message: `expected [host]:port, got "${s}"` };
+  const port = Number(m[3]);
+  if (port > 65535) return { ok: false, message: `port out of range in "${s}"` };
+  const host = m[1] ?? (m[2] === '' ? undefined : m[2]);
+  return { ok: true, host, port };
+}
+
+/** --config.check: the summary an operator wants before deploying, errors with file:line:col. */
+export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+  const loaded = await loadConfig(file, env);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) out(formatConfigError(e, file));
+    out(`${file}: ${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}`);
+    return 1;
+  }
+  const c = loaded.config;
+  const plan = planBudget(
+    c.streams.map((s) => s.intervalMs),
+    c.zego.rateLimit,
+  );
+  out(`${file}: OK`);
+  out(`  app_id ${c.zego.appId}${c.zego.isTest ? ' (test environment)' : ''}, endpoint ${c.zego.endpoint}, secret ${c.zego.serverSecretFile ? `from ${c.zego.serverSecretFile}` : 'inline/env'}`);
+  out(`  ${plan.streams} streams; demand ${round(plan.demandPerSec)} calls/s against rate_limit ${c.zego.rateLimit}/s`);
+  for (const cls of plan.classes) {
+    const want = formatDuration(cls.intervalMs);
+    const got = Number.isFinite(cls.achievedSec) ? `${round(cls.achievedSec)}s` : 'never (no budget left)';
+    out(`  ${cls.streams} × interval ${want}: refreshed every ${got}${cls.achievedSec * 1000 > cls.intervalMs ? ' (budget-limited)' : ''}`);
+  }
+  if (plan.overloaded) {
+    out(`  demand exceeds the budget: slowest refresh ${round(plan.worstRefreshSec)}s (N/R; shorter intervals are served first)`);
+  }
+  return 0;
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

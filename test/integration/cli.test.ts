@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { runCli, writeTemp } from '../helpers/exporter-process.js';
+
+const SECRET = '5ecret5ecret5ecret5ecret5ecret55';
+
+describe('command line (the built binary)', () => {
+  it('--version prints the version and exits 0', async () => {
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^zego-stream-exporter, version \d+\.\d+\.\d+/);
+  });
+
+  it('--help lists the flags and exits 0', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--config.file', '--web.listen-address', '--log.level', '--log.format', '--config.check', '--version']) expect(r.stdout).toContain(flag);
+  });
+
+  it('rejects an unknown flag with exit 2', async () => {
+    const r = await runCli(['--no-such-flag']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no-such-flag');
+  });
+
+  it('--config.check prints a summary with the budget math and never the secret', async () => {
+    const file = writeTemp(
+      'config.yaml',
+      `zego:\n  app_id: 1234567890\n  server_secret: \${ZEGO_SERVER_SECRET}\n  rate_limit: 38\nprobe:\n  interval: 1s\nstreams:\n${Array.from({ length: 400 }, (_, i) => `  - s-${i}`).join('\n')}\n`,
+    );
+    const r = await runCli(['--config.check', `--config.file=${file}`], { ZEGO_SERVER_SECRET: SECRET });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('400');
+    expect(r.stdout).toMatch(/10\.5\d? ?s/); // 400 streams / 38 per s
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+
+  it('--config.check on a bad file exits 1 naming the key path and line:column', async () => {
+    const file = writeTemp('bad.yaml', `zego:\n  app_id: 1234567890\n  server_secret: x\nstreams:\n  - ok\n  - id: bad\n    interval: 5x\n`);
+    const r = await runCli(['--config.check', `--config.file=${file}`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/bad\.yaml:7:\d+/);
+    expect(r.stdout + r.stderr).toContain('streams[1].interval');
+  });
+
+  it('refuses to start on an invalid config, exit 1 with the error in the log', async () => {
+    const file = writeTemp('bad.yaml', `zego:\n  app_id: 1234567890\n  server_secret: x\n  rate_limit: 41\nstreams: [a]\n`);
+    const r = await runCli([`--config.file=${file}`, '--web.listen-address=127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('zego.rate_limit');
+    expect(r.stderr).toMatch(/bad\.yaml:4:\d+/);
+  });
+});
