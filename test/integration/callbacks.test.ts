@@ -99,3 +99,29 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
     expect(r.p99Ms).toBeLessThan(1000);
   });
 });
+
+describe('callbacks in the real process', () => {
+  it('serves callbacks on their own listener (without /metrics) and shows them on /metrics', async () => {
+    const { startSimulator, CallbackSender } = await import('../../src/simulator/index.js');
+    const { startExporter, stopAll } = await import('../helpers/exporter-process.js');
+    const sim = await startSimulator({ apps: [{ appId: 777, secret: 'srv-secret' }] });
+    try {
+      const exp = await startExporter(
+        `zego:\n  app_id: 777\n  server_secret: \${S}\n  endpoint: ${sim.url}\ncallbacks:\n  secret: \${CB}\n  listen_address: "127.0.0.1:0"\nprobe:\n  interval: 60s\nstreams: [p-1]\n`,
+        { env: { S: 'srv-secret', CB: 'cb-secret' } },
+      );
+      const cbUrl = await eventually(async () => exp.logs().find((l) => l.msg === 'callbacks listening')?.['address'] as string | undefined, (v) => v !== undefined, 5000, 20);
+      expect((await fetch(`${cbUrl}/metrics`)).status).toBe(404);
+      expect((await fetch(`${exp.url}/zego/callback`, { method: 'POST', body: 'x' })).status).toBe(404);
+      const sender = new CallbackSender({ url: `${cbUrl}/zego/callback`, appId: 777, secret: 'cb-secret', encoding: 'json' });
+      expect(await sender.onStream('p-1', { state: 'active', createTime: nowSec() })).toBe(200);
+      const m = await scrape(exp.url);
+      expect(m.get('zego_stream_active{stream_id="p-1"}')).toBe(1);
+      expect(exp.stderr()).not.toContain('cb-secret');
+      sender.close();
+    } finally {
+      await stopAll();
+      await sim.close();
+    }
+  });
+});
