@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
 import { formatConfigError, loadConfig } from './config/load.js';
+import { startCallbackListener } from './callbacks/receiver.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
@@ -55,6 +56,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
           const r = await reloader.reload('http');
           return r.ok ? { ok: true } : r;
         },
+        extra: exporter.callbackRoute(false),
       },
     });
   } catch (err) {
@@ -63,18 +65,36 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const z = loaded.config.zego;
   log.info({ address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length }, 'listening');
+  // Callbacks on a listener of their own (listen_address): exposed to ZEGO without /metrics.
+  const cbAddress = loaded.config.callbacks?.listenAddress;
+  let cbListener: Awaited<ReturnType<typeof startCallbackListener>> | null = null;
+  if (cbAddress !== undefined) {
+    const a = parseListenAddress(cbAddress);
+    try {
+      if (!a.ok) throw new Error(a.message);
+      cbListener = await startCallbackListener(a.host, a.port, exporter.callbackRoute(true));
+      log.info({ address: cbListener.url }, 'callbacks listening');
+    } catch (err) {
+      log.error({ err, address: cbAddress }, 'cannot listen for callbacks');
+      await http.close(0);
+      return 1;
+    }
+  }
   exporter.start();
 
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let watcher: ConfigWatcher | undefined;
   if (flags.configWatch) {
     watcher = new ConfigWatcher({
-      // The secret file's path comes from the running config, so a reload that moves it moves the watch.
-      paths: () => [flags.configFile, ...(exporter.config.zego.serverSecretFile ? [exporter.config.zego.serverSecretFile] : [])],
+      // Secret file paths come from the running config, so a reload that moves one moves the watch.
+      paths: () => [flags.configFile, exporter.config.zego.serverSecretFile, exporter.config.callbacks?.secretFile].filter((p): p is string => p !== undefined),
       onChange: (trigger) => void reloader.reload(trigger),
       logger: log,
     });
     await watcher.start();
+    // A change between the first load and the watcher's baseline would be missed: check once now
+    // (free when nothing changed, thanks to the reloader's hash).
+    void reloader.reload('file');
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -86,6 +106,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       void (async () => {
         await exporter.stop(2000);
         await http.close(2000);
+        await cbListener?.close();
         log.info('stopped');
         resolve(0);
       })();

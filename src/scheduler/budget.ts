@@ -25,6 +25,20 @@ export interface BudgetOptions {
   /** Seconds to climb from 0 back to `rateLimit`. */
   climbSeconds?: number;
   now?: () => number;
+  /** Fleet mode: a budget shared with other processes, asked before every send (see src/fleet/). */
+  gate?: Gate;
+}
+
+/**
+ * Admission beyond this process: acquire() resolves once the call may be sent (or null when
+ * `signal` aborts), and the ticket is released when the response has ended.
+ */
+export interface Gate {
+  acquire(signal: AbortSignal): Promise<GateTicket | null>;
+}
+
+export interface GateTicket {
+  release(): void;
 }
 
 export interface RunOptions {
@@ -45,6 +59,9 @@ export class Budget {
   readonly #climbSeconds: number;
   readonly #now: () => number;
   readonly #abort = new AbortController();
+  /** Aborts at once on stop(), unlike #abort: only waits for the gate listen to it. */
+  readonly #stopping = new AbortController();
+  readonly #gate: Gate | undefined;
   readonly #holds = new Set<() => void>();
   /** Calls not started yet: stop() settles them, since p-queue's clear() just drops them. */
   readonly #waiting = new Set<() => void>();
@@ -63,6 +80,7 @@ export class Budget {
     this.#recoverAfterMs = opts.recoverAfterMs ?? 5000;
     this.#climbSeconds = opts.climbSeconds ?? 60;
     this.#now = opts.now ?? Date.now;
+    this.#gate = opts.gate;
     this.#rateLimit = opts.rateLimit;
     this.#rate = opts.rateLimit;
     this.#queue = new PQueue({
@@ -109,11 +127,19 @@ export class Budget {
         if (this.#stopped || opts.signal?.aborted) return resolve(undefined);
         await this.#pace();
         if (this.#stopped || opts.signal?.aborted) return resolve(undefined);
+        // Inside the task: the local slot is held while waiting for the fleet's, so the local rule
+        // (rate slots, each held until 1 s after the response) holds whatever the gate does.
+        const ticket = this.#gate ? await this.#gate.acquire(this.#stopping.signal) : undefined;
+        if (ticket === null || this.#stopped) {
+          ticket?.release();
+          return resolve(undefined);
+        }
         try {
           resolve(await fn(this.#abort.signal));
         } catch (err) {
           reject(err);
         } finally {
+          ticket?.release();
           await this.#hold();
         }
       };
@@ -177,6 +203,7 @@ export class Budget {
    */
   async stop(graceMs = 2000): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     this.#queue.clear();
     for (const abandon of this.#waiting) abandon();
     this.#waiting.clear();

@@ -1,5 +1,6 @@
 import type { ProbeResult } from '../zego/client.js';
 import type { Budget } from './budget.js';
+import { planBudget } from './plan.js';
 
 export interface ScheduledStream {
   id: string;
@@ -10,11 +11,18 @@ export interface SchedulerOptions {
   budget: Budget;
   /** One API call for one stream. Must not throw (the client turns failures into outcomes). */
   probe: (id: string, signal: AbortSignal) => Promise<ProbeResult>;
-  /** Every result, in completion order. */
-  onResult: (id: string, result: ProbeResult) => void;
+  /** Every result, in completion order; `shared` when another replica made the call. */
+  onResult: (id: string, result: ProbeResult, shared: boolean) => void;
+  /** Fleet mode with share_results: replicas probe each stream once per interval between them. */
+  share?: SharedWork;
   now?: () => number;
   /** A stream whose id the API rejects (30009) is retried this rarely. */
   streamConfigBackoffMs?: number;
+}
+
+export interface SharedWork {
+  claim(id: string, intervalMs: number): Promise<{ kind: 'fresh'; result: ProbeResult } | { kind: 'claimed' } | { kind: 'busy'; retryInMs: number }>;
+  publish(id: string, result: ProbeResult, intervalMs: number): Promise<void>;
 }
 
 type Phase = 'waiting' | 'queued' | 'running';
@@ -29,20 +37,25 @@ interface Entry {
   dequeue: AbortController | undefined;
   /** When the last call for it was sent; due again one interval later. */
   lastSentAtMs: number | undefined;
+  /** Send time of the last result applied, so a shared result is never applied twice. */
+  lastResultSentAtMs: number | undefined;
 }
 
 /**
  * Keeps every stream refreshed once per interval through the budget. A stream is waiting (a timer
  * until it is due), queued (in the budget's p-queue) or running, never two at once, so it is never
- * queued or in flight twice. Due streams enter the p-queue with priority −interval: shorter
- * intervals (key streams) go first, and within one interval p-queue's FIFO order is the order they
- * fell due, i.e. earliest deadline first.
+ * queued or in flight twice. Due streams enter the p-queue at one of two priorities (see
+ * plan.ts): the shortest interval classes that fit the budget together (the key streams) go
+ * first and keep their interval; all others share what is left at the lower priority, where
+ * p-queue's FIFO order is the order they fell due, i.e. earliest deadline first, so none starves.
  */
 export class Scheduler {
   readonly #opts: SchedulerOptions;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
   #running = false;
+  /** Streams with an interval up to this keep it and go first (planBudget's protected classes). */
+  #protectedUpToMs = -1;
 
   constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -63,10 +76,14 @@ export class Scheduler {
         this.#entries.delete(id);
       }
     }
+    this.#protectedUpToMs = planBudget(
+      streams.map((s) => s.intervalMs),
+      this.#opts.budget.rateLimit,
+    ).protectedUpToMs;
     for (const s of streams) {
       const entry = this.#entries.get(s.id);
       if (!entry) {
-        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, dequeue: undefined, lastSentAtMs: undefined };
+        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, dequeue: undefined, lastSentAtMs: undefined, lastResultSentAtMs: undefined };
         this.#entries.set(s.id, fresh);
         if (this.#running) this.#enqueue(fresh);
       } else if (entry.intervalMs !== s.intervalMs) {
@@ -107,6 +124,29 @@ export class Scheduler {
   #enqueue(entry: Entry): void {
     entry.timer = undefined;
     if (entry.removed || !this.#running) return;
+    const share = this.#opts.share;
+    if (share) {
+      entry.phase = 'queued';
+      void share.claim(entry.id, entry.intervalMs).then((c) => {
+        if (entry.removed || !this.#running) return;
+        if (c.kind === 'claimed') return this.#call(entry, share);
+        if (c.kind === 'fresh' && c.result.sentAtMs !== entry.lastResultSentAtMs) {
+          // Due again one interval after the call that produced it, like the replica that made it.
+          entry.lastSentAtMs = c.result.sentAtMs;
+          entry.lastResultSentAtMs = c.result.sentAtMs;
+          this.#opts.onResult(entry.id, c.result, true);
+          return this.#scheduleNext(entry, entry.intervalMs);
+        }
+        // Another replica is probing it (or its result is the one we have): look again shortly.
+        entry.phase = 'waiting';
+        entry.timer = setTimeout(() => this.#enqueue(entry), c.kind === 'busy' ? c.retryInMs : 100);
+      });
+      return;
+    }
+    this.#call(entry, undefined);
+  }
+
+  #call(entry: Entry, share: SharedWork | undefined): void {
     entry.phase = 'queued';
     const dequeue = new AbortController();
     entry.dequeue = dequeue;
@@ -117,11 +157,15 @@ export class Scheduler {
       return this.#opts.probe(entry.id, signal);
     };
     this.#opts.budget
-      .run(run, { priority: -entry.intervalMs, signal: dequeue.signal })
+      .run(run, { priority: entry.intervalMs <= this.#protectedUpToMs ? 1 : 0, signal: dequeue.signal })
       .then((result) => {
         if (result !== undefined) this.#feedback(result);
+        if (result !== undefined && share) void share.publish(entry.id, result, entry.intervalMs);
         if (entry.removed) return;
-        if (result !== undefined) this.#opts.onResult(entry.id, result);
+        if (result !== undefined) {
+          entry.lastResultSentAtMs = result.sentAtMs;
+          this.#opts.onResult(entry.id, result, false);
+        }
         if (!this.#running) return;
         const backoff = result?.outcome.kind === 'failed' && result.outcome.reason === 'stream_config';
         const nextInMs = backoff ? Math.max(entry.intervalMs, this.#opts.streamConfigBackoffMs ?? 300_000) : entry.intervalMs;

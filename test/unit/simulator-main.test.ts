@@ -1,27 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { apiUrl, call } from './simulator-helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const OUT = `${ROOT}.tmp/sim-main`;
-const MAIN = `${OUT}/src/simulator/main.js`;
-
-// Node 20 can't run .ts directly and no loader is installed: compile just main.ts and its imports.
-beforeAll(() => {
-  execFileSync(
-    process.execPath,
-    [
-      `${ROOT}node_modules/typescript/bin/tsc`,
-      `${ROOT}src/simulator/main.ts`,
-      '--outDir', OUT, '--rootDir', ROOT,
-      '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023',
-      '--types', 'node', '--skipLibCheck', '--strict',
-    ],
-    { stdio: 'pipe' },
-  );
-}, 60_000);
+// The build `npm test` runs first, the same file `npm run demo` and the image use.
+const MAIN = fileURLToPath(new URL('../../dist/src/simulator/main.js', import.meta.url));
 
 const children: ChildProcess[] = [];
 afterAll(() => {

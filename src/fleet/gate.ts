@@ -1,0 +1,202 @@
+import type { Logger } from 'pino';
+import type { Gate, GateTicket } from '../scheduler/budget.js';
+import type { FleetLimiter } from './limiter.js';
+
+export interface FleetGateOptions {
+  limiter: FleetLimiter;
+  /** Probes whether Redis answers again (a PING bounded by the command timeout). */
+  ping: () => Promise<unknown>;
+  /** The fleet's rate_limit: leases held at once, and 1/this is the fleet-wide gap between sends. */
+  rateLimit: number;
+  /** Calls/s this process may make while Redis is away. */
+  fallbackRateLimit: number;
+  /** The API call's own timeout: a lease must outlive the call. */
+  callTimeoutMs: number;
+  logger: Logger;
+  /** Told on every switch between the shared budget and the local fallback. */
+  onModeChange: (connected: boolean) => void;
+  holdMs?: number;
+  recheckMs?: number;
+  now?: () => number;
+}
+
+const LEASE_MARGIN_MS = 1000;
+/** A release can free a slot earlier than the earliest expiry seen, so waits are short. */
+const MAX_WAIT_MS = 100;
+const STARTUP_GRACE_MS = 1500;
+const STARTUP_RECHECK_MS = 50;
+
+/**
+ * The Budget's gate in fleet mode. While Redis answers, every send first takes a lease from the
+ * fleet's budget; when Redis fails or is slow, the gate lets calls through at once and reports the
+ * switch, so the exporter drops to its fallback rate (the local slot rule keeps holding). A
+ * background PING notices Redis is back; calls made meanwhile are added to the fleet's budget as
+ * leases before the first new grant, so the switch back causes no burst.
+ */
+export class FleetGate implements Gate {
+  readonly #o: FleetGateOptions;
+  readonly #holdMs: number;
+  readonly #recheckMs: number;
+  readonly #now: () => number;
+  /** One acquirer at a time per process: the rest wait locally, not in Redis. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #connected = false;
+  /** The fallback has been logged (at start, Redis not reachable yet is not news until it fails). */
+  #reportedDown = false;
+  #recheck: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Ungated calls: in flight, and the local end of the hold of those that ended. */
+  #ungatedInFlight = 0;
+  #ungatedUntil: number[] = [];
+  #rateLimit: number;
+  #nextUngatedAt = 0;
+  #everConnected = false;
+  readonly #startedAt: number;
+
+  constructor(opts: FleetGateOptions) {
+    this.#o = opts;
+    this.#holdMs = opts.holdMs ?? 1000;
+    this.#recheckMs = opts.recheckMs ?? 500;
+    this.#now = opts.now ?? Date.now;
+    this.#rateLimit = opts.rateLimit;
+    this.#startedAt = this.#now();
+    this.#scheduleRecheck(0);
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  setRateLimit(rate: number): void {
+    this.#rateLimit = rate;
+  }
+
+  acquire(signal: AbortSignal): Promise<GateTicket | null> {
+    const next = this.#chain.then(() => this.#acquire(signal));
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#recheck);
+  }
+
+  async #acquire(signal: AbortSignal): Promise<GateTicket | null> {
+    for (;;) {
+      if (signal.aborted || this.#closed) return null;
+      if (!this.#connected) {
+        // Calls already past the local queue when Redis went away must not go out at once: the
+        // fallback keeps the same rule locally (fallback slots held until 1 s after the response).
+        const waitMs = this.#ungatedWaitMs();
+        if (waitMs <= 0) return this.#ungated();
+        await sleep(Math.min(MAX_WAIT_MS, waitMs), signal);
+        continue;
+      }
+      const adopt = this.#adoptable();
+      let res;
+      try {
+        res = await this.#o.limiter.acquire(this.#rateLimit, this.#o.callTimeoutMs + this.#holdMs + LEASE_MARGIN_MS, Math.floor(1000 / this.#rateLimit), adopt);
+      } catch (err) {
+        this.#lost(err);
+        continue;
+      }
+      if (adopt.length > 0) this.#ungatedUntil = [];
+      if (res.granted) return this.#leased(res.member);
+      await sleep(Math.min(MAX_WAIT_MS, res.retryInMs) + 1, signal);
+    }
+  }
+
+  #leased(member: string): GateTicket {
+    let done = false;
+    return {
+      release: () => {
+        if (done) return;
+        done = true;
+        // A failed release leaves the long lease to expire by itself: safe, only slower.
+        this.#o.limiter.release(member, this.#holdMs).catch((err: unknown) => this.#lost(err));
+      },
+    };
+  }
+
+  #ungatedWaitMs(): number {
+    const now = this.#now();
+    this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
+    const rate = this.#o.fallbackRateLimit;
+    if (this.#ungatedInFlight + this.#ungatedUntil.length >= Math.max(1, Math.floor(rate))) {
+      return this.#ungatedUntil.length > 0 ? Math.min(...this.#ungatedUntil) - now : MAX_WAIT_MS;
+    }
+    return this.#nextUngatedAt - now;
+  }
+
+  #ungated(): GateTicket {
+    this.#nextUngatedAt = this.#now() + 1000 / this.#o.fallbackRateLimit;
+    this.#ungatedInFlight++;
+    let done = false;
+    return {
+      release: () => {
+        if (done) return;
+        done = true;
+        this.#ungatedInFlight--;
+        this.#ungatedUntil.push(this.#now() + this.#holdMs);
+      },
+    };
+  }
+
+  /** Remaining hold of calls sent without a lease; those still in flight count their worst case. */
+  #adoptable(): number[] {
+    const now = this.#now();
+    this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
+    const out = this.#ungatedUntil.map((t) => t - now);
+    for (let i = 0; i < this.#ungatedInFlight; i++) out.push(this.#o.callTimeoutMs + this.#holdMs);
+    return out;
+  }
+
+  #lost(err: unknown): void {
+    if (!this.#connected || this.#closed) return;
+    this.#connected = false;
+    this.#reportDown(err);
+    this.#scheduleRecheck(this.#recheckMs);
+  }
+
+  #reportDown(err: unknown): void {
+    this.#reportedDown = true;
+    this.#o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process');
+    this.#o.onModeChange(false);
+  }
+
+  #scheduleRecheck(delayMs: number): void {
+    clearTimeout(this.#recheck);
+    if (this.#closed) return;
+    this.#recheck = setTimeout(() => {
+      this.#o.ping().then(
+        () => {
+          if (this.#closed || this.#connected) return;
+          this.#connected = true;
+          this.#everConnected = true;
+          this.#reportedDown = false;
+          this.#o.logger.info('fleet budget reachable in Redis: sharing the AppID budget with the fleet');
+          this.#o.onModeChange(true);
+        },
+        (err: unknown) => {
+          // While first connecting, a refused PING is not news yet.
+          const starting = !this.#everConnected && this.#now() - this.#startedAt < STARTUP_GRACE_MS;
+          if (!this.#reportedDown && !starting) this.#reportDown(err);
+          this.#scheduleRecheck(starting ? STARTUP_RECHECK_MS : this.#recheckMs);
+        },
+      );
+    }, delayMs);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,113 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * One sliding-window budget for every exporter of an AppID, kept in Redis. A grant is a lease: a
+ * member of a sorted set scored with its expiry. The API counts a call when it arrives, which lies
+ * somewhere between send and response end, so a lease is taken before the send (long enough to
+ * outlive the call's timeout) and cut to "1 s from now" when the response has ended: every call a
+ * server second can count still holds its lease at that second's end, hence the fleet never has
+ * more than `limit` calls in any 1 s window. Leases of a crashed process expire by themselves.
+ * Redis's own TIME is the clock, so the hosts' clocks don't matter. One round trip per grant.
+ */
+const ACQUIRE = `
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local leaseMs = tonumber(ARGV[2])
+local spacingMs = tonumber(ARGV[3])
+local member = ARGV[4]
+-- Calls this process made while it could not reach Redis: counted before anything is granted.
+local adopt = tonumber(ARGV[5])
+for i = 1, adopt do
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5 + i]), member .. ':adopted:' .. i)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZCARD', KEYS[1])
+if held >= limit then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, math.max(1, tonumber(first[2]) - now), held}
+end
+local nextStart = tonumber(redis.call('GET', KEYS[2]) or '0')
+if nextStart > now then
+  return {0, nextStart - now, held}
+end
+redis.call('ZADD', KEYS[1], now + leaseMs, member)
+redis.call('PEXPIRE', KEYS[1], leaseMs)
+if spacingMs > 0 then
+  redis.call('SET', KEYS[2], now + spacingMs, 'PX', spacingMs)
+end
+return {1, 0, held + 1}
+`;
+
+/** Cuts a lease to holdMs from now, never lengthens it; a lease already gone stays gone. */
+const RELEASE = `
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+local expiry = now + tonumber(ARGV[2])
+if expiry < tonumber(score) then
+  redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[1])
+end
+return 1
+`;
+
+type AcquireReply = [number, number, number];
+
+interface FleetCommands {
+  zegoFleetAcquire(leases: string, nextStart: string, ...args: (string | number)[]): Promise<AcquireReply>;
+  zegoFleetRelease(leases: string, member: string, holdMs: number): Promise<number>;
+}
+
+export interface LimiterOptions {
+  redis: Redis;
+  /** Key prefix and AppID: exporters sharing both share one budget. */
+  keyPrefix: string;
+  appId: number;
+  /** Unique per process (several processes may share a host). */
+  memberPrefix: string;
+}
+
+export type AcquireResult = { granted: true; member: string; held: number } | { granted: false; retryInMs: number; held: number };
+
+export class FleetLimiter {
+  readonly #redis: Redis & FleetCommands;
+  readonly #leases: string;
+  readonly #nextStart: string;
+  readonly #memberPrefix: string;
+  #seq = 0;
+
+  constructor(opts: LimiterOptions) {
+    opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+    opts.redis.defineCommand('zegoFleetRelease', { numberOfKeys: 1, lua: RELEASE });
+    this.#redis = opts.redis as Redis & FleetCommands;
+    this.#leases = `${opts.keyPrefix}:budget:${opts.appId}:leases`;
+    this.#nextStart = `${opts.keyPrefix}:budget:${opts.appId}:next_start`;
+    this.#memberPrefix = opts.memberPrefix;
+  }
+
+  /**
+   * One attempt. `leaseMs` must outlive the call (timeout + hold + margin); `spacingMs` is the
+   * fleet-wide minimal gap between sends; `adoptMs` are remaining hold times of calls made without
+   * Redis, added as leases first.
+   */
+  async acquire(limit: number, leaseMs: number, spacingMs: number, adoptMs: readonly number[] = []): Promise<AcquireResult> {
+    const member = `${this.#memberPrefix}:${++this.#seq}`;
+    const args = [limit, Math.ceil(leaseMs), Math.floor(spacingMs), member, adoptMs.length, ...adoptMs.map((ms) => Math.max(1, Math.ceil(ms)))];
+    const [ok, waitMs, held] = await this.#redis.zegoFleetAcquire(this.#leases, this.#nextStart, ...args);
+    return ok === 1 ? { granted: true, member, held } : { granted: false, retryInMs: waitMs, held };
+  }
+
+  /** The response has ended: the lease now runs out holdMs from now. */
+  async release(member: string, holdMs: number): Promise<void> {
+    await this.#redis.zegoFleetRelease(this.#leases, member, holdMs);
+  }
+
+  /** Unexpired leases (for tests and diagnostics). */
+  async held(): Promise<number> {
+    const [t] = await this.#redis.time();
+    return this.#redis.zcount(this.#leases, `(${Number(t) * 1000}`, '+inf');
+  }
+}
