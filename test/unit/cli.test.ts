@@ -4,7 +4,12 @@ import { parseCli, parseListenAddress } from '../../src/cli.js';
 describe('cli flags', () => {
   it('has Prometheus-exporter defaults', () => {
     const r = parseCli([], {});
-    expect(r).toEqual({ ok: true, flags: { configFile: 'config.yaml', listenAddress: ':9792', logLevel: 'info', logFormat: 'json', configCheck: false, version: false, help: false } });
+    expect(r).toEqual({ ok: true, flags: { configFile: 'config.yaml', listenAddress: ':9792', logLevel: 'info', logFormat: 'json', configCheck: false, configWatch: true, version: false, help: false } });
+  });
+
+  it('--no-config.watch turns the file watcher off', () => {
+    const r = parseCli(['--no-config.watch'], {});
+    expect(r.ok && r.flags.configWatch).toBe(false);
   });
 
   it('reads every flag, and LOG_LEVEL when --log.level is absent', () => {
