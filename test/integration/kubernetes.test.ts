@@ -55,7 +55,7 @@ const flag = (c: IContainer, name: string): string | undefined => c.args?.find((
 describe('deploy/kubernetes manifests', () => {
   it('every kustomization lists every manifest next to it, and the root one includes the generated PrometheusRule', () => {
     const dirs = [DIR, ...readdirSync(DIR).map((d) => join(DIR, d))].filter((d) => existsSync(join(d, 'kustomization.yaml')));
-    expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual(['', 'sidecar', 'sidecar-common', 'sidecar-native', 'standalone']);
+    expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual(['', 'fleet', 'sidecar', 'sidecar-common', 'sidecar-native', 'standalone']);
     for (const dir of dirs) {
       const listed = new Set((parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] }).resources);
       for (const f of readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')) expect(listed.has(f), `${relative(ROOT, dir)}/${f}`).toBe(true);
@@ -66,7 +66,7 @@ describe('deploy/kubernetes manifests', () => {
   });
 
   it('are valid Kubernetes and Prometheus Operator objects (kubernetes-models schemas)', () => {
-    for (const docs of [...Object.values(built), build(DIR)]) {
+    for (const docs of [...Object.values(built), build(DIR), build(join(DIR, 'fleet'))]) {
       for (const d of docs) {
         const validate = VALIDATORS[`${d.apiVersion}/${d.kind}`];
         expect(validate, `${d.apiVersion}/${d.kind}`).toBeDefined();
@@ -184,6 +184,19 @@ describe('deploy/kubernetes manifests', () => {
         const pm = new PodMonitor(of<Doc>(docs, 'PodMonitor')[0] as never);
         expect(matches(pm.spec.selector.matchLabels!), variant).toBe(true);
         expect(pm.spec.podMetricsEndpoints!.map((e) => [e.port, e.path])).toEqual([['metrics', '/metrics']]);
+      }
+    }
+  });
+
+  it('every PodMonitor and ServiceMonitor labels its targets job="zego-stream-exporter", the job the alert rules select', () => {
+    const rules = readFileSync(join(ROOT, 'alerts/zego-alerts.yaml'), 'utf8');
+    expect(rules).toContain('up{job="zego-stream-exporter"}');
+    const monitors = [...Object.values(built), build(join(DIR, 'fleet'))].flat().filter((d) => d.kind === 'PodMonitor' || d.kind === 'ServiceMonitor');
+    expect(monitors.length).toBeGreaterThanOrEqual(3);
+    for (const m of monitors) {
+      const spec = m['spec'] as { podMetricsEndpoints?: { relabelings?: unknown[] }[]; endpoints?: { relabelings?: unknown[] }[] };
+      for (const e of spec.podMetricsEndpoints ?? spec.endpoints ?? []) {
+        expect(e.relabelings, m.metadata.name).toContainEqual({ action: 'replace', targetLabel: 'job', replacement: 'zego-stream-exporter' });
       }
     }
   });
