@@ -81,15 +81,22 @@ export class CallbackSender {
     return this.send(fields);
   }
 
-  createEvent(id: string, createTimeMs: number): Record<string, string> {
+  /** The fields both events carry; each call takes the stream's next stream_seq. */
+  #common(event: 'stream_create' | 'stream_close', id: string, createTimeMs: number): Record<string, string> {
     return {
-      event: 'stream_create',
+      event,
       appid: String(this.#o.appId),
       room_id: `room-${id}`,
       user_id: `user-${id}`,
       stream_id: id,
       stream_sid: `s-${id}-${createTimeMs}`,
       stream_seq: String(this.#nextSeq(id)),
+    };
+  }
+
+  createEvent(id: string, createTimeMs: number): Record<string, string> {
+    return {
+      ...this.#common('stream_create', id, createTimeMs),
       create_time: String(Math.floor(createTimeMs / 1000)),
       create_time_ms: String(createTimeMs),
       recreate: '0',
@@ -98,13 +105,7 @@ export class CallbackSender {
 
   closeEvent(id: string, createTimeMs: number, destroyTimeMs: number, type = this.#o.closeType ?? 0): Record<string, string> {
     return {
-      event: 'stream_close',
-      appid: String(this.#o.appId),
-      room_id: `room-${id}`,
-      user_id: `user-${id}`,
-      stream_id: id,
-      stream_sid: `s-${id}-${createTimeMs}`,
-      stream_seq: String(this.#nextSeq(id)),
+      ...this.#common('stream_close', id, createTimeMs),
       type: String(type),
       create_time_ms: String(createTimeMs),
       destroy_timemillis: String(destroyTimeMs),
