@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from './simulator/index.js';
+import { CallbackSender, withCallbacks } from './simulator/callbacks.js';
 import { startDemoScript } from './simulator/streams.js';
 
 const APP_ID = 1234567890;
@@ -19,8 +20,13 @@ const STREAMS = 8;
 
 async function main(): Promise<void> {
   const secret = randomBytes(16).toString('hex');
+  const callbackSecret = randomBytes(16).toString('hex');
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret }] });
-  const script = startDemoScript(sim, { count: STREAMS });
+  // ZEGO's callbacks for every change, to the exporter's default address (retried until it is up).
+  const listen = process.argv.slice(2).find((a) => a.startsWith('--web.listen-address='))?.split('=')[1] ?? ':9792';
+  const port = listen.slice(listen.lastIndexOf(':') + 1);
+  const sender = new CallbackSender({ url: `http://127.0.0.1:${port}/zego/callback`, appId: APP_ID, secret: callbackSecret });
+  const script = startDemoScript(withCallbacks(sim, sender), { count: STREAMS });
   const dir = mkdtempSync(join(tmpdir(), 'zego-demo-'));
   const configFile = join(dir, 'config.yaml');
   const streams = Array.from({ length: STREAMS }, (_, i) => {
@@ -37,6 +43,9 @@ zego:
   rate_limit: 10
 probe:
   interval: 5s
+callbacks:
+  secret: \${ZEGO_CALLBACK_SECRET}
+  path: /zego/callback
 streams:
 ${streams.join('\n')}
   - never-published
@@ -49,7 +58,7 @@ ${streams.join('\n')}
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const child = spawn(process.execPath, [main, `--config.file=${configFile}`, '--log.format=pretty', ...process.argv.slice(2)], {
     stdio: 'inherit',
-    env: { ...process.env, ZEGO_SERVER_SECRET: secret },
+    env: { ...process.env, ZEGO_SERVER_SECRET: secret, ZEGO_CALLBACK_SECRET: callbackSecret },
   });
   const stop = (): void => {
     child.kill('SIGTERM');
@@ -58,6 +67,7 @@ ${streams.join('\n')}
   process.on('SIGTERM', stop);
   child.on('exit', (code) => {
     script.stop();
+    sender.close();
     void sim.close().then(() => {
       rmSync(dir, { recursive: true, force: true });
       process.exit(code ?? 0);

@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Discovery } from './callbacks/discovery.js';
+import type { StreamEvent } from './callbacks/parse.js';
+import { callbackRoute, CallbackReceiver } from './callbacks/receiver.js';
+import { CallbackVerifier } from './callbacks/verify.js';
 import type { Config } from './config/types.js';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from './config/types.js';
 import { renderLanding, type LandingRow } from './http/landing.js';
@@ -11,7 +16,7 @@ import { planBudget } from './scheduler/plan.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { startFleet, type Fleet } from './fleet/index.js';
 import { ApiHealth } from './state/api-health.js';
-import { StateStore } from './state/store.js';
+import { StateStore, type CallbackApply } from './state/store.js';
 import { ZegoClient, type ProbeResult } from './zego/client.js';
 import { SequenceCounter } from './zego/sequence.js';
 
@@ -51,6 +56,10 @@ export class Exporter {
   #stopping = false;
   #reloadOk = true;
   #reloadOkAtSec: number;
+  #receiver: CallbackReceiver | null = null;
+  #verifier: CallbackVerifier | null = null;
+  #discovery: Discovery | null = null;
+  #sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: ExporterOptions) {
     this.#log = opts.logger;
@@ -79,7 +88,23 @@ export class Exporter {
       ...(this.#fleet?.share ? { share: this.#fleet.share } : {}),
     });
     this.#metrics = new SelfMetrics(() => this.status(), this.#build, { fleet: this.#fleet !== undefined });
+    this.#configureCallbacks(opts.config);
     this.#setStreams(opts.config);
+  }
+
+  /**
+   * The callback receiver as a route: on the main listener unless callbacks have a listener of
+   * their own (`onOwnListener`). Reads the current config per request, so a reload that turns
+   * callbacks on or off or changes the secret or path takes effect at once.
+   */
+  callbackRoute(onOwnListener: boolean): (req: IncomingMessage, res: ServerResponse) => boolean {
+    return callbackRoute(
+      () => {
+        const cb = this.#config.callbacks;
+        return cb && (cb.listenAddress !== undefined) === onOwnListener ? cb.path : null;
+      },
+      () => this.#receiver,
+    );
   }
 
   get config(): Config {
@@ -114,6 +139,7 @@ export class Exporter {
       this.#fleet?.gate.setRateLimit(z.rateLimit);
       this.#budget.setRateLimit(this.#localRateLimit());
     }
+    this.#configureCallbacks(config);
     this.#setStreams(config);
   }
 
@@ -142,6 +168,8 @@ export class Exporter {
       clockOffsetSec: this.#client.clockOffsetMs / 1000,
       reloadSuccessful: this.#reloadOk,
       reloadSuccessTimestampSec: this.#reloadOkAtSec,
+      streamsDiscovered: this.#discovery?.size ?? 0,
+      callbackDisagreements: this.#store.disagreementsTotal,
       fleetConnected: this.#fleetConnected,
     };
   }
@@ -183,6 +211,8 @@ export class Exporter {
 
   async stop(graceMs = 2000): Promise<void> {
     this.#stopping = true;
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
     this.#scheduler.stop();
     await this.#budget.stop(graceMs);
     await this.#fleet?.close();
@@ -216,8 +246,69 @@ export class Exporter {
     this.#log.debug({ stream_id: id, code: result.code, outcome: result.outcome.kind === 'failed' ? result.outcome.reason : result.outcome.kind, duration_ms: round(result.durationMs) }, 'probe');
   }
 
+  #configureCallbacks(config: Config): void {
+    const cb = config.callbacks;
+    if (!cb) {
+      this.#receiver = null;
+      this.#verifier = null;
+      this.#discovery = null;
+    } else {
+      // The verifier outlives reloads so remembered nonces stay remembered.
+      if (this.#verifier) this.#verifier.setSecret(cb.secret);
+      else this.#verifier = new CallbackVerifier({ secret: cb.secret, now: this.#now });
+      this.#receiver ??= new CallbackReceiver({
+        verifier: this.#verifier,
+        appId: () => this.#config.zego.appId,
+        apply: (e, at) => this.#applyCallback(e, at),
+        record: (event, result) => this.#metrics.observeCallback(event, result),
+        logger: this.#log,
+        now: this.#now,
+      });
+      if (!cb.discover) this.#discovery = null;
+      else if (this.#discovery) this.#discovery.setConfig(cb.discover);
+      else this.#discovery = new Discovery(cb.discover);
+    }
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
+    if (this.#discovery) {
+      const every = Math.min(60_000, Math.max(1000, this.#discovery.forgetAfterMs / 10));
+      this.#sweepTimer = setInterval(() => this.#sweepDiscovered(), every);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  #applyCallback(e: StreamEvent, receivedAtMs: number): CallbackApply {
+    const z = this.#config.zego;
+    // Test-environment callbacks carry the id as the API knows it; the config lists bare ids.
+    const prefix = `zegotest-${z.appId}-`;
+    const id = z.isTest && e.streamId.startsWith(prefix) ? e.streamId.slice(prefix.length) : e.streamId;
+    if (this.#store.get(id) === undefined && e.event === 'stream_create' && this.#discovery?.offer(id) === 'added') {
+      this.#log.info({ stream_id: id, discovered: this.#discovery.size }, 'watching a discovered stream');
+      this.#setStreams(this.#config);
+    }
+    return this.#store.applyCallback(id, e, receivedAtMs);
+  }
+
+  #sweepDiscovered(): void {
+    if (!this.#discovery) return;
+    const gone = this.#discovery.sweep(this.#now(), (id) => {
+      const s = this.#store.get(id);
+      return s && s.active === false ? (s.changedAtMs ?? null) : null;
+    });
+    if (gone.length === 0) return;
+    for (const id of gone) this.#log.info({ stream_id: id }, 'forgetting a closed discovered stream');
+    this.#setStreams(this.#config);
+  }
+
   #setStreams(config: Config): void {
     const watched = config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
+    if (this.#discovery) {
+      const listed = new Set(watched.map((w) => w.id));
+      for (const id of [...this.#discovery.ids()]) {
+        if (listed.has(id)) this.#discovery.drop(id);
+        else watched.push({ id, intervalMs: config.probe.intervalMs, labels: {} });
+      }
+    }
     this.#store.setStreams(watched);
     this.#scheduler.setStreams(watched);
   }

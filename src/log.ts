@@ -17,7 +17,7 @@ export function createLogger(level: LogLevel, format: LogFormat): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (format === 'pretty') {
-    return pino(options, pretty({ destination: 2, sync: true, colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
+    return pino(options, pretty({ destination: 2, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: true }));
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
 import { formatConfigError, loadConfig } from './config/load.js';
+import { startCallbackListener } from './callbacks/receiver.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger } from './log.js';
@@ -54,6 +55,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
           const r = await reloader.reload('http');
           return r.ok ? { ok: true } : r;
         },
+        extra: exporter.callbackRoute(false),
       },
     });
   } catch (err) {
@@ -62,6 +64,21 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const z = loaded.config.zego;
   log.info({ address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length }, 'listening');
+  // Callbacks on a listener of their own (listen_address): exposed to ZEGO without /metrics.
+  const cbAddress = loaded.config.callbacks?.listenAddress;
+  let cbListener: Awaited<ReturnType<typeof startCallbackListener>> | null = null;
+  if (cbAddress !== undefined) {
+    const a = parseListenAddress(cbAddress);
+    try {
+      if (!a.ok) throw new Error(a.message);
+      cbListener = await startCallbackListener(a.host, a.port, exporter.callbackRoute(true));
+      log.info({ address: cbListener.url }, 'callbacks listening');
+    } catch (err) {
+      log.error({ err, address: cbAddress }, 'cannot listen for callbacks');
+      await http.close(0);
+      return 1;
+    }
+  }
   exporter.start();
 
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
@@ -74,6 +91,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       void (async () => {
         await exporter.stop(2000);
         await http.close(2000);
+        await cbListener?.close();
         log.info('stopped');
         resolve(0);
       })();

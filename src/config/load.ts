@@ -5,7 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { parseDuration } from './duration.js';
 import { Secret } from './secret.js';
-import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type Config, type FleetConfig, type StreamConfig, type ZegoConfig } from './types.js';
+import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type CallbacksConfig, type Config, type FleetConfig, type StreamConfig, type ZegoConfig } from './types.js';
 
 /** A mistake the user can fix, pointing at the key path and, where known, the line:column. */
 export interface ConfigError {
@@ -64,7 +64,7 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
 
   const root = doc.contents;
   if (!root || (isScalar(root) && root.value === null)) return { ok: false, errors: [{ path: '', message: 'config is empty' }] };
-  const top = ctx.fields(root, '', ['zego', 'probe', 'streams', 'fleet']);
+  const top = ctx.fields(root, '', ['zego', 'probe', 'streams', 'fleet', 'callbacks']);
   if (!top) return { ok: false, errors: ctx.errors };
 
   const zego = readZego(ctx, top.get('zego'));
@@ -72,10 +72,11 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
   const intervalMs = (probeFields && ctx.interval(probeFields.get('interval'), 'probe.interval', DEFAULT_INTERVAL_MS)) ?? DEFAULT_INTERVAL_MS;
   const streams = readStreams(ctx, top.get('streams'), intervalMs, zego);
   const fleet = top.has('fleet') ? readFleet(ctx, top.get('fleet'), zego?.rateLimit) : undefined;
+  const callbacks = top.has('callbacks') ? readCallbacks(ctx, top.get('callbacks')) : undefined;
 
   if (ctx.errors.length > 0 || !zego || !streams) return { ok: false, errors: ctx.errors };
   const hash = createHash('sha256').update(text).update('\0').update(ctx.secretFileText).digest('hex');
-  return { ok: true, config: { zego, probe: { intervalMs }, streams, ...(fleet ? { fleet } : {}) }, hash };
+  return { ok: true, config: { zego, probe: { intervalMs }, streams, ...(fleet ? { fleet } : {}), ...(callbacks ? { callbacks } : {}) }, hash };
 }
 
 function readZego(ctx: Ctx, node: YamlNode | null | undefined): ZegoConfig | undefined {
@@ -234,6 +235,76 @@ function readStreams(ctx: Ctx, node: YamlNode | null | undefined, defaultInterva
     out.push({ id, intervalMs, labels });
   });
   return out;
+}
+
+/** `callbacks:` — ZEGO stream callbacks; an empty secret (e.g. `${ZEGO_CALLBACK_SECRET:-}`) turns them off. */
+function readCallbacks(ctx: Ctx, node: YamlNode | null | undefined): CallbacksConfig | undefined {
+  const f = ctx.fields(node, 'callbacks', ['secret', 'secret_file', 'path', 'listen_address', 'discover']);
+  if (!f) return undefined;
+  if (f.has('secret') && f.has('secret_file')) {
+    ctx.err('callbacks.secret_file', f.get('secret_file'), 'set either secret or secret_file, not both');
+    return undefined;
+  }
+  let secret: string | undefined;
+  let secretFile: string | undefined;
+  if (f.has('secret')) {
+    secret = ctx.string(f.get('secret'), 'callbacks.secret')?.trim(); // never echoed
+  } else if (f.has('secret_file')) {
+    const p = ctx.string(f.get('secret_file'), 'callbacks.secret_file');
+    if (p === undefined) return undefined;
+    secretFile = isAbsolute(p) ? p : resolve(ctx.opts.baseDir, p);
+    try {
+      secret = (ctx.opts.readFile ?? ((x: string) => readFileSync(x, 'utf8')))(secretFile);
+    } catch (err) {
+      ctx.err('callbacks.secret_file', f.get('secret_file'), `cannot read ${secretFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+    ctx.secretFileText += `\0${secret}`;
+    secret = secret.trim();
+  }
+  let path = '/zego/callback';
+  if (f.has('path')) {
+    const p = ctx.string(f.get('path'), 'callbacks.path');
+    if (p !== undefined && !/^\/[A-Za-z0-9._~/-]*$/.test(p)) ctx.err('callbacks.path', f.get('path'), 'must be a URL path starting with / (letters, digits, . _ ~ - /)');
+    else if (p !== undefined && ['/metrics', '/', '/-/healthy', '/-/ready', '/-/reload'].includes(p)) ctx.err('callbacks.path', f.get('path'), `${p} is the exporter's own endpoint`);
+    else if (p !== undefined) path = p;
+  }
+  let listenAddress: string | undefined;
+  if (f.has('listen_address')) {
+    listenAddress = ctx.string(f.get('listen_address'), 'callbacks.listen_address');
+    if (listenAddress !== undefined && !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(listenAddress)) {
+      ctx.err('callbacks.listen_address', f.get('listen_address'), 'must be host:port or :port');
+    }
+  }
+  let discover: CallbacksConfig['discover'];
+  if (f.has('discover')) {
+    const d = ctx.fields(f.get('discover'), 'callbacks.discover', ['patterns', 'max_streams', 'forget_after']);
+    if (d) {
+      const pn = d.get('patterns');
+      const patterns: string[] = [];
+      if (!isSeq(pn) || pn.items.length === 0) ctx.err('callbacks.discover.patterns', pn ?? f.get('discover'), 'required: a list of id patterns such as "live-*"');
+      else
+        pn.items.forEach((it, i) => {
+          const v = ctx.string(it as YamlNode, `callbacks.discover.patterns[${i}]`);
+          if (v !== undefined && !/^[A-Za-z0-9_*-]{1,256}$/.test(v)) ctx.err(`callbacks.discover.patterns[${i}]`, it as YamlNode, 'must be stream id characters (letters, digits, - _) and *');
+          else if (v !== undefined) patterns.push(v);
+        });
+      let maxStreams = 100;
+      if (d.has('max_streams')) {
+        const n = ctx.number(d.get('max_streams'), 'callbacks.discover.max_streams');
+        if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 100_000)) ctx.err('callbacks.discover.max_streams', d.get('max_streams'), 'must be an integer from 1 to 100000');
+        else if (n !== undefined) maxStreams = n;
+      }
+      let forgetAfterMs = 3_600_000;
+      if (d.has('forget_after')) {
+        const ms = ctx.duration(d.get('forget_after'), 'callbacks.discover.forget_after');
+        if (ms !== undefined) forgetAfterMs = ms;
+      }
+      discover = { patterns, maxStreams, forgetAfterMs };
+    }
+  }
+  if (!secret) return undefined;
+  return { secret: new Secret(secret), ...(secretFile ? { secretFile } : {}), path, ...(listenAddress ? { listenAddress } : {}), ...(discover ? { discover } : {}) };
 }
 
 /** `fleet:` — many exporters sharing one AppID's budget through Redis. */

@@ -5,6 +5,7 @@ export interface Config {
   zego: ZegoConfig;
   probe: ProbeConfig;
   streams: StreamConfig[];
+  callbacks?: CallbacksConfig;
   /** Absent: this process spends its own rate_limit alone (single-process behaviour). */
   fleet?: FleetConfig;
 }
@@ -49,3 +50,24 @@ export interface StreamConfig {
 /** The API's hard ceilings per AppID (DescribeRTCStreamState). */
 export const API_RATE_LIMIT = 40;
 export const API_RATE_LIMIT_TEST = 10;
+
+/** ZEGO stream_create / stream_close callbacks. Absent (off) when no secret is configured. */
+export interface CallbacksConfig {
+  /** The callback secret from ZEGO's console (not the ServerSecret). */
+  secret: Secret;
+  /** Set when the secret came from `secret_file` (re-read on reload). */
+  secretFile?: string;
+  /** Path the receiver answers on; default /zego/callback. */
+  path: string;
+  /** host:port of a listener serving only the receiver; absent → mounted on the main listener. Needs a restart to change. */
+  listenAddress?: string;
+  discover?: DiscoverConfig;
+}
+
+export interface DiscoverConfig {
+  /** Globs (`*` any run of characters) over the bare stream id. */
+  patterns: string[];
+  maxStreams: number;
+  /** Closed discovered streams are forgotten after this long. */
+  forgetAfterMs: number;
+}

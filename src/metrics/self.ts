@@ -15,9 +15,28 @@ export interface ExporterStatus {
   clockOffsetSec: number;
   reloadSuccessful: boolean;
   reloadSuccessTimestampSec: number;
+  /** Streams watched because a callback matched a discovery pattern. */
+  streamsDiscovered: number;
+  /** Probes that contradicted a callback's state, since start. */
+  callbackDisagreements: number;
   /** Fleet mode: whether the AppID's budget is shared through Redis right now. */
   fleetConnected: boolean;
 }
+
+/** Bounded label values of zego_exporter_callbacks_total. */
+export type CallbackEventLabel = 'stream_create' | 'stream_close' | 'other';
+export type CallbackResultLabel =
+  | 'accepted'
+  | 'duplicate'
+  | 'stale'
+  | 'unwatched'
+  | 'ignored'
+  | 'bad_signature'
+  | 'expired'
+  | 'replayed'
+  | 'wrong_app'
+  | 'malformed'
+  | 'too_large';
 
 export interface BuildInfo {
   version: string;
@@ -29,6 +48,7 @@ export class SelfMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'code' | 'outcome'>;
   readonly #duration: Histogram;
+  readonly #callbacks: Counter<'event' | 'result'>;
 
   constructor(status: () => ExporterStatus, build: BuildInfo, opts: { fleet?: boolean } = {}) {
     const registers = [this.registry];
@@ -49,6 +69,24 @@ export class SelfMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.#callbacks = new Counter({
+      name: 'zego_exporter_callbacks_total',
+      help: 'ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large.',
+      labelNames: ['event', 'result'],
+      registers,
+    });
+    for (const event of ['stream_create', 'stream_close'] as const) {
+      for (const result of ['accepted', 'stale', 'bad_signature'] as const) this.#callbacks.inc({ event, result }, 0);
+    }
+    new Counter({
+      name: 'zego_exporter_callback_disagreements_total',
+      help: 'Probes sent after a callback that contradicted its state (the probe wins); a steady rise means callbacks and the API see different streams.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(status().callbackDisagreements);
+      },
+    });
     const gauge = (name: string, help: string, read: (s: ExporterStatus) => number): void => {
       new Gauge({
         name,
@@ -65,6 +103,7 @@ export class SelfMetrics {
     gauge('zego_exporter_achievable_refresh_seconds', 'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).', (s) => s.achievableRefreshSec);
     gauge('zego_exporter_demand_probes_per_second', 'API calls per second the configured intervals ask for (sum of 1/interval).', (s) => s.demandPerSec);
     gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
+    gauge('zego_exporter_streams_discovered', 'Streams watched because a stream_create callback matched a discovery pattern.', (s) => s.streamsDiscovered);
     gauge('zego_exporter_budget_slots_held', 'Budget slots held: calls in flight plus calls within 1 s of their response.', (s) => s.slotsHeld);
     gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);
     gauge('zego_exporter_config_last_reload_successful', 'Whether the last configuration reload attempt succeeded.', (s) => (s.reloadSuccessful ? 1 : 0));
@@ -90,6 +129,10 @@ export class SelfMetrics {
   observe(result: ProbeResult): void {
     this.#requests.inc({ code: result.code, outcome: outcomeLabel(result.outcome) });
     this.#duration.observe(result.durationMs / 1000);
+  }
+
+  observeCallback(event: CallbackEventLabel, result: CallbackResultLabel): void {
+    this.#callbacks.inc({ event, result });
   }
 
   async render(format: Format): Promise<string> {

@@ -8,6 +8,8 @@ interface Family {
   help: string;
   /** undefined: no sample for this stream (its state is not known yet). */
   value: (s: Readonly<StreamState>, nowSec: number) => number | undefined;
+  /** One more label whose value comes from a small fixed set (no escaping needed). */
+  label?: { name: string; value: (s: Readonly<StreamState>) => string | null };
 }
 
 const FAMILIES: readonly Family[] = [
@@ -46,6 +48,19 @@ const FAMILIES: readonly Family[] = [
     help: 'Configured refresh interval of the stream.',
     value: (s) => s.intervalMs / 1000,
   },
+  {
+    name: 'zego_stream_last_close_reason',
+    help:
+      'Why the stream last closed, from its stream_close callback: 1 on the series whose reason label holds it (normal_stop, heartbeat_timeout, relogin, kicked, tcp_disconnect, room_cleared, deleted, other); absent until a close callback arrives. Kept while the stream is up again.',
+    value: (s) => (s.closeReason === null ? undefined : 1),
+    label: { name: 'reason', value: (s) => s.closeReason },
+  },
+  {
+    name: 'zego_stream_state_source',
+    help: 'Where the current state of the stream came from: 1 on the series whose source label is callback (a ZEGO stream_create/stream_close callback not yet re-checked by a probe) or probe.',
+    value: (s) => (s.source === null ? undefined : 1),
+    label: { name: 'source', value: (s) => s.source },
+  },
 ];
 
 /**
@@ -66,7 +81,9 @@ export class StreamFamilies {
       parts.push(familyHeader(f.name, f.help, 'gauge', format));
       for (let i = 0; i < list.length; i++) {
         const v = f.value(list[i]!, nowSec);
-        if (v !== undefined) parts.push(`${f.name}${labels[i]} ${v}\n`);
+        if (v === undefined) continue;
+        const extra = f.label?.value(list[i]!);
+        parts.push(extra ? `${f.name}${labels[i]!.slice(0, -1)},${f.label!.name}="${extra}"} ${v}\n` : `${f.name}${labels[i]} ${v}\n`);
       }
     }
     return parts.join('');

@@ -1,8 +1,12 @@
 /**
- * The budget math: what refresh each stream can get from `rate` calls/s. Shorter intervals are
- * served first (they are the key streams), so classes are filled in ascending interval order; the
- * first class that does not fit shares what is left, and longer classes get nothing beyond that
- * share. Streams of a class that does not fit are refreshed every n / leftover seconds, round robin.
+ * The budget math: what refresh each stream gets from `rate` calls/s.
+ *
+ * Interval classes are taken shortest first while their demand fits together: those are
+ * *protected* (the key streams) and keep their interval, served at high priority. Every other
+ * stream shares what is left at one lower priority, earliest deadline first, so they all run
+ * late by the same lateness L: a class of n streams at interval I is refreshed every I + L, where
+ * Σ n / (I + L) = the rate left over. Nothing starves; N streams of one interval sharing R calls/s
+ * are each refreshed every N / R seconds.
  */
 export interface BudgetPlan {
   streams: number;
@@ -10,6 +14,8 @@ export interface BudgetPlan {
   demandPerSec: number;
   rate: number;
   overloaded: boolean;
+  /** Classes with an interval up to this (ms) keep their interval and go first; -1 when none fit. */
+  protectedUpToMs: number;
   /** Per configured interval (ms): the refresh the budget achieves, in seconds. */
   classes: { intervalMs: number; streams: number; achievedSec: number }[];
   /** The slowest refresh any stream gets (s); 0 with no streams. */
@@ -20,29 +26,47 @@ export function planBudget(intervalsMs: readonly number[], rate: number): Budget
   const counts = new Map<number, number>();
   for (const i of intervalsMs) counts.set(i, (counts.get(i) ?? 0) + 1);
   const sorted = [...counts.entries()].sort((a, b) => a[0] - b[0]);
+  const demandOf = (cls: [number, number][], lateSec: number): number => cls.reduce((d, [i, n]) => d + n / (i / 1000 + lateSec), 0);
+  const demand = demandOf(sorted, 0);
+
   let left = rate;
-  let demand = 0;
-  const classes: BudgetPlan['classes'] = [];
-  for (const [intervalMs, n] of sorted) {
-    const want = n / (intervalMs / 1000);
-    demand += want;
-    let achievedSec: number;
-    if (want <= left) {
-      achievedSec = intervalMs / 1000;
-      left -= want;
-    } else {
-      // Left-over share, but never better than the whole budget could give this class alone.
-      achievedSec = left > 0 ? Math.max(intervalMs / 1000, n / left) : Number.POSITIVE_INFINITY;
-      left = 0;
-    }
-    classes.push({ intervalMs, streams: n, achievedSec });
+  let k = 0;
+  let protectedUpToMs = -1;
+  for (; k < sorted.length; k++) {
+    const want = demandOf([sorted[k]!], 0);
+    if (want > left) break;
+    left -= want;
+    protectedUpToMs = sorted[k]![0];
   }
+  const rest = sorted.slice(k);
+  const lateSec = rest.length === 0 ? 0 : lateness(rest, left, demandOf);
+  const classes = sorted.map(([intervalMs, n], idx) => ({
+    intervalMs,
+    streams: n,
+    achievedSec: idx < k ? intervalMs / 1000 : intervalMs / 1000 + lateSec,
+  }));
   return {
     streams: intervalsMs.length,
     demandPerSec: demand,
     rate,
     overloaded: demand > rate,
+    protectedUpToMs,
     classes,
     worstRefreshSec: classes.reduce((w, c) => Math.max(w, c.achievedSec), 0),
   };
+}
+
+/** The common lateness L ≥ 0 with Σ n / (I + L) = left (bisection: the sum falls as L grows). */
+function lateness(cls: [number, number][], left: number, demandOf: (c: [number, number][], l: number) => number): number {
+  if (left <= 0) return Number.POSITIVE_INFINITY;
+  if (demandOf(cls, 0) <= left) return 0;
+  let lo = 0;
+  let hi = 1;
+  while (demandOf(cls, hi) > left) hi *= 2;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (demandOf(cls, mid) > left) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }

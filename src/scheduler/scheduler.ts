@@ -1,5 +1,6 @@
 import type { ProbeResult } from '../zego/client.js';
 import type { Budget } from './budget.js';
+import { planBudget } from './plan.js';
 
 export interface ScheduledStream {
   id: string;
@@ -43,15 +44,18 @@ interface Entry {
 /**
  * Keeps every stream refreshed once per interval through the budget. A stream is waiting (a timer
  * until it is due), queued (in the budget's p-queue) or running, never two at once, so it is never
- * queued or in flight twice. Due streams enter the p-queue with priority −interval: shorter
- * intervals (key streams) go first, and within one interval p-queue's FIFO order is the order they
- * fell due, i.e. earliest deadline first.
+ * queued or in flight twice. Due streams enter the p-queue at one of two priorities (see
+ * plan.ts): the shortest interval classes that fit the budget together (the key streams) go
+ * first and keep their interval; all others share what is left at the lower priority, where
+ * p-queue's FIFO order is the order they fell due, i.e. earliest deadline first, so none starves.
  */
 export class Scheduler {
   readonly #opts: SchedulerOptions;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
   #running = false;
+  /** Streams with an interval up to this keep it and go first (planBudget's protected classes). */
+  #protectedUpToMs = -1;
 
   constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -72,6 +76,10 @@ export class Scheduler {
         this.#entries.delete(id);
       }
     }
+    this.#protectedUpToMs = planBudget(
+      streams.map((s) => s.intervalMs),
+      this.#opts.budget.rateLimit,
+    ).protectedUpToMs;
     for (const s of streams) {
       const entry = this.#entries.get(s.id);
       if (!entry) {
@@ -149,7 +157,7 @@ export class Scheduler {
       return this.#opts.probe(entry.id, signal);
     };
     this.#opts.budget
-      .run(run, { priority: -entry.intervalMs, signal: dequeue.signal })
+      .run(run, { priority: entry.intervalMs <= this.#protectedUpToMs ? 1 : 0, signal: dequeue.signal })
       .then((result) => {
         if (result !== undefined) this.#feedback(result);
         if (result !== undefined && share) void share.publish(entry.id, result, entry.intervalMs);

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { eventKey, order, type EventKey } from '../callbacks/order.js';
+import type { CloseReason, StreamEvent } from '../callbacks/parse.js';
 import type { ProbeResult } from '../zego/client.js';
 
 export interface WatchedStream {
@@ -23,10 +25,20 @@ export interface StreamState {
   lastSuccessMs: number | null;
   lastCode: string | null;
   lastError: string | null;
-  /** Where the current state came from (callbacks add a second source). */
-  source: 'probe' | null;
+  /** Where the current state came from. */
+  source: StateSource | null;
   changedAtMs: number | null;
+  /** The newest callback applied (ZEGO's per-stream order) and when it was received. */
+  lastCallback: EventKey | null;
+  callbackAtMs: number | null;
+  /** Why the stream last closed, from a stream_close callback (probes don't say). */
+  closeReason: CloseReason | null;
+  /** Probes that contradicted a callback in a row; reset when one confirms. */
+  disagreements: number;
 }
+
+export type StateSource = 'probe' | 'callback';
+export type CallbackApply = 'accepted' | 'duplicate' | 'stale' | 'unwatched';
 
 export interface StoreOptions {
   logger: Logger;
@@ -42,6 +54,7 @@ export class StateStore {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #streams = new Map<string, StreamState>();
+  #disagreementsTotal = 0;
 
   constructor(opts: StoreOptions) {
     this.#log = opts.logger;
@@ -73,6 +86,10 @@ export class StateStore {
           lastError: null,
           source: null,
           changedAtMs: null,
+          lastCallback: null,
+          callbackAtMs: null,
+          closeReason: null,
+          disagreements: 0,
         });
       }
     }
@@ -94,6 +111,11 @@ export class StateStore {
     s.probeSuccess = true;
     s.lastSuccessMs = now;
     s.lastError = null;
+    if (s.source === 'callback' && s.callbackAtMs !== null) {
+      // A probe sent before the callback arrived describes an older moment: it cannot undo it.
+      if (result.sentAtMs < s.callbackAtMs) return;
+      this.#noteAgreement(s, o.kind === 'active', result.code);
+    }
     const wasActive = s.active;
     const wasNotFound = s.notFound;
     s.active = o.kind === 'active';
@@ -103,8 +125,46 @@ export class StateStore {
     s.source = 'probe';
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = now;
-      this.#logChange(s, wasActive, result.code);
+      this.#logChange(s, wasActive, result.code, 'probe');
     }
+  }
+
+  /**
+   * A verified callback, applied at once. Per stream only the newest event by ZEGO's order counts;
+   * a create older than a close the API already reported is stale too (a late retry).
+   */
+  applyCallback(id: string, e: StreamEvent, receivedAtMs: number): CallbackApply {
+    const s = this.#streams.get(id);
+    if (!s) return 'unwatched';
+    const key = eventKey(e);
+    const ord = order(key, s.lastCallback);
+    if (ord !== 'newer') return ord === 'duplicate' ? 'duplicate' : 'stale';
+    if (s.source === 'probe' && isOlderThanProbe(s, e)) return 'stale';
+    s.lastCallback = key;
+    s.callbackAtMs = receivedAtMs;
+    const wasActive = s.active;
+    const wasNotFound = s.notFound;
+    s.active = e.event === 'stream_create';
+    s.notFound = false;
+    s.source = 'callback';
+    if (e.event === 'stream_create') {
+      s.createTimeSec = e.createTimeMs / 1000;
+      s.closeTimeSec = null;
+    } else {
+      s.createTimeSec = null;
+      s.closeTimeSec = (e.destroyTimeMs ?? receivedAtMs) / 1000;
+      s.closeReason = e.reason;
+    }
+    if (wasActive !== s.active || wasNotFound !== s.notFound) {
+      s.changedAtMs = receivedAtMs;
+      this.#logChange(s, wasActive, e.event, 'callback');
+    }
+    return 'accepted';
+  }
+
+  /** Probes that contradicted a callback, since start. */
+  get disagreementsTotal(): number {
+    return this.#disagreementsTotal;
   }
 
   get(id: string): Readonly<StreamState> | undefined {
@@ -120,14 +180,34 @@ export class StateStore {
     return this.#streams.size;
   }
 
-  #logChange(s: StreamState, wasActive: boolean | null, code: string): void {
-    const fields = { stream_id: s.id, code, outcome: s.active ? 'active' : s.notFound ? 'not_found' : 'closed', source: 'probe' };
+  #noteAgreement(s: StreamState, probeActive: boolean, code: string): void {
+    if (s.active === probeActive) {
+      s.disagreements = 0;
+      return;
+    }
+    s.disagreements++;
+    this.#disagreementsTotal++;
+    const fields = { stream_id: s.id, code, outcome: probeActive ? 'active' : 'closed', callback_said: s.active ? 'active' : 'closed', disagreements: s.disagreements };
+    // Once can be the API catching up; again and again means callbacks and the API see different streams.
+    if (s.disagreements >= 2) this.#log.warn(fields, 'the API keeps contradicting callbacks for this stream; following the API');
+    else this.#log.info(fields, 'the API contradicts the last callback; following the API');
+  }
+
+  #logChange(s: StreamState, wasActive: boolean | null, code: string, source: StateSource): void {
+    const fields = { stream_id: s.id, code, outcome: s.active ? 'active' : s.notFound ? 'not_found' : 'closed', source };
     if (s.active) {
       this.#log.info({ ...fields, create_time: s.createTimeSec }, wasActive === null ? 'stream is up' : 'stream went up');
     } else if (s.notFound) {
       this.#log.info(fields, 'stream not found');
     } else {
-      this.#log.info({ ...fields, close_time: s.closeTimeSec }, wasActive === true ? 'stream went down' : 'stream is down');
+      this.#log.info({ ...fields, close_time: s.closeTimeSec, ...(source === 'callback' ? { reason: s.closeReason } : {}) }, wasActive === true ? 'stream went down' : 'stream is down');
     }
   }
+}
+
+/** A late callback that predates what a probe already saw (e.g. a create retried after the close). */
+function isOlderThanProbe(s: StreamState, e: StreamEvent): boolean {
+  if (e.event === 'stream_create') return s.active === false && s.closeTimeSec !== null && Math.floor(e.createTimeMs / 1000) < Math.floor(s.closeTimeSec);
+  const at = e.destroyTimeMs ?? e.createTimeMs;
+  return s.active === true && s.createTimeSec !== null && at !== null && Math.floor(at / 1000) < Math.floor(s.createTimeSec);
 }

@@ -1,25 +1,17 @@
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
-import type { Config } from '../../src/config/types.js';
-import { Exporter } from '../../src/exporter.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { eventually, parseMetrics } from '../helpers/exporter-process.js';
+import { eventually, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 const APP_ID = 987654321;
 const SECRET = '0123456789abcdef0123456789abcdef';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Member {
-  exporter: Exporter;
-  logs: { level: number; msg: string }[];
-}
+type Member = ExporterProcess;
 
 /**
- * Several exporters on one AppID against the simulator's strict 40/s window and a real
- * redis-server. Each exporter is a full Exporter (its own budget, scheduler, HTTP-free metrics and
- * its own Redis connection) in this process: what they share is only Redis and the API.
+ * Several exporter processes on one AppID against the simulator's strict 40/s window and a real
+ * redis-server: what they share is only Redis and the API.
  */
 describe('fleet mode (real Redis, strict simulator)', () => {
   let sim: Simulator;
@@ -34,33 +26,30 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     redis = await startRedis();
   });
   afterEach(async () => {
-    await Promise.all(members.splice(0).map((m) => m.exporter.stop(500)));
+    members.splice(0);
+    await stopAll();
   });
   afterAll(async () => {
     await sim.close();
     await redis.stop();
   });
 
-  function start(streams: string[], opts: { rate: number; intervalMs: number; share?: boolean; prefix: string }): Member {
-    const logs: Member['logs'] = [];
-    const logger = pino({ level: 'info' }, { write: (s: string) => void logs.push(JSON.parse(s) as Member['logs'][number]) });
-    const config: Config = {
-      zego: { appId: APP_ID, serverSecret: new Secret(SECRET), endpoint: sim.url, isTest: false, rateLimit: opts.rate, timeoutMs: 2000 },
-      probe: { intervalMs: opts.intervalMs },
-      streams: streams.map((id) => ({ id, intervalMs: opts.intervalMs, labels: {} })),
-      fleet: { redisUrl: new Secret(redis.url), keyPrefix: opts.prefix, fallbackRateLimit: 2, shareResults: opts.share ?? false },
-    };
-    const exporter = new Exporter({ config, logger, build: { version: 'test', revision: 'test' } });
-    exporter.start();
-    const m = { exporter, logs };
+  async function start(streams: string[], opts: { rate: number; intervalMs: number; share?: boolean; prefix: string }): Promise<Member> {
+    const m = await startExporter(
+      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: ${opts.rate}\n  timeout: 2s\n` +
+        `probe:\n  interval: ${opts.intervalMs}ms\n` +
+        `fleet:\n  redis_url: \${REDIS_URL}\n  key_prefix: ${opts.prefix}\n  fallback_rate_limit: 2\n  share_results: ${opts.share ?? false}\n` +
+        `streams:\n${streams.map((id) => `  - ${id}`).join('\n')}\n`,
+      { env: { S: SECRET, REDIS_URL: redis.url }, logLevel: 'info' },
+    );
     members.push(m);
     return m;
   }
 
   /** The exporter's own gauges only (keeps failure messages short). */
   const metrics = async (m: Member): Promise<Map<string, number>> =>
-    new Map([...parseMetrics(await m.exporter.metrics('text'))].filter(([k]) => k.startsWith('zego_exporter_fleet') || k.startsWith('zego_exporter_rate_limit')));
-  const streamMetrics = async (m: Member): Promise<Map<string, number>> => parseMetrics(await m.exporter.metrics('text'));
+    new Map([...(await scrape(m.url))].filter(([k]) => k.startsWith('zego_exporter_fleet') || k.startsWith('zego_exporter_rate_limit')));
+  const streamMetrics = async (m: Member): Promise<Map<string, number>> => scrape(m.url);
   const ids = (p: number): string[] => Array.from({ length: 100 }, (_, i) => `p${p}-s${i}`);
 
   async function measure(ms: number): Promise<{ perSec: number; stats: ReturnType<Simulator['stats']> }> {
@@ -73,7 +62,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
 
   it('4 exporters × 100 streams share rate_limit 38: no 30002, ≥ 90% used; one stops, the others take up its share', async () => {
     const prefix = `fleet${++prefixN}`;
-    const ms = [0, 1, 2, 3].map((p) => start(ids(p), { rate: 38, intervalMs: 1000, prefix }));
+    const ms = await Promise.all([0, 1, 2, 3].map((p) => start(ids(p), { rate: 38, intervalMs: 1000, prefix })));
     await eventually(() => Promise.all(ms.map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1), 5000);
     await sleep(1500);
 
@@ -91,7 +80,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     // Each local budget is at the fleet's full rate: a process alone could spend all of it.
     expect((await metrics(ms[0]!)).get('zego_exporter_rate_limit')).toBe(38);
 
-    await ms[3]!.exporter.stop(500);
+    expect(await ms[3]!.stop('SIGTERM')).toBe(0);
     members.splice(members.indexOf(ms[3]!), 1);
     await sleep(1500);
     const three = await measure(5000);
@@ -107,7 +96,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     onTestFinished(async () => {
       if (!restarted) await redis.restart();
     });
-    const ms = [0, 1, 2].map((p) => start(ids(p), { rate: 38, intervalMs: 1000, prefix }));
+    const ms = await Promise.all([0, 1, 2].map((p) => start(ids(p), { rate: 38, intervalMs: 1000, prefix })));
     await eventually(() => Promise.all(ms.map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1), 5000);
     await sleep(1500);
     sim.resetStats();
@@ -124,7 +113,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     // 3 processes × 2/s; never the 3 × 38 an unshared budget would have tried.
     expect(fallback.perSec).toBeLessThanOrEqual(3 * 2 + 1);
     expect(fallback.perSec).toBeGreaterThanOrEqual(3 * 2 * 0.7);
-    for (const m of ms) expect(m.logs.filter((l) => l.msg.startsWith('fleet budget')).map((l) => l.msg)).toEqual(['fleet budget reachable in Redis: sharing the AppID budget with the fleet', 'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process']);
+    for (const m of ms) expect(m.logs().filter((l) => l.msg.startsWith('fleet budget')).map((l) => l.msg)).toEqual(['fleet budget reachable in Redis: sharing the AppID budget with the fleet', 'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process']);
 
     sim.resetStats();
     await redis.restart();
@@ -143,7 +132,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
   it('share_results: an HA pair on the same 100 streams makes about one call per stream per interval, and both serve the real probe time', async () => {
     const prefix = `fleet${++prefixN}`;
     const intervalMs = 4000; // 25 calls/s of demand: under the budget, so any excess would be duplicates
-    const [a, b] = [start(ids(0), { rate: 38, intervalMs, share: true, prefix }), start(ids(0), { rate: 38, intervalMs, share: true, prefix })];
+    const [a, b] = await Promise.all([start(ids(0), { rate: 38, intervalMs, share: true, prefix }), start(ids(0), { rate: 38, intervalMs, share: true, prefix })]);
     await eventually(() => Promise.all([a!, b!].map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1), 5000);
     await sleep(2500);
     const run = await measure(8000);

@@ -19,6 +19,8 @@ const FAMILY_NAMES = [
   'zego_stream_last_probe_timestamp_seconds',
   'zego_stream_last_success_timestamp_seconds',
   'zego_stream_interval_seconds',
+  'zego_stream_last_close_reason',
+  'zego_stream_state_source',
 ];
 
 function state(id: string, over: Partial<StreamState> = {}): StreamState {
@@ -37,6 +39,10 @@ function state(id: string, over: Partial<StreamState> = {}): StreamState {
     lastError: null,
     source: null,
     changedAtMs: null,
+    lastCallback: null,
+    callbackAtMs: null,
+    closeReason: null,
+    disagreements: 0,
     ...over,
   };
 }
@@ -73,6 +79,8 @@ const STATUS: ExporterStatus = {
   clockOffsetSec: -0.5,
   reloadSuccessful: true,
   reloadSuccessTimestampSec: 1_700_000_000,
+  streamsDiscovered: 0,
+  callbackDisagreements: 0,
 };
 
 function probe(code: string, outcome: ProbeResult['outcome'], durationMs: number): ProbeResult {

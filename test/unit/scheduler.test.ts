@@ -118,6 +118,20 @@ describe('Scheduler', () => {
     expect(h.scheduler.size).toBe(2);
   });
 
+  it('never starves a longer interval class behind a shorter one that does not fit', async () => {
+    const h = harness(20);
+    h.scheduler.setStreams([...streams('key', 10, 1000), ...streams('mid', 100, 5000), ...streams('slow', 100, 15_000)]);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(120_000);
+    for (let i = 0; i < 10; i++) expect(maxGap(h.probes.get(`key-${i}`)!, T0 + 10_000, T0 + 120_000)).toBeLessThanOrEqual(1200);
+    // Planned: a common lateness L = √125 s, so mid every ~16.2 s and slow every ~26.2 s.
+    const L = Math.sqrt(125) * 1000;
+    for (let i = 0; i < 100; i++) {
+      expect(maxGap(h.probes.get(`mid-${i}`)!, T0 + 40_000, T0 + 120_000)).toBeLessThanOrEqual(1.2 * (5000 + L));
+      expect(maxGap(h.probes.get(`slow-${i}`)!, T0 + 40_000, T0 + 120_000)).toBeLessThanOrEqual(1.2 * (15_000 + L));
+    }
+  });
+
   it('backs off a stream whose id the API rejects, and throttling cuts the budget', async () => {
     const h = harness(10);
     h.setOutcome((id) =>
@@ -146,6 +160,16 @@ describe('Scheduler', () => {
 });
 
 describe('planBudget', () => {
+  it('protects the shortest classes that fit; the rest share what is left without starving', () => {
+    // Keys take 10/s of 20; 100 × 5 s and 100 × 15 s share the other 10/s with a common lateness L:
+    // 100/(5+L) + 100/(15+L) = 10 → 10 L² = 1250 → L = √125 ≈ 11.18.
+    const p = planBudget([...Array(10).fill(1000), ...Array(100).fill(5000), ...Array(100).fill(15_000)], 20);
+    expect(p.protectedUpToMs).toBe(1000);
+    const L = Math.sqrt(125);
+    expect(p.classes.map((c) => c.achievedSec)).toEqual([1, expect.closeTo(5 + L, 5), expect.closeTo(15 + L, 5)]);
+    expect(p.worstRefreshSec).toBeCloseTo(15 + L, 5);
+  });
+
   it('reports demand, overload and the achievable refresh', () => {
     const p = planBudget(Array(400).fill(1000), 38);
     expect(p.demandPerSec).toBe(400);

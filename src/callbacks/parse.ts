@@ -1,0 +1,117 @@
+/**
+ * Callback bodies → typed events. ZEGO documents the body as JSON but its samples read form
+ * fields, so both are accepted (and JSON that arrives URL-encoded). Every failure is a value with a
+ * short reason, never an exception.
+ */
+
+export type CloseReason = 'normal_stop' | 'heartbeat_timeout' | 'relogin' | 'kicked' | 'tcp_disconnect' | 'room_cleared' | 'deleted' | 'other';
+
+/** stream_close `type` → the `reason` label of zego_stream_last_close_reason. */
+export const CLOSE_REASONS: Readonly<Record<number, CloseReason>> = {
+  0: 'normal_stop',
+  1: 'heartbeat_timeout',
+  2: 'relogin',
+  3: 'kicked',
+  4: 'tcp_disconnect',
+  5: 'room_cleared',
+  100: 'deleted',
+};
+
+export function closeReason(type: number): CloseReason {
+  return CLOSE_REASONS[type] ?? 'other';
+}
+
+export interface SignedPart {
+  timestamp: string;
+  nonce: string;
+  signature: string;
+  /** Absent in some samples; checked against the configured AppID when present. */
+  appId: number | null;
+  event: string;
+}
+
+export type StreamEvent =
+  | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number }
+  | { event: 'stream_close'; streamId: string; streamSeq: number; createTimeMs: number | null; destroyTimeMs: number | null; type: number; reason: CloseReason };
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Flat string fields from a body. Non-scalar JSON values (the url arrays) are dropped: nothing here reads them. */
+export function parseBody(contentType: string | undefined, body: string): Parsed<Record<string, string>> {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  let text = body.trim();
+  if (text === '') return { ok: false, reason: 'empty body' };
+  if (type === 'application/x-www-form-urlencoded' || (type !== 'application/json' && !text.startsWith('{'))) {
+    if (text.startsWith('%7B') || text.startsWith('%7b')) {
+      try {
+        text = decodeURIComponent(text.replace(/\+/g, ' '));
+      } catch {
+        return { ok: false, reason: 'body is not valid URL encoding' };
+      }
+    } else {
+      return { ok: true, value: fromForm(text) };
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'body is not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'body is not a JSON object' };
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' && Number.isFinite(v)) out[k] = String(v);
+  }
+  return { ok: true, value: out };
+}
+
+function fromForm(text: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of new URLSearchParams(text)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
+export function signedPart(f: Record<string, string>): Parsed<SignedPart> {
+  const missing = ['event', 'timestamp', 'nonce', 'signature'].filter((k) => !f[k]);
+  if (missing.length > 0) return { ok: false, reason: `missing ${missing.join(', ')}` };
+  let appId: number | null = null;
+  if (f['appid'] !== undefined && f['appid'] !== '') {
+    appId = uint(f['appid']);
+    if (appId === null) return { ok: false, reason: 'appid is not a number' };
+  }
+  return { ok: true, value: { event: f['event']!, timestamp: f['timestamp']!, nonce: f['nonce']!, signature: f['signature']!, appId } };
+}
+
+const STREAM_ID_RE = /^[A-Za-z0-9_-]{1,256}$/;
+
+export function streamEvent(f: Record<string, string>): Parsed<StreamEvent> {
+  const event = f['event'];
+  if (event !== 'stream_create' && event !== 'stream_close') return { ok: false, reason: `unsupported event ${JSON.stringify(event ?? '').slice(0, 40)}` };
+  const streamId = f['stream_id'] ?? '';
+  if (!STREAM_ID_RE.test(streamId)) return { ok: false, reason: 'stream_id missing or invalid' };
+  const streamSeq = uint(f['stream_seq']);
+  if (streamSeq === null) return { ok: false, reason: 'stream_seq missing or not a number' };
+  if (event === 'stream_create') {
+    // create_time (s) is the documented fallback when create_time_ms is absent.
+    const createTimeMs = uint(f['create_time_ms']) ?? mul(uint(f['create_time']), 1000);
+    if (createTimeMs === null) return { ok: false, reason: 'create_time_ms missing or not a number' };
+    return { ok: true, value: { event, streamId, streamSeq, createTimeMs } };
+  }
+  const type = uint(f['type']);
+  if (type === null) return { ok: false, reason: 'type missing or not a number' };
+  const destroyTimeMs = uint(f['destroy_timemillis']);
+  const createTimeMs = uint(f['create_time_ms']);
+  return { ok: true, value: { event, streamId, streamSeq, createTimeMs, destroyTimeMs, type, reason: closeReason(type) } };
+}
+
+function uint(v: string | undefined): number | null {
+  if (v === undefined || !/^\d{1,16}$/.test(v)) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function mul(v: number | null, k: number): number | null {
+  return v === null ? null : v * k;
+}

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { CallbackEventLabel, CallbackResultLabel } from '../metrics/self.js';
+import type { CallbackApply } from '../state/store.js';
+import { parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
+import type { CallbackVerifier } from './verify.js';
+
+/** Far above a real callback (a few url arrays and extra_info), far below anything that hurts. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ReceiverOptions {
+  verifier: CallbackVerifier;
+  /** The configured AppID: a callback naming another app is refused. */
+  appId: () => number;
+  /** Applies a verified event; the receiver never touches state itself. */
+  apply: (e: StreamEvent, receivedAtMs: number) => CallbackApply;
+  record: (event: CallbackEventLabel, result: CallbackResultLabel) => void;
+  logger: Logger;
+  now?: () => number;
+  maxBodyBytes?: number;
+}
+
+export interface Receipt {
+  status: number;
+  event: CallbackEventLabel;
+  result: CallbackResultLabel;
+  reason: string;
+  streamId?: string;
+}
+
+const STATUS: Record<CallbackResultLabel, number> = {
+  accepted: 200,
+  duplicate: 200,
+  stale: 200,
+  unwatched: 200,
+  ignored: 200,
+  bad_signature: 401,
+  expired: 401,
+  replayed: 409,
+  wrong_app: 403,
+  malformed: 400,
+  too_large: 413,
+};
+
+const REJECT_LOG_EVERY_MS = 60_000;
+
+/**
+ * Body → verified event → state. Every answer is a status and a short reason; nothing here
+ * throws on input, so bad callbacks cost a 4xx and never a 5xx.
+ */
+export class CallbackReceiver {
+  readonly #o: ReceiverOptions;
+  readonly #now: () => number;
+  readonly #maxBody: number;
+  readonly #lastRejectLog = new Map<CallbackResultLabel, number>();
+
+  constructor(opts: ReceiverOptions) {
+    this.#o = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  }
+
+  receive(contentType: string | undefined, body: string): Receipt {
+    const receivedAtMs = this.#now();
+    const r = this.#receive(contentType, body, receivedAtMs);
+    this.#o.record(r.event, r.result);
+    this.#log(r);
+    return r;
+  }
+
+  #receive(contentType: string | undefined, body: string, receivedAtMs: number): Receipt {
+    const fields = parseBody(contentType, body);
+    if (!fields.ok) return receipt('other', 'malformed', fields.reason);
+    const signed = signedPart(fields.value);
+    const ev = eventLabel(fields.value['event']);
+    if (!signed.ok) return receipt(ev, 'malformed', signed.reason);
+    const s = signed.value;
+    const sf = { timestamp: s.timestamp, nonce: s.nonce, signature: s.signature, bodyDigest: createHash('sha1').update(body).digest('hex') };
+    const v = this.#o.verifier.check(sf);
+    if (!v.ok) return receipt(ev, v.result, v.reason);
+    if (s.appId !== null && s.appId !== this.#o.appId()) return receipt(ev, 'wrong_app', 'appid is not this exporter\'s AppID');
+    if (v.duplicate) return receipt(ev, 'duplicate', 'already received');
+    if (ev === 'other') {
+      this.#o.verifier.remember(sf);
+      return receipt(ev, 'ignored', 'not a stream_create or stream_close event');
+    }
+    const e = streamEvent(fields.value);
+    if (!e.ok) return receipt(ev, 'malformed', e.reason);
+    this.#o.verifier.remember(sf);
+    const applied = this.#o.apply(e.value, receivedAtMs);
+    const reason =
+      applied === 'accepted' ? 'accepted' : applied === 'duplicate' ? 'already applied' : applied === 'stale' ? 'older than what is known of the stream' : 'stream not watched';
+    return { ...receipt(ev, applied, reason), streamId: e.value.streamId };
+  }
+
+  /** The node:http side: POST only, bounded body, then receive(). */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'POST') {
+      req.resume();
+      res.setHeader('Allow', 'POST');
+      return reply(res, 405, 'method not allowed');
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.#maxBody) return this.#tooLarge(req, res);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > this.#maxBody) {
+        done = true;
+        this.#tooLarge(req, res);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      const r = this.receive(req.headers['content-type'], Buffer.concat(chunks).toString('utf8'));
+      reply(res, r.status, r.reason);
+    });
+    // An aborted upload is the client's loss; there is nobody left to answer.
+    req.on('error', () => {
+      done = true;
+    });
+  }
+
+  #tooLarge(req: IncomingMessage, res: ServerResponse): void {
+    const r = receipt('other', 'too_large', `body larger than ${this.#maxBody} bytes`);
+    this.#o.record(r.event, r.result);
+    this.#log(r);
+    res.setHeader('Connection', 'close');
+    reply(res, r.status, r.reason);
+    res.on('finish', () => req.destroy());
+  }
+
+  #log(r: Receipt): void {
+    const fields = { event: r.event, outcome: r.result, reason: r.reason, ...(r.streamId ? { stream_id: r.streamId } : {}) };
+    if (r.status < 400) {
+      this.#o.logger.debug(fields, 'callback');
+      return;
+    }
+    // Rejections can come in floods (a misconfigured secret, a scanner): one warning a minute per kind.
+    const now = this.#now();
+    const last = this.#lastRejectLog.get(r.result);
+    if (last === undefined || now - last >= REJECT_LOG_EVERY_MS) {
+      this.#lastRejectLog.set(r.result, now);
+      this.#o.logger.warn(fields, 'callback rejected');
+    } else {
+      this.#o.logger.debug(fields, 'callback rejected');
+    }
+  }
+}
+
+function receipt(event: CallbackEventLabel, result: CallbackResultLabel, reason: string): Receipt {
+  return { status: STATUS[result], event, result, reason };
+}
+
+function eventLabel(e: string | undefined): CallbackEventLabel {
+  return e === 'stream_create' || e === 'stream_close' ? e : 'other';
+}
+
+function reply(res: ServerResponse, status: number, reason: string): void {
+  if (res.headersSent) return;
+  const body = `${reason}\n`;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+/** For the `extra` hook of the main server: claims the request when the path is the callback path. */
+export function callbackRoute(path: () => string | null, receiver: () => CallbackReceiver | null): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const p = path();
+    const r = receiver();
+    if (p === null || r === null || (req.url ?? '/').split('?')[0] !== p) return false;
+    r.handle(req, res);
+    return true;
+  };
+}
+
+export interface CallbackListener {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A listener that serves only the callback path, so callbacks can be exposed without /metrics. */
+export async function startCallbackListener(host: string | undefined, port: number, route: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<CallbackListener> {
+  const server = createServer((req, res) => {
+    if (!route(req, res)) {
+      req.resume();
+      reply(res, 404, 'not found');
+    }
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return {
+    server,
+    url: `http://${h}:${a.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
