@@ -46,7 +46,7 @@ export async function renderInProcessAndOverHttp(streams: number, scrapes: numbe
   for (let i = 0; i < streams; i++) if (i % 2 === 0) sim.setStream(`r-${i}`, { state: 'active', createTime: now });
   const exp = await startExporter(
     `zego:\n  app_id: ${appId}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 38\nprobe:\n  interval: 1m\nstreams:\n${Array.from({ length: streams }, (_, i) => `  - id: r-${i}\n    labels: { team: t${i % 7} }`).join('\n')}\n`,
-    { env: { S: secret }, logLevel: 'warn' },
+    { env: { S: secret }, logLevel: 'info' },
   );
   try {
     await sleep(5000); // some probes done, steady state

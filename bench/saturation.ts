@@ -29,7 +29,7 @@ export async function saturation(streams: number, rateLimit: number, seconds: nu
   for (let i = 0; i < streams; i++) if (i % 2 === 0) sim.setStream(`sat-${i}`, { state: 'active', createTime: now });
   const exp = await startExporter(
     `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: ${rateLimit}\nprobe:\n  interval: 1s\nstreams:\n${Array.from({ length: streams }, (_, i) => `  - sat-${i}`).join('\n')}\n`,
-    { env: { S: SECRET }, logLevel: 'warn' },
+    { env: { S: SECRET }, logLevel: 'info' },
   );
   try {
     const ideal = streams / rateLimit;
