@@ -46,7 +46,11 @@ export interface SoakReport {
   listenerWarnings: number;
   exitedEarly: boolean;
   samples: SoakSample[];
-  /** Least-squares slope of RSS over the second half of the run (MB per minute). */
+  /**
+   * Least-squares slope (MB per minute) over the second half of the run of the per-30 s minimum:
+   * the floor the GC returns to. The raw samples swing by tens of MB with each collection, so a
+   * slope through them says more about where the run happened to end than about a leak.
+   */
   rssSlopeMbPerMin: number;
   heapSlopeMbPerMin: number;
   rssFirstMb: number;
@@ -74,6 +78,16 @@ function sumOf(m: Map<string, number>, prefix: string): number {
   let sum = Number.NaN;
   for (const [k, v] of m) if (k.startsWith(prefix)) sum = (Number.isNaN(sum) ? 0 : sum) + v;
   return sum;
+}
+
+/** The minimum of each 30 s bucket, as (minutes, MB) points. */
+function floors(samples: SoakSample[], y: (s: SoakSample) => number): { x: number; y: number }[] {
+  const buckets = new Map<number, number>();
+  for (const s of samples) {
+    const b = Math.floor(s.tSec / 30);
+    buckets.set(b, Math.min(buckets.get(b) ?? Number.POSITIVE_INFINITY, y(s)));
+  }
+  return [...buckets].map(([b, v]) => ({ x: (b * 30 + 15) / 60, y: v }));
 }
 
 function slope(points: { x: number; y: number }[]): number {
@@ -189,8 +203,8 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
   report.unhandledRejections = err.split('unhandled rejection').length - 1;
   report.listenerWarnings = err.split('MaxListenersExceededWarning').length - 1;
   const half = report.samples.filter((s) => s.tSec >= opts.durationSec / 2);
-  report.rssSlopeMbPerMin = slope(half.map((s) => ({ x: s.tSec / 60, y: s.rssMb })));
-  report.heapSlopeMbPerMin = slope(half.map((s) => ({ x: s.tSec / 60, y: s.heapMb })));
+  report.rssSlopeMbPerMin = slope(floors(half, (s) => s.rssMb));
+  report.heapSlopeMbPerMin = slope(floors(half, (s) => s.heapMb));
   const first = report.samples.slice(0, 5);
   const last = report.samples.slice(-5);
   report.rssFirstMb = Math.max(...first.map((s) => s.rssMb));
@@ -205,7 +219,7 @@ export function printSoak(r: SoakReport): void {
   console.log(
     `soak        ${r.durationSec}s: scrapes ${r.scrapes} (failed ${r.scrapeFailures}), reloads ${r.reloads} (failed ${r.reloadFailures}), fault phases ${r.faultPhases}; ` +
       `accepted ${r.accepted}, throttled ${r.throttled} (throttleRate phases), server peak 1 s window ${r.peakWindow} (limit ${r.rateLimit}); ` +
-      `RSS ${fmt(r.rssFirstMb)} → ${fmt(r.rssLastMb)} MB, slope over 2nd half ${fmt(r.rssSlopeMbPerMin, 2)} MB/min (heap ${fmt(r.heapSlopeMbPerMin, 2)} MB/min); ` +
+      `RSS ${fmt(r.rssFirstMb)} → ${fmt(r.rssLastMb)} MB, slope of the 30 s floors over the 2nd half ${fmt(r.rssSlopeMbPerMin, 2)} MB/min (heap ${fmt(r.heapSlopeMbPerMin, 2)} MB/min); ` +
       `handles ${r.handlesFirst} → ${r.handlesLast} (max ${r.handlesMax}); unhandled rejections ${r.unhandledRejections}, listener warnings ${r.listenerWarnings}${r.exitedEarly ? '; EXITED EARLY' : ''}`,
   );
 }
@@ -222,7 +236,8 @@ export function soakProblems(r: SoakReport, long: boolean): string[] {
   if (!r.samples.every((s) => Number.isFinite(s.rssMb) && Number.isFinite(s.handles))) p.push('process metrics missing from /metrics');
   if (r.handlesLast > r.handlesFirst + 20) p.push(`handles grew ${r.handlesFirst} → ${r.handlesLast}`);
   if (r.rssLastMb - r.rssFirstMb > 60) p.push(`RSS grew ${fmt(r.rssFirstMb)} → ${fmt(r.rssLastMb)} MB`);
-  if (long && r.rssSlopeMbPerMin > 1) p.push(`RSS slope ${fmt(r.rssSlopeMbPerMin, 2)} MB/min over the 2nd half`);
+  if (long && r.heapSlopeMbPerMin > 0.5) p.push(`heap floor slope ${fmt(r.heapSlopeMbPerMin, 2)} MB/min over the 2nd half`);
+  if (long && r.rssSlopeMbPerMin > 2) p.push(`RSS floor slope ${fmt(r.rssSlopeMbPerMin, 2)} MB/min over the 2nd half`);
   return p;
 }
 
