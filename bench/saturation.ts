@@ -15,6 +15,14 @@ export interface SaturationResult {
   peakWindow: number;
   maxStalenessSec: number;
   idealStalenessSec: number;
+  /** Exporter CPU time (user+system) per API call made, in µs. */
+  cpuPerProbeUs: number;
+}
+
+export function apiCalls(m: Map<string, number>): number {
+  let n = 0;
+  for (const [k, v] of m) if (k.startsWith('zego_exporter_api_requests_total{')) n += v;
+  return n;
 }
 
 /**
@@ -29,7 +37,7 @@ export async function saturation(streams: number, rateLimit: number, seconds: nu
   for (let i = 0; i < streams; i++) if (i % 2 === 0) sim.setStream(`sat-${i}`, { state: 'active', createTime: now });
   const exp = await startExporter(
     `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: ${rateLimit}\nprobe:\n  interval: 1s\nstreams:\n${Array.from({ length: streams }, (_, i) => `  - sat-${i}`).join('\n')}\n`,
-    { env: { S: SECRET }, logLevel: 'warn' },
+    { env: { S: SECRET }, logLevel: 'info' },
   );
   try {
     const ideal = streams / rateLimit;
@@ -37,9 +45,12 @@ export async function saturation(streams: number, rateLimit: number, seconds: nu
     await sleep(Math.ceil(ideal * 1000) + 1500);
     sim.resetStats();
     const t0 = Date.now();
+    const first = await scrape(exp.url);
+    let last = first;
     let maxStale = 0;
     while (Date.now() - t0 < seconds * 1000) {
       const m = await scrape(exp.url);
+      last = m;
       const at = Date.now() / 1000;
       for (const [k, v] of m) if (k.startsWith('zego_stream_last_success_timestamp_seconds{') && v > 0) maxStale = Math.max(maxStale, at - v);
       await sleep(250);
@@ -56,6 +67,7 @@ export async function saturation(streams: number, rateLimit: number, seconds: nu
       peakWindow: st.peakWindow.all,
       maxStalenessSec: maxStale,
       idealStalenessSec: ideal,
+      cpuPerProbeUs: (1e6 * ((last.get('process_cpu_seconds_total') ?? 0) - (first.get('process_cpu_seconds_total') ?? 0))) / Math.max(1, apiCalls(last) - apiCalls(first)),
     };
   } finally {
     await exp.stop();
@@ -68,6 +80,6 @@ export function printSaturation(r: SaturationResult): void {
     `saturation  streams=${r.streams} rate_limit=${r.rateLimit} added_latency=${r.addedLatencyMs}ms: ` +
       `accepted ${fmt(r.acceptedPerSec, 2)}/s (${fmt(r.budgetUsedPct)}% of budget), throttled ${r.throttled}, ` +
       `server peak 1 s window ${r.peakWindow} (limit ${r.rateLimit}); max staleness ${fmt(r.maxStalenessSec, 2)} s ` +
-      `vs ideal N/R ${fmt(r.idealStalenessSec, 2)} s (${fmt(r.maxStalenessSec / r.idealStalenessSec, 2)}×)`,
+      `vs ideal N/R ${fmt(r.idealStalenessSec, 2)} s (${fmt(r.maxStalenessSec / r.idealStalenessSec, 2)}×); CPU ${fmt(r.cpuPerProbeUs, 0)} µs per probe`,
   );
 }

@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   port: number;
   handlers: HttpHandlers;
   logger: Logger;
+  /** Defaults suit production; tests shorten them to watch a slow client being cut off. */
+  timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number };
 }
 
 export interface RunningServer {
@@ -31,7 +33,9 @@ export interface RunningServer {
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningServer> {
   const { handlers, logger } = opts;
-  const server = createServer((req, res) => {
+  const t = opts.timeouts ?? {};
+  // Node checks the headers/request deadlines only every connectionsCheckingInterval (30 s default).
+  const server = createServer({ connectionsCheckingInterval: t.checkIntervalMs ?? 1000 }, (req, res) => {
     route(req, res, handlers).catch((err: unknown) => {
       logger.error({ err, path: req.url }, 'HTTP handler failed');
       if (!res.headersSent) send(res, 500, 'internal error\n');
@@ -39,12 +43,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
     });
   });
   // Slow or stuck clients must not pin sockets: bound headers, whole requests and idle keep-alives.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = t.headersMs ?? 10_000;
+  server.requestTimeout = t.requestMs ?? 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const answer = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
 

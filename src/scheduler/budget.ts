@@ -58,8 +58,13 @@ export class Budget {
   readonly #recoverAfterMs: number;
   readonly #climbSeconds: number;
   readonly #now: () => number;
-  readonly #abort = new AbortController();
-  /** Aborts at once on stop(), unlike #abort: only waits for the gate listen to it. */
+  /**
+   * One controller per call in flight, aborted by stop(). Not one shared signal: every call (the
+   * client, undici) listens on its signal, and more than 10 listeners on one signal trip Node's
+   * MaxListenersExceededWarning at saturation.
+   */
+  readonly #inFlight = new Set<AbortController>();
+  /** Aborts at once on stop(), unlike calls in flight: only waits for the gate listen to it. */
   readonly #stopping = new AbortController();
   readonly #gate: Gate | undefined;
   readonly #holds = new Set<() => void>();
@@ -134,11 +139,14 @@ export class Budget {
           ticket?.release();
           return resolve(undefined);
         }
+        const call = new AbortController();
+        this.#inFlight.add(call);
         try {
-          resolve(await fn(this.#abort.signal));
+          resolve(await fn(call.signal));
         } catch (err) {
           reject(err);
         } finally {
+          this.#inFlight.delete(call);
           ticket?.release();
           await this.#hold();
         }
@@ -215,7 +223,8 @@ export class Budget {
     });
     await Promise.race([idle, grace]);
     clearTimeout(timer);
-    this.#abort.abort(new Error('exporter stopping'));
+    const reason = new Error('exporter stopping');
+    for (const call of this.#inFlight) call.abort(reason);
     await idle;
   }
 

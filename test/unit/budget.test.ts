@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Budget } from '../../src/scheduler/budget.js';
@@ -194,5 +195,39 @@ describe('Budget', () => {
     expect(fn.mock.calls.length).toBeLessThan(20);
     // Calls that never started settle as undefined instead of hanging their callers.
     expect(results.filter((r) => r === undefined).length).toBe(20 - fn.mock.calls.length);
+  });
+
+  it('gives each call in flight its own signal: no listener pile-up on a shared one at saturation, stop() aborts them all', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const budget = new Budget({ rateLimit: 38, hardLimit: 40 });
+      const signals: AbortSignal[] = [];
+      // Like the client: one 'abort' listener per call, on the signal it is given; calls hang.
+      const calls = Array.from({ length: 60 }, () =>
+        budget.run(
+          (signal) =>
+            new Promise<string>((resolve) => {
+              signals.push(signal);
+              signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+            }),
+        ),
+      );
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(signals.length).toBe(38); // every slot in flight at once
+      expect(new Set(signals).size).toBe(signals.length);
+      for (const s of signals) expect(getEventListeners(s, 'abort').length).toBeLessThanOrEqual(1);
+      const stopped = budget.stop(100);
+      await vi.advanceTimersByTimeAsync(200);
+      await stopped;
+      expect(signals.every((s) => s.aborted)).toBe(true);
+      const results = await Promise.all(calls);
+      expect(results.filter((r) => r === 'aborted').length).toBe(38);
+      await new Promise((r) => process.nextTick(r)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -272,6 +273,15 @@ describe('ZegoClient connection handling', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(r.outcome.kind).toBe('failed');
     expect(r.code).not.toBe('timeout');
+  });
+
+  it('removes its abort listener from the caller\'s signal after every call', async () => {
+    const api = await fakeApi();
+    const c = client(api.url);
+    const outer = new AbortController();
+    for (let i = 0; i < 30; i++) await c.describeStreamState('s', outer.signal);
+    await Promise.all(Array.from({ length: 5 }, () => c.describeStreamState('s', outer.signal)));
+    expect(getEventListeners(outer.signal, 'abort')).toEqual([]);
   });
 
   it('records sentAtMs and durationMs', async () => {

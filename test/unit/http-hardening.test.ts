@@ -1,0 +1,109 @@
+import { connect, type Socket } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpServer, type RunningServer } from '../../src/http/server.js';
+
+let running: RunningServer | undefined;
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await running?.close(100);
+  running = undefined;
+});
+
+async function start(timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number }): Promise<RunningServer> {
+  running = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    handlers: { metrics: async () => 'up 1\n', ready: () => ({ ready: true }), landingPage: () => '<html></html>', reload: async () => ({ ok: true }) },
+    ...(timeouts ? { timeouts } : {}),
+  });
+  return running;
+}
+
+/** A raw connection that records everything the server sends and when it closed. */
+function open(): { sock: Socket; got: () => string; closedAt: Promise<number> } {
+  const url = new URL(running!.url);
+  const sock = connect(Number(url.port), url.hostname);
+  sockets.push(sock);
+  let got = '';
+  sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  sock.on('error', () => undefined); // a reset after the server gives up is expected
+  const closedAt = new Promise<number>((r) => sock.on('close', () => r(performance.now())));
+  return { sock, got: () => got, closedAt };
+}
+
+async function status(path: string, method = 'GET'): Promise<number> {
+  const res = await fetch(`${running!.url}${path}`, { method });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('HTTP hardening', () => {
+  it('cuts a slow-loris client that dribbles headers, and keeps serving others', async () => {
+    await start({ headersMs: 600, requestMs: 2000, checkIntervalMs: 100 });
+    const c = open();
+    const t0 = performance.now();
+    c.sock.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+    const dribble = setInterval(() => {
+      if (!c.sock.destroyed) c.sock.write(`X-Slow-${Math.floor(performance.now())}: y\r\n`);
+    }, 100);
+    try {
+      const closed = await Promise.race([c.closedAt, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 5000))]);
+      expect(Number.isNaN(closed)).toBe(false); // without a headers timeout it would dribble on forever
+      expect(closed - t0).toBeLessThan(2500);
+      expect(c.got()).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      clearInterval(dribble);
+    }
+    expect(await status('/-/healthy')).toBe(200);
+  });
+
+  it('the production defaults are 10 s for headers and 30 s per request', async () => {
+    const s = await start();
+    expect(s.server.headersTimeout).toBe(10_000);
+    expect(s.server.requestTimeout).toBe(30_000);
+  });
+
+  it('answers oversized headers with 4xx and closes, without affecting the next request', async () => {
+    await start();
+    const c = open();
+    c.sock.write(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
+    await c.closedAt;
+    expect(c.got()).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(await status('/metrics')).toBe(200);
+  });
+
+  it('too many headers are refused too', async () => {
+    await start();
+    const c = open();
+    const many = Array.from({ length: 2000 }, (_, i) => `X-H${i}: v`).join('\r\n');
+    c.sock.write(`GET /metrics HTTP/1.1\r\nHost: x\r\n${many}\r\n\r\n`);
+    await Promise.race([c.closedAt, new Promise((r) => setTimeout(r, 500))]);
+    // Node keeps the first maxHeadersCount (100) and answers normally; it must not crash or hang.
+    expect(c.got()).toMatch(/^HTTP\/1\.1 (200|4\d\d)/);
+    expect(await status('/-/healthy')).toBe(200);
+  });
+
+  it('a large body to /-/reload is drained, answered, and costs nothing', async () => {
+    await start();
+    const res = await fetch(`${running!.url}/-/reload`, { method: 'POST', body: 'x'.repeat(8 * 1024 * 1024) });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('reloaded\n');
+    expect(await status('/metrics')).toBe(200);
+  });
+
+  it('unknown paths are 404, known paths with other methods 405, unknown methods 400', async () => {
+    await start();
+    for (const p of ['/nope', '/metrics/extra', '/../../etc/passwd', '/-/', '/%00']) expect(await status(p)).toBe(404);
+    for (const m of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) expect(await status('/metrics', m)).toBe(405);
+    expect(await status('/-/reload', 'GET')).toBe(405);
+    const c = open();
+    c.sock.write('BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.closedAt;
+    expect(c.got()).toMatch(/^HTTP\/1\.1 400/);
+    expect(await status('/metrics')).toBe(200);
+  });
+});
