@@ -8,11 +8,12 @@ import { CallbackVerifier } from './callbacks/verify.js';
 import type { Config } from './config/types.js';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from './config/types.js';
 import { renderLanding, type LandingRow } from './http/landing.js';
-import { trailer, type Format } from './metrics/exposition.js';
+import type { Format } from './metrics/exposition.js';
+import { ScrapeRenderer } from './metrics/scrape.js';
 import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
 import { StreamFamilies } from './metrics/streams.js';
 import { Budget } from './scheduler/budget.js';
-import { planBudget } from './scheduler/plan.js';
+import { planBudget, type BudgetPlan } from './scheduler/plan.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { startFleet, type Fleet } from './fleet/index.js';
 import { ApiHealth } from './state/api-health.js';
@@ -46,7 +47,7 @@ export class Exporter {
   readonly #budget: Budget;
   readonly #scheduler: Scheduler;
   readonly #metrics: SelfMetrics;
-  readonly #families = new StreamFamilies();
+  readonly #scrape: ScrapeRenderer;
   readonly #startedAt: Date;
   readonly #fleet: Fleet | undefined;
   #fleetConnected = false;
@@ -60,6 +61,8 @@ export class Exporter {
   #verifier: CallbackVerifier | null = null;
   #discovery: Discovery | null = null;
   #sweepTimer: NodeJS.Timeout | null = null;
+  #streamsGen = 0;
+  #planCache: { rate: number; gen: number; plan: BudgetPlan } | undefined;
 
   constructor(opts: ExporterOptions) {
     this.#log = opts.logger;
@@ -88,6 +91,7 @@ export class Exporter {
       ...(this.#fleet?.share ? { share: this.#fleet.share } : {}),
     });
     this.#metrics = new SelfMetrics(() => this.status(), this.#build, { fleet: this.#fleet !== undefined });
+    this.#scrape = new ScrapeRenderer({ self: this.#metrics, families: new StreamFamilies(), snapshot: () => this.#store.snapshot(), now: this.#now });
     this.#configureCallbacks(opts.config);
     this.#setStreams(opts.config);
   }
@@ -157,7 +161,7 @@ export class Exporter {
 
   status(): ExporterStatus {
     const rate = this.#budget.effectiveRate;
-    const plan = planBudget(this.#scheduler.intervals(), rate);
+    const plan = this.#plan(rate);
     return {
       rateLimit: rate,
       rateLimitConfigured: this.#config.zego.rateLimit,
@@ -175,9 +179,8 @@ export class Exporter {
     };
   }
 
-  async metrics(format: Format): Promise<string> {
-    const self = await this.#metrics.render(format);
-    return self + this.#families.render(this.#store.snapshot(), this.#now(), format) + trailer(format);
+  metrics(format: Format): Promise<Buffer[]> {
+    return this.#scrape.render(format);
   }
 
   landingPage(): string {
@@ -301,7 +304,16 @@ export class Exporter {
     this.#setStreams(this.#config);
   }
 
+  /** The budget math, redone only when the watched set or the effective rate changed. */
+  #plan(rate: number): BudgetPlan {
+    if (this.#planCache?.rate !== rate || this.#planCache.gen !== this.#streamsGen) {
+      this.#planCache = { rate, gen: this.#streamsGen, plan: planBudget(this.#scheduler.intervals(), rate) };
+    }
+    return this.#planCache.plan;
+  }
+
   #setStreams(config: Config): void {
+    this.#streamsGen++;
     const watched = config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
     if (this.#discovery) {
       const listed = new Set(watched.map((w) => w.id));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
-import { formatConfigError, loadConfig } from './config/load.js';
+import { loadConfigIsolated } from './config/isolated.js';
+import { formatConfigError } from './config/load.js';
 import { startCallbackListener } from './callbacks/receiver.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
@@ -33,7 +34,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     log.error(`--web.listen-address: ${listen.message}`);
     return 2;
   }
-  const loaded = await loadConfig(flags.configFile, env);
+  const loaded = await loadConfigIsolated(flags.configFile, env);
   if (!loaded.ok) {
     for (const e of loaded.errors) log.error(formatConfigError(e, flags.configFile));
     log.error({ file: flags.configFile, errors: loaded.errors.length }, 'invalid configuration, not starting');

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { formatConfigError, loadConfig } from './config/load.js';
+import { loadConfigIsolated } from './config/isolated.js';
+import { formatConfigError } from './config/load.js';
 import type { Exporter } from './exporter.js';
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
@@ -32,7 +33,7 @@ export class Reloader {
   }
 
   async #reload(trigger: string): Promise<ReloadResult> {
-    const loaded = await loadConfig(this.#file, this.#env);
+    const loaded = await loadConfigIsolated(this.#file, this.#env);
     if (!loaded.ok) {
       const error = loaded.errors.map((e) => formatConfigError(e, this.#file)).join('; ');
       this.#exporter.markReload(false);

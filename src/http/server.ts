@@ -5,7 +5,7 @@ import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js'
 
 /** What the HTTP layer needs from the rest; it knows nothing about ZEGO. */
 export interface HttpHandlers {
-  metrics(format: Format): Promise<string>;
+  metrics(format: Format): Promise<string | Buffer | readonly Buffer[]>;
   ready(): { ready: true } | { ready: false; reason: string };
   landingPage(): string;
   /** POST /-/reload: absent → 404. */
@@ -117,7 +117,11 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
   send(res, 405, 'method not allowed\n');
 }
 
-function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headOnly = false): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  res.end(headOnly ? undefined : body);
+function send(res: ServerResponse, status: number, body: string | Buffer | readonly Buffer[], type = 'text/plain; charset=utf-8', headOnly = false): void {
+  const parts = typeof body === 'string' || Buffer.isBuffer(body) ? [body] : body;
+  let length = 0;
+  for (const p of parts) length += Buffer.byteLength(p);
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': length, 'Cache-Control': 'no-store' });
+  if (!headOnly) for (const p of parts) res.write(p);
+  res.end();
 }

@@ -46,11 +46,14 @@ export interface BuildInfo {
 /** The exporter's own metrics, kept in a registry of its own (never prom-client's global one). */
 export class SelfMetrics {
   readonly registry = new Registry();
+  #status: ExporterStatus | undefined;
   readonly #requests: Counter<'code' | 'outcome'>;
   readonly #duration: Histogram;
   readonly #callbacks: Counter<'event' | 'result'>;
 
-  constructor(status: () => ExporterStatus, build: BuildInfo, opts: { fleet?: boolean } = {}) {
+  constructor(readStatus: () => ExporterStatus, build: BuildInfo, opts: { fleet?: boolean } = {}) {
+    // Read once per scrape (render() refreshes it), not once per gauge: status() walks every stream.
+    const status = (): ExporterStatus => (this.#status ??= readStatus());
     const registers = [this.registry];
     this.#requests = new Counter({
       name: 'zego_exporter_api_requests_total',
@@ -136,6 +139,7 @@ export class SelfMetrics {
   }
 
   async render(format: Format): Promise<string> {
+    this.#status = undefined;
     const families = await this.registry.getMetricsAsJSON();
     let out = '';
     for (const f of families) out += renderFamily(f, format);

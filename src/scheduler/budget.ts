@@ -105,6 +105,11 @@ export class Budget {
     return this.#rateLimit;
   }
 
+  /** Called each time a waiting call starts, i.e. the queue has room for another. */
+  onStart(listener: () => void): void {
+    this.#queue.on('active', listener);
+  }
+
   /** Calls waiting for their turn. */
   get queued(): number {
     return this.#queue.size;

@@ -27,6 +27,9 @@ export interface SharedWork {
 
 type Phase = 'waiting' | 'queued' | 'running';
 
+/** Tasks kept in the budget's p-queue at once; enough that a freed slot never waits for us. */
+const LOOKAHEAD = 2;
+
 interface Entry {
   id: string;
   intervalMs: number;
@@ -54,12 +57,15 @@ export class Scheduler {
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
   #running = false;
+  readonly #dueKey = new Fifo<Entry>();
+  readonly #dueRest = new Fifo<Entry>();
   /** Streams with an interval up to this keep it and go first (planBudget's protected classes). */
   #protectedUpToMs = -1;
 
   constructor(opts: SchedulerOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    opts.budget.onStart(() => this.#pump());
   }
 
   /**
@@ -102,6 +108,8 @@ export class Scheduler {
   /** Stops scheduling; the budget's own stop() abandons what is queued or in flight. */
   stop(): void {
     this.#running = false;
+    this.#dueKey.clear();
+    this.#dueRest.clear();
     for (const entry of this.#entries.values()) {
       clearTimeout(entry.timer);
       entry.dequeue?.abort();
@@ -110,7 +118,7 @@ export class Scheduler {
 
   /** Streams past their due time, waiting for a slot. */
   get queueLength(): number {
-    return this.#opts.budget.queued;
+    return this.#dueKey.size + this.#dueRest.size + this.#opts.budget.queued;
   }
 
   get size(): number {
@@ -129,7 +137,7 @@ export class Scheduler {
       entry.phase = 'queued';
       void share.claim(entry.id, entry.intervalMs).then((c) => {
         if (entry.removed || !this.#running) return;
-        if (c.kind === 'claimed') return this.#call(entry, share);
+        if (c.kind === 'claimed') return this.#call(entry);
         if (c.kind === 'fresh' && c.result.sentAtMs !== entry.lastResultSentAtMs) {
           // Due again one interval after the call that produced it, like the replica that made it.
           entry.lastSentAtMs = c.result.sentAtMs;
@@ -143,11 +151,31 @@ export class Scheduler {
       });
       return;
     }
-    this.#call(entry, undefined);
+    this.#call(entry);
   }
 
-  #call(entry: Entry, share: SharedWork | undefined): void {
+  /** Due: wait in the scheduler's own lists until the budget's queue has room (see #pump). */
+  #call(entry: Entry): void {
     entry.phase = 'queued';
+    (entry.intervalMs <= this.#protectedUpToMs ? this.#dueKey : this.#dueRest).push(entry);
+    this.#pump();
+  }
+
+  /**
+   * Hands due streams to the budget, key classes first, each class in the order it fell due, but
+   * only a few at a time: p-queue then holds a couple of tasks instead of every overdue stream
+   * (10k streams overloaded would otherwise mean 10k promises, closures and abort controllers).
+   */
+  #pump(): void {
+    while (this.#running && this.#opts.budget.queued < LOOKAHEAD) {
+      const entry = this.#dueKey.shift() ?? this.#dueRest.shift();
+      if (!entry) return;
+      if (!entry.removed) this.#submit(entry);
+    }
+  }
+
+  #submit(entry: Entry): void {
+    const share = this.#opts.share;
     const dequeue = new AbortController();
     entry.dequeue = dequeue;
     const run = async (signal: AbortSignal): Promise<ProbeResult> => {
@@ -157,7 +185,7 @@ export class Scheduler {
       return this.#opts.probe(entry.id, signal);
     };
     this.#opts.budget
-      .run(run, { priority: entry.intervalMs <= this.#protectedUpToMs ? 1 : 0, signal: dequeue.signal })
+      .run(run, { signal: dequeue.signal })
       .then((result) => {
         if (result !== undefined) this.#feedback(result);
         if (result !== undefined && share) void share.publish(entry.id, result, entry.intervalMs);
@@ -193,5 +221,34 @@ export class Scheduler {
     const base = entry.lastSentAtMs ?? this.#now();
     const delay = Math.max(0, base + afterSentMs - this.#now());
     entry.timer = setTimeout(() => this.#enqueue(entry), delay);
+  }
+}
+
+/** A FIFO with O(1) shift: an array read from a moving head, compacted now and then. */
+class Fifo<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head++];
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
   }
 }

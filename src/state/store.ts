@@ -35,6 +35,8 @@ export interface StreamState {
   closeReason: CloseReason | null;
   /** Probes that contradicted a callback in a row; reset when one confirms. */
   disagreements: number;
+  /** Bumped on every change, so readers (the metrics) can skip streams that did not change. */
+  version: number;
 }
 
 export type StateSource = 'probe' | 'callback';
@@ -68,6 +70,7 @@ export class StateStore {
     for (const w of watched) {
       const s = this.#streams.get(w.id);
       if (s) {
+        if (s.labels !== w.labels || s.intervalMs !== w.intervalMs) s.version++;
         s.labels = w.labels;
         s.intervalMs = w.intervalMs;
       } else {
@@ -90,6 +93,7 @@ export class StateStore {
           callbackAtMs: null,
           closeReason: null,
           disagreements: 0,
+          version: 0,
         });
       }
     }
@@ -99,6 +103,7 @@ export class StateStore {
   applyProbe(id: string, result: ProbeResult, atMs?: number): void {
     const s = this.#streams.get(id);
     if (!s) return; // removed while its call was in flight
+    s.version++;
     const now = atMs ?? this.#now();
     const o = result.outcome;
     s.lastProbeMs = now;
@@ -140,6 +145,7 @@ export class StateStore {
     const ord = order(key, s.lastCallback);
     if (ord !== 'newer') return ord === 'duplicate' ? 'duplicate' : 'stale';
     if (s.source === 'probe' && isOlderThanProbe(s, e)) return 'stale';
+    s.version++;
     s.lastCallback = key;
     s.callbackAtMs = receivedAtMs;
     const wasActive = s.active;

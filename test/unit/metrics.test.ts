@@ -43,6 +43,7 @@ function state(id: string, over: Partial<StreamState> = {}): StreamState {
     callbackAtMs: null,
     closeReason: null,
     disagreements: 0,
+    version: 0,
     ...over,
   };
 }

@@ -1,0 +1,81 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StateStore } from '../../src/state/store.js';
+import type { ProbeResult } from '../../src/zego/client.js';
+
+const T = 1_700_000_000_000;
+const active = (createTimeSec: number): ProbeResult => ({ outcome: { kind: 'active', createTimeSec }, code: '0', sentAtMs: T, durationMs: 1 });
+const closed: ProbeResult = { outcome: { kind: 'closed', createTimeSec: 1, closeTimeSec: 2 }, code: '41006', sentAtMs: T, durationMs: 1 };
+const line = (text: string, prefix: string): string | undefined => text.split('\n').find((l) => l.startsWith(prefix));
+
+/** The render caches lines and whole family chunks: these prove every change still shows. */
+describe('StreamFamilies caching', () => {
+  function setup(): { store: StateStore; fam: StreamFamilies; render: (nowMs: number, format?: 'text' | 'openmetrics') => string } {
+    let now = T;
+    const store = new StateStore({ logger: pino({ level: 'silent' }), now: () => now });
+    store.setStreams([
+      { id: 'a', intervalMs: 1000, labels: { team: 'x' } },
+      { id: 'b', intervalMs: 1000, labels: {} },
+    ]);
+    const fam = new StreamFamilies();
+    return {
+      store,
+      fam,
+      render: (nowMs, format = 'text') => {
+        now = nowMs;
+        return fam.render(store.snapshot(), nowMs, format);
+      },
+    };
+  }
+
+  it('shows a state change made through the store, and keeps unchanged output identical', () => {
+    const { store, render } = setup();
+    store.applyProbe('a', active(T / 1000 - 10));
+    const first = render(T);
+    expect(line(first, 'zego_stream_active{stream_id="a"')).toBe('zego_stream_active{stream_id="a",team="x"} 1');
+    expect(render(T)).toBe(first);
+    store.applyProbe('a', closed);
+    expect(line(render(T), 'zego_stream_active{stream_id="a"')).toBe('zego_stream_active{stream_id="a",team="x"} 0');
+  });
+
+  it('recomputes uptime at every render even when nothing changed', () => {
+    const { store, render } = setup();
+    store.applyProbe('a', active(T / 1000 - 10));
+    expect(line(render(T), 'zego_stream_uptime_seconds{stream_id="a"')).toBe('zego_stream_uptime_seconds{stream_id="a",team="x"} 10');
+    expect(line(render(T + 5000), 'zego_stream_uptime_seconds{stream_id="a"')).toBe('zego_stream_uptime_seconds{stream_id="a",team="x"} 15');
+  });
+
+  it('a change first rendered in one format still reaches the other format', () => {
+    const { store, render } = setup();
+    store.applyProbe('b', active(T / 1000));
+    render(T, 'text');
+    render(T, 'openmetrics');
+    store.applyProbe('b', closed);
+    expect(line(render(T, 'openmetrics'), 'zego_stream_active{stream_id="b"}')).toBe('zego_stream_active{stream_id="b"} 0');
+    expect(line(render(T, 'text'), 'zego_stream_active{stream_id="b"}')).toBe('zego_stream_active{stream_id="b"} 0');
+  });
+
+  it('follows reloads: new labels, removed and added streams', () => {
+    const { store, render } = setup();
+    store.applyProbe('a', active(T / 1000));
+    render(T);
+    store.setStreams([
+      { id: 'a', intervalMs: 2000, labels: { team: 'y' } },
+      { id: 'c', intervalMs: 1000, labels: {} },
+    ]);
+    const text = render(T);
+    expect(line(text, 'zego_stream_active{stream_id="a"')).toBe('zego_stream_active{stream_id="a",team="y"} 1');
+    expect(line(text, 'zego_stream_interval_seconds{stream_id="a"')).toBe('zego_stream_interval_seconds{stream_id="a",team="y"} 2');
+    expect(text).not.toContain('stream_id="b"');
+    expect(line(text, 'zego_stream_probe_success{stream_id="c"}')).toBe('zego_stream_probe_success{stream_id="c"} 0');
+  });
+
+  it('a stream whose state becomes known gains its zego_stream_active series', () => {
+    const { store, render } = setup();
+    const before = render(T);
+    expect(line(before, 'zego_stream_active{stream_id="b"}')).toBeUndefined();
+    store.applyProbe('b', active(T / 1000));
+    expect(line(render(T), 'zego_stream_active{stream_id="b"}')).toBe('zego_stream_active{stream_id="b"} 1');
+  });
+});
