@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { listen, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../metrics/self.js';
 import type { CallbackApply } from '../state/store.js';
 import { parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
@@ -182,40 +182,15 @@ export function callbackRoute(path: () => string | null, receiver: () => Callbac
   };
 }
 
-export interface CallbackListener {
-  server: Server;
-  url: string;
-  close(): Promise<void>;
-}
-
 /** A listener that serves only the callback path, so callbacks can be exposed without /metrics. */
-export async function startCallbackListener(host: string | undefined, port: number, route: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<CallbackListener> {
-  const server = createServer((req, res) => {
-    if (!route(req, res)) {
-      req.resume();
-      reply(res, 404, 'not found');
-    }
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
-  server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
-  const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return {
-    server,
-    url: `http://${h}:${a.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+export function startCallbackListener(host: string | undefined, port: number, route: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<RunningServer> {
+  return listen(
+    (req, res) => {
+      if (!route(req, res)) {
+        req.resume();
+        reply(res, 404, 'not found');
+      }
+    },
+    { host, port },
+  );
 }

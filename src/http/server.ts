@@ -33,16 +33,27 @@ export interface RunningServer {
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningServer> {
   const { handlers, logger } = opts;
-  const t = opts.timeouts ?? {};
-  // Node checks the headers/request deadlines only every connectionsCheckingInterval (30 s default).
-  const server = createServer({ connectionsCheckingInterval: t.checkIntervalMs ?? 1000 }, (req, res) => {
+  return listen((req, res) => {
     route(req, res, handlers).catch((err: unknown) => {
       logger.error({ err, path: req.url }, 'HTTP handler failed');
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
     });
-  });
-  // Slow or stuck clients must not pin sockets: bound headers, whole requests and idle keep-alives.
+  }, opts);
+}
+
+/**
+ * A hardened listener for any handler: the main server and the callback listener (the one ZEGO
+ * reaches from outside) get the same limits. Slow or stuck clients must not pin sockets: headers,
+ * whole requests and idle keep-alives are bounded, and the deadlines are checked every second
+ * (Node's default is every 30 s, which lets a slow-loris client hold a socket that long).
+ */
+export async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  opts: { host?: string | undefined; port: number; timeouts?: HttpServerOptions['timeouts'] },
+): Promise<RunningServer> {
+  const t = opts.timeouts ?? {};
+  const server = createServer({ connectionsCheckingInterval: t.checkIntervalMs ?? 1000 }, handler);
   server.headersTimeout = t.headersMs ?? 10_000;
   server.requestTimeout = t.requestMs ?? 30_000;
   server.keepAliveTimeout = 5_000;
@@ -52,7 +63,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
     if (socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

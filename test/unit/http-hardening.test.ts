@@ -107,3 +107,30 @@ describe('HTTP hardening', () => {
     expect(await status('/metrics')).toBe(200);
   });
 });
+
+describe('the callback listener shares the hardened listener', () => {
+  it('answers a malformed request with 400, serves only its route, and closes cleanly', async () => {
+    const { startCallbackListener } = await import('../../src/callbacks/receiver.js');
+    const listener = await startCallbackListener('127.0.0.1', 0, (req, res) => {
+      if (req.url !== '/zego/callback') return false;
+      res.end('ok');
+      return true;
+    });
+    try {
+      expect(listener.server.maxHeadersCount).toBe(100);
+      expect(listener.server.headersTimeout).toBe(10_000);
+      const url = new URL(listener.url);
+      const raw = connect(Number(url.port), url.hostname);
+      let got = '';
+      raw.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      raw.on('error', () => undefined);
+      raw.write('NOT A REQUEST\r\n\r\n');
+      await new Promise<void>((r) => raw.on('close', () => r()));
+      expect(got).toMatch(/^HTTP\/1\.1 400 /);
+      expect((await fetch(`${listener.url}/zego/callback`, { method: 'POST' })).status).toBe(200);
+      expect((await fetch(`${listener.url}/metrics`)).status).toBe(404);
+    } finally {
+      await listener.close();
+    }
+  });
+});
