@@ -42,6 +42,31 @@ export interface StreamState {
 export type StateSource = 'probe' | 'callback';
 export type CallbackApply = 'accepted' | 'duplicate' | 'stale' | 'unwatched';
 
+/** A newly watched stream: nothing known yet. */
+export function initialState(w: WatchedStream): StreamState {
+  return {
+    id: w.id,
+    labels: w.labels,
+    intervalMs: w.intervalMs,
+    active: null,
+    notFound: false,
+    createTimeSec: null,
+    closeTimeSec: null,
+    probeSuccess: null,
+    lastProbeMs: null,
+    lastSuccessMs: null,
+    lastCode: null,
+    lastError: null,
+    source: null,
+    changedAtMs: null,
+    lastCallback: null,
+    callbackAtMs: null,
+    closeReason: null,
+    disagreements: 0,
+    version: 0,
+  };
+}
+
 export interface StoreOptions {
   logger: Logger;
   now?: () => number;
@@ -74,27 +99,7 @@ export class StateStore {
         s.labels = w.labels;
         s.intervalMs = w.intervalMs;
       } else {
-        this.#streams.set(w.id, {
-          id: w.id,
-          labels: w.labels,
-          intervalMs: w.intervalMs,
-          active: null,
-          notFound: false,
-          createTimeSec: null,
-          closeTimeSec: null,
-          probeSuccess: null,
-          lastProbeMs: null,
-          lastSuccessMs: null,
-          lastCode: null,
-          lastError: null,
-          source: null,
-          changedAtMs: null,
-          lastCallback: null,
-          callbackAtMs: null,
-          closeReason: null,
-          disagreements: 0,
-          version: 0,
-        });
+        this.#streams.set(w.id, initialState(w));
       }
     }
   }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { negotiate } from '../../src/metrics/exposition.js';
 import { SelfMetrics, type ExporterStatus } from '../../src/metrics/self.js';
 import { StreamFamilies } from '../../src/metrics/streams.js';
-import type { StreamState } from '../../src/state/store.js';
+import { initialState, type StreamState } from '../../src/state/store.js';
 import type { ProbeResult } from '../../src/zego/client.js';
 
 const NOW_MS = 1_700_000_100_000;
@@ -24,28 +24,7 @@ const FAMILY_NAMES = [
 ];
 
 function state(id: string, over: Partial<StreamState> = {}): StreamState {
-  return {
-    id,
-    labels: {},
-    intervalMs: 10_000,
-    active: null,
-    notFound: false,
-    createTimeSec: null,
-    closeTimeSec: null,
-    probeSuccess: null,
-    lastProbeMs: null,
-    lastSuccessMs: null,
-    lastCode: null,
-    lastError: null,
-    source: null,
-    changedAtMs: null,
-    lastCallback: null,
-    callbackAtMs: null,
-    closeReason: null,
-    disagreements: 0,
-    version: 0,
-    ...over,
-  };
+  return { ...initialState({ id, intervalMs: 10_000, labels: {} }), ...over };
 }
 
 function samples(text: string, name: string): string[] {
