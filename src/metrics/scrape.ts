@@ -5,7 +5,7 @@ import type { SelfMetrics } from './self.js';
 import type { StreamFamilies } from './streams.js';
 
 export interface ScrapeSources {
-  self: SelfMetrics;
+  self: Pick<SelfMetrics, 'render'>;
   families: StreamFamilies;
   snapshot: () => Iterable<Readonly<StreamState>>;
   now: () => number;
@@ -14,32 +14,63 @@ export interface ScrapeSources {
 /**
  * Builds the /metrics body. Scrapes that arrive while a render of the same format is under way
  * share its result: ten scrapers cost one render, not ten, and the values are still those of the
- * moment the render ran. Between families the render yields, so a 10k-stream scrape never holds
- * the event loop for long (probing and other requests keep their pace). The body is a list of
- * Buffers, mostly the families' cached chunks, written to every waiting socket as they are: a
+ * moment the render ran. Every few milliseconds of work the render yields, so a 10k-stream scrape
+ * never holds the event loop for long (probing and other requests keep their pace). The body is a list of
+ * Buffers, mostly the families' cached blocks, written to every waiting socket as they are: a
  * scrape allocates only what changed, not a fresh multi-megabyte copy of the whole body.
  */
+interface Waiter {
+  resolve: (body: Buffer[]) => void;
+  reject: (err: unknown) => void;
+}
+
 export class ScrapeRenderer {
   readonly #src: ScrapeSources;
-  readonly #inflight = new Map<Format, Promise<Buffer[]>>();
+  /** Scrapes waiting for the render of their format that is under way. */
+  readonly #inflight = new Map<Format, Waiter[]>();
 
   constructor(src: ScrapeSources) {
     this.#src = src;
   }
 
   render(format: Format): Promise<Buffer[]> {
-    const running = this.#inflight.get(format);
-    if (running) return running;
-    const p = this.#render(format).finally(() => this.#inflight.delete(format));
-    this.#inflight.set(format, p);
-    return p;
+    return new Promise((resolve, reject) => {
+      const waiting = this.#inflight.get(format);
+      if (waiting) {
+        waiting.push({ resolve, reject });
+        return;
+      }
+      const waiters = [{ resolve, reject }];
+      this.#inflight.set(format, waiters);
+      void this.#run(format, waiters);
+    });
+  }
+
+  /**
+   * Hands the body to the waiting scrapes one per turn of the event loop: each of them writes
+   * megabytes to its socket, and ten such writes in one turn would stall everything else.
+   */
+  async #run(format: Format, waiters: Waiter[]): Promise<void> {
+    let body: Buffer[] | undefined;
+    let error: unknown;
+    try {
+      body = await this.#render(format);
+    } catch (err) {
+      error = err;
+    }
+    this.#inflight.delete(format);
+    for (let i = 0; i < waiters.length; i++) {
+      if (i > 0) await nextTurn();
+      if (body) waiters[i]!.resolve(body);
+      else waiters[i]!.reject(error);
+    }
   }
 
   async #render(format: Format): Promise<Buffer[]> {
     const chunks: Buffer[] = [Buffer.from(await this.#src.self.render(format))];
     for (const chunk of this.#src.families.chunks(this.#src.snapshot(), this.#src.now(), format)) {
       if (chunk.length > 0) chunks.push(chunk);
-      await nextTurn();
+      else await nextTurn();
     }
     chunks.push(Buffer.from(trailer(format)));
     return chunks;

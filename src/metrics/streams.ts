@@ -66,43 +66,60 @@ const FAMILIES: readonly Family[] = [
   },
 ];
 
-/** Streams visited between two yields of the render. */
-const SLICE = 2000;
-const EMPTY = Buffer.alloc(0);
+/** Lines visited or written between two yields of the render: a few milliseconds of work. */
+const SLICE = 4000;
+/** Blocks per family at most (fewer when the list is short): bounds the chunks a scrape writes. */
+const TARGET_BLOCKS = 16;
+const MIN_BLOCK = 256;
+/** A zero-length chunk: a point where the caller may yield to the event loop; never content. */
+export const YIELD = Buffer.alloc(0);
 
-/** One stream's formatted lines, reused while their values stay the same. */
-interface LineCache {
-  /** The StreamState version these lines were built from (-1: never). */
-  version: number;
+/** A stream's label text (`{stream_id="…",…}`), kept while its labels object stays the same. */
+interface LabelText {
   labels: object;
-  labelText: string;
-  values: (number | undefined)[];
-  extras: (string | null | undefined)[];
-  lines: (string | undefined)[];
-}
-
-/** A family's encoded chunk, valid while the family's lines and the stream list are unchanged. */
-interface ChunkMemo {
-  gen: number;
-  listGen: number;
-  body: Buffer;
+  text: string;
 }
 
 /**
- * Per-stream families, written straight from the state snapshot, cached at two levels: each
- * stream's lines are formatted only when their value changes, and each family's whole chunk is
- * re-encoded only when one of its lines (or the stream list) changed. A scrape of 10k streams
- * thus rebuilds the uptime family (it moves with the clock) and the few families that probes
- * touched since the last scrape, and copies the rest. `chunks()` yields one family at a time, so
- * a caller can give the event loop a turn between families.
+ * A run of consecutive streams of the list, with each family's lines for them encoded in one
+ * Buffer and the byte offset of every stream's line in it. The encoding does not depend on the
+ * format (all these families are gauges; only the HELP/TYPE header differs), so text and
+ * OpenMetrics scrapes share it.
+ */
+interface Block {
+  members: Readonly<StreamState>[];
+  labels: LabelText[];
+  /** Each member's state version when its lines were encoded (-1: not yet). */
+  versions: number[];
+  /** Per family (not those that move with the clock): the encoded lines and their offsets. */
+  bodies: (Buffer | undefined)[];
+  offsets: (Uint32Array | undefined)[];
+}
+
+export interface StreamFamiliesOptions {
+  /** Streams per block; by default the list is cut into at most 16 blocks of at least 256. */
+  blockSize?: number;
+}
+
+/**
+ * Per-stream families, written straight from the state snapshot. The list is cut into blocks of
+ * consecutive streams whose encoded lines are kept. When streams of a block change, the block is
+ * re-encoded by copying the unchanged lines' bytes and formatting only the changed streams' lines;
+ * no per-stream strings are kept (at 10k streams they cost more heap than everything else). The
+ * API's rate limit bounds how many streams change between two scrapes (40/s) and the scheduler
+ * probes them in deadline order, so a scrape of 10k streams touches a few blocks plus the uptime
+ * family (it moves with the clock) and hands the rest out as they are. `chunks()` yields
+ * zero-length chunks every few milliseconds of work, where the caller may give the event loop a turn.
  */
 export class StreamFamilies {
-  readonly #cache = new WeakMap<Readonly<StreamState>, LineCache>();
-  /** Bumped whenever a line of family j changes, whichever format's render noticed it. */
-  readonly #gen: number[] = FAMILIES.map(() => 0);
-  readonly #memo = new Map<Format, (ChunkMemo | undefined)[]>();
-  #lastList: readonly Readonly<StreamState>[] = [];
-  #listGen = 0;
+  readonly #labels = new WeakMap<Readonly<StreamState>, LabelText>();
+  readonly #headers = new Map<Format, Buffer[]>();
+  readonly #blockSize: number | undefined;
+  #blocks: Block[] = [];
+
+  constructor(opts: StreamFamiliesOptions = {}) {
+    this.#blockSize = opts.blockSize;
+  }
 
   render(streams: Iterable<Readonly<StreamState>>, nowMs: number, format: Format): string {
     return Buffer.concat([...this.chunks(streams, nowMs, format)]).toString('utf8');
@@ -110,88 +127,150 @@ export class StreamFamilies {
 
   *chunks(streams: Iterable<Readonly<StreamState>>, nowMs: number, format: Format): Generator<Buffer> {
     const list = Array.isArray(streams) ? (streams as Readonly<StreamState>[]) : [...streams];
-    if (!sameList(list, this.#lastList)) {
-      this.#lastList = list;
-      this.#listGen++;
-    }
     const nowSec = nowMs / 1000;
-    const caches = list.map((s) => this.#entry(s));
-    const memos = this.#memo.get(format) ?? this.#memo.set(format, []).get(format)!;
-    // One pass over the streams: only those whose state changed since their lines were built get
-    // their lines recomputed; families that move with the clock are recomputed for every stream.
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i]!;
-      const c = caches[i]!;
-      const changed = c.version !== s.version;
-      c.version = s.version;
-      if (changed) for (let j = 0; j < FAMILIES.length; j++) if (!FAMILIES[j]!.clock) this.#line(j, s, c, nowSec);
-      // An empty chunk is a point where the caller may yield to the event loop.
-      if (i % SLICE === SLICE - 1) yield EMPTY;
+    const size = this.#blockSize ?? Math.max(MIN_BLOCK, Math.ceil(list.length / TARGET_BLOCKS));
+    const count = Math.ceil(list.length / size);
+    let work = 0;
+    // Bring every block up to date with the list and with its streams' state.
+    for (let k = 0; k < count; k++) {
+      const from = k * size;
+      const to = Math.min(list.length, from + size);
+      let b = this.#blocks[k];
+      if (!b || !sameSlice(b.members, list, from, to)) {
+        const members = list.slice(from, to);
+        b = { members, labels: members.map((s) => this.#labelText(s)), versions: members.map(() => -1), bodies: [], offsets: [] };
+        this.#blocks[k] = b;
+      }
+      work += b.members.length + this.#refresh(b, nowSec);
+      if (work >= SLICE) {
+        work = 0;
+        yield YIELD;
+      }
     }
+    this.#blocks.length = count;
+    const headers = this.#headerChunks(format);
     for (let j = 0; j < FAMILIES.length; j++) {
       const f = FAMILIES[j]!;
-      if (f.clock) {
-        // Moves with every scrape: built fresh and not kept, so these strings die young.
-        const parts: string[] = [familyHeader(f.name, f.help, 'gauge', format)];
-        for (let i = 0; i < list.length; i++) {
-          const v = f.value(list[i]!, nowSec);
-          if (v !== undefined) parts.push(`${f.name}${caches[i]!.labelText} ${v}\n`);
+      yield headers[j]!;
+      for (let k = 0; k < count; k++) {
+        const b = this.#blocks[k]!;
+        let body = b.bodies[j];
+        if (f.clock) {
+          // Moves with every scrape: built fresh and not kept, so these buffers die young.
+          body = clockLines(f, b, nowSec);
+          work += b.members.length;
         }
-        yield Buffer.from(parts.join(''));
-        continue;
+        if (body && body.length > 0) yield body;
+        if (work >= SLICE) {
+          work = 0;
+          yield YIELD;
+        }
       }
-      const memo = memos[j];
-      if (memo && memo.gen === this.#gen[j] && memo.listGen === this.#listGen) {
-        yield memo.body;
-        continue;
-      }
-      const parts: string[] = [familyHeader(f.name, f.help, 'gauge', format)];
-      for (const c of caches) if (c.lines[j] !== undefined) parts.push(c.lines[j]!);
-      const body = Buffer.from(parts.join(''));
-      memos[j] = { gen: this.#gen[j]!, listGen: this.#listGen, body };
-      yield body;
     }
   }
 
-  /** Rebuilds line j of a stream if its value changed, and marks the family's chunk stale. */
-  #line(j: number, s: Readonly<StreamState>, c: LineCache, nowSec: number): void {
-    const f = FAMILIES[j]!;
-    const v = f.value(s, nowSec);
-    const extra = v === undefined || !f.label ? undefined : f.label.value(s);
-    if (c.values[j] === v && c.extras[j] === extra && (v === undefined || c.lines[j] !== undefined)) return;
-    c.values[j] = v;
-    c.extras[j] = extra;
-    c.lines[j] = v === undefined ? undefined : flat(extra ? `${f.name}${c.labelText.slice(0, -1)},${f.label!.name}="${extra}"} ${v}\n` : `${f.name}${c.labelText} ${v}\n`);
-    this.#gen[j]!++;
+  /** Re-encodes the block's families if any member changed; returns the lines formatted. */
+  #refresh(b: Block, nowSec: number): number {
+    const m = b.members.length;
+    let changed: Uint8Array | undefined;
+    let n = 0;
+    for (let i = 0; i < m; i++) {
+      const s = b.members[i]!;
+      if (b.labels[i]!.labels !== s.labels) b.labels[i] = this.#labelText(s);
+      else if (b.versions[i] === s.version) continue;
+      b.versions[i] = s.version;
+      (changed ??= new Uint8Array(m))[i] = 1;
+      n++;
+    }
+    if (!changed) return 0;
+    for (let j = 0; j < FAMILIES.length; j++) {
+      const f = FAMILIES[j]!;
+      if (f.clock) continue;
+      const old = b.bodies[j];
+      const [body, offsets] = encode(f, b, nowSec, old ? changed : undefined, old, b.offsets[j]);
+      b.bodies[j] = body;
+      b.offsets[j] = offsets;
+    }
+    return n * FAMILIES.length;
   }
 
-  #entry(s: Readonly<StreamState>): LineCache {
-    const hit = this.#cache.get(s);
+  #labelText(s: Readonly<StreamState>): LabelText {
+    const hit = this.#labels.get(s);
     if (hit && hit.labels === s.labels) return hit;
-    const entry: LineCache = { version: -1, labels: s.labels, labelText: formatLabels({ stream_id: s.id, ...sortedLabels(s.labels) }), values: [], extras: [], lines: [] };
-    this.#cache.set(s, entry);
-    // New labels (a reload) change every line of this stream: every family's chunk must be rebuilt.
-    if (hit) this.#listGen++;
+    const entry: LabelText = { labels: s.labels, text: formatLabels({ stream_id: s.id, ...sortedLabels(s.labels) }) };
+    this.#labels.set(s, entry);
     return entry;
+  }
+
+  #headerChunks(format: Format): Buffer[] {
+    let h = this.#headers.get(format);
+    if (!h) {
+      h = FAMILIES.map((f) => Buffer.from(familyHeader(f.name, f.help, 'gauge', format)));
+      this.#headers.set(format, h);
+    }
+    return h;
   }
 }
 
-function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** One stream's line of a family, or '' when the stream has no sample in it. */
+function lineOf(f: Family, s: Readonly<StreamState>, labelText: string, nowSec: number): string {
+  const v = f.value(s, nowSec);
+  if (v === undefined) return '';
+  const extra = f.label?.value(s);
+  return extra ? `${f.name}${labelText.slice(0, -1)},${f.label!.name}="${extra}"} ${v}\n` : `${f.name}${labelText} ${v}\n`;
+}
+
+/**
+ * A block's lines of family f, encoded. With `changed`, only the flagged members' lines are
+ * formatted; every other member's bytes are copied from `old` (runs of them in one copy).
+ */
+function encode(f: Family, b: Block, nowSec: number, changed?: Uint8Array, old?: Buffer, oldOff?: Uint32Array): [Buffer, Uint32Array] {
+  const m = b.members.length;
+  const off = new Uint32Array(m + 1);
+  // Segments in order: a string of freshly formatted lines, or a [from, to) byte range of `old`.
+  const segs: (string | [number, number])[] = [];
+  let fresh: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < m; i++) {
+    off[i] = pos;
+    if (changed && old && oldOff && changed[i] === 0) {
+      if (fresh.length > 0) {
+        segs.push(fresh.join(''));
+        fresh = [];
+      }
+      const a = oldOff[i]!;
+      const z = oldOff[i + 1]!;
+      const last = segs[segs.length - 1];
+      if (typeof last === 'object' && last[1] === a) last[1] = z;
+      else if (z > a) segs.push([a, z]);
+      pos += z - a;
+    } else {
+      const line = lineOf(f, b.members[i]!, b.labels[i]!.text, nowSec);
+      fresh.push(line);
+      pos += Buffer.byteLength(line);
+    }
+  }
+  off[m] = pos;
+  if (fresh.length > 0) segs.push(fresh.join(''));
+  const body = Buffer.allocUnsafe(pos);
+  let at = 0;
+  for (const seg of segs) at += typeof seg === 'string' ? body.write(seg, at) : old!.copy(body, at, seg[0], seg[1]);
+  return [body, off];
+}
+
+function clockLines(f: Family, b: Block, nowSec: number): Buffer {
+  const parts: string[] = [];
+  for (let i = 0; i < b.members.length; i++) parts.push(lineOf(f, b.members[i]!, b.labels[i]!.text, nowSec));
+  return Buffer.from(parts.join(''));
+}
+
+/** Whether `members` is exactly list[from, to) (same objects, same order). */
+function sameSlice(members: readonly unknown[], list: readonly unknown[], from: number, to: number): boolean {
+  if (members.length !== to - from) return false;
+  for (let i = 0; i < members.length; i++) if (members[i] !== list[from + i]) return false;
   return true;
 }
 
 function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-/**
- * V8 keeps a string built by concatenation as a rope (ConsString) and walks it again on every
- * join; a cached line is joined on every scrape, so flatten it once. ToNumber forces the flat
- * form (the trick of the `flatstr` package); the result of the conversion is thrown away.
- */
-function flat(s: string): string {
-  Number(s);
-  return s;
 }
