@@ -50,6 +50,8 @@ export class Exporter {
   readonly #scrape: ScrapeRenderer;
   readonly #startedAt: Date;
   readonly #fleet: Fleet | undefined;
+  /** Whether callbacks got a listener of their own at start (main.ts starts it from this config). */
+  readonly #ownCallbackListener: boolean;
   #fleetConnected = false;
   #config: Config;
   #client: ZegoClient;
@@ -76,6 +78,7 @@ export class Exporter {
     this.#client = this.#newClient(opts.config);
     this.#store = new StateStore({ logger: this.#log, now: this.#now });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
+    this.#ownCallbackListener = opts.config.callbacks?.listenAddress !== undefined;
     const fleet = opts.config.fleet;
     this.#fleet = fleet
       ? startFleet({ fleet, appId: zego.appId, rateLimit: zego.rateLimit, callTimeoutMs: zego.timeoutMs, logger: this.#log, onModeChange: (c) => this.#onFleetMode(c) })
@@ -99,13 +102,15 @@ export class Exporter {
   /**
    * The callback receiver as a route: on the main listener unless callbacks have a listener of
    * their own (`onOwnListener`). Reads the current config per request, so a reload that turns
-   * callbacks on or off or changes the secret or path takes effect at once.
+   * callbacks on or off or changes the secret or path takes effect at once. Which listener serves
+   * them is fixed at start (the own listener exists or not until a restart), so a reload that adds
+   * or drops `listen_address` cannot leave callbacks on a listener that does not exist.
    */
   callbackRoute(onOwnListener: boolean): (req: IncomingMessage, res: ServerResponse) => boolean {
     return callbackRoute(
       () => {
         const cb = this.#config.callbacks;
-        return cb && (cb.listenAddress !== undefined) === onOwnListener ? cb.path : null;
+        return cb && this.#ownCallbackListener === onOwnListener ? cb.path : null;
       },
       () => this.#receiver,
     );
@@ -118,6 +123,7 @@ export class Exporter {
   start(): void {
     this.#started = true;
     this.#scheduler.start();
+    this.#prerender();
     const plan = planBudget(this.#scheduler.intervals(), this.#config.zego.rateLimit);
     const fields = { streams: plan.streams, demand_per_sec: round(plan.demandPerSec), rate_limit: plan.rate, slowest_refresh_sec: round(plan.worstRefreshSec) };
     if (plan.overloaded) {
@@ -146,6 +152,16 @@ export class Exporter {
     }
     this.#configureCallbacks(config);
     this.#setStreams(config);
+    if (this.#started) this.#prerender();
+  }
+
+  /**
+   * Builds the /metrics caches in the background (a render that yields every few milliseconds) as
+   * soon as the stream list is known, so the first scrape after a start or reload costs what any
+   * other scrape does instead of formatting every line of every stream while Prometheus waits.
+   */
+  #prerender(): void {
+    this.#scrape.render('text').catch((err: unknown) => this.#log.warn({ err }, 'pre-rendering /metrics failed'));
   }
 
   markReload(ok: boolean): void {

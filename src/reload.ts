@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { loadConfigIsolated } from './config/isolated.js';
 import { formatConfigError } from './config/load.js';
+import { restartOnlyChanges } from './config/restart.js';
 import type { Exporter } from './exporter.js';
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
@@ -45,10 +46,14 @@ export class Reloader {
       this.#log.debug({ trigger }, 'config unchanged');
       return { ok: true, changed: false };
     }
+    const pending = restartOnlyChanges(this.#exporter.config, loaded.config);
     this.#exporter.applyConfig(loaded.config);
     this.#hash = loaded.hash;
     this.#exporter.markReload(true);
     this.#log.info({ trigger, streams: loaded.config.streams.length, rate_limit: loaded.config.zego.rateLimit }, 'config reloaded');
+    if (pending.length > 0) {
+      this.#log.warn({ trigger, settings: pending }, `config reloaded, but ${pending.join(', ')} changed and only take effect after a restart; the running process keeps the old values`);
+    }
     return { ok: true, changed: true };
   }
 }

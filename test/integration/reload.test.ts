@@ -117,6 +117,22 @@ describe('hot reload (real process against the simulator)', () => {
     expect(exp.logs().filter((l) => l.msg === 'config unchanged').length).toBe(2);
   });
 
+  it('says which changed settings wait for a restart (callbacks listener), and applies the rest', async () => {
+    const cb = 'callbacks:\n  secret: cb-secret\n';
+    const exp = await startExporter(`${config(sim, ['keep'])}${cb}`, noWatch);
+    await eventually(() => scrape(exp.url), (m) => m.get(active('keep')) === 1);
+    writeFileSync(exp.configFile, `${config(sim, ['keep', 'add'])}${cb}  listen_address: "127.0.0.1:0"\n`);
+    expect((await post(exp)).status).toBe(200);
+    const warn = exp.logs().find((l) => l.level === 40 && String(l.msg).includes('only take effect after a restart'));
+    expect(warn?.['settings']).toEqual(['callbacks.listen_address']);
+    await eventually(() => scrape(exp.url), (m) => m.get(active('add')) === 1, 3000, 50);
+    // Still served where it was: the main listener keeps the receiver until a restart (an
+    // unsigned body is refused by the receiver, not 404 for want of a route).
+    const res = await fetch(`${exp.url}/zego/callback`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(res.status).not.toBe(404);
+    expect(res.status).toBeLessThan(500);
+  });
+
   it('a bad config is refused with 500 and its error, the old one keeps running; a good one then clears the flag', async () => {
     const exp = await startExporter(config(sim, ['keep']), noWatch);
     await eventually(() => scrape(exp.url), (m) => m.get(active('keep')) === 1);

@@ -1,0 +1,22 @@
+import type { Config } from './types.js';
+
+/**
+ * Settings a reload cannot apply to a running process, because they shaped something built once
+ * at start: the callbacks' own listener, and in fleet mode the Redis connection, its keys and the
+ * AppID they are counted under. Returns the key paths that differ, so a reload can say that they
+ * wait for a restart instead of silently keeping the old values.
+ */
+export function restartOnlyChanges(running: Config, next: Config): string[] {
+  const changed: string[] = [];
+  if (running.callbacks?.listenAddress !== next.callbacks?.listenAddress) changed.push('callbacks.listen_address');
+  const a = running.fleet;
+  const b = next.fleet;
+  if ((a === undefined) !== (b === undefined)) changed.push('fleet');
+  else if (a && b) {
+    if (!a.redisUrl.equals(b.redisUrl)) changed.push('fleet.redis_url');
+    if (a.keyPrefix !== b.keyPrefix) changed.push('fleet.key_prefix');
+    if (a.shareResults !== b.shareResults) changed.push('fleet.share_results');
+    if (running.zego.appId !== next.zego.appId) changed.push('zego.app_id (fleet budget key)');
+  }
+  return changed;
+}
