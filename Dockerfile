@@ -6,7 +6,8 @@
 # test/unit/dockerfile.test.ts replays the runtime stage from this file's COPY lines: whatever the
 # runtime needs must be copied here, and only production dependencies are installed.
 
-ARG NODE_VERSION=24
+# The current Node.js LTS (26: Active LTS since 2026-10-28; 24 is in maintenance).
+ARG NODE_VERSION=26
 
 # 1. Build: every dependency (TypeScript), compile to dist/.
 FROM node:${NODE_VERSION}-slim AS build
@@ -24,7 +25,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # 3. Runtime: distroless (no shell, no package manager), non-root (uid 65532).
-FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
+FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian13:nonroot
 ARG REVISION=unknown
 ENV NODE_ENV=production \
     ZEGO_EXPORTER_REVISION=${REVISION}
