@@ -131,6 +131,10 @@ export class StreamFamilies {
     const size = this.#blockSize ?? Math.max(MIN_BLOCK, Math.ceil(list.length / TARGET_BLOCKS));
     const count = Math.ceil(list.length / size);
     let work = 0;
+    // The blocks of this render's list. Another render (the other format) may run while this one
+    // waits at a yield, on a newer list after a reload: it installs its own blocks, but this
+    // render goes on with these, so its output holds exactly its list, each stream once.
+    const blocks: Block[] = [];
     // Bring every block up to date with the list and with its streams' state.
     for (let k = 0; k < count; k++) {
       const from = k * size;
@@ -141,6 +145,7 @@ export class StreamFamilies {
         b = { members, labels: members.map((s) => this.#labelText(s)), versions: members.map(() => -1), bodies: [], offsets: [] };
         this.#blocks[k] = b;
       }
+      blocks.push(b);
       work += b.members.length + this.#refresh(b, nowSec);
       if (work >= SLICE) {
         work = 0;
@@ -152,8 +157,7 @@ export class StreamFamilies {
     for (let j = 0; j < FAMILIES.length; j++) {
       const f = FAMILIES[j]!;
       yield headers[j]!;
-      for (let k = 0; k < count; k++) {
-        const b = this.#blocks[k]!;
+      for (const b of blocks) {
         let body = b.bodies[j];
         if (f.clock) {
           // Moves with every scrape: built fresh and not kept, so these buffers die young.

@@ -71,6 +71,25 @@ describe('StreamFamilies caching', () => {
     expect(line(text, 'zego_stream_probe_success{stream_id="c"}')).toBe('zego_stream_probe_success{stream_id="c"} 0');
   });
 
+  it('a render paused at a yield while another renders a reloaded list still writes exactly its own list', () => {
+    // Text and OpenMetrics renders run concurrently; a reload between them changes the list.
+    const store = new StateStore({ logger: pino({ level: 'silent' }), now: () => T });
+    const ids = Array.from({ length: 12_000 }, (_, i) => `s${i}`);
+    store.setStreams(ids.map((id) => ({ id, intervalMs: 1000, labels: {} })));
+    const fam = new StreamFamilies();
+    fam.render(store.snapshot(), T, 'text');
+    const listA = [...store.snapshot()];
+    const expectedA = new StreamFamilies().render(listA, T, 'text');
+    const a = fam.chunks(listA, T, 'text');
+    const partA: Buffer[] = [];
+    for (let n = 0; n < 3; n++) partA.push(a.next().value as Buffer); // paused inside its first pass
+    store.setStreams(ids.slice(500).map((id) => ({ id, intervalMs: 1000, labels: {} }))); // 500 dropped: every block shifts
+    const b = fam.render(store.snapshot(), T, 'openmetrics');
+    expect(b).not.toContain('stream_id="s0"}');
+    for (let r = a.next(); !r.done; r = a.next()) partA.push(r.value);
+    expect(Buffer.concat(partA).toString()).toBe(expectedA);
+  });
+
   it('a stream whose state becomes known gains its zego_stream_active series', () => {
     const { store, render } = setup();
     const before = render(T);
