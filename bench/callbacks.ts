@@ -11,9 +11,9 @@ import { Exporter } from '../src/exporter.js';
 import { startHttpServer, type RunningServer } from '../src/http/server.js';
 import { CallbackSender, startSimulator, type Simulator } from '../src/simulator/index.js';
 
-const APP_ID = 4242;
+export const APP_ID = 4242;
 const SERVER_SECRET = '0123456789abcdef0123456789abcdef';
-const CALLBACK_SECRET = 'bench-callback-secret';
+export const CALLBACK_SECRET = 'bench-callback-secret';
 
 export interface Harness {
   sim: Simulator;

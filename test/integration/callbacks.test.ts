@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { activeValue, measureCallbackLatency, startHarness, type Harness } from '../../bench/callbacks.js';
+import { activeValue, APP_ID, CALLBACK_SECRET, measureCallbackLatency, startHarness, type Harness } from '../../bench/callbacks.js';
 import { callbackSignature } from '../../src/callbacks/verify.js';
 import { eventually, scrape } from '../helpers/exporter-process.js';
 
@@ -90,6 +92,41 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
     await eventually(async () => wrong.stats, (s) => s.gaveUp === 1, 2000, 10);
     expect(wrong.stats).toMatchObject({ sent: 3, retried: 2, delivered: 0, gaveUp: 1 });
     wrong.close();
+  });
+
+  it('a delivery that fails is retried on the schedule until the receiver gets it, and the state arrives', async () => {
+    h = await startHarness(['cb-1']);
+    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 0);
+    // A relay in front of the receiver that is "down" (503) for the first two attempts.
+    let refused = 0;
+    const relay = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        if (refused < 2) {
+          refused++;
+          res.writeHead(503).end();
+          return;
+        }
+        fetch(`${h!.http.url}/zego/callback`, { method: 'POST', headers: { 'Content-Type': req.headers['content-type'] ?? '' }, body: Buffer.concat(parts) })
+          .then(async (r) => res.writeHead(r.status).end(await r.text()))
+          .catch(() => res.writeHead(502).end());
+      });
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const { CallbackSender } = await import('../../src/simulator/callbacks.js');
+    const sender = new CallbackSender({ url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}/zego/callback`, appId: APP_ID, secret: CALLBACK_SECRET, retryGapsMs: [30, 30, 30] });
+    try {
+      expect(await sender.onStream('cb-1', { state: 'active', createTime: nowSec() })).toBe(503);
+      await eventually(async () => sender.stats, (s) => s.delivered === 1, 3000, 10);
+      expect(sender.stats).toMatchObject({ sent: 3, retried: 2, delivered: 1, gaveUp: 0 });
+      const m = await scrape(h.http.url);
+      expect(m.get('zego_exporter_callbacks_total{event="stream_create",result="accepted"}')).toBe(1);
+      expect(m.get('zego_stream_state_source{stream_id="cb-1",source="callback"}')).toBe(1);
+    } finally {
+      sender.close();
+      await new Promise((r) => relay.close(r));
+    }
   });
 
   it('measures callback-to-/metrics latency', async () => {
