@@ -72,7 +72,7 @@ const SLICE = 4000;
 const TARGET_BLOCKS = 16;
 const MIN_BLOCK = 256;
 /** A zero-length chunk: a point where the caller may yield to the event loop; never content. */
-export const YIELD = Buffer.alloc(0);
+const YIELD = Buffer.alloc(0);
 
 /** A stream's label text (`{stream_id="…",…}`), kept while its labels object stays the same. */
 interface LabelText {
