@@ -373,6 +373,8 @@ function readLabels(ctx: Ctx, node: YamlNode | null | undefined, path: string): 
 class Ctx {
   readonly errors: ConfigError[] = [];
   secretFileText = '';
+  /** Scalars whose text came (partly) from the environment: their source text, for messages. */
+  readonly #expanded = new WeakMap<object, { raw: string; value: string }>();
 
   constructor(
     readonly lc: LineCounter,
@@ -384,8 +386,15 @@ class Ctx {
     return offset === undefined ? undefined : this.lc.linePos(offset);
   }
 
+  /**
+   * Messages may quote the bad value. A value expanded from the environment is quoted as written
+   * (`${ZEGO_SERVER_SECRET}`), never as expanded: a secret put under the wrong key would otherwise
+   * be printed in the error.
+   */
   err(path: string, node: YamlNode | null | undefined, message: string): void {
     const p = this.pos(node);
+    const x = node ? this.#expanded.get(node) : undefined;
+    if (x && x.value !== '') message = message.split(x.value).join(x.raw);
     this.errors.push(p ? { path, line: p.line, col: p.col, message } : { path, message });
   }
 
@@ -426,6 +435,7 @@ class Ctx {
       failed = true;
       return '';
     });
+    if (out !== node.value) this.#expanded.set(node, { raw: node.value, value: out });
     return failed ? undefined : out;
   }
 

@@ -117,6 +117,16 @@ describe('config: every error names the key path and line:column', () => {
     expect(formatConfigError(errors.find((e) => e.path === 'zego.timeout')!, 'config.yaml')).toBe('config.yaml:4:12: zego.timeout: invalid duration "soon" (use e.g. 500ms, 5s, 1m30s, 1h)');
   });
 
+  it('quotes a value expanded from the environment as written, so a secret under the wrong key is not printed', () => {
+    const leaked = '9193cc662a4c0ec135ec71fb57194b38';
+    const text = `zego:\n  app_id: \${S}\n  server_secret: x\n  is_test: \${S}\n  rate_limit: \${S}\n  timeout: \${S}\n  endpoint: "https://\${S}:x"\nprobe:\n  interval: \${S}\nstreams:\n  - "a-\${S}!"\n  - id: b\n    labels: { team: "\${S}" }\nfleet:\n  redis_url: \${S}\ncallbacks:\n  secret: s\n  path: \${S}\n`;
+    const r = parse(text, { S: leaked });
+    if (r.ok) throw new Error('expected errors');
+    expect(r.errors.map((e) => e.path)).toEqual(expect.arrayContaining(['zego.app_id', 'zego.is_test', 'zego.rate_limit', 'zego.timeout', 'probe.interval', 'streams[0]', 'fleet.redis_url', 'callbacks.path']));
+    for (const e of r.errors) expect(formatConfigError(e, 'c.yaml')).not.toContain(leaked);
+    expect(r.errors.find((e) => e.path === 'zego.is_test')?.message).toBe('must be true or false, got "${S}"');
+  });
+
   it('never throws on hostile documents', () => {
     for (const text of ['', '~', '[]', '"x"', 'a: &a [*a]', '!!binary x', 'zego: !!str', `${BASE}streams: {a: 1}`, '\u0000\u0001', 'zego:\n  app_id: *x']) {
       const r = parse(text);
