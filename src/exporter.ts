@@ -161,7 +161,11 @@ export class Exporter {
    * other scrape does instead of formatting every line of every stream while Prometheus waits.
    */
   #prerender(): void {
-    this.#scrape.render('text').catch((err: unknown) => this.#log.warn({ err }, 'pre-rendering /metrics failed'));
+    const started = performance.now();
+    this.#scrape.render('text').then(
+      () => this.#log.debug({ streams: this.#scheduler.size, ms: Math.round(performance.now() - started) }, 'metrics caches built'),
+      (err: unknown) => this.#log.warn({ err }, 'pre-rendering /metrics failed'),
+    );
   }
 
   markReload(ok: boolean): void {

@@ -101,6 +101,8 @@ describe('hot reload (real process against the simulator)', () => {
     exp.child.kill('SIGHUP');
     await eventually(() => scrape(exp.url), (m) => m.get(active('add')) === 1, 3000, 50);
     expect(reloads(exp)).toBe(1);
+    // The /metrics caches are built in the background at start and after each applied reload.
+    await eventually(async () => exp.logs().filter((l) => l.msg === 'metrics caches built').length, (n) => n === 2, 3000, 50);
 
     writeFileSync(exp.configFile, config(sim, ['keep']));
     const res = await post(exp);
