@@ -187,6 +187,7 @@ export class Exporter {
       rateLimitConfigured: this.#config.zego.rateLimit,
       queueLength: this.#scheduler.queueLength,
       achievableRefreshSec: Number.isFinite(plan.worstRefreshSec) ? plan.worstRefreshSec : 0,
+      achievableProbesPerSec: this.#budget.achievableRate,
       demandPerSec: plan.demandPerSec,
       streamsWatched: this.#scheduler.size,
       slotsHeld: this.#budget.slotsHeld,

@@ -9,6 +9,8 @@ export interface ExporterStatus {
   rateLimitConfigured: number;
   queueLength: number;
   achievableRefreshSec: number;
+  /** What the budget yields at the measured latency L: rate_limit / (1 + L) (see Budget.achievableRate). */
+  achievableProbesPerSec: number;
   demandPerSec: number;
   streamsWatched: number;
   slotsHeld: number;
@@ -104,6 +106,7 @@ export class SelfMetrics {
     gauge('zego_exporter_rate_limit_configured', 'Configured rate_limit: API calls per second this exporter may spend.', (s) => s.rateLimitConfigured);
     gauge('zego_exporter_queue_length', 'Streams past their due time waiting for a slot in the budget.', (s) => s.queueLength);
     gauge('zego_exporter_achievable_refresh_seconds', 'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).', (s) => s.achievableRefreshSec);
+    gauge('zego_exporter_achievable_probes_per_second', 'API calls per second the budget yields at the measured call latency L (send to end of response): rate_limit / (1 + L), each call holding its slot until 1 s after its response.', (s) => s.achievableProbesPerSec);
     gauge('zego_exporter_demand_probes_per_second', 'API calls per second the configured intervals ask for (sum of 1/interval).', (s) => s.demandPerSec);
     gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
     gauge('zego_exporter_streams_discovered', 'Streams watched because a stream_create callback matched a discovery pattern.', (s) => s.streamsDiscovered);

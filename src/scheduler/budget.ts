@@ -51,6 +51,12 @@ export interface RunOptions {
 /** Slow pace while the AppID's credentials or config are rejected: keep trying, but quietly. */
 export const SLOW_MODE_RATE = 1;
 
+/**
+ * Weight of each new response time in the latency average: about the last 40 calls count, so one
+ * slow call barely moves it and the average settles within seconds at any useful rate.
+ */
+const LATENCY_WEIGHT = 0.05;
+
 export class Budget {
   readonly #queue: PQueue;
   readonly #holdMs: number;
@@ -78,6 +84,8 @@ export class Budget {
   #lastClimbAt = Number.NEGATIVE_INFINITY;
   #throttledTotal = 0;
   #stopped = false;
+  /** Moving average of send → end of response, ms; null until the first call has settled. */
+  #latencyMs: number | null = null;
 
   constructor(opts: BudgetOptions) {
     this.#holdMs = opts.holdMs ?? 1000;
@@ -125,6 +133,17 @@ export class Budget {
   }
 
   /**
+   * Calls/s the slot rule really yields at the measured latency L (s): a call holds its slot for
+   * L + 1 s, so rate_limit / (1 + L), counted in whole slots and never above rate_limit (the
+   * spacing). It is the configured limit, before throttling back-off: back-off is the API's
+   * doing, not a shortfall of the budget. Before the first response L counts as 0.
+   */
+  get achievableRate(): number {
+    const slotSec = (this.#holdMs + (this.#latencyMs ?? 0)) / 1000;
+    return Math.min(this.#rateLimit, slotsFor(this.#rateLimit) / slotSec);
+  }
+
+  /**
    * Resolves with fn's result as soon as fn settles (or undefined when cancelled or stopped), while
    * the slot stays held for `holdMs` more. fn gets a signal that aborts on stop().
    */
@@ -146,11 +165,13 @@ export class Budget {
         }
         const call = new AbortController();
         this.#inFlight.add(call);
+        const sentAt = this.#now();
         try {
           resolve(await fn(call.signal));
         } catch (err) {
           reject(err);
         } finally {
+          this.#noteLatency(this.#now() - sentAt);
           this.#inFlight.delete(call);
           ticket?.release();
           await this.#hold();
@@ -231,6 +252,10 @@ export class Budget {
     const reason = new Error('exporter stopping');
     for (const call of this.#inFlight) call.abort(reason);
     await idle;
+  }
+
+  #noteLatency(ms: number): void {
+    this.#latencyMs = this.#latencyMs === null ? ms : this.#latencyMs + LATENCY_WEIGHT * (ms - this.#latencyMs);
   }
 
   async #pace(): Promise<void> {

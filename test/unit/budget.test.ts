@@ -97,6 +97,37 @@ describe('Budget', () => {
     expect(inWindow / 18).toBeGreaterThanOrEqual(38 * 0.95);
   });
 
+  it.each([
+    [10, 250],
+    [7.5, 250],
+    [20, 150],
+    [4, 2000],
+  ])('reports as achievable what the slot rule really yields: rate_limit=%s at %s ms latency', async (rate, latencyMs) => {
+    const budget = new Budget({ rateLimit: rate, hardLimit: 40 });
+    // Before any response the latency counts as 0: rate_limit in whole slots held 1 s each.
+    expect(budget.achievableRate).toBe(Math.floor(rate));
+    const calls = await drive(budget, 5000, () => latencyMs, 40_000);
+    const expected = Math.min(rate, Math.floor(rate) / (1 + latencyMs / 1000));
+    expect(budget.achievableRate).toBeCloseTo(expected, 6);
+    // The calls the budget really started per second, after the first 5 s, match the figure.
+    const t0 = 1_700_000_000_000;
+    const observed = calls.filter((c) => c.send >= t0 + 5000 && c.send < t0 + 35_000).length / 30;
+    expect(Math.abs(observed - budget.achievableRate) / budget.achievableRate).toBeLessThan(0.05);
+  });
+
+  it('averages the latency over recent calls: one slow call barely moves the achievable rate', async () => {
+    const budget = new Budget({ rateLimit: 10, hardLimit: 40 });
+    await drive(budget, 40, () => 100, 10_000);
+    expect(budget.achievableRate).toBeCloseTo(10 / 1.1, 6);
+    await drive(budget, 1, () => 5000, 10_000);
+    const afterSlow = budget.achievableRate;
+    expect(afterSlow).toBeLessThan(10 / 1.1);
+    expect(afterSlow).toBeGreaterThan(10 / (1 + 0.1 + 0.05 * 4.9) - 1e-9);
+    // A sustained change is followed: 200 calls at 400 ms bring it to ~10 / 1.4.
+    await drive(budget, 200, () => 400, 60_000);
+    expect(budget.achievableRate).toBeCloseTo(10 / 1.4, 2);
+  });
+
   it('resolves a call as soon as it settles while its slot stays held for 1 s', async () => {
     const budget = new Budget({ rateLimit: 1, hardLimit: 40 });
     let settledAt = 0;

@@ -52,6 +52,7 @@ const STATUS: ExporterStatus = {
   rateLimitConfigured: 40,
   queueLength: 2,
   achievableRefreshSec: 12.5,
+  achievableProbesPerSec: 36.5,
   demandPerSec: 3.2,
   streamsWatched: 3,
   fleetConnected: false,
@@ -187,6 +188,8 @@ describe('SelfMetrics', () => {
     expect(text).toContain('zego_exporter_rate_limit_configured 40\n');
     expect(text).toContain('zego_exporter_queue_length 2\n');
     expect(text).toContain('zego_exporter_achievable_refresh_seconds 12.5\n');
+    expect(text).toContain('# TYPE zego_exporter_achievable_probes_per_second gauge\n');
+    expect(text).toContain('zego_exporter_achievable_probes_per_second 36.5\n');
     expect(text).toContain('zego_exporter_clock_offset_seconds -0.5\n');
     expect(text).toContain('zego_exporter_config_last_reload_successful 1\n');
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
