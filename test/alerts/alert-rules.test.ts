@@ -16,6 +16,7 @@ interface AlertRule {
   alert: string;
   expr: string;
   for?: string;
+  keep_firing_for?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
@@ -32,6 +33,9 @@ interface UnitTestFile {
 
 const ruleFile = parse(readFileSync(rulesFile, 'utf8')) as RuleFile;
 const alerts = ruleFile.groups.flatMap((g) => g.rules);
+/** Labels a scrape or the Prometheus Operator adds per replica: stream alerts aggregate them away. */
+const PER_REPLICA = 'without (instance, pod, node, container, endpoint, service)';
+const STREAM_ALERTS = ['ZegoKeyStreamDown', 'ZegoStreamDown', 'ZegoStreamProbeFailing', 'ZegoStreamDataStale'];
 
 /** Duration string ("1m", "1h30m", "90s") in seconds. */
 function seconds(d: string): number {
@@ -103,6 +107,26 @@ describe('alerts/zego-alerts.yaml', () => {
     expect(byName.get('ZegoExporterAbsent')?.expr).toContain('absent(up{job="zego-stream-exporter"})');
   });
 
+  it('names the stream, not the replica, in every per-stream alert', () => {
+    const perStream = alerts.filter((a) => /\bzego_stream_/.test(a.expr));
+    expect(perStream.map((a) => a.alert).sort()).toEqual([...STREAM_ALERTS].sort());
+    for (const a of perStream) {
+      // Every aggregation in the rule drops exactly the per-replica labels, and nothing else.
+      const aggregations = [...a.expr.matchAll(/\b(?:max|min|count|sum) (without|by) \(([^)]*)\)/g)];
+      expect(aggregations.length, a.alert).toBeGreaterThanOrEqual(2);
+      for (const m of aggregations) expect(`${m[1]} (${m[2]})`, a.alert).toBe(PER_REPLICA);
+      expect(JSON.stringify(a.annotations), a.alert).not.toContain('$labels.instance');
+      // A gap (a single exporter replaced, one probe's flap) must not resolve and re-page.
+      expect(seconds(a.keep_firing_for ?? '0s'), a.alert).toBeGreaterThanOrEqual(120);
+    }
+  });
+
+  it('has multi-replica promtool tests: 3 series per stream, a replacement, a disagreement', () => {
+    const text = testFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
+    for (const r of ['10.0.0.11:9792', '10.0.0.12:9792', '10.0.0.13:9792', '10.0.0.14:9792']) expect(text).toContain(`instance="${r}"`);
+    expect(text).toContain('stale');
+  });
+
   it('has a promtool unit test in which each alert fires and one in which it stays quiet', () => {
     const suites = testFiles.map((f) => parse(readFileSync(f, 'utf8')) as UnitTestFile);
     const cases = suites.flatMap((s) => s.tests.flatMap((t) => t.alert_rule_test ?? []));
@@ -130,19 +154,31 @@ describe('alerts/zego-alerts.yaml', () => {
     // Each mutation is a plausible mistake; the promtool unit tests must fail on every one.
     const mutations: [string, (s: string) => string][] = [
       ['key stream alert without `for`', (s) => s.replace('for: 1m', 'for: 0s')],
-      ['key stream alert on every stream', (s) => s.replace('zego_stream_active{severity="critical"} == 0', 'zego_stream_active == 0')],
-      ['non-key alert also on key streams', (s) => s.replace('severity!~"critical|none"', 'severity!="none"')],
-      ['non-key alert ignoring severity="none"', (s) => s.replace('severity!~"critical|none"', 'severity!="critical"')],
-      ['probe-failing alert on a single failure', (s) => s.replace('> 2 * zego_stream_interval_seconds', '> 0')],
-      ['probe-failing alert on never-probed streams', (s) => s.replace('and zego_stream_last_probe_timestamp_seconds > 0\n', '')],
+      ['key stream alert on every stream', (s) => s.replaceAll('zego_stream_active{severity="critical"}', 'zego_stream_active')],
+      ['non-key alert also on key streams', (s) => s.replaceAll('severity!~"critical|none"', 'severity!="none"')],
+      ['non-key alert ignoring severity="none"', (s) => s.replaceAll('severity!~"critical|none"', 'severity!="critical"')],
+      ['stream alerts per replica (no aggregation)', (s) => s.replaceAll(PER_REPLICA, 'without ()')],
+      ['stream alerts keeping the pod label', (s) => s.replaceAll(PER_REPLICA, 'without (instance, node, container, endpoint, service)')],
+      ['stream alerts without keep_firing_for', (s) => s.replaceAll('keep_firing_for: 5m', 'keep_firing_for: 0s')],
+      ['key stream down when any replica says down', (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)max without([\s\S]*?)max without/, '$1min without$2min without')],
+      ['a replica whose probes fail still votes with its last known state', (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)and zego_stream_probe_success == 1\n/, '$1')],
+      [
+        'no last known state when no replica has current data',
+        (s) => s.replace(/\n\s*or\n\s*max without \([^)]*\) \(zego_stream_active\{severity="critical"\}\)/, ''),
+      ],
+      ['probe-failing alert when one replica fails', (s) => s.replace(/(alert: ZegoStreamProbeFailing[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
+      ['stale alert when one replica is stale', (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
+      ['probe-failing alert on a single failure', (s) => s.replace('<= 2 * zego_stream_interval_seconds', '<= 0')],
+      ['probe-failing alert on never-probed streams', (s) => s.replace('(zego_stream_last_probe_timestamp_seconds > 0)', '(zego_stream_last_probe_timestamp_seconds >= 0)')],
       ['stale alert without start-up grace', (s) => s.replace('> 300)', '> 0)')],
-      ['stale alert without floor', (s) => s.replace('3 * zego_stream_interval_seconds, 180', '3 * zego_stream_interval_seconds, 0')],
+      ['stale alert without floor', (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)3 \* zego_stream_interval_seconds, 180/, '$13 * zego_stream_interval_seconds, 0')],
       ['throttling alert on any throttling', (s) => s.replace('> 0.1\n', '> 0\n')],
       ['throttling alert without `for`', (s) => s.replace(/(ZegoApiThrottling[\s\S]*?)for: 10m/, '$1for: 1m')],
       ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]')],
       ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0')],
       ['config reload alert inverted', (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1')],
-      ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_rate_limit_configured', '> zego_exporter_rate_limit')],
+      ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit')],
+      ['budget alert on the configured rate, not what it yields', (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit_configured')],
     ];
 
     it.each(mutations)('fails on: %s', (_name, mutate) => {

@@ -263,6 +263,14 @@ describe('grafana/provisioning', () => {
     }
     const exprs = prom.map((d) => d.model.expr ?? '');
     expect(exprs.join()).toContain('severity="critical"');
+    // The same agreement across replicas as the Prometheus rule: its expression, less the `== 0`
+    // that the threshold step C does here.
+    const rules = parse(readFileSync(join(root, 'alerts', 'zego-alerts.yaml'), 'utf8')) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+    const promRule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'ZegoKeyStreamDown');
+    const norm = (e: string): string => e.replace(/\s+/g, ' ').trim();
+    expect(exprs).toHaveLength(1);
+    expect(`${norm(exprs[0] ?? '')} == 0`).toBe(norm(promRule?.expr ?? ''));
+    expect(JSON.stringify(rule.annotations)).not.toContain('$labels.instance');
     const r = checkExpressions(exprs);
     expect(r.status, r.output).toBe(0);
   });
