@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -7,24 +7,56 @@ import { freePort } from './ports.js';
 export interface PrometheusProcess {
   url: string;
   query: (expr: string) => Promise<{ status: string; error?: string; data: { resultType: string; result: unknown[] } }>;
-  alerts: () => Promise<{ labels: Record<string, string>; state: string }[]>;
+  queryRange: (expr: string, startSec: number, endSec: number, stepSec: number) => Promise<{ status: string; error?: string; data: { result: { metric: Record<string, string>; values: [number, string][] }[] } }>;
+  alerts: () => Promise<{ labels: Record<string, string>; state: string; activeAt?: string }[]>;
+  /** Replaces the scrape targets (file-based discovery: Prometheus picks the change up within a second or so). */
+  setTargets: (targets: string[]) => void;
   stop: () => Promise<void>;
 }
 
-/** A real Prometheus (Debian's package) on a random loopback port, scraping and evaluating every second. */
-export async function startPrometheus(opts: { target: string; job: string; ruleFiles: string[] }): Promise<PrometheusProcess> {
+export interface PrometheusOptions {
+  /** One target, or several (`targets`); either way they can be replaced later with setTargets(). */
+  target?: string;
+  targets?: string[];
+  job: string;
+  ruleFiles: string[];
+  /** Base URL of an Alertmanager (or a stand-in) to send alerts to; resent every second. */
+  alertmanager?: string;
+}
+
+/**
+ * A real Prometheus (Debian's package) on a random loopback port, scraping and evaluating every
+ * second. Targets come from a file (file_sd), so a test can replace an exporter as a rollout does.
+ */
+export async function startPrometheus(opts: PrometheusOptions): Promise<PrometheusProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'zego-prom-'));
   const config = join(dir, 'prometheus.yml');
+  const targetsFile = join(dir, 'targets.json');
+  const setTargets = (targets: string[]): void => {
+    // Written aside and renamed: Prometheus never reads a half-written file.
+    writeFileSync(`${targetsFile}.tmp`, JSON.stringify([{ targets }]));
+    renameSync(`${targetsFile}.tmp`, targetsFile);
+  };
+  setTargets(opts.targets ?? (opts.target !== undefined ? [opts.target] : []));
+  const alerting = opts.alertmanager
+    ? `alerting:\n  alertmanagers:\n    - api_version: v2\n      scheme: http\n      static_configs:\n        - targets: [${JSON.stringify(new URL(opts.alertmanager).host)}]\n`
+    : '';
   writeFileSync(
     config,
-    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n${opts.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`).join('\n')}\n` +
-      `scrape_configs:\n  - job_name: ${opts.job}\n    static_configs:\n      - targets: [${JSON.stringify(opts.target)}]\n`,
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${alerting}rule_files:\n${opts.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`).join('\n')}\n` +
+      `scrape_configs:\n  - job_name: ${opts.job}\n    file_sd_configs:\n      - files: [${JSON.stringify(targetsFile)}]\n        refresh_interval: 1s\n`,
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
     process.env['PROMETHEUS'] ?? 'prometheus',
-    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+      ...(opts.alertmanager ? ['--rules.alert.resend-delay=1s'] : []),
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';
@@ -51,7 +83,12 @@ export async function startPrometheus(opts: { target: string; job: string; ruleF
   return {
     url,
     stop,
+    setTargets,
     query: async (expr) => (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<ReturnType<PrometheusProcess['query']>>,
-    alerts: async () => ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } }).data.alerts,
+    queryRange: async (expr, startSec, endSec, stepSec) =>
+      (await (await fetch(`${url}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${startSec}&end=${endSec}&step=${stepSec}`)).json()) as Awaited<
+        ReturnType<PrometheusProcess['queryRange']>
+      >,
+    alerts: async () => ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string; activeAt?: string }[] } }).data.alerts,
   };
 }
