@@ -156,6 +156,54 @@ describe('grafana/dashboards/zego-streams.json', () => {
     }
   });
 
+  /** The row (by title) each panel sits in: rows are flat, a panel belongs to the last row above it. */
+  const rowOf = (p: Panel): string => {
+    const rows = dashboard.panels.filter((r) => r.type === 'row' && r.gridPos.y <= p.gridPos.y);
+    return rows.sort((a, b) => b.gridPos.y - a.gridPos.y)[0]?.title ?? '';
+  };
+  const PER_REPLICA = 'without (instance, pod, node, container, endpoint, service)';
+
+  it('shows one row per stream, whatever the number of exporters: per-replica views only under Exporter health', () => {
+    const streamPanels = queryPanels.filter((p) => (p.targets ?? []).some((t) => /\bzego_stream_/.test(t.expr ?? '')));
+    expect(streamPanels.length).toBeGreaterThan(6);
+    for (const p of streamPanels) {
+      if (rowOf(p) === 'Exporter health') continue;
+      for (const t of p.targets ?? []) {
+        const expr = t.expr ?? '';
+        if (!/\bzego_stream_/.test(expr)) continue;
+        // Either one number for all streams, or every per-stream aggregation drops exactly the per-replica labels.
+        const aggregations = [...expr.matchAll(/\b(max|min|count|sum) (without|by) \(([^)]*)\)/g)];
+        const wholeFleet = /^(count|sum|min|max)\(/.test(expr.trim());
+        expect(aggregations.length > 0 || wholeFleet, `${p.title}: ${expr}`).toBe(true);
+        for (const m of aggregations) expect(`${m[2]} (${m[3]})`, `${p.title}: ${expr}`).toBe(PER_REPLICA);
+        expect((t as { legendFormat?: string }).legendFormat ?? '', p.title).not.toContain('instance');
+      }
+    }
+    // The stream state the dashboard shows is the alert's rule of agreement.
+    const rules = parse(readFileSync(join(root, 'alerts', 'zego-alerts.yaml'), 'utf8')) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+    const keyRule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'ZegoKeyStreamDown')?.expr ?? '';
+    const strip = (e: string): string => e.replace(/\{[^}]*\}/g, '').replace(/\s+/g, ' ').trim();
+    expect(strip(exprs('Key streams down')[0] ?? '')).toBe(`count(${strip(keyRule)}) or vector(0)`);
+    // The exporter-health row keeps per-replica views, and one that shows the replicas disagreeing.
+    expect(rowOf(byTitle('Streams the exporters disagree on'))).toBe('Exporter health');
+  });
+
+  it('counts key streams only in "Key streams down"', () => {
+    const key = exprs('Key streams down');
+    expect(key).toHaveLength(1);
+    for (const s of key.join().match(/zego_stream_active\{[^}]*\}/g) ?? []) expect(s).toContain('severity="critical"');
+  });
+
+  it('has panels for close reasons, callbacks by result, fleet status and what the budget yields', () => {
+    expect(exprs('Last close reason').join()).toContain(`max ${PER_REPLICA} (zego_stream_last_close_reason{`);
+    expect(exprs('Callbacks by result').join()).toMatch(/sum by \(event, result\) \(rate\(zego_exporter_callbacks_total\{/);
+    const fleet = exprs('Fleet (Redis) status').join();
+    expect(fleet).toContain('zego_exporter_fleet_connected{');
+    expect(fleet).toContain('-1 * zego_exporter_build_info{'); // "off" rather than no data outside fleet mode
+    expect(rowOf(byTitle('Fleet (Redis) status'))).toBe('Exporter health');
+    expect(exprs('Rate budget use').join()).toContain('zego_exporter_achievable_probes_per_second{');
+  });
+
   it('lists the key streams first in "Streams currently down" and marks it empty when healthy', () => {
     const p = byTitle('Streams currently down');
     expect(p.description).toContain('(empty when healthy)');
@@ -178,7 +226,7 @@ describe('grafana/dashboards/zego-streams.json', () => {
 
     it('marks only the "(empty when healthy)" panels allowEmpty', () => {
       const empty = [...new Set(queries.filter((q) => q.allowEmpty).map((q) => q.panel.replace(/ \[\w+\]$/, '')))];
-      expect(empty).toEqual(['Streams currently down']);
+      expect(empty).toEqual(['Streams currently down', 'Streams the exporters disagree on']);
     });
 
     it('walks collapsed rows and substitutes every variable syntax', () => {

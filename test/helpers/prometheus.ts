@@ -8,7 +8,7 @@ export interface PrometheusProcess {
   url: string;
   query: (expr: string) => Promise<{ status: string; error?: string; data: { resultType: string; result: unknown[] } }>;
   queryRange: (expr: string, startSec: number, endSec: number, stepSec: number) => Promise<{ status: string; error?: string; data: { result: { metric: Record<string, string>; values: [number, string][] }[] } }>;
-  alerts: () => Promise<{ labels: Record<string, string>; state: string; activeAt?: string }[]>;
+  alerts: () => Promise<{ labels: Record<string, string>; state: string; activeAt?: string; keepFiringSince?: string }[]>;
   /** Replaces the scrape targets (file-based discovery: Prometheus picks the change up within a second or so). */
   setTargets: (targets: string[]) => void;
   stop: () => Promise<void>;
@@ -89,6 +89,6 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       (await (await fetch(`${url}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${startSec}&end=${endSec}&step=${stepSec}`)).json()) as Awaited<
         ReturnType<PrometheusProcess['queryRange']>
       >,
-    alerts: async () => ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string; activeAt?: string }[] } }).data.alerts,
+    alerts: async () => ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string; activeAt?: string; keepFiringSince?: string }[] } }).data.alerts,
   };
 }

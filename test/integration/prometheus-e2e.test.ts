@@ -3,13 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { CallbackSender, startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { dashboardQueries } from '../helpers/dashboard-queries.js';
 import { eventually, ROOT, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.js';
 
 const APP_ID = 246813579;
 const SECRET = 'e2e0123456789abcdef0123456789abc';
+const CALLBACK_SECRET = 'e2e-callback-secret';
 const JOB = 'zego-stream-exporter';
 
 /**
@@ -30,10 +31,10 @@ describe('end to end with a real Prometheus', () => {
     sim.setStream('stage-backup', { state: 'active', createTime: now - 200 });
     sim.setStream('side-room', { state: 'closed', createTime: now - 900, closeTime: now - 100 });
     exp = await startExporter(
-      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\nprobe:\n  interval: 2s\nstreams:\n` +
+      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\ncallbacks:\n  secret: \${CB}\nprobe:\n  interval: 2s\nstreams:\n` +
         `  - id: stage-main\n    interval: 1s\n    labels: { severity: critical, team: broadcast }\n` +
         `  - id: stage-backup\n    labels: { severity: critical, team: broadcast }\n  - side-room\n  - never-there\n`,
-      { env: { S: SECRET }, logLevel: 'info' },
+      { env: { S: SECRET, CB: CALLBACK_SECRET }, logLevel: 'info' },
     );
     prom = await startPrometheus({ target: exp.url.replace('http://', ''), job: JOB, ruleFiles: [join(ROOT, 'alerts/zego-alerts.yaml')] });
   }, 60_000);
@@ -57,7 +58,7 @@ describe('end to end with a real Prometheus', () => {
     expect(check.status).toBe(0);
   });
 
-  it('fires ZegoKeyStreamDown (pending, then firing) for a key stream that goes down, and resolves it', async () => {
+  it('fires ZegoKeyStreamDown (pending, then firing) for a key stream that goes down, and clears its condition when it is back', async () => {
     await eventually(
       () => prom.query('zego_stream_active{stream_id="stage-main"}'),
       (r) => r.data.result.length === 1 && (r.data.result[0] as { value: [number, string] }).value[1] === '1',
@@ -66,7 +67,7 @@ describe('end to end with a real Prometheus', () => {
     );
     sim.setStream('stage-main', { state: 'closed', createTime: now - 300, closeTime: Math.floor(Date.now() / 1000) });
     const down = Date.now();
-    const keyAlert = (alerts: { labels: Record<string, string>; state: string }[]) =>
+    const keyAlert = (alerts: { labels: Record<string, string>; state: string; keepFiringSince?: string }[]) =>
       alerts.find((a) => a.labels['alertname'] === 'ZegoKeyStreamDown' && a.labels['stream_id'] === 'stage-main');
     await eventually(prom.alerts, (a) => keyAlert(a)?.state === 'pending', 20_000, 250);
     const firing = await eventually(prom.alerts, (a) => keyAlert(a)?.state === 'firing', 90_000, 500);
@@ -74,6 +75,17 @@ describe('end to end with a real Prometheus', () => {
     expect(keyAlert(firing)!.labels).toMatchObject({ severity: 'critical', team: 'broadcast', job: JOB });
     // The other key stream stayed up: no alert for it.
     expect(firing.some((a) => a.labels['alertname'] === 'ZegoKeyStreamDown' && a.labels['stream_id'] === 'stage-backup')).toBe(false);
+
+    // ZEGO's stream_close callback for side-room says why it closed (the close-reason panel).
+    const sender = new CallbackSender({ url: `${exp.url}/zego/callback`, appId: APP_ID, secret: CALLBACK_SECRET });
+    expect(await sender.send(sender.closeEvent('side-room', (now - 900) * 1000, (now - 100) * 1000, 1))).toBe(200);
+    sender.close();
+    await eventually(
+      () => prom.query('zego_stream_last_close_reason{stream_id="side-room"}'),
+      (r) => r.data.result.length === 1,
+      10_000,
+      250,
+    );
 
     // While it is down, every dashboard query answers (the down-streams table included).
     const queries = dashboardQueries(join(ROOT, 'grafana/dashboards/zego-streams.json'));
@@ -97,7 +109,10 @@ describe('end to end with a real Prometheus', () => {
       expect(values.map((v) => v.value[1])).toEqual(['0']);
     }
 
+    // Back up: the rule's condition clears at once (Prometheus marks keepFiringSince), and
+    // keep_firing_for (5m) holds the alert a while longer, so a flap does not page again.
     sim.setStream('stage-main', { state: 'active', createTime: Math.floor(Date.now() / 1000) });
-    await eventually(prom.alerts, (a) => keyAlert(a) === undefined, 20_000, 250);
+    const held = await eventually(prom.alerts, (a) => keyAlert(a)?.keepFiringSince !== undefined, 20_000, 250);
+    expect(keyAlert(held)?.state).toBe('firing');
   }, 150_000);
 });
