@@ -121,6 +121,14 @@ describe('alerts/zego-alerts.yaml', () => {
     }
   });
 
+  it('is explained in docs/deploying.md: the scrape job the rules select, the per-replica labels, keep_firing_for', () => {
+    const doc = readFileSync(join(root, 'docs', 'deploying.md'), 'utf8');
+    expect(doc).toContain('job_name: zego-stream-exporter');
+    expect(doc).toContain('`' + PER_REPLICA + '`');
+    const keep = alerts.find((a) => a.alert === 'ZegoKeyStreamDown')?.keep_firing_for ?? '';
+    expect(doc).toContain(`keep_firing_for: ${keep}`);
+  });
+
   it('has multi-replica promtool tests: 3 series per stream, a replacement, a disagreement', () => {
     const text = testFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
     for (const r of ['10.0.0.11:9792', '10.0.0.12:9792', '10.0.0.13:9792', '10.0.0.14:9792']) expect(text).toContain(`instance="${r}"`);
