@@ -10,7 +10,7 @@ const testsDir = join(root, 'alerts', 'tests');
 const testFiles = readdirSync(testsDir)
   .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
   .map((f) => join(testsDir, f));
-const RUNBOOK = 'https://github.com/zego-stream-exporter/zego-stream-exporter/blob/main/README.md#';
+const RUNBOOK = 'https://github.com/zego-stream-exporter/zego-stream-exporter/blob/main/docs/runbook.md#';
 
 interface AlertRule {
   alert: string;
@@ -113,12 +113,16 @@ describe('alerts/zego-alerts.yaml', () => {
     }
   });
 
-  it('has a README runbook section per alert whose heading matches the runbook_url anchor', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  it('has a docs/runbook.md section per alert whose heading is the runbook_url anchor', () => {
+    const runbook = readFileSync(join(root, 'docs', 'runbook.md'), 'utf8');
+    // GitHub's anchor for a heading is its text lowercased; `## ZegoKeyStreamDown` → #zegokeystreamdown.
+    const anchors = new Set([...runbook.matchAll(/^## (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase()));
     for (const a of alerts) {
-      expect(readme).toMatch(new RegExp(`^### ${a.alert}$`, 'm'));
+      expect(runbook).toMatch(new RegExp(`^## ${a.alert}$`, 'm'));
       const url = String(a.annotations?.['runbook_url'] ?? '');
-      expect(url.endsWith(`README.md#${a.alert.toLowerCase()}`), url).toBe(true);
+      const anchor = url.slice(url.indexOf('#') + 1);
+      expect(url.startsWith(`${RUNBOOK}`), url).toBe(true);
+      expect(anchors.has(anchor), `${url}: no "## " heading in docs/runbook.md with anchor #${anchor}`).toBe(true);
     }
   });
 

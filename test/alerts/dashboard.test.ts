@@ -251,7 +251,8 @@ describe('grafana/provisioning', () => {
     expect(rule.for).toBe('1m');
     expect(rule.labels.severity).toBe('critical');
     expect(Object.keys(rule.annotations).sort()).toEqual(['description', 'runbook_url', 'summary']);
-    expect(rule.annotations.runbook_url).toMatch(/README\.md#zegokeystreamdown$/);
+    expect(rule.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#zegokeystreamdown$/);
+    expect(readFileSync(join(root, 'docs', 'runbook.md'), 'utf8')).toMatch(/^## ZegoKeyStreamDown$/m);
     const refs = new Map(rule.data.map((d) => [d.refId, d]));
     expect(refs.has(rule.condition)).toBe(true);
     const prom = rule.data.filter((d) => d.datasourceUid !== '__expr__');
