@@ -1,5 +1,5 @@
 /**
- * npm run bench — prints the figures the README's "Performance and reliability" section quotes:
+ * npm run bench — prints the figures docs/performance.md quotes:
  *   budget use at saturation vs rate_limit (loopback and 50/150/300 ms added latency), the server's
  *   busiest second, max staleness vs N/R, CPU per probe; convergence under another caller's load
  *   (simulator throttleRate) and the climb back; mixed intervals; /metrics render time (custom
