@@ -3,7 +3,8 @@ import type { Secret } from '../config/secret.js';
 import type { ProbeOutcome } from './outcome.js';
 import { parseResponse } from './response.js';
 import type { SequenceCounter } from './sequence.js';
-import { apiStreamId, newNonce, signature } from './sign.js';
+import { apiStreamId } from './protocol.js';
+import { newNonce, signature } from './sign.js';
 
 export interface ZegoClientOptions {
   appId: number;
