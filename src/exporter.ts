@@ -18,7 +18,8 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { startFleet, type Fleet } from './fleet/index.js';
 import { ApiHealth } from './state/api-health.js';
 import { StateStore, type CallbackApply } from './state/store.js';
-import { ZegoClient, type ProbeResult } from './zego/client.js';
+import { ZegoClient } from './zego/client.js';
+import type { ProbeResult } from './zego/outcome.js';
 import { bareStreamId } from './zego/protocol.js';
 import { SequenceCounter } from './zego/sequence.js';
 
