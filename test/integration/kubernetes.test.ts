@@ -11,7 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { parseHostPort } from '../../src/zego/protocol.js';
 import { parseConfig } from '../../src/config/load.js';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from '../../src/config/types.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { ROOT, eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
 
 const DIR = join(ROOT, 'deploy/kubernetes');

@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import { signature } from '../zego/sign.js';
+import { signature } from '../src/zego/sign.js';
 import type { SimClock } from './clock.js';
 import type { Faults } from './faults.js';
 import type { StatsCollector } from './stats.js';
-import { isValidStreamId, stripTestPrefix, testPrefix } from '../zego/protocol.js';
+import { isValidStreamId, stripTestPrefix, testPrefix } from '../src/zego/protocol.js';
 import type { StreamTable } from './streams.js';
 import { SlidingWindow } from './window.js';
 

@@ -1,6 +1,6 @@
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
 import type { SimStats } from './stats.js';
-import { isValidStreamId } from '../zego/protocol.js';
+import { isValidStreamId } from '../src/zego/protocol.js';
 import { StreamStateError, type StreamState } from './streams.js';
 
 /** What the control endpoints may do to a running simulator. */

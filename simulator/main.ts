@@ -5,7 +5,7 @@
  * parent can start it with --listen 127.0.0.1:0 and learn the port without racing.
  */
 import { parseArgs } from 'node:util';
-import { apiStreamId, parseHostPort } from '../zego/protocol.js';
+import { apiStreamId, parseHostPort } from '../src/zego/protocol.js';
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
 import { startSimulator, type StreamState } from './server.js';
 import { startDemoScript, type DemoScript } from './streams.js';

@@ -1,4 +1,4 @@
-import { isValidStreamId } from '../zego/protocol.js';
+import { isValidStreamId } from '../src/zego/protocol.js';
 
 /** A stream as the API reports it. Times are Unix seconds. */
 export type StreamState =
