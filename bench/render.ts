@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import { pino } from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { StreamFamilies } from '../src/metrics/streams.js';
-import { startSimulator } from '../src/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 import { StateStore, type StreamState } from '../src/state/store.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, percentile, sleep } from './stats.js';

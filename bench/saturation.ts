@@ -1,4 +1,4 @@
-import { startSimulator } from '../src/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, sleep } from './stats.js';
 

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startSimulator, type Faults } from '../src/simulator/index.js';
+import { startSimulator, type Faults } from '../simulator/index.js';
 import { parseMetrics, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, sleep } from './stats.js';
 

@@ -18,7 +18,9 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { startFleet, type Fleet } from './fleet/index.js';
 import { ApiHealth } from './state/api-health.js';
 import { StateStore, type CallbackApply } from './state/store.js';
-import { ZegoClient, type ProbeResult } from './zego/client.js';
+import { ZegoClient } from './zego/client.js';
+import type { ProbeResult } from './zego/outcome.js';
+import { bareStreamId } from './zego/protocol.js';
 import { SequenceCounter } from './zego/sequence.js';
 
 export interface ExporterOptions {
@@ -304,8 +306,7 @@ export class Exporter {
   #applyCallback(e: StreamEvent, receivedAtMs: number): CallbackApply {
     const z = this.#config.zego;
     // Test-environment callbacks carry the id as the API knows it; the config lists bare ids.
-    const prefix = `zegotest-${z.appId}-`;
-    const id = z.isTest && e.streamId.startsWith(prefix) ? e.streamId.slice(prefix.length) : e.streamId;
+    const id = bareStreamId(e.streamId, z.appId, z.isTest);
     if (this.#store.get(id) === undefined && e.event === 'stream_create' && this.#discovery?.offer(id) === 'added') {
       this.#log.info({ stream_id: id, discovered: this.#discovery.size }, 'watching a discovered stream');
       this.#setStreams(this.#config);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
+import { helpText, parseCli, runConfigCheck } from './cli.js';
 import { loadConfigIsolated } from './config/isolated.js';
 import { formatConfigError } from './config/load.js';
 import { startCallbackListener } from './callbacks/receiver.js';
@@ -9,6 +9,7 @@ import { startHttpServer } from './http/server.js';
 import { createLogger } from './log.js';
 import { Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
+import { parseHostPort } from './zego/protocol.js';
 
 /** Wiring only: flags → config → the parts → start → signals → stop. */
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -29,7 +30,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`));
 
   const log = createLogger(flags.logLevel, flags.logFormat);
-  const listen = parseListenAddress(flags.listenAddress);
+  const listen = parseHostPort(flags.listenAddress);
   if (!listen.ok) {
     log.error(`--web.listen-address: ${listen.message}`);
     return 2;
@@ -70,7 +71,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const cbAddress = loaded.config.callbacks?.listenAddress;
   let cbListener: Awaited<ReturnType<typeof startCallbackListener>> | null = null;
   if (cbAddress !== undefined) {
-    const a = parseListenAddress(cbAddress);
+    const a = parseHostPort(cbAddress);
     try {
       if (!a.ok) throw new Error(a.message);
       cbListener = await startCallbackListener(a.host, a.port, exporter.callbackRoute(true));

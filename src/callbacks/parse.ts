@@ -4,6 +4,8 @@
  * short reason, never an exception.
  */
 
+import { isValidStreamId } from '../zego/protocol.js';
+
 export type CloseReason = 'normal_stop' | 'heartbeat_timeout' | 'relogin' | 'kicked' | 'tcp_disconnect' | 'room_cleared' | 'deleted' | 'other';
 
 /** stream_close `type` → the `reason` label of zego_stream_last_close_reason. */
@@ -84,13 +86,11 @@ export function signedPart(f: Record<string, string>): Parsed<SignedPart> {
   return { ok: true, value: { event: f['event']!, timestamp: f['timestamp']!, nonce: f['nonce']!, signature: f['signature']!, appId } };
 }
 
-const STREAM_ID_RE = /^[A-Za-z0-9_-]{1,256}$/;
-
 export function streamEvent(f: Record<string, string>): Parsed<StreamEvent> {
   const event = f['event'];
   if (event !== 'stream_create' && event !== 'stream_close') return { ok: false, reason: `unsupported event ${JSON.stringify(event ?? '').slice(0, 40)}` };
   const streamId = f['stream_id'] ?? '';
-  if (!STREAM_ID_RE.test(streamId)) return { ok: false, reason: 'stream_id missing or invalid' };
+  if (!isValidStreamId(streamId)) return { ok: false, reason: 'stream_id missing or invalid' };
   const streamSeq = uint(f['stream_seq']);
   if (streamSeq === null) return { ok: false, reason: 'stream_seq missing or not a number' };
   if (event === 'stream_create') {

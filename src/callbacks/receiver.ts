@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { listen, type RunningServer } from '../http/server.js';
-import type { CallbackEventLabel, CallbackResultLabel } from '../metrics/self.js';
+import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
 import { parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
 import type { CallbackVerifier } from './verify.js';

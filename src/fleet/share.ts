@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ProbeOutcome } from '../zego/outcome.js';
-import type { ProbeResult } from '../zego/client.js';
+import type { ProbeOutcome, ProbeResult } from '../zego/outcome.js';
 
 /**
  * Shared work: replicas watching the same stream probe it once per interval between them. A

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import type { ProbeResult } from '../zego/client.js';
-import { outcomeLabel } from '../zego/outcome.js';
+import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import { outcomeLabel, type ProbeResult } from '../zego/outcome.js';
 import { familyHeader, formatLabels, formatValue, sampleName, type Format, type MetricType } from './exposition.js';
 
 /** Read at scrape time from the running parts; never computed on the probe path. */
@@ -22,21 +22,6 @@ export interface ExporterStatus {
   /** Fleet mode: whether the AppID's budget is shared through Redis right now. */
   fleetConnected: boolean;
 }
-
-/** Bounded label values of zego_exporter_callbacks_total. */
-export type CallbackEventLabel = 'stream_create' | 'stream_close' | 'other';
-export type CallbackResultLabel =
-  | 'accepted'
-  | 'duplicate'
-  | 'stale'
-  | 'unwatched'
-  | 'ignored'
-  | 'bad_signature'
-  | 'expired'
-  | 'replayed'
-  | 'wrong_app'
-  | 'malformed'
-  | 'too_large';
 
 export interface BuildInfo {
   version: string;

@@ -1,4 +1,4 @@
-import type { ProbeResult } from '../zego/client.js';
+import type { ProbeResult } from '../zego/outcome.js';
 import type { Budget } from './budget.js';
 import { planBudget } from './plan.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { eventKey, order, type EventKey } from '../callbacks/order.js';
 import type { CloseReason, StreamEvent } from '../callbacks/parse.js';
-import type { ProbeResult } from '../zego/client.js';
+import type { ProbeResult } from '../zego/outcome.js';
 
 export interface WatchedStream {
   id: string;

@@ -1,9 +1,10 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Secret } from '../config/secret.js';
-import type { ProbeOutcome } from './outcome.js';
+import type { ProbeResult } from './outcome.js';
 import { parseResponse } from './response.js';
 import type { SequenceCounter } from './sequence.js';
-import { apiStreamId, newNonce, signature } from './sign.js';
+import { apiStreamId } from './protocol.js';
+import { newNonce, signature } from './sign.js';
 
 export interface ZegoClientOptions {
   appId: number;
@@ -19,16 +20,6 @@ export interface ZegoClientOptions {
   nonce?: () => string;
   /** A clock offset already learned from this endpoint (a reload replacing the client keeps it). */
   clockOffsetMs?: number;
-}
-
-export interface ProbeResult {
-  outcome: ProbeOutcome;
-  /** ZEGO Code as a string, or timeout / network / http_5xx / bad_response. */
-  code: string;
-  /** Wall-clock ms when the request was handed to the network. */
-  sentAtMs: number;
-  durationMs: number;
-  requestId?: string;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;

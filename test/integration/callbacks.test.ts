@@ -86,7 +86,7 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
     h = await startHarness(['cb-1'], { retryGapsMs: [50, 50, 50, 50, 50] });
     // The exporter refuses a callback it cannot verify; once it can (here: a signature made with
     // the right secret), ZEGO's retry gets through. Use a wrong app id first to force a 403.
-    const { CallbackSender } = await import('../../src/simulator/callbacks.js');
+    const { CallbackSender } = await import('../../simulator/callbacks.js');
     const wrong = new CallbackSender({ url: `${h.http.url}/zego/callback`, appId: 1, secret: 'bench-callback-secret', retryGapsMs: [20, 20] });
     expect(await wrong.send(wrong.createEvent('cb-1', Date.now()))).toBe(403);
     await eventually(async () => wrong.stats, (s) => s.gaveUp === 1, 2000, 10);
@@ -114,7 +114,7 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
       });
     });
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-    const { CallbackSender } = await import('../../src/simulator/callbacks.js');
+    const { CallbackSender } = await import('../../simulator/callbacks.js');
     const sender = new CallbackSender({ url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}/zego/callback`, appId: APP_ID, secret: CALLBACK_SECRET, retryGapsMs: [30, 30, 30] });
     try {
       expect(await sender.onStream('cb-1', { state: 'active', createTime: nowSec() })).toBe(503);
@@ -139,7 +139,7 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
 
 describe('callbacks in the real process', () => {
   it('serves callbacks on their own listener (without /metrics) and shows them on /metrics', async () => {
-    const { startSimulator, CallbackSender } = await import('../../src/simulator/index.js');
+    const { startSimulator, CallbackSender } = await import('../../simulator/index.js');
     const { startExporter, stopAll } = await import('../helpers/exporter-process.js');
     const sim = await startSimulator({ apps: [{ appId: 777, secret: 'srv-secret' }] });
     try {

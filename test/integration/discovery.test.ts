@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CallbackSender, withCallbacks } from '../../src/simulator/callbacks.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { CallbackSender, withCallbacks } from '../../simulator/callbacks.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
 
 const APP_ID = 135792468;

@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { envOf, parseDockerfile, workdir, type Stage } from '../helpers/dockerfile.js';
 import { ROOT, eventually, parseMetrics } from '../helpers/exporter-process.js';
 
@@ -75,6 +75,13 @@ function replay(stage: Stage): string {
   return dir;
 }
 
+/** Every file below `dir`, as paths relative to it with `/` separators. */
+function filesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)).split(sep).join('/'));
+}
+
 /** The ENTRYPOINT as a host command: the image's node binary is this test's node. */
 function entrypoint(): string[] {
   const ep = only(runtime, 'ENTRYPOINT')[0]!.exec!;
@@ -122,6 +129,22 @@ describe('container image (Dockerfile replayed without an engine)', () => {
     expect(existsSync(join(app, 'dist/src/main.js'))).toBe(true);
     expect(existsSync(join(app, 'dist/src/healthcheck.js'))).toBe(true);
     expect(existsSync(join(app, 'test'))).toBe(false);
+  });
+
+  it('holds no simulator: the image runs the exporter only', () => {
+    const own = filesUnder(app).filter((f) => !f.startsWith('node_modules/'));
+    expect(own).toContain('dist/src/main.js');
+    expect(own.filter((f) => /simulator|demo/i.test(f))).toEqual([]);
+    // The build stage compiles only what it copied: no simulator output to copy by mistake.
+    expect(filesUnder(join(replay(stageByName('build')), 'dist')).filter((f) => /simulator|demo/i.test(f))).toEqual([]);
+  });
+
+  it("the npm package's files hold no simulator either", () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toContain('dist/src/main.js');
+    expect(files.filter((f) => /simulator|demo/i.test(f))).toEqual([]);
   });
 
   it('.dockerignore keeps secrets, local configs, tests and VCS out of the build context', () => {

@@ -8,10 +8,10 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseListenAddress } from '../../src/cli.js';
+import { parseHostPort } from '../../src/zego/protocol.js';
 import { parseConfig } from '../../src/config/load.js';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from '../../src/config/types.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { ROOT, eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
 
 const DIR = join(ROOT, 'deploy/kubernetes');
@@ -164,7 +164,7 @@ describe('deploy/kubernetes manifests', () => {
     for (const [variant, docs] of Object.entries(built)) {
       const dep = of<Doc>(docs, 'Deployment')[0]!;
       const c = exporterOf(dep);
-      const listen = parseListenAddress(flag(c, 'web.listen-address')!);
+      const listen = parseHostPort(flag(c, 'web.listen-address')!);
       expect(listen.ok).toBe(true);
       const port = c.ports?.find((p) => p.name === 'metrics');
       expect(port?.containerPort, variant).toBe(listen.ok ? listen.port : -1);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { dashboardQueries } from '../helpers/dashboard-queries.js';
 import { eventually, ROOT, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.js';

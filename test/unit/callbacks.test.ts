@@ -8,7 +8,7 @@ import { callbackSignature, CallbackVerifier } from '../../src/callbacks/verify.
 import { Secret } from '../../src/config/secret.js';
 import { StreamFamilies } from '../../src/metrics/streams.js';
 import { StateStore } from '../../src/state/store.js';
-import type { ProbeResult } from '../../src/zego/client.js';
+import type { ProbeResult } from '../../src/zego/outcome.js';
 
 const SECRET = 'cb-secret-value';
 const APP = 1234;

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { StreamFamilies } from '../../src/metrics/streams.js';
 import { StateStore } from '../../src/state/store.js';
-import type { ProbeResult } from '../../src/zego/client.js';
+import type { ProbeResult } from '../../src/zego/outcome.js';
 
 const T = 1_700_000_000_000;
 const active = (createTimeSec: number): ProbeResult => ({ outcome: { kind: 'active', createTimeSec }, code: '0', sentAtMs: T, durationMs: 1 });

@@ -5,7 +5,7 @@ import { negotiate } from '../../src/metrics/exposition.js';
 import { SelfMetrics, type ExporterStatus } from '../../src/metrics/self.js';
 import { StreamFamilies } from '../../src/metrics/streams.js';
 import { initialState, type StreamState } from '../../src/state/store.js';
-import type { ProbeResult } from '../../src/zego/client.js';
+import type { ProbeResult } from '../../src/zego/outcome.js';
 
 const NOW_MS = 1_700_000_100_000;
 const NOW_SEC = NOW_MS / 1000;

@@ -2,8 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Budget } from '../../src/scheduler/budget.js';
 import { planBudget } from '../../src/scheduler/plan.js';
 import { Scheduler, type ScheduledStream } from '../../src/scheduler/scheduler.js';
-import type { ProbeResult } from '../../src/zego/client.js';
-import type { ProbeOutcome } from '../../src/zego/outcome.js';
+import type { ProbeOutcome, ProbeResult } from '../../src/zego/outcome.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../simulator/server.js';
 import { FakeClock, apiUrl, call, type ReqParams } from './simulator-helpers.js';
 
 const APP = 12345;

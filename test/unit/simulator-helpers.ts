@@ -1,6 +1,6 @@
 import { signature } from '../../src/zego/sign.js';
-import type { SimClock } from '../../src/simulator/clock.js';
-import type { Envelope } from '../../src/simulator/api.js';
+import type { SimClock } from '../../simulator/clock.js';
+import type { Envelope } from '../../simulator/api.js';
 
 /** A clock the test moves by hand; wall starts at a fixed instant so Timestamps are reproducible. */
 export class FakeClock implements SimClock {

@@ -2,8 +2,7 @@ import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiHealth } from '../../src/state/api-health.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
-import type { ProbeResult } from '../../src/zego/client.js';
-import type { FailureReason, ProbeOutcome } from '../../src/zego/outcome.js';
+import type { FailureReason, ProbeOutcome, ProbeResult } from '../../src/zego/outcome.js';
 
 interface LogLine {
   level: number;

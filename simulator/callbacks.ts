@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { callbackSignature } from '../callbacks/verify.js';
+import { callbackSignature } from '../src/callbacks/verify.js';
 import type { StreamState } from './streams.js';
 
 /** ZEGO's documented retry gaps after a non-2xx answer: up to 5 retries, then the callback is dropped. */
