@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { StreamFamilies } from '../src/metrics/streams.js';
 import { startSimulator } from '../src/simulator/index.js';
-import { StateStore, type StreamState } from '../src/state/store.js';
+import { StateStore } from '../src/state/store.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, percentile, sleep } from './stats.js';
 
@@ -84,7 +84,7 @@ export async function renderPromClient(streams: number, rounds: number): Promise
   for (let i = 0; i < rounds; i++) {
     const t = performance.now();
     const nowSec = Date.now() / 1000;
-    for (const s of store.snapshot() as Iterable<Readonly<StreamState>>) {
+    for (const s of store.snapshot()) {
       const l = { stream_id: s.id, severity: s.labels['severity'] ?? '', team: s.labels['team'] ?? '' };
       fams.active.set(l, s.active ? 1 : 0);
       fams.uptime.set(l, s.active && s.createTimeSec !== null ? nowSec - s.createTimeSec : 0);

@@ -1,4 +1,4 @@
-import type { StreamState } from '../state/store.js';
+import type { StreamRecord } from '../state/store.js';
 
 const FROM_PROBES = 'From background probing of ZEGOCLOUD DescribeRTCStreamState; scrapes never call the API.';
 
@@ -11,11 +11,11 @@ export interface Family {
    */
   type: 'gauge';
   /** undefined: no sample for this stream (its state is not known yet). */
-  value: (s: Readonly<StreamState>, nowSec: number) => number | undefined;
+  value: (s: Readonly<StreamRecord>, nowSec: number) => number | undefined;
   /** The value moves with the clock (uptime): rendered afresh on every scrape, never cached. No extra label. */
   clock?: boolean;
   /** One more label whose value comes from a small fixed set (no escaping needed). */
-  label?: { name: string; value: (s: Readonly<StreamState>) => string | null };
+  label?: { name: string; value: (s: Readonly<StreamRecord>) => string | null };
 }
 
 /**

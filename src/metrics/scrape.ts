@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { StreamState } from '../state/store.js';
+import type { StreamRecord } from '../state/store.js';
 import { trailer, type Format } from './exposition.js';
 import type { SelfMetrics } from './self.js';
 import type { StreamFamilies } from './streams.js';
@@ -7,7 +7,7 @@ import type { StreamFamilies } from './streams.js';
 export interface ScrapeSources {
   self: Pick<SelfMetrics, 'render'>;
   families: StreamFamilies;
-  snapshot: () => Iterable<Readonly<StreamState>>;
+  snapshot: () => Iterable<Readonly<StreamRecord>>;
   now: () => number;
 }
 

@@ -1,4 +1,4 @@
-import type { StreamState } from '../state/store.js';
+import type { StreamRecord } from '../state/store.js';
 import { familyHeader, formatLabels, type Format } from './exposition.js';
 import { FAMILIES, type Family } from './families.js';
 
@@ -23,7 +23,7 @@ interface LabelText {
  * OpenMetrics scrapes share it.
  */
 interface Block {
-  members: Readonly<StreamState>[];
+  members: Readonly<StreamRecord>[];
   labels: LabelText[];
   /** Each member's state version when its lines were encoded (-1: not yet). */
   versions: number[];
@@ -49,7 +49,7 @@ export interface StreamFamiliesOptions {
  * zero-length chunks every few milliseconds of work, where the caller may give the event loop a turn.
  */
 export class StreamFamilies {
-  readonly #labels = new WeakMap<Readonly<StreamState>, LabelText>();
+  readonly #labels = new WeakMap<Readonly<StreamRecord>, LabelText>();
   readonly #headers = new Map<Format, Buffer[]>();
   readonly #blockSize: number | undefined;
   #blocks: Block[] = [];
@@ -58,12 +58,12 @@ export class StreamFamilies {
     this.#blockSize = opts.blockSize;
   }
 
-  render(streams: Iterable<Readonly<StreamState>>, nowMs: number, format: Format): string {
+  render(streams: Iterable<Readonly<StreamRecord>>, nowMs: number, format: Format): string {
     return Buffer.concat([...this.chunks(streams, nowMs, format)]).toString('utf8');
   }
 
-  *chunks(streams: Iterable<Readonly<StreamState>>, nowMs: number, format: Format): Generator<Buffer> {
-    const list = Array.isArray(streams) ? (streams as Readonly<StreamState>[]) : [...streams];
+  *chunks(streams: Iterable<Readonly<StreamRecord>>, nowMs: number, format: Format): Generator<Buffer> {
+    const list = Array.isArray(streams) ? (streams as Readonly<StreamRecord>[]) : [...streams];
     const nowSec = nowMs / 1000;
     const size = this.#blockSize ?? Math.max(MIN_BLOCK, Math.ceil(list.length / TARGET_BLOCKS));
     const count = Math.ceil(list.length / size);
@@ -135,7 +135,7 @@ export class StreamFamilies {
     return n * FAMILIES.length;
   }
 
-  #labelText(s: Readonly<StreamState>): LabelText {
+  #labelText(s: Readonly<StreamRecord>): LabelText {
     const hit = this.#labels.get(s);
     if (hit && hit.labels === s.labels) return hit;
     const entry: LabelText = { labels: s.labels, text: formatLabels({ stream_id: s.id, ...sortedLabels(s.labels) }) };
@@ -154,7 +154,7 @@ export class StreamFamilies {
 }
 
 /** One stream's line of a family, or '' when the stream has no sample in it. */
-function lineOf(f: Family, s: Readonly<StreamState>, labelText: string, nowSec: number): string {
+function lineOf(f: Family, s: Readonly<StreamRecord>, labelText: string, nowSec: number): string {
   const v = f.value(s, nowSec);
   if (v === undefined) return '';
   const extra = f.label?.value(s);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { negotiate } from '../../src/metrics/exposition.js';
 import { SelfMetrics, type ExporterStatus } from '../../src/metrics/self.js';
 import { StreamFamilies } from '../../src/metrics/streams.js';
-import { initialState, type StreamState } from '../../src/state/store.js';
+import { initialState, type StreamRecord } from '../../src/state/store.js';
 import type { ProbeResult } from '../../src/zego/client.js';
 
 const NOW_MS = 1_700_000_100_000;
@@ -23,7 +23,7 @@ const FAMILY_NAMES = [
   'zego_stream_state_source',
 ];
 
-function state(id: string, over: Partial<StreamState> = {}): StreamState {
+function state(id: string, over: Partial<StreamRecord> = {}): StreamRecord {
   return { ...initialState({ id, intervalMs: 10_000, labels: {} }), ...over };
 }
 
@@ -31,7 +31,7 @@ function samples(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 }
 
-function streams(): StreamState[] {
+function streams(): StreamRecord[] {
   return [
     state('unknown-1', { intervalMs: 30_000 }),
     state('live', {
