@@ -42,7 +42,7 @@ function filledStore(streams: number): StateStore {
  * stream. Between two renders, 600 streams (15 s of probing at the API's limit: one Prometheus
  * scrape interval) get a new probe result, in the order the scheduler would probe them.
  */
-export function renderInProcess(streams: number, rounds: number): { p50: number; p99: number; bytes: number } {
+function renderInProcess(streams: number, rounds: number): { p50: number; p99: number; bytes: number } {
   const store = filledStore(streams);
   const families = new StreamFamilies();
   const times: number[] = [];
@@ -66,7 +66,7 @@ export function renderInProcess(streams: number, rounds: number): { p50: number;
  * keep them: every scrape sets each stream's values from the snapshot (uptime changes every time),
  * then prom-client renders the registry.
  */
-export async function renderPromClient(streams: number, rounds: number): Promise<{ p50: number; p99: number }> {
+async function renderPromClient(streams: number, rounds: number): Promise<{ p50: number; p99: number }> {
   const store = filledStore(streams);
   const registry = new Registry();
   const labelNames = ['stream_id', 'severity', 'team'] as const;
