@@ -61,7 +61,7 @@ interface FleetCommands {
   zegoFleetRelease(leases: string, member: string, holdMs: number): Promise<number>;
 }
 
-export interface LimiterOptions {
+export interface FleetLimiterOptions {
   redis: Redis;
   /** Key prefix and AppID: exporters sharing both share one budget. */
   keyPrefix: string;
@@ -79,7 +79,7 @@ export class FleetLimiter {
   readonly #memberPrefix: string;
   #seq = 0;
 
-  constructor(opts: LimiterOptions) {
+  constructor(opts: FleetLimiterOptions) {
     opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     opts.redis.defineCommand('zegoFleetRelease', { numberOfKeys: 1, lua: RELEASE });
     this.#redis = opts.redis as Redis & FleetCommands;

@@ -43,14 +43,14 @@ const BUSY_RECHECK_MS = 200;
 
 export class ResultShare {
   readonly #redis: Redis & ShareCommands;
-  readonly #o: ResultShareOptions;
+  readonly #opts: ResultShareOptions;
   readonly #now: () => number;
 
   constructor(opts: ResultShareOptions) {
     opts.redis.defineCommand('zegoShareClaim', { numberOfKeys: 2, lua: CLAIM });
     opts.redis.defineCommand('zegoSharePublish', { numberOfKeys: 2, lua: PUBLISH });
     this.#redis = opts.redis as Redis & ShareCommands;
-    this.#o = opts;
+    this.#opts = opts;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -62,8 +62,8 @@ export class ResultShare {
   async claim(streamId: string, intervalMs: number): Promise<ClaimResult> {
     try {
       // Held until the result is published; a claimer that died frees it after the call's worst case.
-      const claimMs = Math.max(intervalMs, this.#o.callTimeoutMs + 2000);
-      const [kind, value] = await this.#redis.zegoShareClaim(this.#resultKey(streamId), this.#claimKey(streamId), this.#o.owner, claimMs);
+      const claimMs = Math.max(intervalMs, this.#opts.callTimeoutMs + 2000);
+      const [kind, value] = await this.#redis.zegoShareClaim(this.#resultKey(streamId), this.#claimKey(streamId), this.#opts.owner, claimMs);
       if (kind === 'fresh') {
         const result = decodeResult(value);
         return result ? { kind: 'fresh', result } : { kind: 'claimed' };
@@ -81,21 +81,21 @@ export class ResultShare {
     const claim = this.#claimKey(streamId);
     try {
       if (result.outcome.kind === 'failed' || ttlMs <= 0) {
-        if ((await this.#redis.get(claim)) === this.#o.owner) await this.#redis.del(claim);
+        if ((await this.#redis.get(claim)) === this.#opts.owner) await this.#redis.del(claim);
         return;
       }
-      await this.#redis.zegoSharePublish(this.#resultKey(streamId), claim, JSON.stringify(result), ttlMs, this.#o.owner);
+      await this.#redis.zegoSharePublish(this.#resultKey(streamId), claim, JSON.stringify(result), ttlMs, this.#opts.owner);
     } catch {
       // Redis away: the others probe themselves once the claim runs out.
     }
   }
 
   #resultKey(id: string): string {
-    return `${this.#o.keyPrefix}:result:${this.#o.appId}:${id}`;
+    return `${this.#opts.keyPrefix}:result:${this.#opts.appId}:${id}`;
   }
 
   #claimKey(id: string): string {
-    return `${this.#o.keyPrefix}:claim:${this.#o.appId}:${id}`;
+    return `${this.#opts.keyPrefix}:claim:${this.#opts.appId}:${id}`;
   }
 }
 

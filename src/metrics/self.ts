@@ -37,7 +37,9 @@ export class SelfMetrics {
   readonly #callbacks: Counter<'event' | 'result'>;
 
   constructor(readStatus: () => ExporterStatus, build: BuildInfo, opts: { fleet?: boolean } = {}) {
-    // Read once per scrape (render() refreshes it), not once per gauge: status() walks every stream.
+    // Read once per scrape (render() clears it), not once per gauge: the gauges of one scrape then
+    // describe one moment, and status() gathers from every part (and redoes the budget math when
+    // the rate or the stream list changed).
     const status = (): ExporterStatus => (this.#status ??= readStatus());
     const registers = [this.registry];
     this.#requests = new Counter({

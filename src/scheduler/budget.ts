@@ -1,25 +1,10 @@
 import PQueue from 'p-queue';
 
-/**
- * The API counts calls when they arrive, and we only know a call arrived somewhere between sending
- * it and the end of its response. So a call holds one of `rate` slots from the moment it is sent
- * until `holdMs` (1 s) after its response ends: every call that arrives in a server second (t-1, t]
- * still holds its slot at t, hence no server second ever counts more than `rate` calls, whatever
- * the network does. p-queue's `concurrency` is that slot count. On top, calls start evenly spaced
- * (1/rate apart, with p-queue's strict interval as a hard floor), never in a batch.
- *
- * Throttling answers (the AppID's budget is shared with other callers) cut the rate
- * multiplicatively; after a quiet spell it climbs back linearly (AIMD), so the exporter settles
- * just under what the others leave.
- */
 export interface BudgetOptions {
   /** Calls per second this process may spend. */
   rateLimit: number;
   /** The API's own ceiling (40, or 10 in the test environment): never two sends closer than 1/this. */
   hardLimit: number;
-  holdMs?: number;
-  /** The back-off never goes below this rate (calls/s). */
-  minRate?: number;
   /** How long after the last throttling answer the rate starts climbing again. */
   recoverAfterMs?: number;
   /** Seconds to climb from 0 back to `rateLimit`. */
@@ -42,19 +27,31 @@ export interface GateTicket {
 }
 
 export interface RunOptions {
-  /** Higher runs first; the scheduler passes minus the stream's interval. */
-  priority?: number;
   /** Aborting removes a waiting call from the queue: a stream removed meanwhile costs nothing. */
   signal?: AbortSignal;
 }
 
 /** Slow pace while the AppID's credentials or config are rejected: keep trying, but quietly. */
-export const SLOW_MODE_RATE = 1;
+const SLOW_MODE_RATE = 1;
+/** A slot stays held this long after its call's response ends (see Budget). */
+export const HOLD_MS = 1000;
+/** The back-off never goes below this rate (calls/s). */
+const MIN_RATE = 0.5;
 
+/**
+ * The API counts calls when they arrive, and we only know a call arrived somewhere between sending
+ * it and the end of its response. So a call holds one of `rate` slots from the moment it is sent
+ * until `HOLD_MS` (1 s) after its response ends: every call that arrives in a server second (t-1, t]
+ * still holds its slot at t, hence no server second ever counts more than `rate` calls, whatever
+ * the network does. p-queue's `concurrency` is that slot count. On top, calls start evenly spaced
+ * (1/rate apart, with p-queue's strict interval as a hard floor), never in a batch.
+ *
+ * Throttling answers (the AppID's budget is shared with other callers) cut the rate
+ * multiplicatively; after a quiet spell it climbs back linearly (AIMD), so the exporter settles
+ * just under what the others leave.
+ */
 export class Budget {
   readonly #queue: PQueue;
-  readonly #holdMs: number;
-  readonly #minRate: number;
   readonly #recoverAfterMs: number;
   readonly #climbSeconds: number;
   readonly #now: () => number;
@@ -76,12 +73,9 @@ export class Budget {
   #nextStartAt = 0;
   #lastCutAt = Number.NEGATIVE_INFINITY;
   #lastClimbAt = Number.NEGATIVE_INFINITY;
-  #throttledTotal = 0;
   #stopped = false;
 
   constructor(opts: BudgetOptions) {
-    this.#holdMs = opts.holdMs ?? 1000;
-    this.#minRate = opts.minRate ?? 0.5;
     this.#recoverAfterMs = opts.recoverAfterMs ?? 5000;
     this.#climbSeconds = opts.climbSeconds ?? 60;
     this.#now = opts.now ?? Date.now;
@@ -120,13 +114,9 @@ export class Budget {
     return this.#queue.pending;
   }
 
-  get throttledTotal(): number {
-    return this.#throttledTotal;
-  }
-
   /**
    * Resolves with fn's result as soon as fn settles (or undefined when cancelled or stopped), while
-   * the slot stays held for `holdMs` more. fn gets a signal that aborts on stop().
+   * the slot stays held for `HOLD_MS` more. fn gets a signal that aborts on stop().
    */
   run<T>(fn: (signal: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T | undefined> {
     return new Promise<T | undefined>((resolve, reject) => {
@@ -156,7 +146,7 @@ export class Budget {
           await this.#hold();
         }
       };
-      this.#queue.add(task, { priority: opts.priority ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) }).catch((err: unknown) => {
+      this.#queue.add(task, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
         this.#waiting.delete(abandon);
         if (opts.signal?.aborted) resolve(undefined);
         else reject(err);
@@ -166,10 +156,9 @@ export class Budget {
 
   /** A throttling answer: cut once per hold period (one burst of answers is one signal). */
   noteThrottled(): void {
-    this.#throttledTotal++;
     const now = this.#now();
-    if (now - this.#lastCutAt >= this.#holdMs) {
-      this.#rate = Math.max(this.#minRate, Math.min(this.#rate, this.#rateLimit) * 0.7);
+    if (now - this.#lastCutAt >= HOLD_MS) {
+      this.#rate = Math.max(MIN_RATE, Math.min(this.#rate, this.#rateLimit) * 0.7);
       this.#lastCutAt = now;
       this.#applyConcurrency();
     }
@@ -206,7 +195,7 @@ export class Budget {
   setRateLimit(rateLimit: number): void {
     const backedOff = this.#rate / this.#rateLimit;
     this.#rateLimit = rateLimit;
-    this.#rate = Math.max(this.#minRate, Math.min(rateLimit, rateLimit * backedOff));
+    this.#rate = Math.max(MIN_RATE, Math.min(rateLimit, rateLimit * backedOff));
     this.#applyConcurrency();
   }
 
@@ -241,7 +230,7 @@ export class Budget {
   }
 
   #hold(): Promise<void> {
-    return this.#sleep(this.#holdMs);
+    return this.#sleep(HOLD_MS);
   }
 
   #sleep(ms: number): Promise<void> {

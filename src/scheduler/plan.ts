@@ -1,13 +1,3 @@
-/**
- * The budget math: what refresh each stream gets from `rate` calls/s.
- *
- * Interval classes are taken shortest first while their demand fits together: those are
- * *protected* (the key streams) and keep their interval, served at high priority. Every other
- * stream shares what is left at one lower priority, earliest deadline first, so they all run
- * late by the same lateness L: a class of n streams at interval I is refreshed every I + L, where
- * Σ n / (I + L) = the rate left over. Nothing starves; N streams of one interval sharing R calls/s
- * are each refreshed every N / R seconds.
- */
 export interface BudgetPlan {
   streams: number;
   /** Calls per second the configured intervals ask for: Σ 1 / interval. */
@@ -22,6 +12,16 @@ export interface BudgetPlan {
   worstRefreshSec: number;
 }
 
+/**
+ * The budget math: what refresh each stream gets from `rate` calls/s.
+ *
+ * Interval classes are taken shortest first while their demand fits together: those are
+ * *protected* (the key streams) and keep their interval, served first. Every other stream shares
+ * what is left, earliest deadline first, so they all run late by the same lateness L: a class of
+ * n streams at interval I is refreshed every I + L, where
+ * Σ n / (I + L) = the rate left over. Nothing starves; N streams of one interval sharing R calls/s
+ * are each refreshed every N / R seconds.
+ */
 export function planBudget(intervalsMs: readonly number[], rate: number): BudgetPlan {
   const counts = new Map<number, number>();
   for (const i of intervalsMs) counts.set(i, (counts.get(i) ?? 0) + 1);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireBinary } from './binaries.js';
 import { freePort } from './ports.js';
 
 export interface PrometheusProcess {
@@ -11,8 +12,12 @@ export interface PrometheusProcess {
   stop: () => Promise<void>;
 }
 
-/** A real Prometheus (Debian's package) on a random loopback port, scraping and evaluating every second. */
+/**
+ * A real Prometheus (Debian's package; $PROMETHEUS or from PATH, a missing one fails the test with
+ * how to install it) on a random loopback port, scraping and evaluating every second.
+ */
 export async function startPrometheus(opts: { target: string; job: string; ruleFiles: string[] }): Promise<PrometheusProcess> {
+  const binary = requireBinary('prometheus', 'PROMETHEUS');
   const dir = mkdtempSync(join(tmpdir(), 'zego-prom-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(
@@ -23,7 +28,7 @@ export async function startPrometheus(opts: { target: string; job: string; ruleF
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
-    process.env['PROMETHEUS'] ?? 'prometheus',
+    binary,
     [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -30,8 +30,8 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     await stopAll();
   });
   afterAll(async () => {
-    await sim.close();
-    await redis.stop();
+    await sim?.close();
+    await redis?.stop();
   });
 
   async function start(streams: string[], opts: { rate: number; intervalMs: number; share?: boolean; prefix: string }): Promise<Member> {

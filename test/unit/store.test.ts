@@ -189,6 +189,20 @@ describe('StateStore', () => {
     expect([...store.snapshot()].map((s) => s.id).sort()).toEqual(['s1', 's3']);
   });
 
+  it('snapshot() is the list as of the last setStreams: a reload mid-read leaves it as it was, and a read costs no copy', () => {
+    const { store } = setup();
+    store.setStreams([watched('s1'), watched('s2')]);
+    const before = store.snapshot();
+    expect(store.snapshot()).toBe(before);
+    store.setStreams([watched('s2'), watched('s3')]);
+    expect(before.map((s) => s.id)).toEqual(['s1', 's2']);
+    expect(store.snapshot().map((s) => s.id)).toEqual(['s2', 's3']);
+    // The records are live: the same s2 in both lists, its state read as it is now.
+    expect(store.snapshot()[0]).toBe(before[1]);
+    store.applyProbe('s2', active());
+    expect(before[1]!.active).toBe(true);
+  });
+
   it('a removed and re-added stream starts unknown again', () => {
     const { store } = setup();
     store.applyProbe('s1', active());
