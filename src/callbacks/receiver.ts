@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { listen, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../metrics/self.js';
 import type { CallbackApply } from '../state/store.js';
-import { parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
+import { implausibleTime, parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
 import type { CallbackVerifier } from './verify.js';
 
 /** Far above a real callback (a few url arrays and extra_info), far below anything that hurts. */
@@ -88,6 +88,8 @@ export class CallbackReceiver {
     }
     const e = streamEvent(fields.value);
     if (!e.ok) return receipt(ev, 'malformed', e.reason);
+    const badTime = implausibleTime(e.value, receivedAtMs);
+    if (badTime !== null) return receipt(ev, 'malformed', badTime);
     this.#o.verifier.remember(sf);
     const applied = this.#o.apply(e.value, receivedAtMs);
     const reason =
