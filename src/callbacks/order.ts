@@ -6,26 +6,24 @@ export interface EventKey {
   timeMs: number;
   /** A close and a create with the same seq and time: the close ends that create's session. */
   rank: 0 | 1;
-  /** create_time_ms of the publish session the event belongs to (absent on some closes). */
-  sessionMs?: number | null;
 }
 
 export function eventKey(e: StreamEvent): EventKey {
-  if (e.event === 'stream_create') return { seq: e.streamSeq, timeMs: e.createTimeMs, rank: 0, sessionMs: e.createTimeMs };
-  return { seq: e.streamSeq, timeMs: e.destroyTimeMs ?? e.createTimeMs ?? 0, rank: 1, sessionMs: e.createTimeMs };
+  if (e.event === 'stream_create') return { seq: e.streamSeq, timeMs: e.createTimeMs, rank: 0 };
+  return { seq: e.streamSeq, timeMs: e.destroyTimeMs ?? e.createTimeMs ?? 0, rank: 1 };
 }
 
 /**
- * ZEGO's rule within one publish session: the larger stream_seq, then the later time; then close
- * after create. Across sessions the session's create_time_ms decides first: for real callbacks the
- * two agree (a later session has a larger seq), but a seq is only a number someone sent, and one
- * absurd value (2^53 - 1) would otherwise make every later event of the stream "stale" until
- * restart. A create time is bounded by the plausible-time check, so a new session always heals it.
+ * ZEGO's rule: the larger stream_seq, then the later time; then close after create. One exception:
+ * a stream_create that starts after the time of the other event is the newer one whatever its seq.
+ * For real callbacks the two agree (a later session has a larger seq), but a seq is only a number
+ * someone sent, and one absurd value (2^53 - 1) would otherwise make every later event of the stream
+ * "stale" until restart. Times are bounded by the plausible-time check (at most a day ahead), so
+ * the next publish session always heals it; within a session the seq still decides.
  */
 export function compareKeys(a: EventKey, b: EventKey): number {
-  const sa = a.sessionMs ?? null;
-  const sb = b.sessionMs ?? null;
-  if (sa !== null && sb !== null && sa !== sb) return sa - sb;
+  if (a.rank === 0 && a.timeMs > b.timeMs && a.seq < b.seq) return 1;
+  if (b.rank === 0 && b.timeMs > a.timeMs && b.seq < a.seq) return -1;
   return a.seq - b.seq || a.timeMs - b.timeMs || a.rank - b.rank;
 }
 

@@ -123,10 +123,14 @@ describe('stream_seq tolerates an absurd value', () => {
     expect(store.get('s1')?.active).toBe(false);
   });
 
-  it('an older session never wins over a newer one, whatever its seq', () => {
+  it('otherwise ZEGO\'s rule stands: a late create from before the last event, with a smaller seq, is stale', () => {
     const { post, store, now } = setup();
     expect(post(signed(create('s1', 5, T0 - 1_000), now())).result).toBe('accepted');
-    expect(post(signed(close('s1', 9, T0 - 60_000, T0 - 30_000), now())).result).toBe('stale');
-    expect(store.get('s1')?.active).toBe(true);
+    expect(post(signed(close('s1', 6, T0 - 1_000, T0), now())).result).toBe('accepted');
+    expect(post(signed(create('s1', 4, T0 - 500), now())).result).toBe('stale');
+    // A close whose create_time_ms differs from the create's is still ordered by seq.
+    expect(post(signed(create('s1', 7, T0 + 10), now())).result).toBe('accepted');
+    expect(post(signed(close('s1', 8, T0 - 2_000, T0 + 20), now())).result).toBe('accepted');
+    expect(store.get('s1')?.active).toBe(false);
   });
 });
