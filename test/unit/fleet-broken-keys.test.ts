@@ -51,16 +51,15 @@ describe('fleet mode: broken keys in Redis are checked, repaired, logged once, a
     ])('next_start %s, without a TTL: the script does not fail, grants, and repairs the key', async (_name, value) => {
       await raw.set(nextStart(), value);
       const l = limiter();
-      const first = await l.acquire(10, 5000, 100);
+      const first = await l.acquire(10, 5000, 5000);
       expect(first.granted).toBe(true);
       expect(l.repaired.has('next_start')).toBe(true);
       // Repaired: it now holds a number at most one spacing ahead, with a TTL.
       const now = Number((await raw.time())[0]) * 1000;
-      expect(Number(await raw.get(nextStart()))).toBeLessThanOrEqual(now + 1100);
+      expect(Number(await raw.get(nextStart()))).toBeLessThanOrEqual(now + 6000);
       expect(await raw.pttl(nextStart())).toBeGreaterThan(0);
       await raw.set(nextStart(), value);
-      await new Promise((r) => setTimeout(r, 110));
-      expect((await l.acquire(10, 5000, 100)).granted).toBe(true);
+      expect((await l.acquire(10, 5000, 5000)).granted).toBe(true);
       expect(warnings.filter((w) => w.kind === 'next_start')).toHaveLength(1);
     });
 
