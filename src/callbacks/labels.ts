@@ -15,4 +15,5 @@ export type CallbackResultLabel =
   | 'replayed'
   | 'wrong_app'
   | 'malformed'
-  | 'too_large';
+  | 'too_large'
+  | 'overloaded';

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { processBodyBudget, type BodyBudget } from '../http/body-budget.js';
 import { listen, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
-import { parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
+import { implausibleTime, parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
 import type { CallbackVerifier } from './verify.js';
 
 /** Far above a real callback (a few url arrays and extra_info), far below anything that hurts. */
@@ -20,6 +21,8 @@ export interface ReceiverOptions {
   logger: Logger;
   now?: () => number;
   maxBodyBytes?: number;
+  /** Bytes of bodies in flight across all connections; the process-wide one unless a test gives its own. */
+  bodyBudget?: BodyBudget;
 }
 
 export interface Receipt {
@@ -42,6 +45,7 @@ const STATUS: Record<CallbackResultLabel, number> = {
   wrong_app: 403,
   malformed: 400,
   too_large: 413,
+  overloaded: 503,
 };
 
 const REJECT_LOG_EVERY_MS = 60_000;
@@ -54,12 +58,14 @@ export class CallbackReceiver {
   readonly #o: ReceiverOptions;
   readonly #now: () => number;
   readonly #maxBody: number;
+  readonly #budget: BodyBudget;
   readonly #lastRejectLog = new Map<CallbackResultLabel, number>();
 
   constructor(opts: ReceiverOptions) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
     this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.#budget = opts.bodyBudget ?? processBodyBudget;
   }
 
   receive(contentType: string | undefined, body: string): Receipt {
@@ -88,6 +94,8 @@ export class CallbackReceiver {
     }
     const e = streamEvent(fields.value);
     if (!e.ok) return receipt(ev, 'malformed', e.reason);
+    const badTime = implausibleTime(e.value, receivedAtMs);
+    if (badTime !== null) return receipt(ev, 'malformed', badTime);
     this.#o.verifier.remember(sf);
     const applied = this.#o.apply(e.value, receivedAtMs);
     const reason =
@@ -104,6 +112,19 @@ export class CallbackReceiver {
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > this.#maxBody) return this.#tooLarge(req, res);
+    // The declared length is reserved before a byte is read, so an upload that cannot fit is
+    // refused as soon as its headers are in; bodies without a length reserve chunk by chunk.
+    const budget = this.#budget;
+    let reserved = 0;
+    const free = (): void => {
+      budget.release(reserved);
+      reserved = 0;
+    };
+    req.once('close', free);
+    if (declared > 0) {
+      if (!budget.tryReserve(declared)) return this.#overloaded(req, res);
+      reserved = declared;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -115,18 +136,38 @@ export class CallbackReceiver {
         this.#tooLarge(req, res);
         return;
       }
+      if (size > reserved) {
+        if (!budget.tryReserve(size - reserved)) {
+          done = true;
+          this.#overloaded(req, res);
+          return;
+        }
+        reserved = size;
+      }
       chunks.push(c);
     });
     req.on('end', () => {
       if (done) return;
       done = true;
       const r = this.receive(req.headers['content-type'], Buffer.concat(chunks).toString('utf8'));
+      chunks.length = 0;
+      free();
       reply(res, r.status, r.reason);
     });
     // An aborted upload is the client's loss; there is nobody left to answer.
     req.on('error', () => {
       done = true;
     });
+  }
+
+  #overloaded(req: IncomingMessage, res: ServerResponse): void {
+    const r = receipt('other', 'overloaded', `request bodies in flight over the ${this.#budget.limitBytes}-byte budget; retry later`);
+    this.#o.record(r.event, r.result);
+    this.#log(r);
+    res.setHeader('Connection', 'close');
+    res.setHeader('Retry-After', '1');
+    reply(res, r.status, r.reason);
+    res.on('finish', () => req.destroy());
   }
 
   #tooLarge(req: IncomingMessage, res: ServerResponse): void {

@@ -35,7 +35,7 @@ export function startFleet(opts: FleetOptions): Fleet {
   // ioredis reports every failed reconnect; the gate logs the switch once instead.
   redis.on('error', () => undefined);
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const limiter = new FleetLimiter({ redis, keyPrefix: opts.fleet.keyPrefix, appId: opts.appId, memberPrefix: owner });
+  const limiter = new FleetLimiter({ redis, keyPrefix: opts.fleet.keyPrefix, appId: opts.appId, memberPrefix: owner, logger: opts.logger });
   const gate = new FleetGate({
     limiter,
     ping: () => redis.ping(),
@@ -46,7 +46,7 @@ export function startFleet(opts: FleetOptions): Fleet {
     onModeChange: opts.onModeChange,
   });
   const share = opts.fleet.shareResults
-    ? new ResultShare({ redis, keyPrefix: opts.fleet.keyPrefix, appId: opts.appId, owner, callTimeoutMs: opts.callTimeoutMs })
+    ? new ResultShare({ redis, keyPrefix: opts.fleet.keyPrefix, appId: opts.appId, owner, callTimeoutMs: opts.callTimeoutMs, logger: opts.logger })
     : undefined;
   return {
     gate,

@@ -22,15 +22,29 @@ export interface LandingRow {
 }
 
 export function renderLanding(v: LandingView): string {
-  const rows = v.rows
-    .map(
-      (r) =>
-        `<tr class="${r.state.replace(' ', '-')}"><td>${esc(r.id)}</td><td>${r.state}</td><td>${r.uptimeSec === null ? '' : fmtSec(r.uptimeSec)}</td>` +
-        `<td>${r.probe}${r.lastError ? ` <small>${esc(r.lastError)}</small>` : ''}</td><td>${r.lastProbeAgoSec === null ? 'never' : `${fmtSec(r.lastProbeAgoSec)} ago`}</td>` +
-        `<td>${esc(Object.entries(r.labels).map(([k, val]) => `${k}=${val}`).join(', '))}</td></tr>`,
-    )
-    .join('\n');
-  const more = v.totalStreams > v.rows.length ? `<p>Showing ${v.rows.length} of ${v.totalStreams} streams; all are in <a href="metrics">/metrics</a>.</p>` : '';
+  // Bounded whatever the rows hold: an API Message can be 64 KB and label values come from config,
+  // so each cell is cut and the table stops at a row count and a byte size (all is in /metrics).
+  const MAX_ROWS = 1000;
+  const MAX_ERROR_CHARS = 256;
+  const MAX_LABELS_CHARS = 512;
+  const MAX_TABLE_BYTES = 1024 * 1024;
+  const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}…` : s);
+  const rendered: string[] = [];
+  let bytes = 0;
+  for (const r of v.rows) {
+    if (rendered.length >= MAX_ROWS) break;
+    const labels = cut(Object.entries(r.labels).map(([k, val]) => `${k}=${val}`).join(', '), MAX_LABELS_CHARS);
+    const row =
+      `<tr class="${r.state.replace(' ', '-')}"><td>${esc(r.id)}</td><td>${r.state}</td><td>${r.uptimeSec === null ? '' : fmtSec(r.uptimeSec)}</td>` +
+      `<td>${r.probe}${r.lastError ? ` <small>${esc(cut(r.lastError, MAX_ERROR_CHARS))}</small>` : ''}</td><td>${r.lastProbeAgoSec === null ? 'never' : `${fmtSec(r.lastProbeAgoSec)} ago`}</td>` +
+      `<td>${esc(labels)}</td></tr>`;
+    bytes += Buffer.byteLength(row) + 1;
+    if (bytes > MAX_TABLE_BYTES) break;
+    rendered.push(row);
+  }
+  const rows = rendered.join('\n');
+  const shown = rendered.length;
+  const more = v.totalStreams > shown ? `<p>Showing ${shown} of ${v.totalStreams} streams; all are in <a href="metrics">/metrics</a>.</p>` : '';
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>ZEGOCLOUD Stream Exporter</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
