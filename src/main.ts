@@ -2,12 +2,11 @@
 import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
 import { loadConfigIsolated } from './config/isolated.js';
 import { formatConfigError } from './config/load.js';
-import { startCallbackListener } from './callbacks/receiver.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger } from './log.js';
-import { Reloader } from './reload.js';
+import { ReloadStatus, Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
 
 /** Wiring only: flags → config → the parts → start → signals → stop. */
@@ -41,8 +40,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
 
-  const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION } });
-  const reloader = new Reloader({ file: flags.configFile, env, exporter, logger: log, hash: loaded.hash });
+  const reloadStatus = new ReloadStatus();
+  const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION }, reloadStatus });
+  const reloader = new Reloader({ file: flags.configFile, env, target: exporter, status: reloadStatus, logger: log, hash: loaded.hash });
   let http;
   try {
     http = await startHttpServer({
@@ -57,7 +57,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
           const r = await reloader.reload('http');
           return r.ok ? { ok: true } : r;
         },
-        extra: exporter.callbackRoute(false),
+        extra: exporter.route,
       },
     });
   } catch (err) {
@@ -66,22 +66,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const z = loaded.config.zego;
   log.info({ address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length }, 'listening');
-  // Callbacks on a listener of their own (listen_address): exposed to ZEGO without /metrics.
-  const cbAddress = loaded.config.callbacks?.listenAddress;
-  let cbListener: Awaited<ReturnType<typeof startCallbackListener>> | null = null;
-  if (cbAddress !== undefined) {
-    const a = parseListenAddress(cbAddress);
-    try {
-      if (!a.ok) throw new Error(a.message);
-      cbListener = await startCallbackListener(a.host, a.port, exporter.callbackRoute(true));
-      log.info({ address: cbListener.url }, 'callbacks listening');
-    } catch (err) {
-      log.error({ err, address: cbAddress }, 'cannot listen for callbacks');
-      await http.close(0);
-      return 1;
-    }
+  try {
+    await exporter.start();
+  } catch {
+    // The part that failed has said why (e.g. its own listener's address is taken).
+    await http.close(0);
+    return 1;
   }
-  exporter.start();
 
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let watcher: ConfigWatcher | undefined;
@@ -107,7 +98,6 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       void (async () => {
         await exporter.stop(2000);
         await http.close(2000);
-        await cbListener?.close();
         log.info('stopped');
         resolve(0);
       })();

@@ -63,10 +63,6 @@ export class FleetGate implements Gate {
     this.#scheduleRecheck(0);
   }
 
-  get connected(): boolean {
-    return this.#connected;
-  }
-
   setRateLimit(rate: number): void {
     this.#rateLimit = rate;
   }
