@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type Config } from './config/types.js';
@@ -7,11 +6,11 @@ import type { Format } from './metrics/exposition.js';
 import { ScrapeRenderer } from './metrics/scrape.js';
 import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
 import { StreamFamilies } from './metrics/streams.js';
-import { buildParts } from './parts/index.js';
-import type { Part, PartFactory } from './parts/part.js';
+import { Parts } from './parts/index.js';
+import type { PartContext, PartFactory } from './parts/part.js';
 import { ReloadStatus } from './reload.js';
 import { Budget } from './scheduler/budget.js';
-import { PlanCache } from './scheduler/plan.js';
+import { PlanCache, planSummary } from './scheduler/plan.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { ApiHealth } from './state/api-health.js';
 import { StateStore, type WatchedStream } from './state/store.js';
@@ -44,7 +43,7 @@ export class Exporter {
   readonly #client: CurrentClient;
   readonly #store: StateStore;
   readonly #health: ApiHealth;
-  readonly #parts: readonly Part[];
+  readonly #parts: Parts;
   readonly #budget: Budget;
   readonly #scheduler: Scheduler;
   readonly #plan: PlanCache;
@@ -65,17 +64,11 @@ export class Exporter {
     this.#client = new CurrentClient(opts.config.zego, { now: this.#now, logger: this.#log, dispatcher: opts.dispatcher });
     this.#store = new StateStore({ logger: this.#log, now: this.#now });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
-    const ctx = {
-      logger: this.#log,
-      now: this.#now,
-      store: this.#store,
-      recordCallback: (...a: Parameters<SelfMetrics['observeCallback']>) => this.#metrics.observeCallback(...a),
-      watchedChanged: () => this.#setStreams(),
-      rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()),
-    };
-    this.#parts = buildParts(opts.config, ctx, opts.parts);
-    const gate = this.#parts.find((p) => p.gate)?.gate;
-    const share = this.#parts.find((p) => p.share)?.share;
+    // Called back only after construction, when every field below is set.
+    const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
+    const changed = { watchedChanged: () => this.#setStreams(), rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()) };
+    this.#parts = new Parts(opts.config, { logger: this.#log, now: this.#now, store: this.#store, recordCallback, ...changed }, opts.parts);
+    const { gate, share } = this.#parts;
     const z = opts.config.zego;
     this.#budget = new Budget({ rateLimit: this.#rateLimit(), hardLimit: z.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT, now: this.#now, ...(gate ? { gate } : {}) });
     this.#scheduler = new Scheduler({
@@ -86,7 +79,7 @@ export class Exporter {
       ...(share ? { share } : {}),
     });
     this.#plan = new PlanCache(() => this.#scheduler.intervals());
-    this.#metrics = new SelfMetrics(() => this.status(), this.#build, this.#parts.flatMap((p) => p.gauges ?? []));
+    this.#metrics = new SelfMetrics(() => this.status(), this.#build, this.#parts.gauges);
     this.#scrape = new ScrapeRenderer({ self: this.#metrics, families: new StreamFamilies(), snapshot: () => this.#store.snapshot(), now: this.#now });
     this.#setStreams();
   }
@@ -95,28 +88,14 @@ export class Exporter {
     return this.#config;
   }
 
-  /** Starts the parts in order, then probing. A part that cannot start stops the ones before it and rejects. */
+  /** Starts the parts, then probing; rejects (nothing left running) when a part cannot start. */
   async start(): Promise<void> {
-    const started: Part[] = [];
-    try {
-      for (const p of this.#parts) {
-        await p.start();
-        started.push(p);
-      }
-    } catch (err) {
-      for (const p of started.reverse()) await p.stop(0);
-      throw err;
-    }
+    await this.#parts.start();
     this.#started = true;
     this.#scheduler.start();
     this.#prerender();
-    const plan = this.#plan.get(this.#config.zego.rateLimit);
-    const fields = { streams: plan.streams, demand_per_sec: round(plan.demandPerSec), rate_limit: plan.rate, slowest_refresh_sec: round(plan.worstRefreshSec) };
-    if (plan.overloaded) {
-      this.#log.warn(fields, `demand exceeds the budget: ${plan.streams} streams at ${plan.rate}/s are refreshed every ${round(plan.worstRefreshSec)} s at best (shorter intervals first)`);
-    } else {
-      this.#log.info(fields, 'probing started');
-    }
+    const plan = planSummary(this.#plan.get(this.#config.zego.rateLimit));
+    this.#log[plan.level](plan.fields, plan.message);
   }
 
   /** A validated new config, applied without dropping state, in-flight calls or budget slots. */
@@ -124,7 +103,7 @@ export class Exporter {
     const rateChanged = config.zego.rateLimit !== this.#config.zego.rateLimit;
     this.#client.applyConfig(config.zego);
     this.#config = config;
-    for (const p of this.#parts) p.applyConfig(config);
+    this.#parts.applyConfig(config);
     if (rateChanged) this.#budget.setRateLimit(this.#rateLimit());
     this.#setStreams();
     if (this.#started) this.#prerender();
@@ -159,15 +138,16 @@ export class Exporter {
   }
 
   /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
-  readonly route = (req: IncomingMessage, res: ServerResponse): boolean => this.#parts.some((p) => p.route?.(req, res) === true);
+  get route(): Parts['route'] {
+    return this.#parts.route;
+  }
 
   landingPage(): string {
     const { endpoint, appId, isTest } = this.#config.zego;
     const { rateLimit, achievableRefreshSec } = this.status();
     const rows = landingRows(this.#store.snapshot(), this.#now());
-    const notes = this.#parts.map((p) => p.landing?.() ?? null).filter((n) => n !== null);
-    const { version } = this.#build;
-    return renderLanding({ version, startedAt: this.#startedAt, endpoint, appId, isTest, rateLimit, achievableRefreshSec, rows, totalStreams: this.#store.size, notes });
+    const notes = this.#parts.landing();
+    return renderLanding({ version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, rateLimit, achievableRefreshSec, rows, totalStreams: this.#store.size, notes });
   }
 
   /** Probing first, then the parts in reverse order (the fleet's gate outlives the calls in flight), then the client. */
@@ -175,15 +155,11 @@ export class Exporter {
     this.#stopping = true;
     this.#scheduler.stop();
     await this.#budget.stop(graceMs);
-    for (const p of [...this.#parts].reverse()) await p.stop(graceMs);
+    await this.#parts.stop(graceMs);
     await this.#client.close();
   }
 
-  /**
-   * Builds the /metrics caches in the background (a render that yields every few milliseconds) as
-   * soon as the stream list is known, so the first scrape after a start or reload costs what any
-   * other scrape does instead of formatting every line of every stream while Prometheus waits.
-   */
+  /** Builds the /metrics caches in the background (a yielding render) once the stream list is known, so the first scrape after a start or reload costs what any other does. */
   #prerender(): void {
     const started = performance.now();
     this.#scrape.render('text').then(
@@ -194,7 +170,7 @@ export class Exporter {
 
   /** The configured rate_limit, as the parts cap it (fleet mode without Redis: the fallback). */
   #rateLimit(): number {
-    return this.#parts.reduce((rate, p) => p.rateLimit?.(rate) ?? rate, this.#config.zego.rateLimit);
+    return this.#parts.rateLimit(this.#config.zego.rateLimit);
   }
 
   #onResult(id: string, result: ProbeResult, shared: boolean): void {
@@ -206,25 +182,16 @@ export class Exporter {
     this.#metrics.observe(result);
     this.#health.note(id, result);
     this.#store.applyProbe(id, result);
-    this.#log.debug({ stream_id: id, code: result.code, outcome: result.outcome.kind === 'failed' ? result.outcome.reason : result.outcome.kind, duration_ms: round(result.durationMs) }, 'probe');
+    this.#log.debug({ stream_id: id, code: result.code, outcome: result.outcome.kind === 'failed' ? result.outcome.reason : result.outcome.kind, duration_ms: Math.round(result.durationMs * 100) / 100 }, 'probe');
   }
 
   /** The configured streams, then what the parts add (discovered streams), each id once. */
   #setStreams(): void {
     if (this.#stopping) return;
     const watched: WatchedStream[] = this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
-    const ids = new Set(watched.map((w) => w.id));
-    for (const w of this.#parts.flatMap((p) => [...(p.watched?.() ?? [])])) {
-      if (ids.has(w.id)) continue;
-      ids.add(w.id);
-      watched.push(w);
-    }
+    for (const w of this.#parts.watched(new Set(watched.map((w) => w.id)))) watched.push(w);
     this.#plan.invalidate();
     this.#store.setStreams(watched);
     this.#scheduler.setStreams(watched);
   }
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
 }
