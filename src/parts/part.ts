@@ -12,17 +12,18 @@ import type { StateStore, WatchedStream } from '../state/store.js';
  * Every contribution but the lifecycle is optional.
  */
 export interface Part {
-  /** For logs: which part failed to start, and so on. */
+  /** Short and unique, e.g. 'callbacks': the feature's folder name. */
   readonly name: string;
   /**
    * Opens what the part owns beyond plain objects (listeners, timers). Parts start in list order,
-   * before probing; a rejection aborts start-up, and the parts started before it are stopped.
+   * before probing; a rejection aborts start-up (exit 1), and the parts started before it are
+   * stopped. Log why before rejecting: nothing above the part knows what went wrong.
    */
   start(): Promise<void>;
   /**
    * A validated new config, applied in place so state survives the reload. Settings the part
    * built once at start stay as they were (config/restart.ts names them in the reload warning).
-   * Called before the Exporter re-reads `watched()` and `rateLimit()`.
+   * Called before the Exporter recomputes the watched set (and the rate, when rate_limit changed).
    */
   applyConfig(config: Config): void;
   /** Closes what start() opened, in reverse list order, after the budget has stopped; waits at most `graceMs`. */
