@@ -44,6 +44,8 @@ export class Exporter {
   readonly #store: StateStore;
   readonly #health: ApiHealth;
   readonly #parts: Parts;
+  /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
+  readonly route: Parts['route'];
   readonly #budget: Budget;
   readonly #scheduler: Scheduler;
   readonly #plan: PlanCache;
@@ -68,7 +70,8 @@ export class Exporter {
     const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
     const changed = { watchedChanged: () => this.#setStreams(), rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()) };
     this.#parts = new Parts(opts.config, { logger: this.#log, now: this.#now, store: this.#store, recordCallback, ...changed }, opts.parts);
-    const { gate, share } = this.#parts;
+    const { gate, share, route } = this.#parts;
+    this.route = route;
     const z = opts.config.zego;
     this.#budget = new Budget({ rateLimit: this.#rateLimit(), hardLimit: z.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT, now: this.#now, ...(gate ? { gate } : {}) });
     this.#scheduler = new Scheduler({
@@ -110,9 +113,8 @@ export class Exporter {
   }
 
   ready(): { ready: true } | { ready: false; reason: string } {
-    if (this.#stopping) return { ready: false, reason: 'shutting down' };
-    if (!this.#started) return { ready: false, reason: 'probing not started' };
-    return { ready: true };
+    const reason = this.#stopping ? 'shutting down' : this.#started ? null : 'probing not started';
+    return reason === null ? { ready: true } : { ready: false, reason };
   }
 
   status(): ExporterStatus {
@@ -137,9 +139,9 @@ export class Exporter {
     return this.#scrape.render(format);
   }
 
-  /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
-  get route(): Parts['route'] {
-    return this.#parts.route;
+  /** Files besides the config file that the running settings come from (secret files), for the watcher. */
+  files(): string[] {
+    return [this.#config.zego.serverSecretFile ?? [], this.#parts.files()].flat();
   }
 
   landingPage(): string {

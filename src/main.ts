@@ -79,7 +79,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (flags.configWatch) {
     watcher = new ConfigWatcher({
       // Secret file paths come from the running config, so a reload that moves one moves the watch.
-      paths: () => [flags.configFile, exporter.config.zego.serverSecretFile, exporter.config.callbacks?.secretFile].filter((p): p is string => p !== undefined),
+      paths: () => [flags.configFile, ...exporter.files()],
       onChange: (trigger) => void reloader.reload(trigger),
       logger: log,
     });

@@ -81,6 +81,11 @@ export class CallbacksPart implements Part {
     for (const id of this.#discovery.ids()) yield { id, intervalMs: this.#config.probe.intervalMs, labels: {} };
   }
 
+  files(): string[] {
+    const file = this.#config.callbacks?.secretFile;
+    return file === undefined ? [] : [file];
+  }
+
   landing(): string | null {
     const cb = this.#config.callbacks;
     if (!cb) return null;

@@ -78,6 +78,10 @@ export class Parts {
     return this.list.reduce((r, p) => p.rateLimit?.(r) ?? r, rate);
   }
 
+  files(): string[] {
+    return this.list.flatMap((p) => p.files?.() ?? []);
+  }
+
   landing(): string[] {
     return this.list.map((p) => p.landing?.() ?? null).filter((n) => n !== null);
   }

@@ -41,6 +41,8 @@ export interface Part {
   readonly share?: SharedWork;
   /** Gauges of its own on /metrics, registered once with the exporter's self-metrics. */
   readonly gauges?: readonly PartGauge[];
+  /** Files besides the config file that its settings come from (secret files): a change on disk reloads. */
+  files?(): readonly string[];
   /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
   landing?(): string | null;
 }

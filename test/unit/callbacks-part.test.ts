@@ -114,7 +114,10 @@ describe('CallbacksPart', () => {
 
     expect((await post(url, streamCreate('cam-2'))).status).toBe(200);
     expect([...h.part.watched()].map((w) => w.id)).toEqual(['cam-2']);
+    h.part.applyConfig(config([], { discover, secretFile: 'cb-secret-file' }));
+    expect(h.part.files()).toEqual(['cb-secret-file']);
     h.part.applyConfig(config([], null));
+    expect(h.part.files()).toEqual([]);
     expect([...h.part.watched()]).toEqual([]);
     expect(h.part.landing()).toBeNull();
     expect((await post(url, streamCreate('cam-3'))).status).toBe(404);

@@ -199,7 +199,7 @@ describe('Exporter parts', () => {
     expect(exp.status().rateLimitConfigured).toBe(10);
   });
 
-  it("serves a part's route, gauges and landing line, escaped", async () => {
+  it("serves a part's route, gauges, landing line (escaped) and secret files", async () => {
     const seen: string[] = [];
     const part: PartFactory = () => ({
       name: 'extra',
@@ -212,13 +212,18 @@ describe('Exporter parts', () => {
       },
       gauges: [{ name: 'zego_exporter_test_extra', help: 'A gauge from a part.', read: () => 7 }],
       landing: () => 'Extra: <on>',
+      files: () => ['extra-secret'],
     });
-    const { exp } = exporter(config(['a']), { parts: [part] });
+    const cfg = config(['a']);
+    const { exp } = exporter({ ...cfg, zego: { ...cfg.zego, serverSecretFile: 'zego-secret' } }, { parts: [part] });
+    expect(exp.files()).toEqual(['zego-secret', 'extra-secret']);
     const res = {} as ServerResponse;
     expect(exp.route({ url: '/mine' } as IncomingMessage, res)).toBe(true);
     expect(exp.route({ url: '/metrics' } as IncomingMessage, res)).toBe(false);
     expect(seen).toEqual(['/mine', '/metrics']);
     expect(await metrics(exp)).toContain('zego_exporter_test_extra 7');
     expect(exp.landingPage()).toContain('<p>Extra: &#60;on&#62;</p>');
+    exp.applyConfig(config(['a']));
+    expect(exp.files()).toEqual(['extra-secret']);
   });
 });
