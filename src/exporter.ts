@@ -91,7 +91,7 @@ export class Exporter {
     return this.#config;
   }
 
-  /** Starts the parts, then probing; rejects (nothing left running) when a part cannot start. */
+  /** Starts the parts, then probing; when a part cannot start, rejects with the parts before it stopped again. */
   async start(): Promise<void> {
     await this.#parts.start();
     this.#started = true;
