@@ -42,10 +42,10 @@ export async function startHarness(streams: string[], opts: { intervalMs?: numbe
       metrics: (f) => exporter.metrics(f),
       ready: () => exporter.ready(),
       landingPage: () => exporter.landingPage(),
-      extra: exporter.callbackRoute(false),
+      extra: exporter.route,
     },
   });
-  exporter.start();
+  await exporter.start();
   const sender = new CallbackSender({
     url: `${http.url}/zego/callback`,
     appId: APP_ID,

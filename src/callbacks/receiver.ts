@@ -212,7 +212,7 @@ function reply(res: ServerResponse, status: number, reason: string): void {
   res.end(body);
 }
 
-/** For the `extra` hook of the main server: claims the request when the path is the callback path. */
+/** Claims the request when its path is the callback path (null: callbacks are not served on this listener). */
 export function callbackRoute(path: () => string | null, receiver: () => CallbackReceiver | null): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const p = path();

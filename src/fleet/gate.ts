@@ -29,7 +29,7 @@ const STARTUP_RECHECK_MS = 50;
 /**
  * The Budget's gate in fleet mode. While Redis answers, every send first takes a lease from the
  * fleet's budget; when Redis fails or is slow, the gate lets calls through at once and reports the
- * switch, so the exporter drops to its fallback rate (the local slot rule keeps holding). A
+ * switch, so the fleet part caps the budget at the fallback rate (the local slot rule keeps holding). A
  * background PING notices Redis is back; calls made meanwhile are added to the fleet's budget as
  * leases before the first new grant, so the switch back causes no burst.
  */

@@ -11,7 +11,7 @@ export interface HttpHandlers {
   landingPage(): string;
   /** POST /-/reload: absent → 404. */
   reload?(): Promise<{ ok: true } | { ok: false; error: string }>;
-  /** Extra routes (callbacks) tried before the built-in ones; return false to pass. */
+  /** The parts' routes (parts/part.ts: callbacks, …) tried before the built-in ones; return false to pass. */
   extra?(req: IncomingMessage, res: ServerResponse): boolean;
 }
 

@@ -15,12 +15,15 @@ export interface ExporterStatus {
   clockOffsetSec: number;
   reloadSuccessful: boolean;
   reloadSuccessTimestampSec: number;
-  /** Streams watched because a callback matched a discovery pattern. */
-  streamsDiscovered: number;
   /** Probes that contradicted a callback's state, since start. */
   callbackDisagreements: number;
-  /** Fleet mode: whether the AppID's budget is shared through Redis right now. */
-  fleetConnected: boolean;
+}
+
+/** A gauge an optional feature adds (see parts/part.ts), read at scrape time. */
+export interface ExtraGauge {
+  name: string;
+  help: string;
+  read(): number;
 }
 
 export interface BuildInfo {
@@ -36,10 +39,8 @@ export class SelfMetrics {
   readonly #duration: Histogram;
   readonly #callbacks: Counter<'event' | 'result'>;
 
-  constructor(readStatus: () => ExporterStatus, build: BuildInfo, opts: { fleet?: boolean } = {}) {
-    // Read once per scrape (render() clears it), not once per gauge: the gauges of one scrape then
-    // describe one moment, and status() gathers from every part (and redoes the budget math when
-    // the rate or the stream list changed).
+  constructor(readStatus: () => ExporterStatus, build: BuildInfo, extraGauges: readonly ExtraGauge[] = []) {
+    // Read once per scrape (render() clears it), not once per gauge: all of them show one moment.
     const status = (): ExporterStatus => (this.#status ??= readStatus());
     const registers = [this.registry];
     this.#requests = new Counter({
@@ -93,14 +94,11 @@ export class SelfMetrics {
     gauge('zego_exporter_achievable_refresh_seconds', 'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).', (s) => s.achievableRefreshSec);
     gauge('zego_exporter_demand_probes_per_second', 'API calls per second the configured intervals ask for (sum of 1/interval).', (s) => s.demandPerSec);
     gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
-    gauge('zego_exporter_streams_discovered', 'Streams watched because a stream_create callback matched a discovery pattern.', (s) => s.streamsDiscovered);
     gauge('zego_exporter_budget_slots_held', 'Budget slots held: calls in flight plus calls within 1 s of their response.', (s) => s.slotsHeld);
     gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);
     gauge('zego_exporter_config_last_reload_successful', 'Whether the last configuration reload attempt succeeded.', (s) => (s.reloadSuccessful ? 1 : 0));
     gauge('zego_exporter_config_last_reload_success_timestamp_seconds', 'Unix time of the last successful configuration load.', (s) => s.reloadSuccessTimestampSec);
-    if (opts.fleet) {
-      gauge('zego_exporter_fleet_connected', 'Fleet mode: 1 while the AppID budget is shared through Redis, 0 while this process runs on fallback_rate_limit.', (s) => (s.fleetConnected ? 1 : 0));
-    }
+    for (const g of extraGauges) gauge(g.name, g.help, () => g.read());
     const info = new Gauge({
       name: 'zego_exporter_build_info',
       help: 'Build information of the exporter; value is always 1.',

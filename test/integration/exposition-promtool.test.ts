@@ -14,12 +14,10 @@ const STATUS: ExporterStatus = {
   achievableRefreshSec: 12.5,
   demandPerSec: 3.2,
   streamsWatched: 4,
-  fleetConnected: false,
   slotsHeld: 1,
   clockOffsetSec: -0.5,
   reloadSuccessful: true,
   reloadSuccessTimestampSec: 1_700_000_000,
-  streamsDiscovered: 0,
   callbackDisagreements: 0,
 };
 
