@@ -16,7 +16,10 @@ export default tseslint.config(
     // src/ is the production image and the npm package; the simulator ships in neither.
     files: ['src/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/simulator', '**/simulator/**'], message: 'src/ must not import the simulator: it is not in the image nor the package.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/simulator', '**/simulator/**'], message: 'src/ must not import the simulator: it is not in the image nor the package.' }] },
+      ],
     },
   },
   {

@@ -30,7 +30,11 @@ export interface RenderResult {
 
 function filledStore(streams: number): StateStore {
   const store = new StateStore({ logger: pino({ level: 'silent' }) });
-  const watched = Array.from({ length: streams }, (_, i) => ({ id: `stream-${i}`, intervalMs: 15_000, labels: { team: `t${i % 7}`, severity: i % 10 === 0 ? 'critical' : 'warning' } }));
+  const watched = Array.from({ length: streams }, (_, i) => ({
+    id: `stream-${i}`,
+    intervalMs: 15_000,
+    labels: { team: `t${i % 7}`, severity: i % 10 === 0 ? 'critical' : 'warning' },
+  }));
   store.setStreams(watched);
   const now = Date.now();
   for (const w of watched) store.applyProbe(w.id, { outcome: { kind: 'active', createTimeSec: now / 1000 - 100 }, code: '0', sentAtMs: now, durationMs: 3 });

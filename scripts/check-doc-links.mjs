@@ -13,7 +13,11 @@ const docs = join(root, 'docs');
 const files = [
   join(root, 'README.md'),
   join(root, 'grafana', 'README.md'),
-  ...(existsSync(docs) ? readdirSync(docs).filter((f) => f.endsWith('.md')).map((f) => join(docs, f)) : []),
+  ...(existsSync(docs)
+    ? readdirSync(docs)
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => join(docs, f))
+    : []),
 ];
 
 /** GitHub's heading anchor: lower case, punctuation dropped (but - and _), spaces to -. */

@@ -77,7 +77,10 @@ export class CallbackSender {
       // A restart with a new create time: ZEGO reports the old session's close first.
       void this.send(this.closeEvent(id, prev.createTime * 1000, this.#now(), extra.closeType));
     }
-    const fields = state.state === 'active' ? this.createEvent(id, state.createTime * 1000) : this.closeEvent(id, state.createTime * 1000, state.closeTime * 1000, extra.closeType);
+    const fields =
+      state.state === 'active'
+        ? this.createEvent(id, state.createTime * 1000)
+        : this.closeEvent(id, state.createTime * 1000, state.closeTime * 1000, extra.closeType);
     return this.send(fields);
   }
 

@@ -24,7 +24,12 @@ async function main(): Promise<void> {
   const callbackSecret = randomBytes(16).toString('hex');
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret }] });
   // ZEGO's callbacks for every change, to the exporter's default address (retried until it is up).
-  const listen = parseHostPort(process.argv.slice(2).find((a) => a.startsWith('--web.listen-address='))?.split('=')[1] ?? ':9792');
+  const listen = parseHostPort(
+    process.argv
+      .slice(2)
+      .find((a) => a.startsWith('--web.listen-address='))
+      ?.split('=')[1] ?? ':9792',
+  );
   if (!listen.ok) throw new Error(`--web.listen-address: ${listen.message}`);
   const port = listen.port;
   const sender = new CallbackSender({ url: `http://127.0.0.1:${port}/zego/callback`, appId: APP_ID, secret: callbackSecret });

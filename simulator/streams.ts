@@ -1,10 +1,7 @@
 import { isValidStreamId } from '../src/zego/protocol.js';
 
 /** A stream as the API reports it. Times are Unix seconds. */
-export type StreamState =
-  | { state: 'active'; createTime: number }
-  | { state: 'closed'; createTime: number; closeTime: number };
-
+export type StreamState = { state: 'active'; createTime: number } | { state: 'closed'; createTime: number; closeTime: number };
 
 export class StreamStateError extends Error {
   override name = 'StreamStateError';

@@ -95,7 +95,9 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
     c.zego.rateLimit,
   );
   out(`${file}: OK`);
-  out(`  app_id ${c.zego.appId}${c.zego.isTest ? ' (test environment)' : ''}, endpoint ${c.zego.endpoint}, secret ${c.zego.serverSecretFile ? `from ${c.zego.serverSecretFile}` : 'inline/env'}`);
+  out(
+    `  app_id ${c.zego.appId}${c.zego.isTest ? ' (test environment)' : ''}, endpoint ${c.zego.endpoint}, secret ${c.zego.serverSecretFile ? `from ${c.zego.serverSecretFile}` : 'inline/env'}`,
+  );
   out(`  ${plan.streams} streams; demand ${round(plan.demandPerSec)} calls/s against rate_limit ${c.zego.rateLimit}/s`);
   for (const cls of plan.classes) {
     const want = formatDuration(cls.intervalMs);

@@ -73,7 +73,12 @@ export class Exporter {
     const { gate, share, route } = this.#parts;
     this.route = route;
     const z = opts.config.zego;
-    this.#budget = new Budget({ rateLimit: this.#rateLimit(), hardLimit: z.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT, now: this.#now, ...(gate ? { gate } : {}) });
+    this.#budget = new Budget({
+      rateLimit: this.#rateLimit(),
+      hardLimit: z.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT,
+      now: this.#now,
+      ...(gate ? { gate } : {}),
+    });
     this.#scheduler = new Scheduler({
       budget: this.#budget,
       now: this.#now,
@@ -149,7 +154,18 @@ export class Exporter {
     const { rateLimit, achievableRefreshSec } = this.status();
     const rows = landingRows(this.#store.snapshot(), this.#now());
     const notes = this.#parts.landing();
-    return renderLanding({ version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, rateLimit, achievableRefreshSec, rows, totalStreams: this.#store.size, notes });
+    return renderLanding({
+      version: this.#build.version,
+      startedAt: this.#startedAt,
+      endpoint,
+      appId,
+      isTest,
+      rateLimit,
+      achievableRefreshSec,
+      rows,
+      totalStreams: this.#store.size,
+      notes,
+    });
   }
 
   /** Probing first, then the parts in reverse order (the fleet's gate outlives the calls in flight), then the client. */
@@ -184,7 +200,15 @@ export class Exporter {
     this.#metrics.observe(result);
     this.#health.note(id, result);
     this.#store.applyProbe(id, result);
-    this.#log.debug({ stream_id: id, code: result.code, outcome: result.outcome.kind === 'failed' ? result.outcome.reason : result.outcome.kind, duration_ms: Math.round(result.durationMs * 100) / 100 }, 'probe');
+    this.#log.debug(
+      {
+        stream_id: id,
+        code: result.code,
+        outcome: result.outcome.kind === 'failed' ? result.outcome.reason : result.outcome.kind,
+        duration_ms: Math.round(result.durationMs * 100) / 100,
+      },
+      'probe',
+    );
   }
 
   /** The configured streams, then what the parts add (discovered streams), each id once. */

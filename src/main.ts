@@ -66,7 +66,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
   const z = loaded.config.zego;
-  log.info({ address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length }, 'listening');
+  log.info(
+    { address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length },
+    'listening',
+  );
   try {
     await exporter.start();
   } catch {

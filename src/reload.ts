@@ -89,7 +89,10 @@ export class Reloader {
     this.#status.mark(true);
     this.#log.info({ trigger, streams: loaded.config.streams.length, rate_limit: loaded.config.zego.rateLimit }, 'config reloaded');
     if (pending.length > 0) {
-      this.#log.warn({ trigger, settings: pending }, `config reloaded, but ${pending.join(', ')} changed and only take effect after a restart; the running process keeps the old values`);
+      this.#log.warn(
+        { trigger, settings: pending },
+        `config reloaded, but ${pending.join(', ')} changed and only take effect after a restart; the running process keeps the old values`,
+      );
     }
     return { ok: true, changed: true };
   }

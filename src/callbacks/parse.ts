@@ -36,7 +36,15 @@ export interface SignedPart {
 
 export type StreamEvent =
   | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number }
-  | { event: 'stream_close'; streamId: string; streamSeq: number; createTimeMs: number | null; destroyTimeMs: number | null; type: number; reason: CloseReason };
+  | {
+      event: 'stream_close';
+      streamId: string;
+      streamSeq: number;
+      createTimeMs: number | null;
+      destroyTimeMs: number | null;
+      type: number;
+      reason: CloseReason;
+    };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -127,7 +135,12 @@ export function streamEvent(f: Record<string, string>): Parsed<StreamEvent> {
  */
 export function implausibleTime(e: StreamEvent, nowMs: number): string | null {
   const times: [string, number | null][] =
-    e.event === 'stream_create' ? [['create_time_ms', e.createTimeMs]] : [['create_time_ms', e.createTimeMs], ['destroy_timemillis', e.destroyTimeMs]];
+    e.event === 'stream_create'
+      ? [['create_time_ms', e.createTimeMs]]
+      : [
+          ['create_time_ms', e.createTimeMs],
+          ['destroy_timemillis', e.destroyTimeMs],
+        ];
   for (const [name, ms] of times) {
     if (ms !== null && !isPlausibleTimeMs(ms, nowMs)) return `${name} outside the plausible window (2015 to one day ahead)`;
   }

@@ -33,7 +33,11 @@ export class CallbacksPart implements Part {
     this.#config = config;
     this.#ownListener = config.callbacks?.listenAddress !== undefined;
     this.gauges = [
-      { name: 'zego_exporter_streams_discovered', help: 'Streams watched because a stream_create callback matched a discovery pattern.', read: () => this.#discovery?.size ?? 0 },
+      {
+        name: 'zego_exporter_streams_discovered',
+        help: 'Streams watched because a stream_create callback matched a discovery pattern.',
+        read: () => this.#discovery?.size ?? 0,
+      },
     ];
     this.#configure(config);
   }

@@ -86,7 +86,7 @@ export class CallbackReceiver {
     const sf = { timestamp: s.timestamp, nonce: s.nonce, signature: s.signature, bodyDigest: createHash('sha1').update(body).digest('hex') };
     const v = this.#o.verifier.check(sf);
     if (!v.ok) return receipt(ev, v.result, v.reason);
-    if (s.appId !== null && s.appId !== this.#o.appId()) return receipt(ev, 'wrong_app', 'appid is not this exporter\'s AppID');
+    if (s.appId !== null && s.appId !== this.#o.appId()) return receipt(ev, 'wrong_app', "appid is not this exporter's AppID");
     if (v.duplicate) return receipt(ev, 'duplicate', 'already received');
     if (ev === 'other') {
       this.#o.verifier.remember(sf);
@@ -99,7 +99,13 @@ export class CallbackReceiver {
     this.#o.verifier.remember(sf);
     const applied = this.#o.apply(e.value, receivedAtMs);
     const reason =
-      applied === 'accepted' ? 'accepted' : applied === 'duplicate' ? 'already applied' : applied === 'stale' ? 'older than what is known of the stream' : 'stream not watched';
+      applied === 'accepted'
+        ? 'accepted'
+        : applied === 'duplicate'
+          ? 'already applied'
+          : applied === 'stale'
+            ? 'older than what is known of the stream'
+            : 'stream not watched';
     return { ...receipt(ev, applied, reason), streamId: e.value.streamId };
   }
 
@@ -224,7 +230,11 @@ export function callbackRoute(path: () => string | null, receiver: () => Callbac
 }
 
 /** A listener that serves only the callback path, so callbacks can be exposed without /metrics. */
-export function startCallbackListener(host: string | undefined, port: number, route: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<RunningServer> {
+export function startCallbackListener(
+  host: string | undefined,
+  port: number,
+  route: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<RunningServer> {
   return listen(
     (req, res) => {
       if (!route(req, res)) {

@@ -26,9 +26,7 @@ export const DEFAULT_MAX_NONCE_BYTES = 16 * 1024 * 1024;
 /** What a remembered entry costs besides its strings (map slot, record, number): a rough upper figure. */
 const ENTRY_OVERHEAD_BYTES = 120;
 
-export type VerifyResult =
-  | { ok: true; duplicate: boolean }
-  | { ok: false; result: 'bad_signature' | 'expired' | 'replayed'; reason: string };
+export type VerifyResult = { ok: true; duplicate: boolean } | { ok: false; result: 'bad_signature' | 'expired' | 'replayed'; reason: string };
 
 export interface VerifierOptions {
   secret: Secret;

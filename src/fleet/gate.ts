@@ -88,7 +88,12 @@ export class FleetGate implements Gate {
       const adopt = this.#adoptable();
       let res;
       try {
-        res = await this.#opts.limiter.acquire(this.#rateLimit, this.#opts.callTimeoutMs + HOLD_MS + LEASE_MARGIN_MS, Math.floor(1000 / this.#rateLimit), adopt);
+        res = await this.#opts.limiter.acquire(
+          this.#rateLimit,
+          this.#opts.callTimeoutMs + HOLD_MS + LEASE_MARGIN_MS,
+          Math.floor(1000 / this.#rateLimit),
+          adopt,
+        );
       } catch (err) {
         this.#lost(err);
         continue;
@@ -153,7 +158,10 @@ export class FleetGate implements Gate {
 
   #reportDown(err: unknown): void {
     this.#reportedDown = true;
-    this.#opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process');
+    this.#opts.logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process',
+    );
     this.#opts.onModeChange(false);
   }
 

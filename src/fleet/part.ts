@@ -46,7 +46,9 @@ export class FleetPart implements Part {
         ctx.rateChanged();
       },
     });
-    this.share = fleet.shareResults ? new ResultShare({ redis: this.#redis, keyPrefix: fleet.keyPrefix, appId: zego.appId, owner, callTimeoutMs: zego.timeoutMs, logger: ctx.logger }) : undefined;
+    this.share = fleet.shareResults
+      ? new ResultShare({ redis: this.#redis, keyPrefix: fleet.keyPrefix, appId: zego.appId, owner, callTimeoutMs: zego.timeoutMs, logger: ctx.logger })
+      : undefined;
     this.gauges = [
       {
         name: 'zego_exporter_fleet_connected',

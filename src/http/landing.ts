@@ -58,7 +58,12 @@ export function renderLanding(v: LandingView): string {
   let bytes = 0;
   for (const r of v.rows) {
     if (rendered.length >= MAX_ROWS) break;
-    const labels = cut(Object.entries(r.labels).map(([k, val]) => `${k}=${val}`).join(', '), MAX_LABELS_CHARS);
+    const labels = cut(
+      Object.entries(r.labels)
+        .map(([k, val]) => `${k}=${val}`)
+        .join(', '),
+      MAX_LABELS_CHARS,
+    );
     const row =
       `<tr class="${r.state.replace(' ', '-')}"><td>${esc(r.id)}</td><td>${r.state}</td><td>${r.uptimeSec === null ? '' : fmtSec(r.uptimeSec)}</td>` +
       `<td>${r.probe}${r.lastError ? ` <small>${esc(cut(r.lastError, MAX_ERROR_CHARS))}</small>` : ''}</td><td>${r.lastProbeAgoSec === null ? 'never' : `${fmtSec(r.lastProbeAgoSec)} ago`}</td>` +

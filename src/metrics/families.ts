@@ -35,7 +35,8 @@ export const FAMILIES: readonly Family[] = [
     name: 'zego_stream_uptime_seconds',
     help: `Seconds since the stream was created (now - create_time at scrape time) while active, else 0. ${FROM_PROBES}`,
     type: 'gauge',
-    value: (s, now) => (s.active === null ? undefined : s.active && s.createTimeSec !== null ? Math.max(0, Math.round((now - s.createTimeSec) * 1000) / 1000) : 0),
+    value: (s, now) =>
+      s.active === null ? undefined : s.active && s.createTimeSec !== null ? Math.max(0, Math.round((now - s.createTimeSec) * 1000) / 1000) : 0,
     clock: true,
   },
   {
@@ -70,8 +71,7 @@ export const FAMILIES: readonly Family[] = [
   },
   {
     name: 'zego_stream_last_close_reason',
-    help:
-      'Why the stream last closed, from its stream_close callback: 1 on the series whose reason label holds it (normal_stop, heartbeat_timeout, relogin, kicked, tcp_disconnect, room_cleared, deleted, other); absent until a close callback arrives. Kept while the stream is up again.',
+    help: 'Why the stream last closed, from its stream_close callback: 1 on the series whose reason label holds it (normal_stop, heartbeat_timeout, relogin, kicked, tcp_disconnect, room_cleared, deleted, other); absent until a close callback arrives. Kept while the stream is up again.',
     type: 'gauge',
     value: (s) => (s.closeReason === null ? undefined : 1),
     label: { name: 'reason', value: (s) => s.closeReason },

@@ -51,7 +51,12 @@ export class SelfMetrics {
     });
     // Series that dashboards and alerts divide by or compare against exist from the start at 0,
     // rather than appearing with the first such answer.
-    for (const [code, outcome] of [['0', 'active'], ['41006', 'closed'], ['41004', 'not_found'], ['30002', 'throttled']] as const) {
+    for (const [code, outcome] of [
+      ['0', 'active'],
+      ['41006', 'closed'],
+      ['41004', 'not_found'],
+      ['30002', 'throttled'],
+    ] as const) {
       this.#requests.inc({ code, outcome }, 0);
     }
     this.#duration = new Histogram({
@@ -88,16 +93,28 @@ export class SelfMetrics {
         },
       });
     };
-    gauge('zego_exporter_rate_limit', 'API calls per second the exporter paces itself at now (configured rate_limit less throttling back-off).', (s) => s.rateLimit);
+    gauge(
+      'zego_exporter_rate_limit',
+      'API calls per second the exporter paces itself at now (configured rate_limit less throttling back-off).',
+      (s) => s.rateLimit,
+    );
     gauge('zego_exporter_rate_limit_configured', 'Configured rate_limit: API calls per second this exporter may spend.', (s) => s.rateLimitConfigured);
     gauge('zego_exporter_queue_length', 'Streams past their due time waiting for a slot in the budget.', (s) => s.queueLength);
-    gauge('zego_exporter_achievable_refresh_seconds', 'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).', (s) => s.achievableRefreshSec);
+    gauge(
+      'zego_exporter_achievable_refresh_seconds',
+      'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).',
+      (s) => s.achievableRefreshSec,
+    );
     gauge('zego_exporter_demand_probes_per_second', 'API calls per second the configured intervals ask for (sum of 1/interval).', (s) => s.demandPerSec);
     gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
     gauge('zego_exporter_budget_slots_held', 'Budget slots held: calls in flight plus calls within 1 s of their response.', (s) => s.slotsHeld);
     gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);
     gauge('zego_exporter_config_last_reload_successful', 'Whether the last configuration reload attempt succeeded.', (s) => (s.reloadSuccessful ? 1 : 0));
-    gauge('zego_exporter_config_last_reload_success_timestamp_seconds', 'Unix time of the last successful configuration load.', (s) => s.reloadSuccessTimestampSec);
+    gauge(
+      'zego_exporter_config_last_reload_success_timestamp_seconds',
+      'Unix time of the last successful configuration load.',
+      (s) => s.reloadSuccessTimestampSec,
+    );
     for (const g of extraGauges) gauge(g.name, g.help, () => g.read());
     const info = new Gauge({
       name: 'zego_exporter_build_info',

@@ -89,7 +89,16 @@ export class Scheduler {
     for (const s of streams) {
       const entry = this.#entries.get(s.id);
       if (!entry) {
-        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, dequeue: undefined, lastSentAtMs: undefined, lastResultSentAtMs: undefined };
+        const fresh: Entry = {
+          id: s.id,
+          intervalMs: s.intervalMs,
+          phase: 'waiting',
+          removed: false,
+          timer: undefined,
+          dequeue: undefined,
+          lastSentAtMs: undefined,
+          lastResultSentAtMs: undefined,
+        };
         this.#entries.set(s.id, fresh);
         if (this.#running) this.#enqueue(fresh);
       } else if (entry.intervalMs !== s.intervalMs) {

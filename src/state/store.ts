@@ -210,7 +210,13 @@ export class StateStore {
     }
     s.disagreements++;
     this.#disagreementsTotal++;
-    const fields = { stream_id: s.id, code, outcome: probeActive ? 'active' : 'closed', callback_said: s.active ? 'active' : 'closed', disagreements: s.disagreements };
+    const fields = {
+      stream_id: s.id,
+      code,
+      outcome: probeActive ? 'active' : 'closed',
+      callback_said: s.active ? 'active' : 'closed',
+      disagreements: s.disagreements,
+    };
     // Once can be the API catching up; again and again means callbacks and the API see different streams.
     if (s.disagreements >= 2) this.#log.warn(fields, 'the API keeps contradicting callbacks for this stream; following the API');
     else this.#log.info(fields, 'the API contradicts the last callback; following the API');
@@ -223,7 +229,10 @@ export class StateStore {
     } else if (s.notFound) {
       this.#log.info(fields, 'stream not found');
     } else {
-      this.#log.info({ ...fields, close_time: s.closeTimeSec, ...(source === 'callback' ? { reason: s.closeReason } : {}) }, wasActive === true ? 'stream went down' : 'stream is down');
+      this.#log.info(
+        { ...fields, close_time: s.closeTimeSec, ...(source === 'callback' ? { reason: s.closeReason } : {}) },
+        wasActive === true ? 'stream went down' : 'stream is down',
+      );
     }
   }
 }

@@ -53,8 +53,7 @@ export class ZegoClient {
     const carried = opts.clockOffsetMs ?? 0;
     this.#clockOffsetMs = Math.abs(carried) <= MAX_CLOCK_OFFSET_MS ? carried : 0;
     this.#ownsDispatcher = opts.dispatcher === undefined;
-    this.#dispatcher =
-      opts.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: opts.timeoutMs } });
+    this.#dispatcher = opts.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: opts.timeoutMs } });
     this.#url = new URL(opts.endpoint.endsWith('/') ? opts.endpoint : `${opts.endpoint}/`);
   }
 
@@ -146,7 +145,10 @@ export class ZegoClient {
     if (Math.abs(offsetMs) > MAX_CLOCK_OFFSET_MS) {
       if (!this.#warnedBrokenDate) {
         this.#warnedBrokenDate = true;
-        this.#opts.logger?.warn({ offset_sec: Math.round(offsetMs / 1000), max_offset_sec: MAX_CLOCK_OFFSET_MS / 1000 }, 'ignoring the Date header of a timestamp error: too far from this host\'s clock to be a skew');
+        this.#opts.logger?.warn(
+          { offset_sec: Math.round(offsetMs / 1000), max_offset_sec: MAX_CLOCK_OFFSET_MS / 1000 },
+          "ignoring the Date header of a timestamp error: too far from this host's clock to be a skew",
+        );
       }
       return;
     }

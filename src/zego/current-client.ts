@@ -36,7 +36,12 @@ export class CurrentClient {
   applyConfig(z: ZegoConfig): void {
     const old = this.#zego;
     this.#zego = z;
-    const changed = old.appId !== z.appId || old.endpoint !== z.endpoint || old.isTest !== z.isTest || old.timeoutMs !== z.timeoutMs || !old.serverSecret.equals(z.serverSecret);
+    const changed =
+      old.appId !== z.appId ||
+      old.endpoint !== z.endpoint ||
+      old.isTest !== z.isTest ||
+      old.timeoutMs !== z.timeoutMs ||
+      !old.serverSecret.equals(z.serverSecret);
     if (!changed) return;
     const previous = this.#client;
     // Same server, same clock: a rotated secret must not cost a round of timestamp errors.

@@ -108,8 +108,14 @@ describe('alerts/zego-alerts.yaml', () => {
     const cases = suites.flatMap((s) => s.tests.flatMap((t) => t.alert_rule_test ?? []));
     for (const a of alerts) {
       const mine = cases.filter((c) => c.alertname === a.alert);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${a.alert} never fires in a test`).toBe(true);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${a.alert} is never asserted quiet`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${a.alert} never fires in a test`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${a.alert} is never asserted quiet`,
+      ).toBe(true);
     }
   });
 

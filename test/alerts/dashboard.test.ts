@@ -66,9 +66,7 @@ describe('grafana/dashboards/zego-streams.json', () => {
     const stream = vars.get('stream_id');
     expect(stream).toMatchObject({ type: 'query', multi: true, includeAll: true });
     const q = stream?.query;
-    expect(typeof q === 'string' ? q : q?.query).toBe(
-      'label_values(zego_stream_interval_seconds{job=~"$job",instance=~"$instance"}, stream_id)',
-    );
+    expect(typeof q === 'string' ? q : q?.query).toBe('label_values(zego_stream_interval_seconds{job=~"$job",instance=~"$instance"}, stream_id)');
   });
 
   it('variable queries select with valid PromQL', () => {
@@ -129,9 +127,7 @@ describe('grafana/dashboards/zego-streams.json', () => {
     expect(exprs('Stream state').join()).toContain('zego_stream_active{');
     expect(byTitle('Streams up / watched').type).toBe('stat');
     expect(byTitle('Streams currently down').type).toBe('table');
-    expect(exprs('Probe freshness (age of last successful probe)').join()).toContain(
-      'time() - zego_stream_last_success_timestamp_seconds{',
-    );
+    expect(exprs('Probe freshness (age of last successful probe)').join()).toContain('time() - zego_stream_last_success_timestamp_seconds{');
     expect(exprs('API calls by result').join()).toMatch(/sum by \(outcome, code\) \(rate\(zego_exporter_api_requests_total\{/);
     const budget = exprs('Rate budget use').join('\n');
     for (const m of ['zego_exporter_api_requests_total', 'zego_exporter_rate_limit{', 'zego_exporter_rate_limit_configured{']) {
@@ -191,7 +187,21 @@ describe('grafana/dashboards/zego-streams.json', () => {
         const file = join(dir, 'd.json');
         const nested = {
           panels: [
-            { type: 'row', title: 'R', collapsed: true, panels: [{ title: 'P', description: 'x (empty when healthy)', targets: [{ refId: 'A', expr: 'up{job=~"$job"}' }, { refId: 'B', expr: 'y', hide: true }] }] },
+            {
+              type: 'row',
+              title: 'R',
+              collapsed: true,
+              panels: [
+                {
+                  title: 'P',
+                  description: 'x (empty when healthy)',
+                  targets: [
+                    { refId: 'A', expr: 'up{job=~"$job"}' },
+                    { refId: 'B', expr: 'y', hide: true },
+                  ],
+                },
+              ],
+            },
           ],
         };
         writeFileSync(file, JSON.stringify(nested));

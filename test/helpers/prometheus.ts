@@ -56,7 +56,9 @@ export async function startPrometheus(opts: { target: string; job: string; ruleF
   return {
     url,
     stop,
-    query: async (expr) => (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<ReturnType<PrometheusProcess['query']>>,
-    alerts: async () => ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } }).data.alerts,
+    query: async (expr) =>
+      (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<ReturnType<PrometheusProcess['query']>>,
+    alerts: async () =>
+      ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } }).data.alerts,
   };
 }

@@ -13,7 +13,9 @@ export interface RedisProcess {
 }
 
 async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn(requireBinary('redis-server', 'REDIS_SERVER'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(requireBinary('redis-server', 'REDIS_SERVER'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);

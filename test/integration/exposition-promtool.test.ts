@@ -32,8 +32,23 @@ describe('promtool check metrics', () => {
     self.observe({ code: '0', outcome: { kind: 'active', createTimeSec: 1 }, durationMs: 30, sentAtMs: NOW_MS });
     const list = [
       record('unknown-1', { intervalMs: 30_000 }),
-      record('live', { labels: { zone: 'eu', app: 'shop' }, active: true, createTimeSec: NOW_SEC - 3600, probeSuccess: true, lastProbeMs: NOW_MS - 2000, lastSuccessMs: NOW_MS - 2000, source: 'probe' }),
-      record('gone', { active: false, closeTimeSec: NOW_SEC - 60, probeSuccess: false, lastProbeMs: NOW_MS - 1000, closeReason: 'heartbeat_timeout', source: 'callback' }),
+      record('live', {
+        labels: { zone: 'eu', app: 'shop' },
+        active: true,
+        createTimeSec: NOW_SEC - 3600,
+        probeSuccess: true,
+        lastProbeMs: NOW_MS - 2000,
+        lastSuccessMs: NOW_MS - 2000,
+        source: 'probe',
+      }),
+      record('gone', {
+        active: false,
+        closeTimeSec: NOW_SEC - 60,
+        probeSuccess: false,
+        lastProbeMs: NOW_MS - 1000,
+        closeReason: 'heartbeat_timeout',
+        source: 'callback',
+      }),
       record('esc', { labels: { note: 'a "q" \\ b\nc' }, active: true, createTimeSec: NOW_SEC - 5, probeSuccess: true }),
     ];
     const exposition = new StreamFamilies().render(list, NOW_MS, 'text') + (await self.render('text'));

@@ -27,7 +27,12 @@ describe('fleet mode: broken keys in Redis are checked, repaired, logged once, a
   const leases = (): string => `${prefix}:budget:42:leases`;
   const resultKey = (id: string): string => `${prefix}:result:42:${id}`;
   const claimKey = (id: string): string => `${prefix}:claim:42:${id}`;
-  const good = (sentAtMs: number): ProbeResult => ({ outcome: { kind: 'active', createTimeSec: Math.floor(sentAtMs / 1000) - 60 }, code: '0', sentAtMs, durationMs: 12 });
+  const good = (sentAtMs: number): ProbeResult => ({
+    outcome: { kind: 'active', createTimeSec: Math.floor(sentAtMs / 1000) - 60 },
+    code: '0',
+    sentAtMs,
+    durationMs: 12,
+  });
 
   beforeAll(async () => {
     server = await startRedis();

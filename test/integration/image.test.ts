@@ -155,7 +155,11 @@ describe('container image (Dockerfile replayed without an engine)', () => {
     // Deny everything, then allow only what the Dockerfile COPYs from the context.
     expect(rules[0]).toBe('*');
     const allowed = rules.filter((r) => r.startsWith('!')).map((r) => r.slice(1).replace(/\/$/, ''));
-    const copied = dockerfile.stages.flatMap((s) => only(s, 'COPY').filter((i) => i.flags['from'] === undefined).flatMap((i) => i.words.slice(0, -1)));
+    const copied = dockerfile.stages.flatMap((s) =>
+      only(s, 'COPY')
+        .filter((i) => i.flags['from'] === undefined)
+        .flatMap((i) => i.words.slice(0, -1)),
+    );
     expect(new Set(allowed)).toEqual(new Set(copied));
   });
 
@@ -172,7 +176,10 @@ describe('container image (Dockerfile replayed without an engine)', () => {
 
   it('probes the simulator, answers its HEALTHCHECK, and stops on SIGTERM', async () => {
     const cfg = join(tmp, 'config.yaml');
-    writeFileSync(cfg, `zego:\n  app_id: ${APP_ID}\n  server_secret: \${ZEGO_SERVER_SECRET}\n  endpoint: ${sim.url}\n  rate_limit: 5\nprobe:\n  interval: 1s\nstreams: [live-main]\n`);
+    writeFileSync(
+      cfg,
+      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${ZEGO_SERVER_SECRET}\n  endpoint: ${sim.url}\n  rate_limit: 5\nprobe:\n  interval: 1s\nstreams: [live-main]\n`,
+    );
     const [cmd, ...rest] = entrypoint();
     const child = spawn(cmd!, [...rest, `--config.file=${cfg}`, '--web.listen-address=127.0.0.1:0'], {
       cwd: app,
@@ -201,7 +208,11 @@ describe('container image (Dockerfile replayed without an engine)', () => {
       const hc = only(runtime, 'HEALTHCHECK')[0]!.exec!;
       const health = spawnSync(process.execPath, hc.slice(1), { cwd: app, encoding: 'utf8', env: { ZEGO_EXPORTER_HEALTHCHECK_URL: `${url}/-/healthy` } });
       expect(health.status, health.stderr).toBe(0);
-      const dead = spawnSync(process.execPath, hc.slice(1), { cwd: app, encoding: 'utf8', env: { ZEGO_EXPORTER_HEALTHCHECK_URL: 'http://127.0.0.1:1/-/healthy' } });
+      const dead = spawnSync(process.execPath, hc.slice(1), {
+        cwd: app,
+        encoding: 'utf8',
+        env: { ZEGO_EXPORTER_HEALTHCHECK_URL: 'http://127.0.0.1:1/-/healthy' },
+      });
       expect(dead.status).toBe(1);
 
       child.kill('SIGTERM');

@@ -13,7 +13,10 @@ const envelope = fc.record(
     Message: fc.oneof(fc.string(), fc.jsonValue()),
     RequestId: fc.oneof(fc.string(), fc.integer()),
     Data: fc.oneof(
-      fc.record({ create_time: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.jsonValue()), close_time: fc.oneof(fc.string(), fc.integer(), fc.jsonValue()) }, { requiredKeys: [] }),
+      fc.record(
+        { create_time: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.jsonValue()), close_time: fc.oneof(fc.string(), fc.integer(), fc.jsonValue()) },
+        { requiredKeys: [] },
+      ),
       fc.jsonValue(),
     ),
   },

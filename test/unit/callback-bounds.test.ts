@@ -16,7 +16,12 @@ function signed(fields: Record<string, string>, nowMs: number, nonce = String(Ma
   return { appid: String(APP), ...fields, timestamp, nonce, signature: callbackSignature(SECRET, timestamp, nonce) };
 }
 
-const create = (id: string, seq: number | string, ms: number | string): Record<string, string> => ({ event: 'stream_create', stream_id: id, stream_seq: String(seq), create_time_ms: String(ms) });
+const create = (id: string, seq: number | string, ms: number | string): Record<string, string> => ({
+  event: 'stream_create',
+  stream_id: id,
+  stream_seq: String(seq),
+  create_time_ms: String(ms),
+});
 const close = (id: string, seq: number | string, createMs: number, destroyMs: number): Record<string, string> => ({
   event: 'stream_close',
   stream_id: id,
@@ -26,13 +31,26 @@ const close = (id: string, seq: number | string, createMs: number, destroyMs: nu
   destroy_timemillis: String(destroyMs),
 });
 
-function setup(verifierOpts: { maxNonceBytes?: number } = {}): { store: StateStore; verifier: CallbackVerifier; post: (f: Record<string, string>) => Receipt; advance: (ms: number) => void; now: () => number } {
+function setup(verifierOpts: { maxNonceBytes?: number } = {}): {
+  store: StateStore;
+  verifier: CallbackVerifier;
+  post: (f: Record<string, string>) => Receipt;
+  advance: (ms: number) => void;
+  now: () => number;
+} {
   let t = T0;
   const now = (): number => t;
   const store = new StateStore({ logger: silent, now });
   store.setStreams([{ id: 's1', intervalMs: 10_000, labels: {} }]);
   const verifier = new CallbackVerifier({ secret: new Secret(SECRET), now, ...verifierOpts });
-  const rx = new CallbackReceiver({ verifier, appId: () => APP, apply: (e, at) => store.applyCallback(e.streamId, e, at), record: () => undefined, logger: silent, now });
+  const rx = new CallbackReceiver({
+    verifier,
+    appId: () => APP,
+    apply: (e, at) => store.applyCallback(e.streamId, e, at),
+    record: () => undefined,
+    logger: silent,
+    now,
+  });
   return {
     store,
     verifier,
@@ -78,7 +96,12 @@ describe('callback nonce and timestamp bounds', () => {
     expect(v.remembered).toBeGreaterThan(10);
     expect(v.remembered).toBeLessThan(1000);
     // The newest are kept (a retry of a recent callback is still a duplicate).
-    const last = { timestamp: String(t0 / 1000), nonce: '999'.padStart(64, 'x'), signature: callbackSignature(SECRET, String(t0 / 1000), '999'.padStart(64, 'x')), bodyDigest: 'd'.repeat(40) };
+    const last = {
+      timestamp: String(t0 / 1000),
+      nonce: '999'.padStart(64, 'x'),
+      signature: callbackSignature(SECRET, String(t0 / 1000), '999'.padStart(64, 'x')),
+      bodyDigest: 'd'.repeat(40),
+    };
     expect(v.check(last)).toEqual({ ok: true, duplicate: true });
     now += 20 * 60_000;
     clocked.remember({ timestamp: String(now / 1000), nonce: 'fresh', signature: '', bodyDigest: 'e' });
@@ -123,7 +146,7 @@ describe('stream_seq tolerates an absurd value', () => {
     expect(store.get('s1')?.active).toBe(false);
   });
 
-  it('otherwise ZEGO\'s rule stands: a late create from before the last event, with a smaller seq, is stale', () => {
+  it("otherwise ZEGO's rule stands: a late create from before the last event, with a smaller seq, is stale", () => {
     const { post, store, now } = setup();
     expect(post(signed(create('s1', 5, T0 - 1_000), now())).result).toBe('accepted');
     expect(post(signed(close('s1', 6, T0 - 1_000, T0), now())).result).toBe('accepted');

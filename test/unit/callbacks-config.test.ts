@@ -26,7 +26,11 @@ describe('the callbacks: config section', () => {
   it('an empty secret turns callbacks off; secret_file is read relative to the config', () => {
     const off = parse('callbacks:\n  secret: ${CB:-}\n');
     expect(off.ok && off.config.callbacks).toBeUndefined();
-    const file = parse('callbacks:\n  secret_file: cb.txt\n  discover:\n    patterns: [a-*]\n    max_streams: 5\n    forget_after: 10m\n', {}, { '/cfg/cb.txt': 'from-file\n' });
+    const file = parse(
+      'callbacks:\n  secret_file: cb.txt\n  discover:\n    patterns: [a-*]\n    max_streams: 5\n    forget_after: 10m\n',
+      {},
+      { '/cfg/cb.txt': 'from-file\n' },
+    );
     if (!file.ok || !file.config.callbacks) throw new Error(JSON.stringify(file));
     expect(file.config.callbacks.secret.reveal()).toBe('from-file');
     expect(file.config.callbacks.discover).toEqual({ patterns: ['a-*'], maxStreams: 5, forgetAfterMs: 600_000 });

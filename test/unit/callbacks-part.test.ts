@@ -14,7 +14,14 @@ const CB_SECRET = 'cb-secret-value';
 
 function config(streams: string[], callbacks: Partial<CallbacksConfig> | null): Config {
   return {
-    zego: { appId: APP, serverSecret: new Secret('0123456789abcdef0123456789abcdef'), endpoint: 'http://127.0.0.1:9', isTest: false, rateLimit: 10, timeoutMs: 2000 },
+    zego: {
+      appId: APP,
+      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
+      endpoint: 'http://127.0.0.1:9',
+      isTest: false,
+      rateLimit: 10,
+      timeoutMs: 2000,
+    },
     probe: { intervalMs: 15_000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
     ...(callbacks ? { callbacks: { secret: new Secret(CB_SECRET), path: '/zego/callback', ...callbacks } } : {}),
@@ -64,7 +71,16 @@ function harness(cfg: Config): Harness {
 function streamCreate(id: string): string {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = String(Math.floor(Math.random() * 1e12));
-  const fields = { appid: String(APP), event: 'stream_create', stream_id: id, stream_seq: '1', create_time_ms: String(Date.now()), timestamp, nonce, signature: callbackSignature(CB_SECRET, timestamp, nonce) };
+  const fields = {
+    appid: String(APP),
+    event: 'stream_create',
+    stream_id: id,
+    stream_seq: '1',
+    create_time_ms: String(Date.now()),
+    timestamp,
+    nonce,
+    signature: callbackSignature(CB_SECRET, timestamp, nonce),
+  };
   return new URLSearchParams(fields).toString();
 }
 

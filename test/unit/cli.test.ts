@@ -4,7 +4,19 @@ import { parseCli } from '../../src/cli.js';
 describe('cli flags', () => {
   it('has Prometheus-exporter defaults', () => {
     const r = parseCli([], {});
-    expect(r).toEqual({ ok: true, flags: { configFile: 'config.yaml', listenAddress: ':9792', logLevel: 'info', logFormat: 'json', configCheck: false, configWatch: true, version: false, help: false } });
+    expect(r).toEqual({
+      ok: true,
+      flags: {
+        configFile: 'config.yaml',
+        listenAddress: ':9792',
+        logLevel: 'info',
+        logFormat: 'json',
+        configCheck: false,
+        configWatch: true,
+        version: false,
+        help: false,
+      },
+    });
   });
 
   it('--no-config.watch turns the file watcher off', () => {
@@ -13,8 +25,16 @@ describe('cli flags', () => {
   });
 
   it('reads every flag, and LOG_LEVEL when --log.level is absent', () => {
-    const r = parseCli(['--config.file=/etc/x.yaml', '--web.listen-address', '127.0.0.1:9000', '--log.format=pretty', '--config.check'], { LOG_LEVEL: 'debug' });
-    expect(r.ok && r.flags).toMatchObject({ configFile: '/etc/x.yaml', listenAddress: '127.0.0.1:9000', logLevel: 'debug', logFormat: 'pretty', configCheck: true });
+    const r = parseCli(['--config.file=/etc/x.yaml', '--web.listen-address', '127.0.0.1:9000', '--log.format=pretty', '--config.check'], {
+      LOG_LEVEL: 'debug',
+    });
+    expect(r.ok && r.flags).toMatchObject({
+      configFile: '/etc/x.yaml',
+      listenAddress: '127.0.0.1:9000',
+      logLevel: 'debug',
+      logFormat: 'pretty',
+      configCheck: true,
+    });
     const f = parseCli(['--log.level=warn'], { LOG_LEVEL: 'debug' });
     expect(f.ok && f.flags.logLevel).toBe('warn');
   });

@@ -298,7 +298,7 @@ describe('ZegoClient connection handling', () => {
     expect(r.code).not.toBe('timeout');
   });
 
-  it('removes its abort listener from the caller\'s signal after every call', async () => {
+  it("removes its abort listener from the caller's signal after every call", async () => {
     const api = await fakeApi();
     const c = client(api.url);
     const outer = new AbortController();

@@ -75,7 +75,18 @@ describe('config: errors never quote a secret, never throw', () => {
     const text = `zego:\n  app_id: \${S}\n  server_secret: x\n  is_test: \${S}\n  rate_limit: \${S}\n  timeout: \${S}\n  endpoint: "https://\${S}:x"\nprobe:\n  interval: \${S}\nstreams:\n  - "a-\${S}!"\n  - id: b\n    labels: { team: "\${S}" }\nfleet:\n  redis_url: \${S}\ncallbacks:\n  secret: s\n  path: \${S}\n`;
     const r = parse(text, { S: leaked });
     if (r.ok) throw new Error('expected errors');
-    expect(r.errors.map((e) => e.path)).toEqual(expect.arrayContaining(['zego.app_id', 'zego.is_test', 'zego.rate_limit', 'zego.timeout', 'probe.interval', 'streams[0]', 'fleet.redis_url', 'callbacks.path']));
+    expect(r.errors.map((e) => e.path)).toEqual(
+      expect.arrayContaining([
+        'zego.app_id',
+        'zego.is_test',
+        'zego.rate_limit',
+        'zego.timeout',
+        'probe.interval',
+        'streams[0]',
+        'fleet.redis_url',
+        'callbacks.path',
+      ]),
+    );
     for (const e of r.errors) expect(formatConfigError(e, 'c.yaml')).not.toContain(leaked);
     expect(r.errors.find((e) => e.path === 'zego.is_test')?.message).toBe('must be true or false, got "${S}"');
   });

@@ -42,7 +42,14 @@ const running: Exporter[] = [];
 
 function exporter(cfg: Config, opts: { parts?: PartFactory[]; reloadStatus?: ReloadStatus } = {}): { exp: Exporter; api: ReturnType<typeof fakeApi> } {
   const api = fakeApi();
-  const exp = new Exporter({ config: cfg, logger: pino({ level: 'silent' }), build: { version: 't', revision: 't' }, dispatcher: api.agent, parts: opts.parts ?? [], ...(opts.reloadStatus ? { reloadStatus: opts.reloadStatus } : {}) });
+  const exp = new Exporter({
+    config: cfg,
+    logger: pino({ level: 'silent' }),
+    build: { version: 't', revision: 't' },
+    dispatcher: api.agent,
+    parts: opts.parts ?? [],
+    ...(opts.reloadStatus ? { reloadStatus: opts.reloadStatus } : {}),
+  });
   running.push(exp);
   return { exp, api };
 }

@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { renderLanding, type LandingRow, type LandingView } from '../../src/http/landing.js';
 
 function view(rows: LandingRow[], totalStreams = rows.length): LandingView {
-  return { version: '1', startedAt: new Date(1_700_000_000_000), endpoint: 'https://rtc-api.zego.im', appId: 1, isTest: false, rateLimit: 10, achievableRefreshSec: 5, rows, totalStreams };
+  return {
+    version: '1',
+    startedAt: new Date(1_700_000_000_000),
+    endpoint: 'https://rtc-api.zego.im',
+    appId: 1,
+    isTest: false,
+    rateLimit: 10,
+    achievableRefreshSec: 5,
+    rows,
+    totalStreams,
+  };
 }
 
 function row(i: number, over: Partial<LandingRow> = {}): LandingRow {
@@ -21,7 +31,12 @@ describe('landing page bounds', () => {
   });
 
   it('caps the rows and the table size, and says how many were shown', () => {
-    const many = renderLanding(view(Array.from({ length: 5000 }, (_, i) => row(i)), 5000));
+    const many = renderLanding(
+      view(
+        Array.from({ length: 5000 }, (_, i) => row(i)),
+        5000,
+      ),
+    );
     expect(many.match(/<tr class=/g)).toHaveLength(1000);
     expect(many).toContain('Showing 1000 of 5000 streams');
 

@@ -40,7 +40,14 @@ function streams(): StreamRecord[] {
       lastSuccessMs: NOW_MS - 2000,
       source: 'probe',
     }),
-    state('gone', { active: false, closeTimeSec: NOW_SEC - 60, probeSuccess: false, lastProbeMs: NOW_MS - 1000, lastSuccessMs: NOW_MS - 11_000, intervalMs: 500 }),
+    state('gone', {
+      active: false,
+      closeTimeSec: NOW_SEC - 60,
+      probeSuccess: false,
+      lastProbeMs: NOW_MS - 1000,
+      lastSuccessMs: NOW_MS - 11_000,
+      intervalMs: 500,
+    }),
   ];
 }
 
@@ -236,9 +243,7 @@ describe('SelfMetrics', () => {
 describe('negotiate', () => {
   it("picks OpenMetrics for Prometheus' own Accept header", () => {
     expect(
-      negotiate(
-        'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
-      ),
+      negotiate('application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'),
     ).toBe('openmetrics');
   });
 

@@ -138,13 +138,7 @@ describe('parseResponse: tolerant reading', () => {
   });
 
   it('Data missing, null, an array or a string still gives the outcome of the Code', () => {
-    for (const body of [
-      '{"Code":0}',
-      '{"Code":0,"Data":null}',
-      '{"Code":0,"Data":[]}',
-      '{"Code":0,"Data":["1673334117"]}',
-      '{"Code":0,"Data":"1673334117"}',
-    ]) {
+    for (const body of ['{"Code":0}', '{"Code":0,"Data":null}', '{"Code":0,"Data":[]}', '{"Code":0,"Data":["1673334117"]}', '{"Code":0,"Data":"1673334117"}']) {
       expect(parseResponse(200, body).outcome).toEqual({ kind: 'active', createTimeSec: null });
     }
     expect(parseResponse(200, '{"Code":41006,"Data":null}').outcome).toEqual({ kind: 'closed', createTimeSec: null, closeTimeSec: null });
@@ -221,7 +215,10 @@ describe('parseResponse: implausible times are a bad response, never uptime', ()
   });
 
   it('accepts 2015 up to a day ahead, and times near a fake clock that reads before 2015', () => {
-    expect(parseResponse(200, envelope(0, { create_time: '2015-01-01T00:00:00Z' }), NOW).outcome).toEqual({ kind: 'active', createTimeSec: Date.UTC(2015, 0, 1) / 1000 });
+    expect(parseResponse(200, envelope(0, { create_time: '2015-01-01T00:00:00Z' }), NOW).outcome).toEqual({
+      kind: 'active',
+      createTimeSec: Date.UTC(2015, 0, 1) / 1000,
+    });
     expect(parseResponse(200, envelope(0, { create_time: (NOW + 86_000_000) / 1000 }), NOW).outcome.kind).toBe('active');
     expect(parseResponse(200, envelope(0, { create_time: 42 }), 50_000).outcome).toEqual({ kind: 'active', createTimeSec: 42 });
   });

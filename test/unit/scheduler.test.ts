@@ -106,7 +106,10 @@ describe('Scheduler', () => {
     h.scheduler.setStreams(streams('s', 50, 1000));
     h.scheduler.start();
     await vi.advanceTimersByTimeAsync(3000);
-    h.scheduler.setStreams([{ id: 's-0', intervalMs: 1000 }, { id: 'new', intervalMs: 1000 }]);
+    h.scheduler.setStreams([
+      { id: 's-0', intervalMs: 1000 },
+      { id: 'new', intervalMs: 1000 },
+    ]);
     const cut = Date.now();
     await vi.advanceTimersByTimeAsync(5000);
     for (let i = 1; i < 50; i++) {
@@ -136,7 +139,10 @@ describe('Scheduler', () => {
     h.setOutcome((id) =>
       id === 'bad' ? { kind: 'failed', reason: 'stream_config', message: 'Code 30009' } : { kind: 'failed', reason: 'throttled', message: 'Code 30002' },
     );
-    h.scheduler.setStreams([{ id: 'bad', intervalMs: 1000 }, { id: 'ok', intervalMs: 1000 }]);
+    h.scheduler.setStreams([
+      { id: 'bad', intervalMs: 1000 },
+      { id: 'ok', intervalMs: 1000 },
+    ]);
     h.scheduler.start();
     await vi.advanceTimersByTimeAsync(30_000);
     expect(h.probes.get('bad')!.length).toBe(1);

@@ -114,8 +114,12 @@ describe('signing', () => {
     expect((await req({ version: '1.0' })).body.Code).toBe(3004);
     expect((await req({ appId: 999 })).body.Code).toBe(30005);
     const base = sim?.url ?? '';
-    expect((await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=012345'))).body.Code).toBe(30005);
-    expect((await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=4294967296'))).body.Code).toBe(30005);
+    expect(
+      (await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=012345'))).body.Code,
+    ).toBe(30005);
+    expect(
+      (await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=4294967296'))).body.Code,
+    ).toBe(30005);
   });
 });
 

@@ -60,12 +60,7 @@ export async function call(url: string): Promise<{ status: number; body: Envelop
   return { status: res.status, body, date: res.headers.get('date') };
 }
 
-export async function control(
-  base: string,
-  method: string,
-  path: string,
-  body?: string,
-): Promise<{ status: number; json: unknown }> {
+export async function control(base: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}${path}`, { method, ...(body === undefined ? {} : { body }) });
   return { status: res.status, json: (await res.json()) as unknown };
 }

@@ -31,8 +31,7 @@ function result(outcome: ProbeOutcome, code: string): ProbeResult {
 const active = (createTimeSec: number | null = 1_699_999_000): ProbeResult => result({ kind: 'active', createTimeSec }, '0');
 const closed = (): ProbeResult => result({ kind: 'closed', createTimeSec: 1_699_999_000, closeTimeSec: 1_699_999_500 }, '41006');
 const notFound = (): ProbeResult => result({ kind: 'not_found' }, '41004');
-const failed = (reason: FailureReason, code: string, message = `Code ${code}: boom`): ProbeResult =>
-  result({ kind: 'failed', reason, message }, code);
+const failed = (reason: FailureReason, code: string, message = `Code ${code}: boom`): ProbeResult => result({ kind: 'failed', reason, message }, code);
 
 function watched(id: string, labels: Record<string, string> = {}, intervalMs = 10_000): WatchedStream {
   return { id, labels, intervalMs };

@@ -41,7 +41,13 @@ export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined
   }
   const discover = f.has('discover') ? readDiscover(r, f.get('discover')) : undefined;
   if (!secret) return undefined;
-  return { secret: new Secret(secret), ...(secretFile ? { secretFile } : {}), path, ...(listenAddress ? { listenAddress } : {}), ...(discover ? { discover } : {}) };
+  return {
+    secret: new Secret(secret),
+    ...(secretFile ? { secretFile } : {}),
+    path,
+    ...(listenAddress ? { listenAddress } : {}),
+    ...(discover ? { discover } : {}),
+  };
 }
 
 function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): CallbacksConfig['discover'] {
@@ -54,13 +60,15 @@ function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): Callb
     pn.items.forEach((it, i) => {
       const v = r.string(it as YamlNode, `callbacks.discover.patterns[${i}]`);
       // A pattern is a stream id in which `*` stands for any run of characters.
-      if (v !== undefined && !isValidStreamId(v.replaceAll('*', '_'))) r.err(`callbacks.discover.patterns[${i}]`, it as YamlNode, 'must be stream id characters (letters, digits, - _) and *');
+      if (v !== undefined && !isValidStreamId(v.replaceAll('*', '_')))
+        r.err(`callbacks.discover.patterns[${i}]`, it as YamlNode, 'must be stream id characters (letters, digits, - _) and *');
       else if (v !== undefined) patterns.push(v);
     });
   let maxStreams = 100;
   if (d.has('max_streams')) {
     const n = r.number(d.get('max_streams'), 'callbacks.discover.max_streams');
-    if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 100_000)) r.err('callbacks.discover.max_streams', d.get('max_streams'), 'must be an integer from 1 to 100000');
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 100_000))
+      r.err('callbacks.discover.max_streams', d.get('max_streams'), 'must be an integer from 1 to 100000');
     else if (n !== undefined) maxStreams = n;
   }
   let forgetAfterMs = 3_600_000;

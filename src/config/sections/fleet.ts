@@ -24,7 +24,8 @@ export function readFleet(r: ConfigReader, node: YamlNode | null | undefined, ra
   let keyPrefix = 'zego-exporter';
   if (f.has('key_prefix')) {
     const s = r.string(f.get('key_prefix'), 'fleet.key_prefix');
-    if (s !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(s)) r.err('fleet.key_prefix', f.get('key_prefix'), 'must be 1-64 characters of letters, digits, _ . : -');
+    if (s !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(s))
+      r.err('fleet.key_prefix', f.get('key_prefix'), 'must be 1-64 characters of letters, digits, _ . : -');
     else if (s !== undefined) keyPrefix = s;
   }
   let fallbackRateLimit = 2;
@@ -32,7 +33,11 @@ export function readFleet(r: ConfigReader, node: YamlNode | null | undefined, ra
     const n = r.number(f.get('fallback_rate_limit'), 'fleet.fallback_rate_limit');
     if (n !== undefined && !(n > 0)) r.err('fleet.fallback_rate_limit', f.get('fallback_rate_limit'), 'must be a number of calls per second above 0');
     else if (n !== undefined && rateLimit !== undefined && n > rateLimit) {
-      r.err('fleet.fallback_rate_limit', f.get('fallback_rate_limit'), `must not exceed zego.rate_limit (${rateLimit}): it is this process's share while Redis is away`);
+      r.err(
+        'fleet.fallback_rate_limit',
+        f.get('fallback_rate_limit'),
+        `must not exceed zego.rate_limit (${rateLimit}): it is this process's share while Redis is away`,
+      );
     } else if (n !== undefined) fallbackRateLimit = n;
   }
   const shareResults = f.has('share_results') ? r.bool(f.get('share_results'), 'fleet.share_results') : false;

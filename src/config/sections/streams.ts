@@ -9,7 +9,12 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const RESERVED_LABELS = new Set(['stream_id', 'job', 'instance', 'code', 'outcome', 'reason', 'source', 'le', 'quantile']);
 
 /** `streams:` (required) — bare ids, or `{ id, interval, labels }`. */
-export function readStreams(r: ConfigReader, node: YamlNode | null | undefined, defaultIntervalMs: number, zego: ZegoConfig | undefined): StreamConfig[] | undefined {
+export function readStreams(
+  r: ConfigReader,
+  node: YamlNode | null | undefined,
+  defaultIntervalMs: number,
+  zego: ZegoConfig | undefined,
+): StreamConfig[] | undefined {
   if (node === undefined || node === null) {
     r.missing('streams', 'required: the list of stream ids to watch');
     return undefined;

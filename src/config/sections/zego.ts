@@ -21,7 +21,8 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
   if (!f.has('app_id')) r.err('zego.app_id', node, 'required (your AppID, a uint32)');
   else {
     const n = r.number(f.get('app_id'), 'zego.app_id');
-    if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 4_294_967_295)) r.err('zego.app_id', f.get('app_id'), `must be an integer from 1 to 4294967295, got ${n}`);
+    if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 4_294_967_295))
+      r.err('zego.app_id', f.get('app_id'), `must be an integer from 1 to 4294967295, got ${n}`);
     else appId = n;
   }
 
@@ -51,7 +52,11 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
     const n = r.number(f.get('rate_limit'), 'zego.rate_limit');
     if (n !== undefined) {
       if (!(n > 0) || n > limit) {
-        r.err('zego.rate_limit', f.get('rate_limit'), `must be above 0 and at most ${limit} (the API's limit per AppID${isTest ? ' in the test environment' : ''}), got ${n}`);
+        r.err(
+          'zego.rate_limit',
+          f.get('rate_limit'),
+          `must be above 0 and at most ${limit} (the API's limit per AppID${isTest ? ' in the test environment' : ''}), got ${n}`,
+        );
       } else rateLimit = n;
     }
   }
