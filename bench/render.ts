@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { pino } from 'pino';
 import { Gauge, Registry } from 'prom-client';
-import { StreamFamilies } from '../src/metrics/streams.js';
+import { StreamFamilies } from '../src/metrics/block-cache.js';
 import { startSimulator } from '../simulator/index.js';
 import { StateStore } from '../src/state/store.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';

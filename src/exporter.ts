@@ -5,7 +5,7 @@ import { landingRows, renderLanding } from './http/landing.js';
 import type { Format } from './metrics/exposition.js';
 import { ScrapeRenderer } from './metrics/scrape.js';
 import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
-import { StreamFamilies } from './metrics/streams.js';
+import { StreamFamilies } from './metrics/block-cache.js';
 import { Parts } from './parts/index.js';
 import type { PartContext, PartFactory } from './parts/part.js';
 import { ReloadStatus } from './reload.js';

@@ -32,7 +32,3 @@ export type OutcomeLabel = 'active' | 'closed' | 'not_found' | FailureReason;
 export function outcomeLabel(o: ProbeOutcome): OutcomeLabel {
   return o.kind === 'failed' ? o.reason : o.kind;
 }
-
-export function isKnown(o: ProbeOutcome): o is Exclude<ProbeOutcome, { kind: 'failed' }> {
-  return o.kind !== 'failed';
-}

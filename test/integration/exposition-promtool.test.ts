@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SelfMetrics, type ExporterStatus } from '../../src/metrics/self.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { initialState, type StreamRecord } from '../../src/state/store.js';
 import { promtool } from '../helpers/promtool.js';
 

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/callbacks/parse.js';
 import type { Format } from '../../src/metrics/exposition.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
 import type { ProbeOutcome } from '../../src/zego/outcome.js';
 

@@ -6,7 +6,7 @@ import { parseBody, streamEvent, type StreamEvent } from '../../src/callbacks/pa
 import { CallbackReceiver, type Receipt } from '../../src/callbacks/receiver.js';
 import { callbackSignature, CallbackVerifier } from '../../src/callbacks/verify.js';
 import { Secret } from '../../src/config/secret.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { StateStore } from '../../src/state/store.js';
 import type { ProbeResult } from '../../src/zego/outcome.js';
 

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { StateStore } from '../../src/state/store.js';
 import type { ProbeResult } from '../../src/zego/outcome.js';
 

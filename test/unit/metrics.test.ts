@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { negotiate } from '../../src/metrics/exposition.js';
 import { SelfMetrics, type ExporterStatus } from '../../src/metrics/self.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { initialState, type StreamRecord } from '../../src/state/store.js';
 import type { ProbeResult } from '../../src/zego/outcome.js';
 

@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Format } from '../../src/metrics/exposition.js';
 import { ScrapeRenderer } from '../../src/metrics/scrape.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { initialState, type StreamRecord } from '../../src/state/store.js';
 
 const streams: StreamRecord[] = Array.from({ length: 3 }, (_, i) => initialState({ id: `s${i}`, intervalMs: 1000, labels: {} }));
