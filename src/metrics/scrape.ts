@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { StreamRecord } from '../state/store.js';
 import { trailer, type Format } from './exposition.js';
 import type { SelfMetrics } from './self.js';
-import type { StreamFamilies } from './streams.js';
+import type { StreamFamilies } from './block-cache.js';
 
 export interface ScrapeSources {
   self: Pick<SelfMetrics, 'render'>;
