@@ -3,7 +3,7 @@
 #   docker build -t zego-stream-exporter --build-arg REVISION=$(git rev-parse HEAD) .
 #   docker run -p 9792:9792 -v $PWD/config.yaml:/etc/zego-stream-exporter/config.yaml:ro \
 #     -e ZEGO_SERVER_SECRET zego-stream-exporter
-# test/unit/dockerfile.test.ts replays the runtime stage from this file's COPY lines: whatever the
+# test/integration/image.test.ts (with test/helpers/dockerfile.ts) replays the runtime stage from this file's COPY lines: whatever the
 # runtime needs must be copied here, and only production dependencies are installed.
 
 # The current Node.js LTS (26: Active LTS since 2026-10-28; 24 is in maintenance).

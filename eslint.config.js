@@ -13,7 +13,17 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', 'test/**', 'src/cli.ts', 'src/demo.ts', 'src/simulator/main.ts'],
+    // src/ is the production image and the npm package; the simulator ships in neither.
+    files: ['src/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/simulator', '**/simulator/**'], message: 'src/ must not import the simulator: it is not in the image nor the package.' }] },
+      ],
+    },
+  },
+  {
+    files: ['bench/**', 'test/**', 'src/cli.ts', 'simulator/demo.ts', 'simulator/main.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -1,4 +1,4 @@
-import { startSimulator } from '../src/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';
 import { apiCalls } from './saturation.js';
 import { fmt, sleep } from './stats.js';
@@ -28,7 +28,10 @@ export interface ThrottleResult {
  */
 export async function throttleConvergence(rateLimit: number, available: number, throttledSec: number, recoverSec: number): Promise<ThrottleResult> {
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }] });
-  const exp = await startExporter(yaml(sim.url, rateLimit, Array.from({ length: 400 }, (_, i) => `  - t-${i}`).join('\n')), { env: { S: SECRET }, logLevel: 'info' });
+  const exp = await startExporter(yaml(sim.url, rateLimit, Array.from({ length: 400 }, (_, i) => `  - t-${i}`).join('\n')), {
+    env: { S: SECRET },
+    logLevel: 'info',
+  });
   try {
     await sleep(3000);
     sim.setFaults({ throttleRate: available });
@@ -44,7 +47,10 @@ export async function throttleConvergence(rateLimit: number, available: number, 
     }
     sample();
     // Converged: from this sample on, every 10 s window has < 2% throttled.
-    const win = (a: (typeof samples)[number], b: (typeof samples)[number]): { acc: number; thr: number } => ({ acc: b.accepted - a.accepted, thr: b.throttled - a.throttled });
+    const win = (a: (typeof samples)[number], b: (typeof samples)[number]): { acc: number; thr: number } => ({
+      acc: b.accepted - a.accepted,
+      thr: b.throttled - a.throttled,
+    });
     let convergeIdx = samples.length - 1;
     for (let i = samples.length - 11; i >= 0; i--) {
       let ok = true;
@@ -66,7 +72,11 @@ export async function throttleConvergence(rateLimit: number, available: number, 
     while (Date.now() - t1 < recoverSec * 1000) {
       recent.push({ t: (Date.now() - t1) / 1000, calls: sim.stats().accepted });
       const old = recent.find((r) => r.t >= recent[recent.length - 1]!.t - 5);
-      if (old && recent[recent.length - 1]!.t - old.t >= 4.5 && (recent[recent.length - 1]!.calls - old.calls) / (recent[recent.length - 1]!.t - old.t) >= 0.9 * rateLimit) {
+      if (
+        old &&
+        recent[recent.length - 1]!.t - old.t >= 4.5 &&
+        (recent[recent.length - 1]!.calls - old.calls) / (recent[recent.length - 1]!.t - old.t) >= 0.9 * rateLimit
+      ) {
         climbBackSec = recent[recent.length - 1]!.t;
         break;
       }
@@ -105,7 +115,10 @@ export interface MixedResult {
 /** Key streams at 1 s, the rest at 5 s, demand far above the budget: key streams keep their interval. */
 export async function mixedIntervals(keys: number, others: number, rateLimit: number, seconds: number): Promise<MixedResult> {
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }] });
-  const list = [...Array.from({ length: keys }, (_, i) => `  - id: key-${i}\n    interval: 1s`), ...Array.from({ length: others }, (_, i) => `  - id: bulk-${i}\n    interval: 5s`)].join('\n');
+  const list = [
+    ...Array.from({ length: keys }, (_, i) => `  - id: key-${i}\n    interval: 1s`),
+    ...Array.from({ length: others }, (_, i) => `  - id: bulk-${i}\n    interval: 5s`),
+  ].join('\n');
   const exp = await startExporter(yaml(sim.url, rateLimit, list), { env: { S: SECRET }, logLevel: 'info' });
   const left = rateLimit - keys;
   try {

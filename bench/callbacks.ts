@@ -9,7 +9,7 @@ import { Secret } from '../src/config/secret.js';
 import type { Config } from '../src/config/types.js';
 import { Exporter } from '../src/exporter.js';
 import { startHttpServer, type RunningServer } from '../src/http/server.js';
-import { CallbackSender, startSimulator, type Simulator } from '../src/simulator/index.js';
+import { CallbackSender, startSimulator, type Simulator } from '../simulator/index.js';
 
 export const APP_ID = 4242;
 const SERVER_SECRET = '0123456789abcdef0123456789abcdef';
@@ -42,10 +42,10 @@ export async function startHarness(streams: string[], opts: { intervalMs?: numbe
       metrics: (f) => exporter.metrics(f),
       ready: () => exporter.ready(),
       landingPage: () => exporter.landingPage(),
-      extra: exporter.callbackRoute(false),
+      extra: exporter.route,
     },
   });
-  exporter.start();
+  await exporter.start();
   const sender = new CallbackSender({
     url: `${http.url}/zego/callback`,
     appId: APP_ID,

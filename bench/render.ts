@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { pino } from 'pino';
 import { Gauge, Registry } from 'prom-client';
-import { StreamFamilies } from '../src/metrics/streams.js';
-import { startSimulator } from '../src/simulator/index.js';
-import { StateStore, type StreamState } from '../src/state/store.js';
+import { StreamFamilies } from '../src/metrics/block-cache.js';
+import { startSimulator } from '../simulator/index.js';
+import { StateStore } from '../src/state/store.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, percentile, sleep } from './stats.js';
 
@@ -30,7 +30,11 @@ export interface RenderResult {
 
 function filledStore(streams: number): StateStore {
   const store = new StateStore({ logger: pino({ level: 'silent' }) });
-  const watched = Array.from({ length: streams }, (_, i) => ({ id: `stream-${i}`, intervalMs: 15_000, labels: { team: `t${i % 7}`, severity: i % 10 === 0 ? 'critical' : 'warning' } }));
+  const watched = Array.from({ length: streams }, (_, i) => ({
+    id: `stream-${i}`,
+    intervalMs: 15_000,
+    labels: { team: `t${i % 7}`, severity: i % 10 === 0 ? 'critical' : 'warning' },
+  }));
   store.setStreams(watched);
   const now = Date.now();
   for (const w of watched) store.applyProbe(w.id, { outcome: { kind: 'active', createTimeSec: now / 1000 - 100 }, code: '0', sentAtMs: now, durationMs: 3 });
@@ -42,7 +46,7 @@ function filledStore(streams: number): StateStore {
  * stream. Between two renders, 600 streams (15 s of probing at the API's limit: one Prometheus
  * scrape interval) get a new probe result, in the order the scheduler would probe them.
  */
-export function renderInProcess(streams: number, rounds: number): { p50: number; p99: number; bytes: number } {
+function renderInProcess(streams: number, rounds: number): { p50: number; p99: number; bytes: number } {
   const store = filledStore(streams);
   const families = new StreamFamilies();
   const times: number[] = [];
@@ -66,7 +70,7 @@ export function renderInProcess(streams: number, rounds: number): { p50: number;
  * keep them: every scrape sets each stream's values from the snapshot (uptime changes every time),
  * then prom-client renders the registry.
  */
-export async function renderPromClient(streams: number, rounds: number): Promise<{ p50: number; p99: number }> {
+async function renderPromClient(streams: number, rounds: number): Promise<{ p50: number; p99: number }> {
   const store = filledStore(streams);
   const registry = new Registry();
   const labelNames = ['stream_id', 'severity', 'team'] as const;
@@ -84,7 +88,7 @@ export async function renderPromClient(streams: number, rounds: number): Promise
   for (let i = 0; i < rounds; i++) {
     const t = performance.now();
     const nowSec = Date.now() / 1000;
-    for (const s of store.snapshot() as Iterable<Readonly<StreamState>>) {
+    for (const s of store.snapshot()) {
       const l = { stream_id: s.id, severity: s.labels['severity'] ?? '', team: s.labels['team'] ?? '' };
       fams.active.set(l, s.active ? 1 : 0);
       fams.uptime.set(l, s.active && s.createTimeSec !== null ? nowSec - s.createTimeSec : 0);

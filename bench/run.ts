@@ -1,5 +1,5 @@
 /**
- * npm run bench — prints the figures the README's "Performance and reliability" section quotes:
+ * npm run bench — prints the figures docs/performance.md quotes:
  *   budget use at saturation vs rate_limit (loopback and 50/150/300 ms added latency), the server's
  *   busiest second, max staleness vs N/R, CPU per probe; convergence under another caller's load
  *   (simulator throttleRate) and the climb back; mixed intervals; /metrics render time (custom
@@ -26,13 +26,23 @@ async function main(): Promise<void> {
   const missed: string[] = [];
   if (!only || only === 'saturation') {
     const runs: [number, number, number][] = quick
-      ? [[400, 38, 0], [400, 38, 150]]
-      : [[400, 38, 0], [200, 20, 0], [400, 38, 50], [400, 38, 150], [400, 38, 300]];
+      ? [
+          [400, 38, 0],
+          [400, 38, 150],
+        ]
+      : [
+          [400, 38, 0],
+          [200, 20, 0],
+          [400, 38, 50],
+          [400, 38, 150],
+          [400, 38, 300],
+        ];
     for (const [streams, rate, latency] of runs) {
       const r = await saturation(streams, rate, quick ? 8 : latency === 0 ? 20 : 12, latency);
       printSaturation(r);
       if (r.throttled > 0 || r.peakWindow > r.rateLimit) missed.push(`saturation ${streams}/${rate}/${latency}ms: throttled or over the window`);
-      if (latency === 0 && (r.budgetUsedPct < 95 || r.maxStalenessSec > 1.2 * r.idealStalenessSec)) missed.push(`saturation ${streams}/${rate}: budget use or staleness`);
+      if (latency === 0 && (r.budgetUsedPct < 95 || r.maxStalenessSec > 1.2 * r.idealStalenessSec))
+        missed.push(`saturation ${streams}/${rate}: budget use or staleness`);
     }
   }
   if (!only || only === 'adaptive') {

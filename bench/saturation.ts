@@ -1,4 +1,4 @@
-import { startSimulator } from '../src/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, sleep } from './stats.js';
 
@@ -67,7 +67,8 @@ export async function saturation(streams: number, rateLimit: number, seconds: nu
       peakWindow: st.peakWindow.all,
       maxStalenessSec: maxStale,
       idealStalenessSec: ideal,
-      cpuPerProbeUs: (1e6 * ((last.get('process_cpu_seconds_total') ?? 0) - (first.get('process_cpu_seconds_total') ?? 0))) / Math.max(1, apiCalls(last) - apiCalls(first)),
+      cpuPerProbeUs:
+        (1e6 * ((last.get('process_cpu_seconds_total') ?? 0) - (first.get('process_cpu_seconds_total') ?? 0))) / Math.max(1, apiCalls(last) - apiCalls(first)),
     };
   } finally {
     await exp.stop();

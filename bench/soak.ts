@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startSimulator, type Faults } from '../src/simulator/index.js';
+import { startSimulator, type Faults } from '../simulator/index.js';
 import { parseMetrics, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, sleep } from './stats.js';
 
@@ -196,7 +196,8 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
       const s = await sample();
       if (s) {
         report.samples.push(s);
-        if (report.samples.length % 30 === 0) log(`soak t=${fmt(s.tSec, 0)}s rss=${fmt(s.rssMb)}MB heap=${fmt(s.heapMb)}MB handles=${s.handles} reloads=${report.reloads}`);
+        if (report.samples.length % 30 === 0)
+          log(`soak t=${fmt(s.tSec, 0)}s rss=${fmt(s.rssMb)}MB heap=${fmt(s.heapMb)}MB handles=${s.handles} reloads=${report.reloads}`);
       }
       await sleep(1000);
     }

@@ -81,16 +81,6 @@ Reload: SIGHUP, POST /-/reload, or a change of the file (e.g. a ConfigMap update
 `;
 }
 
-/** `:9792`, `127.0.0.1:9792`, `[::1]:9792`; an empty host listens on every interface. */
-export function parseListenAddress(s: string): { ok: true; host: string | undefined; port: number } | { ok: false; message: string } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
-  if (!m) return { ok: false, message: `expected [host]:port, got "${s}"` };
-  const port = Number(m[3]);
-  if (port > 65535) return { ok: false, message: `port out of range in "${s}"` };
-  const host = m[1] ?? (m[2] === '' ? undefined : m[2]);
-  return { ok: true, host, port };
-}
-
 /** --config.check: the summary an operator wants before deploying, errors with file:line:col. */
 export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
   const loaded = await loadConfig(file, env);
@@ -105,7 +95,9 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
     c.zego.rateLimit,
   );
   out(`${file}: OK`);
-  out(`  app_id ${c.zego.appId}${c.zego.isTest ? ' (test environment)' : ''}, endpoint ${c.zego.endpoint}, secret ${c.zego.serverSecretFile ? `from ${c.zego.serverSecretFile}` : 'inline/env'}`);
+  out(
+    `  app_id ${c.zego.appId}${c.zego.isTest ? ' (test environment)' : ''}, endpoint ${c.zego.endpoint}, secret ${c.zego.serverSecretFile ? `from ${c.zego.serverSecretFile}` : 'inline/env'}`,
+  );
   out(`  ${plan.streams} streams; demand ${round(plan.demandPerSec)} calls/s against rate_limit ${c.zego.rateLimit}/s`);
   for (const cls of plan.classes) {
     const want = formatDuration(cls.intervalMs);

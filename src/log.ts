@@ -13,11 +13,17 @@ export function createLogger(level: LogLevel, format: LogFormat): Logger {
   const options = {
     level,
     base: { service: 'zego-stream-exporter' },
-    redact: { paths: ['server_secret', '*.server_secret', 'serverSecret', '*.serverSecret', 'secret', '*.secret', 'signature', '*.signature'], censor: '<redacted>' },
+    redact: {
+      paths: ['server_secret', '*.server_secret', 'serverSecret', '*.serverSecret', 'secret', '*.secret', 'signature', '*.signature'],
+      censor: '<redacted>',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (format === 'pretty') {
-    return pino(options, pretty({ destination: 2, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
+    return pino(
+      options,
+      pretty({ destination: 2, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }),
+    );
   }
   return pino(options, pino.destination({ dest: 2, sync: true }));
 }

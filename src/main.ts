@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-import { helpText, parseCli, parseListenAddress, runConfigCheck } from './cli.js';
+import { helpText, parseCli, runConfigCheck } from './cli.js';
+import { parseHostPort } from './zego/protocol.js';
 import { loadConfigIsolated } from './config/isolated.js';
 import { formatConfigError } from './config/load.js';
-import { startCallbackListener } from './callbacks/receiver.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
 import { createLogger } from './log.js';
-import { Reloader } from './reload.js';
+import { ReloadStatus, Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
 
 /** Wiring only: flags → config → the parts → start → signals → stop. */
@@ -29,7 +29,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`));
 
   const log = createLogger(flags.logLevel, flags.logFormat);
-  const listen = parseListenAddress(flags.listenAddress);
+  const listen = parseHostPort(flags.listenAddress);
   if (!listen.ok) {
     log.error(`--web.listen-address: ${listen.message}`);
     return 2;
@@ -41,8 +41,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
 
-  const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION } });
-  const reloader = new Reloader({ file: flags.configFile, env, exporter, logger: log, hash: loaded.hash });
+  const reloadStatus = new ReloadStatus();
+  const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION }, reloadStatus });
+  const reloader = new Reloader({ file: flags.configFile, env, target: exporter, status: reloadStatus, logger: log, hash: loaded.hash });
   let http;
   try {
     http = await startHttpServer({
@@ -57,7 +58,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
           const r = await reloader.reload('http');
           return r.ok ? { ok: true } : r;
         },
-        extra: exporter.callbackRoute(false),
+        extra: exporter.route,
       },
     });
   } catch (err) {
@@ -65,30 +66,24 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
   const z = loaded.config.zego;
-  log.info({ address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length }, 'listening');
-  // Callbacks on a listener of their own (listen_address): exposed to ZEGO without /metrics.
-  const cbAddress = loaded.config.callbacks?.listenAddress;
-  let cbListener: Awaited<ReturnType<typeof startCallbackListener>> | null = null;
-  if (cbAddress !== undefined) {
-    const a = parseListenAddress(cbAddress);
-    try {
-      if (!a.ok) throw new Error(a.message);
-      cbListener = await startCallbackListener(a.host, a.port, exporter.callbackRoute(true));
-      log.info({ address: cbListener.url }, 'callbacks listening');
-    } catch (err) {
-      log.error({ err, address: cbAddress }, 'cannot listen for callbacks');
-      await http.close(0);
-      return 1;
-    }
+  log.info(
+    { address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length },
+    'listening',
+  );
+  try {
+    await exporter.start();
+  } catch {
+    // The part that failed has said why (e.g. its own listener's address is taken).
+    await http.close(0);
+    return 1;
   }
-  exporter.start();
 
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let watcher: ConfigWatcher | undefined;
   if (flags.configWatch) {
     watcher = new ConfigWatcher({
       // Secret file paths come from the running config, so a reload that moves one moves the watch.
-      paths: () => [flags.configFile, exporter.config.zego.serverSecretFile, exporter.config.callbacks?.secretFile].filter((p): p is string => p !== undefined),
+      paths: () => [flags.configFile, ...exporter.files()],
       onChange: (trigger) => void reloader.reload(trigger),
       logger: log,
     });
@@ -107,7 +102,6 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       void (async () => {
         await exporter.stop(2000);
         await http.close(2000);
-        await cbListener?.close();
         log.info('stopped');
         resolve(0);
       })();

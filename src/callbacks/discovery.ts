@@ -13,7 +13,7 @@ export type DiscoverResult = 'added' | 'no_match' | 'full';
 
 /**
  * Which unlisted streams are watched because a stream_create named them. Listed streams never pass
- * through here, so they are never forgotten. It only decides; the exporter applies the set.
+ * through here, so they are never forgotten. It only decides; the callbacks part (part.ts) hands the set to the Exporter.
  */
 export class Discovery {
   #cfg: DiscoverConfig;

@@ -13,8 +13,17 @@ export function eventKey(e: StreamEvent): EventKey {
   return { seq: e.streamSeq, timeMs: e.destroyTimeMs ?? e.createTimeMs ?? 0, rank: 1 };
 }
 
-/** ZEGO's rule: the larger stream_seq, then the later time; then close after create. */
+/**
+ * ZEGO's rule: the larger stream_seq, then the later time; then close after create. One exception:
+ * a stream_create that starts after the time of the other event is the newer one whatever its seq.
+ * For real callbacks the two agree (a later session has a larger seq), but a seq is only a number
+ * someone sent, and one absurd value (2^53 - 1) would otherwise make every later event of the stream
+ * "stale" until restart. Times are bounded by the plausible-time check (at most a day ahead), so
+ * the next publish session always heals it; within a session the seq still decides.
+ */
 export function compareKeys(a: EventKey, b: EventKey): number {
+  if (a.rank === 0 && a.timeMs > b.timeMs && a.seq < b.seq) return 1;
+  if (b.rank === 0 && b.timeMs > a.timeMs && b.seq < a.seq) return -1;
   return a.seq - b.seq || a.timeMs - b.timeMs || a.rank - b.rank;
 }
 

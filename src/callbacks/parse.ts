@@ -1,8 +1,12 @@
+import { isPlausibleTimeMs } from '../zego/time.js';
+
 /**
  * Callback bodies → typed events. ZEGO documents the body as JSON but its samples read form
  * fields, so both are accepted (and JSON that arrives URL-encoded). Every failure is a value with a
  * short reason, never an exception.
  */
+
+import { isValidStreamId } from '../zego/protocol.js';
 
 export type CloseReason = 'normal_stop' | 'heartbeat_timeout' | 'relogin' | 'kicked' | 'tcp_disconnect' | 'room_cleared' | 'deleted' | 'other';
 
@@ -32,7 +36,15 @@ export interface SignedPart {
 
 export type StreamEvent =
   | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number }
-  | { event: 'stream_close'; streamId: string; streamSeq: number; createTimeMs: number | null; destroyTimeMs: number | null; type: number; reason: CloseReason };
+  | {
+      event: 'stream_close';
+      streamId: string;
+      streamSeq: number;
+      createTimeMs: number | null;
+      destroyTimeMs: number | null;
+      type: number;
+      reason: CloseReason;
+    };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -73,9 +85,22 @@ function fromForm(text: string): Record<string, string> {
   return out;
 }
 
+/** ZEGO's nonces are short numbers; 64 printable characters leave room for any sane sender. */
+export const MAX_NONCE_CHARS = 64;
+const NONCE_RE = new RegExp(`^[\\x21-\\x7e]{1,${MAX_NONCE_CHARS}}$`);
+/** Unix seconds: up to 12 digits (the year 33658), as the verifier reads them. */
+const TIMESTAMP_RE = /^\d{1,12}$/;
+/** sha1 hex, either case. */
+const SIGNATURE_RE = /^[0-9a-fA-F]{40}$/;
+
 export function signedPart(f: Record<string, string>): Parsed<SignedPart> {
   const missing = ['event', 'timestamp', 'nonce', 'signature'].filter((k) => !f[k]);
   if (missing.length > 0) return { ok: false, reason: `missing ${missing.join(', ')}` };
+  // Bounded before anything is computed or remembered from them: the nonce is kept for the whole
+  // replay window, so its size is memory an unauthenticated sender would otherwise choose.
+  if (!TIMESTAMP_RE.test(f['timestamp']!)) return { ok: false, reason: 'timestamp is not Unix seconds' };
+  if (!NONCE_RE.test(f['nonce']!)) return { ok: false, reason: `nonce longer than ${MAX_NONCE_CHARS} characters or not printable ASCII` };
+  if (!SIGNATURE_RE.test(f['signature']!)) return { ok: false, reason: 'signature is not 40 hex characters' };
   let appId: number | null = null;
   if (f['appid'] !== undefined && f['appid'] !== '') {
     appId = uint(f['appid']);
@@ -84,13 +109,11 @@ export function signedPart(f: Record<string, string>): Parsed<SignedPart> {
   return { ok: true, value: { event: f['event']!, timestamp: f['timestamp']!, nonce: f['nonce']!, signature: f['signature']!, appId } };
 }
 
-const STREAM_ID_RE = /^[A-Za-z0-9_-]{1,256}$/;
-
 export function streamEvent(f: Record<string, string>): Parsed<StreamEvent> {
   const event = f['event'];
   if (event !== 'stream_create' && event !== 'stream_close') return { ok: false, reason: `unsupported event ${JSON.stringify(event ?? '').slice(0, 40)}` };
   const streamId = f['stream_id'] ?? '';
-  if (!STREAM_ID_RE.test(streamId)) return { ok: false, reason: 'stream_id missing or invalid' };
+  if (!isValidStreamId(streamId)) return { ok: false, reason: 'stream_id missing or invalid' };
   const streamSeq = uint(f['stream_seq']);
   if (streamSeq === null) return { ok: false, reason: 'stream_seq missing or not a number' };
   if (event === 'stream_create') {
@@ -104,6 +127,24 @@ export function streamEvent(f: Record<string, string>): Parsed<StreamEvent> {
   const destroyTimeMs = uint(f['destroy_timemillis']);
   const createTimeMs = uint(f['create_time_ms']);
   return { ok: true, value: { event, streamId, streamSeq, createTimeMs, destroyTimeMs, type, reason: closeReason(type) } };
+}
+
+/**
+ * Why an event's times cannot be true (before 2015, more than a day after `nowMs`), or null. Such an
+ * event is malformed: shown, create_time_ms "0" would be uptime since 1970.
+ */
+export function implausibleTime(e: StreamEvent, nowMs: number): string | null {
+  const times: [string, number | null][] =
+    e.event === 'stream_create'
+      ? [['create_time_ms', e.createTimeMs]]
+      : [
+          ['create_time_ms', e.createTimeMs],
+          ['destroy_timemillis', e.destroyTimeMs],
+        ];
+  for (const [name, ms] of times) {
+    if (ms !== null && !isPlausibleTimeMs(ms, nowMs)) return `${name} outside the plausible window (2015 to one day ahead)`;
+  }
+  return null;
 }
 
 function uint(v: string | undefined): number | null {

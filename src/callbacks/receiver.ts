@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { processBodyBudget, type BodyBudget } from '../http/body-budget.js';
 import { listen, type RunningServer } from '../http/server.js';
-import type { CallbackEventLabel, CallbackResultLabel } from '../metrics/self.js';
+import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
-import { parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
+import { implausibleTime, parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
 import type { CallbackVerifier } from './verify.js';
 
 /** Far above a real callback (a few url arrays and extra_info), far below anything that hurts. */
@@ -20,6 +21,8 @@ export interface ReceiverOptions {
   logger: Logger;
   now?: () => number;
   maxBodyBytes?: number;
+  /** Bytes of bodies in flight across all connections; the process-wide one unless a test gives its own. */
+  bodyBudget?: BodyBudget;
 }
 
 export interface Receipt {
@@ -42,6 +45,7 @@ const STATUS: Record<CallbackResultLabel, number> = {
   wrong_app: 403,
   malformed: 400,
   too_large: 413,
+  overloaded: 503,
 };
 
 const REJECT_LOG_EVERY_MS = 60_000;
@@ -54,12 +58,14 @@ export class CallbackReceiver {
   readonly #o: ReceiverOptions;
   readonly #now: () => number;
   readonly #maxBody: number;
+  readonly #budget: BodyBudget;
   readonly #lastRejectLog = new Map<CallbackResultLabel, number>();
 
   constructor(opts: ReceiverOptions) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
     this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.#budget = opts.bodyBudget ?? processBodyBudget;
   }
 
   receive(contentType: string | undefined, body: string): Receipt {
@@ -80,7 +86,7 @@ export class CallbackReceiver {
     const sf = { timestamp: s.timestamp, nonce: s.nonce, signature: s.signature, bodyDigest: createHash('sha1').update(body).digest('hex') };
     const v = this.#o.verifier.check(sf);
     if (!v.ok) return receipt(ev, v.result, v.reason);
-    if (s.appId !== null && s.appId !== this.#o.appId()) return receipt(ev, 'wrong_app', 'appid is not this exporter\'s AppID');
+    if (s.appId !== null && s.appId !== this.#o.appId()) return receipt(ev, 'wrong_app', "appid is not this exporter's AppID");
     if (v.duplicate) return receipt(ev, 'duplicate', 'already received');
     if (ev === 'other') {
       this.#o.verifier.remember(sf);
@@ -88,10 +94,18 @@ export class CallbackReceiver {
     }
     const e = streamEvent(fields.value);
     if (!e.ok) return receipt(ev, 'malformed', e.reason);
+    const badTime = implausibleTime(e.value, receivedAtMs);
+    if (badTime !== null) return receipt(ev, 'malformed', badTime);
     this.#o.verifier.remember(sf);
     const applied = this.#o.apply(e.value, receivedAtMs);
     const reason =
-      applied === 'accepted' ? 'accepted' : applied === 'duplicate' ? 'already applied' : applied === 'stale' ? 'older than what is known of the stream' : 'stream not watched';
+      applied === 'accepted'
+        ? 'accepted'
+        : applied === 'duplicate'
+          ? 'already applied'
+          : applied === 'stale'
+            ? 'older than what is known of the stream'
+            : 'stream not watched';
     return { ...receipt(ev, applied, reason), streamId: e.value.streamId };
   }
 
@@ -104,6 +118,19 @@ export class CallbackReceiver {
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > this.#maxBody) return this.#tooLarge(req, res);
+    // The declared length is reserved before a byte is read, so an upload that cannot fit is
+    // refused as soon as its headers are in; bodies without a length reserve chunk by chunk.
+    const budget = this.#budget;
+    let reserved = 0;
+    const free = (): void => {
+      budget.release(reserved);
+      reserved = 0;
+    };
+    req.once('close', free);
+    if (declared > 0) {
+      if (!budget.tryReserve(declared)) return this.#overloaded(req, res);
+      reserved = declared;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -115,18 +142,38 @@ export class CallbackReceiver {
         this.#tooLarge(req, res);
         return;
       }
+      if (size > reserved) {
+        if (!budget.tryReserve(size - reserved)) {
+          done = true;
+          this.#overloaded(req, res);
+          return;
+        }
+        reserved = size;
+      }
       chunks.push(c);
     });
     req.on('end', () => {
       if (done) return;
       done = true;
       const r = this.receive(req.headers['content-type'], Buffer.concat(chunks).toString('utf8'));
+      chunks.length = 0;
+      free();
       reply(res, r.status, r.reason);
     });
     // An aborted upload is the client's loss; there is nobody left to answer.
     req.on('error', () => {
       done = true;
     });
+  }
+
+  #overloaded(req: IncomingMessage, res: ServerResponse): void {
+    const r = receipt('other', 'overloaded', `request bodies in flight over the ${this.#budget.limitBytes}-byte budget; retry later`);
+    this.#o.record(r.event, r.result);
+    this.#log(r);
+    res.setHeader('Connection', 'close');
+    res.setHeader('Retry-After', '1');
+    reply(res, r.status, r.reason);
+    res.on('finish', () => req.destroy());
   }
 
   #tooLarge(req: IncomingMessage, res: ServerResponse): void {
@@ -171,7 +218,7 @@ function reply(res: ServerResponse, status: number, reason: string): void {
   res.end(body);
 }
 
-/** For the `extra` hook of the main server: claims the request when the path is the callback path. */
+/** Claims the request when its path is the callback path (null: callbacks are not served on this listener). */
 export function callbackRoute(path: () => string | null, receiver: () => CallbackReceiver | null): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const p = path();
@@ -183,7 +230,11 @@ export function callbackRoute(path: () => string | null, receiver: () => Callbac
 }
 
 /** A listener that serves only the callback path, so callbacks can be exposed without /metrics. */
-export function startCallbackListener(host: string | undefined, port: number, route: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<RunningServer> {
+export function startCallbackListener(
+  host: string | undefined,
+  port: number,
+  route: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<RunningServer> {
   return listen(
     (req, res) => {
       if (!route(req, res)) {

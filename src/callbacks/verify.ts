@@ -18,15 +18,21 @@ export function callbackSignature(secret: string, timestamp: string, nonce: stri
 export const DEFAULT_WINDOW_MS = 5 * 60_000;
 /** A hard cap on remembered nonces whatever the rate; the oldest are evicted first. */
 export const DEFAULT_MAX_NONCES = 100_000;
+/**
+ * And a cap in bytes, because a count alone lets the size of each entry decide: 16 MiB holds the
+ * full 100 000 entries of short (ZEGO-sized) nonces, and far fewer only when the nonces are long.
+ */
+export const DEFAULT_MAX_NONCE_BYTES = 16 * 1024 * 1024;
+/** What a remembered entry costs besides its strings (map slot, record, number): a rough upper figure. */
+const ENTRY_OVERHEAD_BYTES = 120;
 
-export type VerifyResult =
-  | { ok: true; duplicate: boolean }
-  | { ok: false; result: 'bad_signature' | 'expired' | 'replayed'; reason: string };
+export type VerifyResult = { ok: true; duplicate: boolean } | { ok: false; result: 'bad_signature' | 'expired' | 'replayed'; reason: string };
 
 export interface VerifierOptions {
   secret: Secret;
   windowMs?: number;
   maxNonces?: number;
+  maxNonceBytes?: number;
   now?: () => number;
 }
 
@@ -47,14 +53,17 @@ export class CallbackVerifier {
   #secret: Secret;
   readonly #windowMs: number;
   readonly #maxNonces: number;
+  readonly #maxBytes: number;
   readonly #now: () => number;
   /** `timestamp:nonce` → body digest and arrival time, in arrival order. */
   readonly #seen = new Map<string, { digest: string; arrivedAtMs: number }>();
+  #bytes = 0;
 
   constructor(opts: VerifierOptions) {
     this.#secret = opts.secret;
     this.#windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
     this.#maxNonces = opts.maxNonces ?? DEFAULT_MAX_NONCES;
+    this.#maxBytes = opts.maxNonceBytes ?? DEFAULT_MAX_NONCE_BYTES;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -64,6 +73,11 @@ export class CallbackVerifier {
 
   get remembered(): number {
     return this.#seen.size;
+  }
+
+  /** Estimated memory of the remembered nonces (UTF-16 strings plus a per-entry overhead). */
+  get rememberedBytes(): number {
+    return this.#bytes;
   }
 
   /** Checks without remembering; call remember() once the event has been handled. */
@@ -92,12 +106,19 @@ export class CallbackVerifier {
   remember(f: SignedFields): void {
     const now = this.#now();
     this.#prune(now);
-    while (this.#seen.size >= this.#maxNonces) {
-      const oldest = this.#seen.keys().next();
-      if (oldest.done) break;
-      this.#seen.delete(oldest.value);
-    }
-    this.#seen.set(key(f), { digest: f.bodyDigest, arrivedAtMs: now });
+    const k = key(f);
+    if (this.#seen.has(k)) return;
+    const cost = entryBytes(k, f.bodyDigest);
+    while (this.#seen.size > 0 && (this.#seen.size >= this.#maxNonces || this.#bytes + cost > this.#maxBytes)) this.#evictOldest();
+    this.#seen.set(k, { digest: f.bodyDigest, arrivedAtMs: now });
+    this.#bytes += cost;
+  }
+
+  #evictOldest(): void {
+    const oldest = this.#seen.entries().next();
+    if (oldest.done) return;
+    this.#seen.delete(oldest.value[0]);
+    this.#bytes -= entryBytes(oldest.value[0], oldest.value[1].digest);
   }
 
   #prune(now: number): void {
@@ -106,8 +127,13 @@ export class CallbackVerifier {
     for (const [k, v] of this.#seen) {
       if (v.arrivedAtMs + 2 * this.#windowMs > now) break;
       this.#seen.delete(k);
+      this.#bytes -= entryBytes(k, v.digest);
     }
   }
+}
+
+function entryBytes(k: string, digest: string): number {
+  return 2 * (k.length + digest.length) + ENTRY_OVERHEAD_BYTES;
 }
 
 function key(f: SignedFields): string {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Gate, GateTicket } from '../scheduler/budget.js';
+import { HOLD_MS, type Gate, type GateTicket } from '../scheduler/budget.js';
 import type { FleetLimiter } from './limiter.js';
 
 export interface FleetGateOptions {
@@ -15,12 +15,12 @@ export interface FleetGateOptions {
   logger: Logger;
   /** Told on every switch between the shared budget and the local fallback. */
   onModeChange: (connected: boolean) => void;
-  holdMs?: number;
-  recheckMs?: number;
   now?: () => number;
 }
 
 const LEASE_MARGIN_MS = 1000;
+/** How often a PING asks whether Redis is back, once it has been lost. */
+const RECHECK_MS = 500;
 /** A release can free a slot earlier than the earliest expiry seen, so waits are short. */
 const MAX_WAIT_MS = 100;
 const STARTUP_GRACE_MS = 1500;
@@ -29,14 +29,12 @@ const STARTUP_RECHECK_MS = 50;
 /**
  * The Budget's gate in fleet mode. While Redis answers, every send first takes a lease from the
  * fleet's budget; when Redis fails or is slow, the gate lets calls through at once and reports the
- * switch, so the exporter drops to its fallback rate (the local slot rule keeps holding). A
+ * switch, so the fleet part caps the budget at the fallback rate (the local slot rule keeps holding). A
  * background PING notices Redis is back; calls made meanwhile are added to the fleet's budget as
  * leases before the first new grant, so the switch back causes no burst.
  */
 export class FleetGate implements Gate {
-  readonly #o: FleetGateOptions;
-  readonly #holdMs: number;
-  readonly #recheckMs: number;
+  readonly #opts: FleetGateOptions;
   readonly #now: () => number;
   /** One acquirer at a time per process: the rest wait locally, not in Redis. */
   #chain: Promise<unknown> = Promise.resolve();
@@ -54,17 +52,11 @@ export class FleetGate implements Gate {
   readonly #startedAt: number;
 
   constructor(opts: FleetGateOptions) {
-    this.#o = opts;
-    this.#holdMs = opts.holdMs ?? 1000;
-    this.#recheckMs = opts.recheckMs ?? 500;
+    this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#rateLimit = opts.rateLimit;
     this.#startedAt = this.#now();
     this.#scheduleRecheck(0);
-  }
-
-  get connected(): boolean {
-    return this.#connected;
   }
 
   setRateLimit(rate: number): void {
@@ -96,7 +88,12 @@ export class FleetGate implements Gate {
       const adopt = this.#adoptable();
       let res;
       try {
-        res = await this.#o.limiter.acquire(this.#rateLimit, this.#o.callTimeoutMs + this.#holdMs + LEASE_MARGIN_MS, Math.floor(1000 / this.#rateLimit), adopt);
+        res = await this.#opts.limiter.acquire(
+          this.#rateLimit,
+          this.#opts.callTimeoutMs + HOLD_MS + LEASE_MARGIN_MS,
+          Math.floor(1000 / this.#rateLimit),
+          adopt,
+        );
       } catch (err) {
         this.#lost(err);
         continue;
@@ -114,7 +111,7 @@ export class FleetGate implements Gate {
         if (done) return;
         done = true;
         // A failed release leaves the long lease to expire by itself: safe, only slower.
-        this.#o.limiter.release(member, this.#holdMs).catch((err: unknown) => this.#lost(err));
+        this.#opts.limiter.release(member, HOLD_MS).catch((err: unknown) => this.#lost(err));
       },
     };
   }
@@ -122,7 +119,7 @@ export class FleetGate implements Gate {
   #ungatedWaitMs(): number {
     const now = this.#now();
     this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
-    const rate = this.#o.fallbackRateLimit;
+    const rate = this.#opts.fallbackRateLimit;
     if (this.#ungatedInFlight + this.#ungatedUntil.length >= Math.max(1, Math.floor(rate))) {
       return this.#ungatedUntil.length > 0 ? Math.min(...this.#ungatedUntil) - now : MAX_WAIT_MS;
     }
@@ -130,7 +127,7 @@ export class FleetGate implements Gate {
   }
 
   #ungated(): GateTicket {
-    this.#nextUngatedAt = this.#now() + 1000 / this.#o.fallbackRateLimit;
+    this.#nextUngatedAt = this.#now() + 1000 / this.#opts.fallbackRateLimit;
     this.#ungatedInFlight++;
     let done = false;
     return {
@@ -138,7 +135,7 @@ export class FleetGate implements Gate {
         if (done) return;
         done = true;
         this.#ungatedInFlight--;
-        this.#ungatedUntil.push(this.#now() + this.#holdMs);
+        this.#ungatedUntil.push(this.#now() + HOLD_MS);
       },
     };
   }
@@ -148,7 +145,7 @@ export class FleetGate implements Gate {
     const now = this.#now();
     this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
     const out = this.#ungatedUntil.map((t) => t - now);
-    for (let i = 0; i < this.#ungatedInFlight; i++) out.push(this.#o.callTimeoutMs + this.#holdMs);
+    for (let i = 0; i < this.#ungatedInFlight; i++) out.push(this.#opts.callTimeoutMs + HOLD_MS);
     return out;
   }
 
@@ -156,33 +153,36 @@ export class FleetGate implements Gate {
     if (!this.#connected || this.#closed) return;
     this.#connected = false;
     this.#reportDown(err);
-    this.#scheduleRecheck(this.#recheckMs);
+    this.#scheduleRecheck(RECHECK_MS);
   }
 
   #reportDown(err: unknown): void {
     this.#reportedDown = true;
-    this.#o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process');
-    this.#o.onModeChange(false);
+    this.#opts.logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process',
+    );
+    this.#opts.onModeChange(false);
   }
 
   #scheduleRecheck(delayMs: number): void {
     clearTimeout(this.#recheck);
     if (this.#closed) return;
     this.#recheck = setTimeout(() => {
-      this.#o.ping().then(
+      this.#opts.ping().then(
         () => {
           if (this.#closed || this.#connected) return;
           this.#connected = true;
           this.#everConnected = true;
           this.#reportedDown = false;
-          this.#o.logger.info('fleet budget reachable in Redis: sharing the AppID budget with the fleet');
-          this.#o.onModeChange(true);
+          this.#opts.logger.info('fleet budget reachable in Redis: sharing the AppID budget with the fleet');
+          this.#opts.onModeChange(true);
         },
         (err: unknown) => {
           // While first connecting, a refused PING is not news yet.
           const starting = !this.#everConnected && this.#now() - this.#startedAt < STARTUP_GRACE_MS;
           if (!this.#reportedDown && !starting) this.#reportDown(err);
-          this.#scheduleRecheck(starting ? STARTUP_RECHECK_MS : this.#recheckMs);
+          this.#scheduleRecheck(starting ? STARTUP_RECHECK_MS : RECHECK_MS);
         },
       );
     }, delayMs);

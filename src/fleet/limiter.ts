@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 
 /**
  * One sliding-window budget for every exporter of an AppID, kept in Redis. A grant is a lease: a
@@ -9,6 +10,14 @@ import type { Redis } from 'ioredis';
  * more than `limit` calls in any 1 s window. Leases of a crashed process expire by themselves.
  * Redis's own TIME is the clock, so the hosts' clocks don't matter. One round trip per grant.
  */
+/**
+ * No call holds a lease longer than its timeout plus the hold: a lease scored further ahead than
+ * this (or twice the caller's lease) was not written by an exporter and would hold a slot for ever.
+ */
+const MAX_LEASE_AHEAD_MS = 120_000;
+/** next_start is at most one spacing ahead (1 s at 1 call/s); 10 s leaves room for any sane config. */
+const MAX_NEXT_START_AHEAD_MS = 10_000;
+
 const ACQUIRE = `
 redis.replicate_commands()
 local t = redis.call('TIME')
@@ -17,32 +26,60 @@ local limit = tonumber(ARGV[1])
 local leaseMs = tonumber(ARGV[2])
 local spacingMs = tonumber(ARGV[3])
 local member = ARGV[4]
+-- Whatever else wrote these keys is checked and repaired here, never trusted: a wrong type, a
+-- lease that outlives any call, a next_start that is not a number or lies far ahead. Each repair
+-- is reported back (4th element) so the process can log it, and the grant goes on.
+local broken = {}
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'zset' and kind ~= 'none' then
+  redis.call('DEL', KEYS[1])
+  broken[#broken + 1] = 'leases_type'
+end
+kind = redis.call('TYPE', KEYS[2])['ok']
+if kind ~= 'string' and kind ~= 'none' then
+  redis.call('DEL', KEYS[2])
+  broken[#broken + 1] = 'next_start_type'
+end
 -- Calls this process made while it could not reach Redis: counted before anything is granted.
 local adopt = tonumber(ARGV[5])
 for i = 1, adopt do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5 + i]), member .. ':adopted:' .. i)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local maxLeaseMs = math.max(2 * leaseMs, ${MAX_LEASE_AHEAD_MS})
+if redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + maxLeaseMs), '+inf') > 0 then
+  broken[#broken + 1] = 'lease_far_future'
+end
 local held = redis.call('ZCARD', KEYS[1])
+local report = table.concat(broken, ',')
 if held >= limit then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, math.max(1, tonumber(first[2]) - now), held}
+  return {0, math.max(1, tonumber(first[2]) - now), held, report}
 end
-local nextStart = tonumber(redis.call('GET', KEYS[2]) or '0')
+local raw = redis.call('GET', KEYS[2])
+local nextStart = tonumber(raw or '0')
+-- NaN is the one value not equal to itself.
+if nextStart == nil or nextStart ~= nextStart or nextStart > now + math.max(2 * spacingMs, ${MAX_NEXT_START_AHEAD_MS}) then
+  redis.call('DEL', KEYS[2])
+  broken[#broken + 1] = 'next_start'
+  report = table.concat(broken, ',')
+  nextStart = 0
+end
 if nextStart > now then
-  return {0, nextStart - now, held}
+  return {0, nextStart - now, held, report}
 end
 redis.call('ZADD', KEYS[1], now + leaseMs, member)
-redis.call('PEXPIRE', KEYS[1], leaseMs)
+redis.call('PEXPIRE', KEYS[1], maxLeaseMs)
 if spacingMs > 0 then
   redis.call('SET', KEYS[2], now + spacingMs, 'PX', spacingMs)
 end
-return {1, 0, held + 1}
+return {1, 0, held + 1, report}
 `;
 
 /** Cuts a lease to holdMs from now, never lengthens it; a lease already gone stays gone. */
 const RELEASE = `
 redis.replicate_commands()
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'zset' then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -54,20 +91,22 @@ end
 return 1
 `;
 
-type AcquireReply = [number, number, number];
+type AcquireReply = [number, number, number, string?];
 
 interface FleetCommands {
   zegoFleetAcquire(leases: string, nextStart: string, ...args: (string | number)[]): Promise<AcquireReply>;
   zegoFleetRelease(leases: string, member: string, holdMs: number): Promise<number>;
 }
 
-export interface LimiterOptions {
+export interface FleetLimiterOptions {
   redis: Redis;
   /** Key prefix and AppID: exporters sharing both share one budget. */
   keyPrefix: string;
   appId: number;
   /** Unique per process (several processes may share a host). */
   memberPrefix: string;
+  /** Told once per kind when the script had to repair a broken key. */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 export type AcquireResult = { granted: true; member: string; held: number } | { granted: false; retryInMs: number; held: number };
@@ -77,15 +116,23 @@ export class FleetLimiter {
   readonly #leases: string;
   readonly #nextStart: string;
   readonly #memberPrefix: string;
+  readonly #logger: Pick<Logger, 'warn'> | undefined;
+  readonly #reported = new Set<string>();
   #seq = 0;
 
-  constructor(opts: LimiterOptions) {
+  constructor(opts: FleetLimiterOptions) {
     opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     opts.redis.defineCommand('zegoFleetRelease', { numberOfKeys: 1, lua: RELEASE });
     this.#redis = opts.redis as Redis & FleetCommands;
     this.#leases = `${opts.keyPrefix}:budget:${opts.appId}:leases`;
     this.#nextStart = `${opts.keyPrefix}:budget:${opts.appId}:next_start`;
     this.#memberPrefix = opts.memberPrefix;
+    this.#logger = opts.logger;
+  }
+
+  /** Kinds of broken keys repaired so far (for tests and diagnostics). */
+  get repaired(): ReadonlySet<string> {
+    return this.#reported;
   }
 
   /**
@@ -96,8 +143,17 @@ export class FleetLimiter {
   async acquire(limit: number, leaseMs: number, spacingMs: number, adoptMs: readonly number[] = []): Promise<AcquireResult> {
     const member = `${this.#memberPrefix}:${++this.#seq}`;
     const args = [limit, Math.ceil(leaseMs), Math.floor(spacingMs), member, adoptMs.length, ...adoptMs.map((ms) => Math.max(1, Math.ceil(ms)))];
-    const [ok, waitMs, held] = await this.#redis.zegoFleetAcquire(this.#leases, this.#nextStart, ...args);
+    const [ok, waitMs, held, broken] = await this.#redis.zegoFleetAcquire(this.#leases, this.#nextStart, ...args);
+    if (broken) this.#report(broken);
     return ok === 1 ? { granted: true, member, held } : { granted: false, retryInMs: waitMs, held };
+  }
+
+  #report(broken: string): void {
+    for (const kind of broken.split(',')) {
+      if (this.#reported.has(kind)) continue;
+      this.#reported.add(kind);
+      this.#logger?.warn({ kind, leases_key: this.#leases, next_start_key: this.#nextStart }, 'fleet budget key in Redis was broken and has been repaired');
+    }
   }
 
   /** The response has ended: the lease now runs out holdMs from now. */

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
+import { PATHS } from './paths.js';
 
 /** What the HTTP layer needs from the rest; it knows nothing about ZEGO. */
 export interface HttpHandlers {
@@ -10,7 +11,7 @@ export interface HttpHandlers {
   landingPage(): string;
   /** POST /-/reload: absent → 404. */
   reload?(): Promise<{ ok: true } | { ok: false; error: string }>;
-  /** Extra routes (callbacks) tried before the built-in ones; return false to pass. */
+  /** The parts' routes (parts/part.ts: callbacks, …) tried before the built-in ones; return false to pass. */
   extra?(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
@@ -94,27 +95,27 @@ async function route(req: IncomingMessage, res: ServerResponse, h: HttpHandlers)
   const method = req.method ?? 'GET';
   const readOnly = method === 'GET' || method === 'HEAD';
   switch (path) {
-    case '/metrics': {
+    case PATHS.metrics: {
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
       const format = negotiate(req.headers.accept);
       return send(res, 200, await h.metrics(format), CONTENT_TYPES[format], method === 'HEAD');
     }
-    case '/-/healthy':
+    case PATHS.healthy:
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
       return send(res, 200, 'Healthy\n', undefined, method === 'HEAD');
-    case '/-/ready': {
+    case PATHS.ready: {
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
       const r = h.ready();
       return r.ready ? send(res, 200, 'Ready\n', undefined, method === 'HEAD') : send(res, 503, `Not ready: ${r.reason}\n`, undefined, method === 'HEAD');
     }
-    case '/-/reload': {
+    case PATHS.reload: {
       if (!h.reload) return send(res, 404, 'not found\n');
       if (method !== 'POST' && method !== 'PUT') return methodNotAllowed(res, 'POST, PUT');
       req.resume(); // the body means nothing here; drain it so the connection can be reused
       const r = await h.reload();
       return r.ok ? send(res, 200, 'reloaded\n') : send(res, 500, `failed to reload config: ${r.error}\n`);
     }
-    case '/':
+    case PATHS.landing:
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
       return send(res, 200, h.landingPage(), 'text/html; charset=utf-8', method === 'HEAD');
     default:

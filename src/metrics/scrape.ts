@@ -1,29 +1,29 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { StreamState } from '../state/store.js';
+import type { StreamRecord } from '../state/store.js';
 import { trailer, type Format } from './exposition.js';
 import type { SelfMetrics } from './self.js';
-import type { StreamFamilies } from './streams.js';
+import type { StreamFamilies } from './block-cache.js';
 
 export interface ScrapeSources {
   self: Pick<SelfMetrics, 'render'>;
   families: StreamFamilies;
-  snapshot: () => Iterable<Readonly<StreamState>>;
+  snapshot: () => Iterable<Readonly<StreamRecord>>;
   now: () => number;
+}
+
+interface Waiter {
+  resolve: (body: Buffer[]) => void;
+  reject: (err: unknown) => void;
 }
 
 /**
  * Builds the /metrics body. Scrapes that arrive while a render of the same format is under way
  * share its result: ten scrapers cost one render, not ten, and the values are still those of the
  * moment the render ran. Every few milliseconds of work the render yields, so a 10k-stream scrape
- * never holds the event loop for long (probing and other requests keep their pace). The body is a list of
- * Buffers, mostly the families' cached blocks, written to every waiting socket as they are: a
+ * never holds the event loop for long (probing and other requests keep their pace). The body is a
+ * list of Buffers, mostly the families' cached blocks, written to every waiting socket as they are: a
  * scrape allocates only what changed, not a fresh multi-megabyte copy of the whole body.
  */
-interface Waiter {
-  resolve: (body: Buffer[]) => void;
-  reject: (err: unknown) => void;
-}
-
 export class ScrapeRenderer {
   readonly #src: ScrapeSources;
   /** Scrapes waiting for the render of their format that is under way. */

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import type { ProbeResult } from '../zego/client.js';
-import { outcomeLabel } from '../zego/outcome.js';
+import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import { outcomeLabel, type ProbeResult } from '../zego/outcome.js';
 import { familyHeader, formatLabels, formatValue, sampleName, type Format, type MetricType } from './exposition.js';
 
 /** Read at scrape time from the running parts; never computed on the probe path. */
@@ -17,28 +17,16 @@ export interface ExporterStatus {
   clockOffsetSec: number;
   reloadSuccessful: boolean;
   reloadSuccessTimestampSec: number;
-  /** Streams watched because a callback matched a discovery pattern. */
-  streamsDiscovered: number;
   /** Probes that contradicted a callback's state, since start. */
   callbackDisagreements: number;
-  /** Fleet mode: whether the AppID's budget is shared through Redis right now. */
-  fleetConnected: boolean;
 }
 
-/** Bounded label values of zego_exporter_callbacks_total. */
-export type CallbackEventLabel = 'stream_create' | 'stream_close' | 'other';
-export type CallbackResultLabel =
-  | 'accepted'
-  | 'duplicate'
-  | 'stale'
-  | 'unwatched'
-  | 'ignored'
-  | 'bad_signature'
-  | 'expired'
-  | 'replayed'
-  | 'wrong_app'
-  | 'malformed'
-  | 'too_large';
+/** A gauge an optional feature adds (see parts/part.ts), read at scrape time. */
+export interface ExtraGauge {
+  name: string;
+  help: string;
+  read(): number;
+}
 
 export interface BuildInfo {
   version: string;
@@ -53,8 +41,8 @@ export class SelfMetrics {
   readonly #duration: Histogram;
   readonly #callbacks: Counter<'event' | 'result'>;
 
-  constructor(readStatus: () => ExporterStatus, build: BuildInfo, opts: { fleet?: boolean } = {}) {
-    // Read once per scrape (render() refreshes it), not once per gauge: status() walks every stream.
+  constructor(readStatus: () => ExporterStatus, build: BuildInfo, extraGauges: readonly ExtraGauge[] = []) {
+    // Read once per scrape (render() clears it), not once per gauge: all of them show one moment.
     const status = (): ExporterStatus => (this.#status ??= readStatus());
     const registers = [this.registry];
     this.#requests = new Counter({
@@ -65,7 +53,12 @@ export class SelfMetrics {
     });
     // Series that dashboards and alerts divide by or compare against exist from the start at 0,
     // rather than appearing with the first such answer.
-    for (const [code, outcome] of [['0', 'active'], ['41006', 'closed'], ['41004', 'not_found'], ['30002', 'throttled']] as const) {
+    for (const [code, outcome] of [
+      ['0', 'active'],
+      ['41006', 'closed'],
+      ['41004', 'not_found'],
+      ['30002', 'throttled'],
+    ] as const) {
       this.#requests.inc({ code, outcome }, 0);
     }
     this.#duration = new Histogram({
@@ -76,7 +69,7 @@ export class SelfMetrics {
     });
     this.#callbacks = new Counter({
       name: 'zego_exporter_callbacks_total',
-      help: 'ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large.',
+      help: 'ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, overloaded (refused with 503: request bodies in flight over the process budget).',
       labelNames: ['event', 'result'],
       registers,
     });
@@ -102,21 +95,34 @@ export class SelfMetrics {
         },
       });
     };
-    gauge('zego_exporter_rate_limit', 'API calls per second the exporter paces itself at now (configured rate_limit less throttling back-off).', (s) => s.rateLimit);
+    gauge(
+      'zego_exporter_rate_limit',
+      'API calls per second the exporter paces itself at now (configured rate_limit less throttling back-off).',
+      (s) => s.rateLimit,
+    );
     gauge('zego_exporter_rate_limit_configured', 'Configured rate_limit: API calls per second this exporter may spend.', (s) => s.rateLimitConfigured);
     gauge('zego_exporter_queue_length', 'Streams past their due time waiting for a slot in the budget.', (s) => s.queueLength);
-    gauge('zego_exporter_achievable_refresh_seconds', 'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).', (s) => s.achievableRefreshSec);
-    gauge('zego_exporter_achievable_probes_per_second', 'API calls per second the budget yields at the measured call latency L (send to end of response): rate_limit / (1 + L), each call holding its slot until 1 s after its response.', (s) => s.achievableProbesPerSec);
+    gauge(
+      'zego_exporter_achievable_refresh_seconds',
+      'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).',
+      (s) => s.achievableRefreshSec,
+    );
+    gauge(
+      'zego_exporter_achievable_probes_per_second',
+      'API calls per second the budget yields at the measured call latency L (send to end of response): rate_limit / (1 + L), each call holding its slot until 1 s after its response.',
+      (s) => s.achievableProbesPerSec,
+    );
     gauge('zego_exporter_demand_probes_per_second', 'API calls per second the configured intervals ask for (sum of 1/interval).', (s) => s.demandPerSec);
     gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
-    gauge('zego_exporter_streams_discovered', 'Streams watched because a stream_create callback matched a discovery pattern.', (s) => s.streamsDiscovered);
     gauge('zego_exporter_budget_slots_held', 'Budget slots held: calls in flight plus calls within 1 s of their response.', (s) => s.slotsHeld);
     gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);
     gauge('zego_exporter_config_last_reload_successful', 'Whether the last configuration reload attempt succeeded.', (s) => (s.reloadSuccessful ? 1 : 0));
-    gauge('zego_exporter_config_last_reload_success_timestamp_seconds', 'Unix time of the last successful configuration load.', (s) => s.reloadSuccessTimestampSec);
-    if (opts.fleet) {
-      gauge('zego_exporter_fleet_connected', 'Fleet mode: 1 while the AppID budget is shared through Redis, 0 while this process runs on fallback_rate_limit.', (s) => (s.fleetConnected ? 1 : 0));
-    }
+    gauge(
+      'zego_exporter_config_last_reload_success_timestamp_seconds',
+      'Unix time of the last successful configuration load.',
+      (s) => s.reloadSuccessTimestampSec,
+    );
+    for (const g of extraGauges) gauge(g.name, g.help, () => g.read());
     const info = new Gauge({
       name: 'zego_exporter_build_info',
       help: 'Build information of the exporter; value is always 1.',

@@ -1,25 +1,10 @@
 import PQueue from 'p-queue';
 
-/**
- * The API counts calls when they arrive, and we only know a call arrived somewhere between sending
- * it and the end of its response. So a call holds one of `rate` slots from the moment it is sent
- * until `holdMs` (1 s) after its response ends: every call that arrives in a server second (t-1, t]
- * still holds its slot at t, hence no server second ever counts more than `rate` calls, whatever
- * the network does. p-queue's `concurrency` is that slot count. On top, calls start evenly spaced
- * (1/rate apart, with p-queue's strict interval as a hard floor), never in a batch.
- *
- * Throttling answers (the AppID's budget is shared with other callers) cut the rate
- * multiplicatively; after a quiet spell it climbs back linearly (AIMD), so the exporter settles
- * just under what the others leave.
- */
 export interface BudgetOptions {
   /** Calls per second this process may spend. */
   rateLimit: number;
   /** The API's own ceiling (40, or 10 in the test environment): never two sends closer than 1/this. */
   hardLimit: number;
-  holdMs?: number;
-  /** The back-off never goes below this rate (calls/s). */
-  minRate?: number;
   /** How long after the last throttling answer the rate starts climbing again. */
   recoverAfterMs?: number;
   /** Seconds to climb from 0 back to `rateLimit`. */
@@ -42,14 +27,16 @@ export interface GateTicket {
 }
 
 export interface RunOptions {
-  /** Higher runs first; the scheduler passes minus the stream's interval. */
-  priority?: number;
   /** Aborting removes a waiting call from the queue: a stream removed meanwhile costs nothing. */
   signal?: AbortSignal;
 }
 
 /** Slow pace while the AppID's credentials or config are rejected: keep trying, but quietly. */
-export const SLOW_MODE_RATE = 1;
+const SLOW_MODE_RATE = 1;
+/** A slot stays held this long after its call's response ends (see Budget). */
+export const HOLD_MS = 1000;
+/** The back-off never goes below this rate (calls/s). */
+const MIN_RATE = 0.5;
 
 /**
  * Weight of each new response time in the latency average: about the last 40 calls count, so one
@@ -57,10 +44,20 @@ export const SLOW_MODE_RATE = 1;
  */
 const LATENCY_WEIGHT = 0.05;
 
+/**
+ * The API counts calls when they arrive, and we only know a call arrived somewhere between sending
+ * it and the end of its response. So a call holds one of `rate` slots from the moment it is sent
+ * until `HOLD_MS` (1 s) after its response ends: every call that arrives in a server second (t-1, t]
+ * still holds its slot at t, hence no server second ever counts more than `rate` calls, whatever
+ * the network does. p-queue's `concurrency` is that slot count. On top, calls start evenly spaced
+ * (1/rate apart, with p-queue's strict interval as a hard floor), never in a batch.
+ *
+ * Throttling answers (the AppID's budget is shared with other callers) cut the rate
+ * multiplicatively; after a quiet spell it climbs back linearly (AIMD), so the exporter settles
+ * just under what the others leave.
+ */
 export class Budget {
   readonly #queue: PQueue;
-  readonly #holdMs: number;
-  readonly #minRate: number;
   readonly #recoverAfterMs: number;
   readonly #climbSeconds: number;
   readonly #now: () => number;
@@ -82,14 +79,11 @@ export class Budget {
   #nextStartAt = 0;
   #lastCutAt = Number.NEGATIVE_INFINITY;
   #lastClimbAt = Number.NEGATIVE_INFINITY;
-  #throttledTotal = 0;
   #stopped = false;
   /** Moving average of send → end of response, ms; null until the first call has settled. */
   #latencyMs: number | null = null;
 
   constructor(opts: BudgetOptions) {
-    this.#holdMs = opts.holdMs ?? 1000;
-    this.#minRate = opts.minRate ?? 0.5;
     this.#recoverAfterMs = opts.recoverAfterMs ?? 5000;
     this.#climbSeconds = opts.climbSeconds ?? 60;
     this.#now = opts.now ?? Date.now;
@@ -128,10 +122,6 @@ export class Budget {
     return this.#queue.pending;
   }
 
-  get throttledTotal(): number {
-    return this.#throttledTotal;
-  }
-
   /**
    * Calls/s the slot rule really yields at the measured latency L (s): a call holds its slot for
    * L + 1 s, so rate_limit / (1 + L), counted in whole slots and never above rate_limit (the
@@ -139,13 +129,13 @@ export class Budget {
    * doing, not a shortfall of the budget. Before the first response L counts as 0.
    */
   get achievableRate(): number {
-    const slotSec = (this.#holdMs + (this.#latencyMs ?? 0)) / 1000;
+    const slotSec = (HOLD_MS + (this.#latencyMs ?? 0)) / 1000;
     return Math.min(this.#rateLimit, slotsFor(this.#rateLimit) / slotSec);
   }
 
   /**
    * Resolves with fn's result as soon as fn settles (or undefined when cancelled or stopped), while
-   * the slot stays held for `holdMs` more. fn gets a signal that aborts on stop().
+   * the slot stays held for `HOLD_MS` more. fn gets a signal that aborts on stop().
    */
   run<T>(fn: (signal: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T | undefined> {
     return new Promise<T | undefined>((resolve, reject) => {
@@ -177,7 +167,7 @@ export class Budget {
           await this.#hold();
         }
       };
-      this.#queue.add(task, { priority: opts.priority ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) }).catch((err: unknown) => {
+      this.#queue.add(task, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
         this.#waiting.delete(abandon);
         if (opts.signal?.aborted) resolve(undefined);
         else reject(err);
@@ -187,10 +177,9 @@ export class Budget {
 
   /** A throttling answer: cut once per hold period (one burst of answers is one signal). */
   noteThrottled(): void {
-    this.#throttledTotal++;
     const now = this.#now();
-    if (now - this.#lastCutAt >= this.#holdMs) {
-      this.#rate = Math.max(this.#minRate, Math.min(this.#rate, this.#rateLimit) * 0.7);
+    if (now - this.#lastCutAt >= HOLD_MS) {
+      this.#rate = Math.max(MIN_RATE, Math.min(this.#rate, this.#rateLimit) * 0.7);
       this.#lastCutAt = now;
       this.#applyConcurrency();
     }
@@ -227,7 +216,7 @@ export class Budget {
   setRateLimit(rateLimit: number): void {
     const backedOff = this.#rate / this.#rateLimit;
     this.#rateLimit = rateLimit;
-    this.#rate = Math.max(this.#minRate, Math.min(rateLimit, rateLimit * backedOff));
+    this.#rate = Math.max(MIN_RATE, Math.min(rateLimit, rateLimit * backedOff));
     this.#applyConcurrency();
   }
 
@@ -266,7 +255,7 @@ export class Budget {
   }
 
   #hold(): Promise<void> {
-    return this.#sleep(this.#holdMs);
+    return this.#sleep(HOLD_MS);
   }
 
   #sleep(ms: number): Promise<void> {

@@ -1,13 +1,4 @@
-/**
- * The budget math: what refresh each stream gets from `rate` calls/s.
- *
- * Interval classes are taken shortest first while their demand fits together: those are
- * *protected* (the key streams) and keep their interval, served at high priority. Every other
- * stream shares what is left at one lower priority, earliest deadline first, so they all run
- * late by the same lateness L: a class of n streams at interval I is refreshed every I + L, where
- * Σ n / (I + L) = the rate left over. Nothing starves; N streams of one interval sharing R calls/s
- * are each refreshed every N / R seconds.
- */
+/** What planBudget() finds for a watched set and a rate. */
 export interface BudgetPlan {
   streams: number;
   /** Calls per second the configured intervals ask for: Σ 1 / interval. */
@@ -22,6 +13,16 @@ export interface BudgetPlan {
   worstRefreshSec: number;
 }
 
+/**
+ * The budget math: what refresh each stream gets from `rate` calls/s.
+ *
+ * Interval classes are taken shortest first while their demand fits together: those are
+ * *protected* (the key streams) and keep their interval, served first. Every other stream shares
+ * what is left, earliest deadline first, so they all run late by the same lateness L: a class of
+ * n streams at interval I is refreshed every I + L, where
+ * Σ n / (I + L) = the rate left over. Nothing starves; N streams of one interval sharing R calls/s
+ * are each refreshed every N / R seconds.
+ */
 export function planBudget(intervalsMs: readonly number[], rate: number): BudgetPlan {
   const counts = new Map<number, number>();
   for (const i of intervalsMs) counts.set(i, (counts.get(i) ?? 0) + 1);
@@ -69,4 +70,36 @@ function lateness(cls: [number, number][], left: number, demandOf: (c: [number, 
     else hi = mid;
   }
   return hi;
+}
+
+/** The start-up line about the plan: probing started, or by how much demand exceeds the budget. */
+export function planSummary(plan: BudgetPlan): { level: 'info' | 'warn'; fields: Record<string, number>; message: string } {
+  const slowest = round(plan.worstRefreshSec);
+  const fields = { streams: plan.streams, demand_per_sec: round(plan.demandPerSec), rate_limit: plan.rate, slowest_refresh_sec: slowest };
+  if (!plan.overloaded) return { level: 'info', fields, message: 'probing started' };
+  const message = `demand exceeds the budget: ${plan.streams} streams at ${plan.rate}/s are refreshed every ${slowest} s at best (shorter intervals first)`;
+  return { level: 'warn', fields, message };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+/** The plan of the current watched set, redone only when the set changed (invalidate()) or the rate did: self-metrics ask at every scrape. */
+export class PlanCache {
+  readonly #intervals: () => readonly number[];
+  #cached: BudgetPlan | undefined;
+
+  constructor(intervalsMs: () => readonly number[]) {
+    this.#intervals = intervalsMs;
+  }
+
+  invalidate(): void {
+    this.#cached = undefined;
+  }
+
+  get(rate: number): BudgetPlan {
+    if (this.#cached?.rate !== rate) this.#cached = planBudget(this.#intervals(), rate);
+    return this.#cached;
+  }
 }

@@ -1,4 +1,4 @@
-import type { ProbeResult } from '../zego/client.js';
+import type { ProbeResult } from '../zego/outcome.js';
 import type { Budget } from './budget.js';
 import { planBudget } from './plan.js';
 
@@ -16,8 +16,6 @@ export interface SchedulerOptions {
   /** Fleet mode with share_results: replicas probe each stream once per interval between them. */
   share?: SharedWork;
   now?: () => number;
-  /** A stream whose id the API rejects (30009) is retried this rarely. */
-  streamConfigBackoffMs?: number;
 }
 
 export interface SharedWork {
@@ -29,6 +27,8 @@ type Phase = 'waiting' | 'queued' | 'running';
 
 /** Tasks kept in the budget's p-queue at once; enough that a freed slot never waits for us. */
 const LOOKAHEAD = 2;
+/** A stream whose id the API rejects (30009) is retried this rarely (or at its interval, if longer). */
+const STREAM_CONFIG_BACKOFF_MS = 300_000;
 
 interface Entry {
   id: string;
@@ -47,10 +47,10 @@ interface Entry {
 /**
  * Keeps every stream refreshed once per interval through the budget. A stream is waiting (a timer
  * until it is due), queued (in the budget's p-queue) or running, never two at once, so it is never
- * queued or in flight twice. Due streams enter the p-queue at one of two priorities (see
- * plan.ts): the shortest interval classes that fit the budget together (the key streams) go
- * first and keep their interval; all others share what is left at the lower priority, where
- * p-queue's FIFO order is the order they fell due, i.e. earliest deadline first, so none starves.
+ * queued or in flight twice. Due streams wait in one of two FIFO lists (see plan.ts) and are handed
+ * to the budget's p-queue a few at a time (see #pump): the shortest interval classes that fit the
+ * budget together (the key streams) go first and keep their interval; all others share what is
+ * left, in the order they fell due, i.e. earliest deadline first, so none starves.
  */
 export class Scheduler {
   readonly #opts: SchedulerOptions;
@@ -89,7 +89,16 @@ export class Scheduler {
     for (const s of streams) {
       const entry = this.#entries.get(s.id);
       if (!entry) {
-        const fresh: Entry = { id: s.id, intervalMs: s.intervalMs, phase: 'waiting', removed: false, timer: undefined, dequeue: undefined, lastSentAtMs: undefined, lastResultSentAtMs: undefined };
+        const fresh: Entry = {
+          id: s.id,
+          intervalMs: s.intervalMs,
+          phase: 'waiting',
+          removed: false,
+          timer: undefined,
+          dequeue: undefined,
+          lastSentAtMs: undefined,
+          lastResultSentAtMs: undefined,
+        };
         this.#entries.set(s.id, fresh);
         if (this.#running) this.#enqueue(fresh);
       } else if (entry.intervalMs !== s.intervalMs) {
@@ -196,7 +205,7 @@ export class Scheduler {
         }
         if (!this.#running) return;
         const backoff = result?.outcome.kind === 'failed' && result.outcome.reason === 'stream_config';
-        const nextInMs = backoff ? Math.max(entry.intervalMs, this.#opts.streamConfigBackoffMs ?? 300_000) : entry.intervalMs;
+        const nextInMs = backoff ? Math.max(entry.intervalMs, STREAM_CONFIG_BACKOFF_MS) : entry.intervalMs;
         this.#scheduleNext(entry, nextInMs);
       })
       .catch(() => {

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import type { ProbeResult } from '../zego/client.js';
-import type { FailureReason } from '../zego/outcome.js';
+import type { FailureReason, ProbeResult } from '../zego/outcome.js';
 
 /** Failures that concern the whole AppID: logged once when they start and once when they end. */
 const APP_WIDE: ReadonlySet<FailureReason> = new Set(['auth', 'config', 'clock_skew', 'throttled']);

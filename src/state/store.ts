@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { eventKey, order, type EventKey } from '../callbacks/order.js';
 import type { CloseReason, StreamEvent } from '../callbacks/parse.js';
-import type { ProbeResult } from '../zego/client.js';
+import type { ProbeResult } from '../zego/outcome.js';
 
 export interface WatchedStream {
   id: string;
@@ -9,8 +9,11 @@ export interface WatchedStream {
   labels: Readonly<Record<string, string>>;
 }
 
-/** What we know of one stream. `active === null` until a probe first succeeds. */
-export interface StreamState {
+/**
+ * What we know of one stream (the store's record of it, kept in place and mutated as observations
+ * arrive). `active === null` until a probe first succeeds.
+ */
+export interface StreamRecord {
   readonly id: string;
   labels: Readonly<Record<string, string>>;
   intervalMs: number;
@@ -43,7 +46,7 @@ export type StateSource = 'probe' | 'callback';
 export type CallbackApply = 'accepted' | 'duplicate' | 'stale' | 'unwatched';
 
 /** A newly watched stream: nothing known yet. */
-export function initialState(w: WatchedStream): StreamState {
+export function initialState(w: WatchedStream): StreamRecord {
   return {
     id: w.id,
     labels: w.labels,
@@ -67,7 +70,7 @@ export function initialState(w: WatchedStream): StreamState {
   };
 }
 
-export interface StoreOptions {
+export interface StateStoreOptions {
   logger: Logger;
   now?: () => number;
 }
@@ -80,10 +83,12 @@ export interface StoreOptions {
 export class StateStore {
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #streams = new Map<string, StreamState>();
+  readonly #streams = new Map<string, StreamRecord>();
+  /** The records in watch order, replaced (never edited) by setStreams(): see snapshot(). */
+  #list: readonly StreamRecord[] = [];
   #disagreementsTotal = 0;
 
-  constructor(opts: StoreOptions) {
+  constructor(opts: StateStoreOptions) {
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
   }
@@ -102,6 +107,7 @@ export class StateStore {
         this.#streams.set(w.id, initialState(w));
       }
     }
+    this.#list = [...this.#streams.values()];
   }
 
   /** `atMs`: when the probe's answer came, for a result another replica probed (default now). */
@@ -178,46 +184,61 @@ export class StateStore {
     return this.#disagreementsTotal;
   }
 
-  get(id: string): Readonly<StreamState> | undefined {
+  get(id: string): Readonly<StreamRecord> | undefined {
     return this.#streams.get(id);
   }
 
-  /** Live view for the metrics and the landing page: read, never written, by them. */
-  snapshot(): IterableIterator<Readonly<StreamState>> {
-    return this.#streams.values();
+  /**
+   * The watched streams as of the last setStreams(), in watch order: a list that never changes
+   * once handed out (a reload installs a new one), so a reader that yields part-way, like a
+   * scrape, sees each stream of one list exactly once; and no copy per call, which /metrics at 10k
+   * streams would pay on every scrape. The records in it are live (see `version`) and read-only
+   * to callers.
+   */
+  snapshot(): readonly Readonly<StreamRecord>[] {
+    return this.#list;
   }
 
   get size(): number {
     return this.#streams.size;
   }
 
-  #noteAgreement(s: StreamState, probeActive: boolean, code: string): void {
+  #noteAgreement(s: StreamRecord, probeActive: boolean, code: string): void {
     if (s.active === probeActive) {
       s.disagreements = 0;
       return;
     }
     s.disagreements++;
     this.#disagreementsTotal++;
-    const fields = { stream_id: s.id, code, outcome: probeActive ? 'active' : 'closed', callback_said: s.active ? 'active' : 'closed', disagreements: s.disagreements };
+    const fields = {
+      stream_id: s.id,
+      code,
+      outcome: probeActive ? 'active' : 'closed',
+      callback_said: s.active ? 'active' : 'closed',
+      disagreements: s.disagreements,
+    };
     // Once can be the API catching up; again and again means callbacks and the API see different streams.
     if (s.disagreements >= 2) this.#log.warn(fields, 'the API keeps contradicting callbacks for this stream; following the API');
     else this.#log.info(fields, 'the API contradicts the last callback; following the API');
   }
 
-  #logChange(s: StreamState, wasActive: boolean | null, code: string, source: StateSource): void {
+  #logChange(s: StreamRecord, wasActive: boolean | null, code: string, source: StateSource): void {
     const fields = { stream_id: s.id, code, outcome: s.active ? 'active' : s.notFound ? 'not_found' : 'closed', source };
     if (s.active) {
       this.#log.info({ ...fields, create_time: s.createTimeSec }, wasActive === null ? 'stream is up' : 'stream went up');
     } else if (s.notFound) {
       this.#log.info(fields, 'stream not found');
     } else {
-      this.#log.info({ ...fields, close_time: s.closeTimeSec, ...(source === 'callback' ? { reason: s.closeReason } : {}) }, wasActive === true ? 'stream went down' : 'stream is down');
+      this.#log.info(
+        { ...fields, close_time: s.closeTimeSec, ...(source === 'callback' ? { reason: s.closeReason } : {}) },
+        wasActive === true ? 'stream went down' : 'stream is down',
+      );
     }
   }
 }
 
 /** A late callback that predates what a probe already saw (e.g. a create retried after the close). */
-function isOlderThanProbe(s: StreamState, e: StreamEvent): boolean {
+function isOlderThanProbe(s: StreamRecord, e: StreamEvent): boolean {
   if (e.event === 'stream_create') return s.active === false && s.closeTimeSec !== null && Math.floor(e.createTimeMs / 1000) < Math.floor(s.closeTimeSec);
   const at = e.destroyTimeMs ?? e.createTimeMs;
   return s.active === true && s.createTimeSec !== null && at !== null && Math.floor(at / 1000) < Math.floor(s.createTimeSec);

@@ -1,9 +1,11 @@
+import type { Logger } from 'pino';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Secret } from '../config/secret.js';
-import type { ProbeOutcome } from './outcome.js';
+import type { ProbeResult } from './outcome.js';
 import { parseResponse } from './response.js';
 import type { SequenceCounter } from './sequence.js';
-import { apiStreamId, newNonce, signature } from './sign.js';
+import { apiStreamId } from './protocol.js';
+import { newNonce, signature } from './sign.js';
 
 export interface ZegoClientOptions {
   appId: number;
@@ -19,19 +21,18 @@ export interface ZegoClientOptions {
   nonce?: () => string;
   /** A clock offset already learned from this endpoint (a reload replacing the client keeps it). */
   clockOffsetMs?: number;
-}
-
-export interface ProbeResult {
-  outcome: ProbeOutcome;
-  /** ZEGO Code as a string, or timeout / network / http_5xx / bad_response. */
-  code: string;
-  /** Wall-clock ms when the request was handed to the network. */
-  sentAtMs: number;
-  durationMs: number;
-  requestId?: string;
+  /** Told (once per client) when a `Date` header is too far off to be a clock skew. */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * ZEGO accepts 10 minutes of skew, so a real offset is minutes; a `Date` header days away is a
+ * broken server clock (or a hostile one) and following it would sign every later request with a
+ * Timestamp the real service refuses.
+ */
+export const MAX_CLOCK_OFFSET_MS = 24 * 3600_000;
 
 /** One DescribeRTCStreamState call per probe: signed, sequenced, bounded in time and size. */
 export class ZegoClient {
@@ -43,15 +44,16 @@ export class ZegoClient {
   readonly #url: URL;
   /** Server clock minus ours, learned from the `Date` header of a timestamp error. */
   #clockOffsetMs = 0;
+  #warnedBrokenDate = false;
 
   constructor(opts: ZegoClientOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#nonce = opts.nonce ?? newNonce;
-    this.#clockOffsetMs = opts.clockOffsetMs ?? 0;
+    const carried = opts.clockOffsetMs ?? 0;
+    this.#clockOffsetMs = Math.abs(carried) <= MAX_CLOCK_OFFSET_MS ? carried : 0;
     this.#ownsDispatcher = opts.dispatcher === undefined;
-    this.#dispatcher =
-      opts.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: opts.timeoutMs } });
+    this.#dispatcher = opts.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: opts.timeoutMs } });
     this.#url = new URL(opts.endpoint.endsWith('/') ? opts.endpoint : `${opts.endpoint}/`);
   }
 
@@ -108,7 +110,7 @@ export class ZegoClient {
         res.body.destroy(); // frees the keep-alive connection an unread body would pin
         throw err;
       }
-      const parsed = parseResponse(res.statusCode, body);
+      const parsed = parseResponse(res.statusCode, body, sentAtMs);
       if (parsed.outcome.kind === 'failed' && parsed.outcome.reason === 'clock_skew') {
         this.#learnOffset(res.headers['date'], sentAtMs);
       }
@@ -139,7 +141,18 @@ export class ZegoClient {
     if (!Number.isFinite(serverMs)) return;
     // The header has 1 s resolution; the midpoint of the call is our best local estimate of it.
     const localMs = (sentAtMs + this.#now()) / 2;
-    this.#clockOffsetMs = Math.round(serverMs + 500 - localMs);
+    const offsetMs = Math.round(serverMs + 500 - localMs);
+    if (Math.abs(offsetMs) > MAX_CLOCK_OFFSET_MS) {
+      if (!this.#warnedBrokenDate) {
+        this.#warnedBrokenDate = true;
+        this.#opts.logger?.warn(
+          { offset_sec: Math.round(offsetMs / 1000), max_offset_sec: MAX_CLOCK_OFFSET_MS / 1000 },
+          "ignoring the Date header of a timestamp error: too far from this host's clock to be a skew",
+        );
+      }
+      return;
+    }
+    this.#clockOffsetMs = offsetMs;
   }
 }
 

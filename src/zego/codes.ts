@@ -31,6 +31,14 @@ const TABLE: ReadonlyMap<number, CodeClass> = new Map<number, CodeClass>([
   [100000015, 'transient'],
 ]);
 
+/**
+ * The `code` label value of a Code: its own for the codes of the table, one shared `other` for
+ * the rest, so a broken or hostile server cannot grow the series set (the Message keeps the code).
+ */
+export function codeLabel(code: number): string {
+  return TABLE.has(code) ? String(code) : 'other';
+}
+
 /** Unknown codes are errors, retried at the normal pace: they tell us nothing about the stream. */
 export function classifyCode(code: number): CodeClass {
   return TABLE.get(code) ?? 'error';

@@ -8,6 +8,17 @@ export type ProbeOutcome =
   | { kind: 'not_found' }
   | { kind: 'failed'; reason: FailureReason; message: string };
 
+/** One probe: what it learned, the code it got and when it was sent. */
+export interface ProbeResult {
+  outcome: ProbeOutcome;
+  /** ZEGO Code as a string, or timeout / network / http_5xx / bad_response. */
+  code: string;
+  /** Wall-clock ms when the request was handed to the network. */
+  sentAtMs: number;
+  durationMs: number;
+  requestId?: string;
+}
+
 /**
  * Why a probe told us nothing about the stream. `throttled`, `clock_skew`, `auth` and `config`
  * concern the whole AppID; `stream_config` only this stream; `transient` and `error` are
@@ -20,8 +31,4 @@ export type OutcomeLabel = 'active' | 'closed' | 'not_found' | FailureReason;
 
 export function outcomeLabel(o: ProbeOutcome): OutcomeLabel {
   return o.kind === 'failed' ? o.reason : o.kind;
-}
-
-export function isKnown(o: ProbeOutcome): o is Exclude<ProbeOutcome, { kind: 'failed' }> {
-  return o.kind !== 'failed';
 }

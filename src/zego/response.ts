@@ -1,6 +1,6 @@
-import { classifyCode } from './codes.js';
+import { classifyCode, codeLabel as labelOf } from './codes.js';
 import type { ProbeOutcome } from './outcome.js';
-import { parseApiTime } from './time.js';
+import { isPlausibleTimeMs, parseApiTime } from './time.js';
 
 export interface ParsedResponse {
   outcome: ProbeOutcome;
@@ -13,7 +13,7 @@ export interface ParsedResponse {
  * Turns any HTTP status and body into an outcome; never throws. A reply without a numeric Code is
  * `bad_response`, whatever else it holds, because guessing a state from it could flip a stream.
  */
-export function parseResponse(status: number, body: string): ParsedResponse {
+export function parseResponse(status: number, body: string, nowMs: number = Date.now()): ParsedResponse {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -33,28 +33,42 @@ export function parseResponse(status: number, body: string): ParsedResponse {
   const requestId = typeof envelope?.['RequestId'] === 'string' ? envelope['RequestId'] : undefined;
   const data = isRecord(envelope?.['Data']) ? envelope['Data'] : {};
   const cls = classifyCode(code);
-  // Unknown codes become label values; a server sending absurd ones must not grow the series set.
-  const codeLabel = cls === 'error' && (code < 0 || code > 999_999_999) ? 'invalid' : String(code);
+  const codeLabel = labelOf(code);
   const base = requestId === undefined ? {} : { requestId };
 
   switch (cls) {
-    case 'active':
-      return { ...base, code: codeLabel, outcome: { kind: 'active', createTimeSec: parseApiTime(data['create_time']) } };
-    case 'closed':
-      return {
-        ...base,
-        code: codeLabel,
-        outcome: {
-          kind: 'closed',
-          createTimeSec: parseApiTime(data['create_time']),
-          closeTimeSec: parseApiTime(data['close_time']),
-        },
-      };
+    case 'active': {
+      const createTimeSec = parseApiTime(data['create_time']);
+      const bad = implausible(nowMs, ['create_time', createTimeSec]);
+      if (bad) return { ...base, ...bad };
+      return { ...base, code: codeLabel, outcome: { kind: 'active', createTimeSec } };
+    }
+    case 'closed': {
+      const createTimeSec = parseApiTime(data['create_time']);
+      const closeTimeSec = parseApiTime(data['close_time']);
+      const bad = implausible(nowMs, ['create_time', createTimeSec], ['close_time', closeTimeSec]);
+      if (bad) return { ...base, ...bad };
+      return { ...base, code: codeLabel, outcome: { kind: 'closed', createTimeSec, closeTimeSec } };
+    }
     case 'not_found':
       return { ...base, code: codeLabel, outcome: { kind: 'not_found' } };
     default:
       return { ...base, code: codeLabel, outcome: { kind: 'failed', reason: cls, message: `Code ${code}: ${message}`.trim() } };
   }
+}
+
+/**
+ * A time outside the plausible window makes the whole answer a bad response: shown, it would be
+ * decades of uptime or a start in the future, and a server that sends it cannot be trusted about
+ * the state either.
+ */
+function implausible(nowMs: number, ...times: [string, number | null][]): ParsedResponse | null {
+  for (const [name, sec] of times) {
+    if (sec !== null && !isPlausibleTimeMs(sec * 1000, nowMs)) {
+      return failed('bad_response', 'error', `${name} ${sec} s is outside the plausible window (2015 to one day ahead)`);
+    }
+  }
+  return null;
 }
 
 function failed(code: string, reason: 'transient' | 'throttled' | 'error', message: string): ParsedResponse {

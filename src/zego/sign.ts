@@ -9,8 +9,3 @@ export function signature(appId: number, nonce: string, serverSecret: string, ti
 export function newNonce(): string {
   return randomBytes(8).toString('hex');
 }
-
-/** The test environment requires stream ids prefixed `zegotest-<AppId>-`. */
-export function apiStreamId(id: string, appId: number, isTest: boolean): string {
-  return isTest ? `zegotest-${appId}-${id}` : id;
-}

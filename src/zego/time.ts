@@ -22,3 +22,19 @@ function fromNumber(n: number): number | null {
   if (!Number.isFinite(n) || n <= 0) return null;
   return n > MS_THRESHOLD ? n / 1000 : n;
 }
+
+/** 2015-01-01T00:00:00Z: older than any stream ZEGO's stream service can report. */
+export const EARLIEST_PLAUSIBLE_MS = Date.UTC(2015, 0, 1);
+/** Clocks disagree by seconds to minutes; a time more than a day ahead is broken, not skewed. */
+export const MAX_AHEAD_MS = 24 * 3600_000;
+
+/**
+ * Whether a reported time (create, close, destroy) can be true: not before 2015, not more than a
+ * day ahead of `nowMs`. Anything else would be shown as decades of uptime or a start in the far
+ * future. The lower bound yields to a clock that itself reads before 2015 (a fake clock near epoch
+ * 0 in a test), so such a clock still sees its own times as plausible.
+ */
+export function isPlausibleTimeMs(ms: number, nowMs: number): boolean {
+  const earliest = Math.min(EARLIEST_PLAUSIBLE_MS, nowMs - MAX_AHEAD_MS);
+  return Number.isFinite(ms) && ms >= earliest && ms <= nowMs + MAX_AHEAD_MS;
+}

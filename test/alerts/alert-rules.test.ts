@@ -10,7 +10,7 @@ const testsDir = join(root, 'alerts', 'tests');
 const testFiles = readdirSync(testsDir)
   .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
   .map((f) => join(testsDir, f));
-const RUNBOOK = 'https://github.com/zego-stream-exporter/zego-stream-exporter/blob/main/README.md#';
+const RUNBOOK = 'https://github.com/zego-stream-exporter/zego-stream-exporter/blob/main/docs/runbook.md#';
 
 interface AlertRule {
   alert: string;
@@ -140,17 +140,27 @@ describe('alerts/zego-alerts.yaml', () => {
     const cases = suites.flatMap((s) => s.tests.flatMap((t) => t.alert_rule_test ?? []));
     for (const a of alerts) {
       const mine = cases.filter((c) => c.alertname === a.alert);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${a.alert} never fires in a test`).toBe(true);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${a.alert} is never asserted quiet`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${a.alert} never fires in a test`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${a.alert} is never asserted quiet`,
+      ).toBe(true);
     }
   });
 
-  it('has a README runbook section per alert whose heading matches the runbook_url anchor', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  it('has a docs/runbook.md section per alert whose heading is the runbook_url anchor', () => {
+    const runbook = readFileSync(join(root, 'docs', 'runbook.md'), 'utf8');
+    // GitHub's anchor for a heading is its text lowercased; `## ZegoKeyStreamDown` → #zegokeystreamdown.
+    const anchors = new Set([...runbook.matchAll(/^## (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase()));
     for (const a of alerts) {
-      expect(readme).toMatch(new RegExp(`^### ${a.alert}$`, 'm'));
+      expect(runbook).toMatch(new RegExp(`^## ${a.alert}$`, 'm'));
       const url = String(a.annotations?.['runbook_url'] ?? '');
-      expect(url.endsWith(`README.md#${a.alert.toLowerCase()}`), url).toBe(true);
+      const anchor = url.slice(url.indexOf('#') + 1);
+      expect(url.startsWith(`${RUNBOOK}`), url).toBe(true);
+      expect(anchors.has(anchor), `${url}: no "## " heading in docs/runbook.md with anchor #${anchor}`).toBe(true);
     }
   });
 
@@ -168,8 +178,14 @@ describe('alerts/zego-alerts.yaml', () => {
       ['stream alerts per replica (no aggregation)', (s) => s.replaceAll(PER_REPLICA, 'without ()')],
       ['stream alerts keeping the pod label', (s) => s.replaceAll(PER_REPLICA, 'without (instance, node, container, endpoint, service)')],
       ['stream alerts without keep_firing_for', (s) => s.replaceAll('keep_firing_for: 5m', 'keep_firing_for: 0s')],
-      ['key stream down when any replica says down', (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)max without([\s\S]*?)max without/, '$1min without$2min without')],
-      ['a replica whose probes fail still votes with its last known state', (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)and zego_stream_probe_success == 1\n/, '$1')],
+      [
+        'key stream down when any replica says down',
+        (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)max without([\s\S]*?)max without/, '$1min without$2min without'),
+      ],
+      [
+        'a replica whose probes fail still votes with its last known state',
+        (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)and zego_stream_probe_success == 1\n/, '$1'),
+      ],
       [
         'no last known state when no replica has current data',
         (s) => s.replace(/\n\s*or\n\s*max without \([^)]*\) \(zego_stream_active\{severity="critical"\}\)/, ''),
@@ -177,16 +193,25 @@ describe('alerts/zego-alerts.yaml', () => {
       ['probe-failing alert when one replica fails', (s) => s.replace(/(alert: ZegoStreamProbeFailing[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
       ['stale alert when one replica is stale', (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
       ['probe-failing alert on a single failure', (s) => s.replace('<= 2 * zego_stream_interval_seconds', '<= 0')],
-      ['probe-failing alert on never-probed streams', (s) => s.replace('(zego_stream_last_probe_timestamp_seconds > 0)', '(zego_stream_last_probe_timestamp_seconds >= 0)')],
+      [
+        'probe-failing alert on never-probed streams',
+        (s) => s.replace('(zego_stream_last_probe_timestamp_seconds > 0)', '(zego_stream_last_probe_timestamp_seconds >= 0)'),
+      ],
       ['stale alert without start-up grace', (s) => s.replace('> 300)', '> 0)')],
-      ['stale alert without floor', (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)3 \* zego_stream_interval_seconds, 180/, '$13 * zego_stream_interval_seconds, 0')],
+      [
+        'stale alert without floor',
+        (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)3 \* zego_stream_interval_seconds, 180/, '$13 * zego_stream_interval_seconds, 0'),
+      ],
       ['throttling alert on any throttling', (s) => s.replace('> 0.1\n', '> 0\n')],
       ['throttling alert without `for`', (s) => s.replace(/(ZegoApiThrottling[\s\S]*?)for: 10m/, '$1for: 1m')],
       ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]')],
       ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0')],
       ['config reload alert inverted', (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1')],
       ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit')],
-      ['budget alert on the configured rate, not what it yields', (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit_configured')],
+      [
+        'budget alert on the configured rate, not what it yields',
+        (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit_configured'),
+      ],
     ];
 
     it.each(mutations)('fails on: %s', (_name, mutate) => {

@@ -66,9 +66,7 @@ describe('grafana/dashboards/zego-streams.json', () => {
     const stream = vars.get('stream_id');
     expect(stream).toMatchObject({ type: 'query', multi: true, includeAll: true });
     const q = stream?.query;
-    expect(typeof q === 'string' ? q : q?.query).toBe(
-      'label_values(zego_stream_interval_seconds{job=~"$job",instance=~"$instance"}, stream_id)',
-    );
+    expect(typeof q === 'string' ? q : q?.query).toBe('label_values(zego_stream_interval_seconds{job=~"$job",instance=~"$instance"}, stream_id)');
   });
 
   it('variable queries select with valid PromQL', () => {
@@ -129,9 +127,7 @@ describe('grafana/dashboards/zego-streams.json', () => {
     expect(exprs('Stream state').join()).toContain('zego_stream_active{');
     expect(byTitle('Streams up / watched').type).toBe('stat');
     expect(byTitle('Streams currently down').type).toBe('table');
-    expect(exprs('Probe freshness (age of last successful probe)').join()).toContain(
-      'time() - zego_stream_last_success_timestamp_seconds{',
-    );
+    expect(exprs('Probe freshness (age of last successful probe)').join()).toContain('time() - zego_stream_last_success_timestamp_seconds{');
     expect(exprs('API calls by result').join()).toMatch(/sum by \(outcome, code\) \(rate\(zego_exporter_api_requests_total\{/);
     const budget = exprs('Rate budget use').join('\n');
     for (const m of ['zego_exporter_api_requests_total', 'zego_exporter_rate_limit{', 'zego_exporter_rate_limit_configured{']) {
@@ -182,7 +178,11 @@ describe('grafana/dashboards/zego-streams.json', () => {
     // The stream state the dashboard shows is the alert's rule of agreement.
     const rules = parse(readFileSync(join(root, 'alerts', 'zego-alerts.yaml'), 'utf8')) as { groups: { rules: { alert?: string; expr: string }[] }[] };
     const keyRule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'ZegoKeyStreamDown')?.expr ?? '';
-    const strip = (e: string): string => e.replace(/\{[^}]*\}/g, '').replace(/\s+/g, ' ').trim();
+    const strip = (e: string): string =>
+      e
+        .replace(/\{[^}]*\}/g, '')
+        .replace(/\s+/g, ' ')
+        .trim();
     expect(strip(exprs('Key streams down')[0] ?? '')).toBe(`count(${strip(keyRule)}) or vector(0)`);
     // The exporter-health row keeps per-replica views, and one that shows the replicas disagreeing.
     expect(rowOf(byTitle('Streams the exporters disagree on'))).toBe('Exporter health');
@@ -239,7 +239,21 @@ describe('grafana/dashboards/zego-streams.json', () => {
         const file = join(dir, 'd.json');
         const nested = {
           panels: [
-            { type: 'row', title: 'R', collapsed: true, panels: [{ title: 'P', description: 'x (empty when healthy)', targets: [{ refId: 'A', expr: 'up{job=~"$job"}' }, { refId: 'B', expr: 'y', hide: true }] }] },
+            {
+              type: 'row',
+              title: 'R',
+              collapsed: true,
+              panels: [
+                {
+                  title: 'P',
+                  description: 'x (empty when healthy)',
+                  targets: [
+                    { refId: 'A', expr: 'up{job=~"$job"}' },
+                    { refId: 'B', expr: 'y', hide: true },
+                  ],
+                },
+              ],
+            },
           ],
         };
         writeFileSync(file, JSON.stringify(nested));
@@ -299,7 +313,8 @@ describe('grafana/provisioning', () => {
     expect(rule.for).toBe('1m');
     expect(rule.labels.severity).toBe('critical');
     expect(Object.keys(rule.annotations).sort()).toEqual(['description', 'runbook_url', 'summary']);
-    expect(rule.annotations.runbook_url).toMatch(/README\.md#zegokeystreamdown$/);
+    expect(rule.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#zegokeystreamdown$/);
+    expect(readFileSync(join(root, 'docs', 'runbook.md'), 'utf8')).toMatch(/^## ZegoKeyStreamDown$/m);
     const refs = new Map(rule.data.map((d) => [d.refId, d]));
     expect(refs.has(rule.condition)).toBe(true);
     const prom = rule.data.filter((d) => d.datasourceUid !== '__expr__');

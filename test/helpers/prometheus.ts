@@ -2,12 +2,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireBinary } from './binaries.js';
 import { freePort } from './ports.js';
 
 export interface PrometheusProcess {
   url: string;
   query: (expr: string) => Promise<{ status: string; error?: string; data: { resultType: string; result: unknown[] } }>;
-  queryRange: (expr: string, startSec: number, endSec: number, stepSec: number) => Promise<{ status: string; error?: string; data: { result: { metric: Record<string, string>; values: [number, string][] }[] } }>;
+  queryRange: (
+    expr: string,
+    startSec: number,
+    endSec: number,
+    stepSec: number,
+  ) => Promise<{ status: string; error?: string; data: { result: { metric: Record<string, string>; values: [number, string][] }[] } }>;
   alerts: () => Promise<{ labels: Record<string, string>; state: string; activeAt?: string; keepFiringSince?: string }[]>;
   /** Replaces the scrape targets (file-based discovery: Prometheus picks the change up within a second or so). */
   setTargets: (targets: string[]) => void;
@@ -25,10 +31,12 @@ export interface PrometheusOptions {
 }
 
 /**
- * A real Prometheus (Debian's package) on a random loopback port, scraping and evaluating every
+ * A real Prometheus (Debian's package; $PROMETHEUS or from PATH, a missing one fails the test with
+ * how to install it) on a random loopback port, scraping and evaluating every
  * second. Targets come from a file (file_sd), so a test can replace an exporter as a rollout does.
  */
 export async function startPrometheus(opts: PrometheusOptions): Promise<PrometheusProcess> {
+  const binary = requireBinary('prometheus', 'PROMETHEUS');
   const dir = mkdtempSync(join(tmpdir(), 'zego-prom-'));
   const config = join(dir, 'prometheus.yml');
   const targetsFile = join(dir, 'targets.json');
@@ -49,7 +57,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
-    process.env['PROMETHEUS'] ?? 'prometheus',
+    binary,
     [
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
@@ -84,11 +92,17 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     url,
     stop,
     setTargets,
-    query: async (expr) => (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<ReturnType<PrometheusProcess['query']>>,
+    query: async (expr) =>
+      (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<ReturnType<PrometheusProcess['query']>>,
     queryRange: async (expr, startSec, endSec, stepSec) =>
       (await (await fetch(`${url}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${startSec}&end=${endSec}&step=${stepSec}`)).json()) as Awaited<
         ReturnType<PrometheusProcess['queryRange']>
       >,
-    alerts: async () => ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string; activeAt?: string; keepFiringSince?: string }[] } }).data.alerts,
+    alerts: async () =>
+      (
+        (await (await fetch(`${url}/api/v1/alerts`)).json()) as {
+          data: { alerts: { labels: Record<string, string>; state: string; activeAt?: string; keepFiringSince?: string }[] };
+        }
+      ).data.alerts,
   };
 }

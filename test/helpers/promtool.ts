@@ -3,15 +3,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { requireBinary } from './binaries.js';
 
 export interface PromtoolResult {
   status: number | null;
   output: string;
 }
 
-/** Runs promtool (from PATH, or $PROMTOOL) and returns exit status and stdout+stderr. */
-export function promtool(args: string[], cwd?: string): PromtoolResult {
-  const r = spawnSync(process.env.PROMTOOL ?? 'promtool', args, { cwd, encoding: 'utf8', timeout: 60_000 });
+/**
+ * Runs promtool ($PROMTOOL or from PATH; a missing one fails the test with how to install it) and
+ * returns exit status and stdout+stderr. `input` goes to its stdin.
+ */
+export function promtool(args: string[], opts: { cwd?: string; input?: string } = {}): PromtoolResult {
+  const r = spawnSync(requireBinary('promtool', 'PROMTOOL'), args, { cwd: opts.cwd, input: opts.input, encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw new Error(`cannot run promtool: ${r.error.message}`);
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }

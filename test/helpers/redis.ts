@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { requireBinary } from './binaries.js';
 import { freePort } from './ports.js';
 
 export interface RedisProcess {
@@ -12,7 +13,9 @@ export interface RedisProcess {
 }
 
 async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(requireBinary('redis-server', 'REDIS_SERVER'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
@@ -33,7 +36,10 @@ async function launch(port: number): Promise<ChildProcess> {
   return child;
 }
 
-/** A private redis-server on a free loopback port; the test stops it in afterAll. */
+/**
+ * A private redis-server ($REDIS_SERVER or from PATH; a missing one fails the test with how to
+ * install it) on a free loopback port; the test stops it in afterAll.
+ */
 export async function startRedis(): Promise<RedisProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined = await launch(port);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, ROOT, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.js';
 
@@ -134,7 +134,10 @@ describe('alert rules with three replicas (real Prometheus, three exporters, one
       expect(alerts).toHaveLength(1);
       expect(alerts[0]).toMatchObject({ state: 'firing', activeAt, labels: alert.labels });
       if (settledAt === 0) {
-        const series = (await prom.query(`zego_stream_active{stream_id="${STREAM}"}`)).data.result as { metric: Record<string, string>; value: [number, string] }[];
+        const series = (await prom.query(`zego_stream_active{stream_id="${STREAM}"}`)).data.result as {
+          metric: Record<string, string>;
+          value: [number, string];
+        }[];
         const instances = series.map((s) => s.metric['instance']).sort();
         if (instances.join() === [hostOf(a), hostOf(b), dHost].sort().join() && series.every((s) => s.value[1] === '0')) settledAt = Date.now();
         expect(instances).not.toContain(undefined);

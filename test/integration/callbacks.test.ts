@@ -17,12 +17,20 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
   it('a signed callback shows on /metrics within a second, long before the next probe', async () => {
     h = await startHarness(['cb-1'], { intervalMs: 60_000 });
     h.sim.setStream('cb-1', { state: 'closed', createTime: nowSec() - 10, closeTime: nowSec() - 5 });
-    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 0);
+    await eventually(
+      () => activeValue(h!.http.url, 'cb-1'),
+      (v) => v === 0,
+    );
     const state = { state: 'active', createTime: nowSec() } as const;
     h.sim.setStream('cb-1', state);
     const t0 = Date.now();
     expect(await h.sender.onStream('cb-1', state)).toBe(200);
-    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 1, 1000, 10);
+    await eventually(
+      () => activeValue(h!.http.url, 'cb-1'),
+      (v) => v === 1,
+      1000,
+      10,
+    );
     expect(Date.now() - t0).toBeLessThan(1000);
     const m = await scrape(h.http.url);
     expect(m.get('zego_stream_state_source{stream_id="cb-1",source="callback"}')).toBe(1);
@@ -31,7 +39,10 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
 
   it('forged and replayed callbacks change nothing and get 4xx', async () => {
     h = await startHarness(['cb-1']);
-    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 0);
+    await eventually(
+      () => activeValue(h!.http.url, 'cb-1'),
+      (v) => v === 0,
+    );
     const ts = String(nowSec());
     const post = (body: Record<string, string>): Promise<Response> =>
       fetch(`${h!.http.url}/zego/callback`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -51,13 +62,21 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
     const up = { state: 'active', createTime: nowSec() } as const;
     h.sim.setStream('cb-1', up);
     expect(await h.sender.onStream('cb-1', up)).toBe(200);
-    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 1, 5000);
+    await eventually(
+      () => activeValue(h!.http.url, 'cb-1'),
+      (v) => v === 1,
+      5000,
+    );
     h.sender.setDropRate(1);
     const closed = { state: 'closed', createTime: nowSec() - 1, closeTime: nowSec() } as const;
     h.sim.setStream('cb-1', closed);
     expect(await h.sender.onStream('cb-1', closed)).toBeNull(); // lost
     expect(h.sender.stats.dropped).toBe(1);
-    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 0, 5000);
+    await eventually(
+      () => activeValue(h!.http.url, 'cb-1'),
+      (v) => v === 0,
+      5000,
+    );
     const m = await scrape(h.http.url);
     expect(m.get('zego_stream_state_source{stream_id="cb-1",source="probe"}')).toBe(1);
   });
@@ -65,11 +84,20 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
   it('a probe in flight when a callback arrives cannot undo it', async () => {
     h = await startHarness(['cb-1'], { intervalMs: 1000 });
     h.sim.setStream('cb-1', { state: 'closed', createTime: nowSec() - 10, closeTime: nowSec() - 5 });
-    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 0, 5000);
+    await eventually(
+      () => activeValue(h!.http.url, 'cb-1'),
+      (v) => v === 0,
+      5000,
+    );
     // Every answer now takes 600 ms and reflects the table when the request arrived.
     h.sim.setFaults({ latencyMs: 600 });
     h.sim.resetStats();
-    await eventually(async () => h!.sim.stats().arrivals, (n) => n >= 1, 3000, 5);
+    await eventually(
+      async () => h!.sim.stats().arrivals,
+      (n) => n >= 1,
+      3000,
+      5,
+    );
     const up = { state: 'active', createTime: nowSec() } as const;
     h.sim.setStream('cb-1', up);
     expect(await h.sender.onStream('cb-1', up)).toBe(200);
@@ -86,17 +114,25 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
     h = await startHarness(['cb-1'], { retryGapsMs: [50, 50, 50, 50, 50] });
     // The exporter refuses a callback it cannot verify; once it can (here: a signature made with
     // the right secret), ZEGO's retry gets through. Use a wrong app id first to force a 403.
-    const { CallbackSender } = await import('../../src/simulator/callbacks.js');
+    const { CallbackSender } = await import('../../simulator/callbacks.js');
     const wrong = new CallbackSender({ url: `${h.http.url}/zego/callback`, appId: 1, secret: 'bench-callback-secret', retryGapsMs: [20, 20] });
     expect(await wrong.send(wrong.createEvent('cb-1', Date.now()))).toBe(403);
-    await eventually(async () => wrong.stats, (s) => s.gaveUp === 1, 2000, 10);
+    await eventually(
+      async () => wrong.stats,
+      (s) => s.gaveUp === 1,
+      2000,
+      10,
+    );
     expect(wrong.stats).toMatchObject({ sent: 3, retried: 2, delivered: 0, gaveUp: 1 });
     wrong.close();
   });
 
   it('a delivery that fails is retried on the schedule until the receiver gets it, and the state arrives', async () => {
     h = await startHarness(['cb-1']);
-    await eventually(() => activeValue(h!.http.url, 'cb-1'), (v) => v === 0);
+    await eventually(
+      () => activeValue(h!.http.url, 'cb-1'),
+      (v) => v === 0,
+    );
     // A relay in front of the receiver that is "down" (503) for the first two attempts.
     let refused = 0;
     const relay = createServer((req, res) => {
@@ -114,11 +150,21 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
       });
     });
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-    const { CallbackSender } = await import('../../src/simulator/callbacks.js');
-    const sender = new CallbackSender({ url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}/zego/callback`, appId: APP_ID, secret: CALLBACK_SECRET, retryGapsMs: [30, 30, 30] });
+    const { CallbackSender } = await import('../../simulator/callbacks.js');
+    const sender = new CallbackSender({
+      url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}/zego/callback`,
+      appId: APP_ID,
+      secret: CALLBACK_SECRET,
+      retryGapsMs: [30, 30, 30],
+    });
     try {
       expect(await sender.onStream('cb-1', { state: 'active', createTime: nowSec() })).toBe(503);
-      await eventually(async () => sender.stats, (s) => s.delivered === 1, 3000, 10);
+      await eventually(
+        async () => sender.stats,
+        (s) => s.delivered === 1,
+        3000,
+        10,
+      );
       expect(sender.stats).toMatchObject({ sent: 3, retried: 2, delivered: 1, gaveUp: 0 });
       const m = await scrape(h.http.url);
       expect(m.get('zego_exporter_callbacks_total{event="stream_create",result="accepted"}')).toBe(1);
@@ -139,7 +185,7 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
 
 describe('callbacks in the real process', () => {
   it('serves callbacks on their own listener (without /metrics) and shows them on /metrics', async () => {
-    const { startSimulator, CallbackSender } = await import('../../src/simulator/index.js');
+    const { startSimulator, CallbackSender } = await import('../../simulator/index.js');
     const { startExporter, stopAll } = await import('../helpers/exporter-process.js');
     const sim = await startSimulator({ apps: [{ appId: 777, secret: 'srv-secret' }] });
     try {
@@ -147,7 +193,12 @@ describe('callbacks in the real process', () => {
         `zego:\n  app_id: 777\n  server_secret: \${S}\n  endpoint: ${sim.url}\ncallbacks:\n  secret: \${CB}\n  listen_address: "127.0.0.1:0"\nprobe:\n  interval: 60s\nstreams: [p-1]\n`,
         { env: { S: 'srv-secret', CB: 'cb-secret' } },
       );
-      const cbUrl = await eventually(async () => exp.logs().find((l) => l.msg === 'callbacks listening')?.['address'] as string | undefined, (v) => v !== undefined, 5000, 20);
+      const cbUrl = await eventually(
+        async () => exp.logs().find((l) => l.msg === 'callbacks listening')?.['address'] as string | undefined,
+        (v) => v !== undefined,
+        5000,
+        20,
+      );
       expect((await fetch(`${cbUrl}/metrics`)).status).toBe(404);
       expect((await fetch(`${exp.url}/zego/callback`, { method: 'POST', body: 'x' })).status).toBe(404);
       const sender = new CallbackSender({ url: `${cbUrl}/zego/callback`, appId: 777, secret: 'cb-secret', encoding: 'json' });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CallbackSender, withCallbacks } from '../../src/simulator/callbacks.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { CallbackSender, withCallbacks } from '../../simulator/callbacks.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
 
 const APP_ID = 135792468;
@@ -54,15 +54,33 @@ describe('discovery from stream_create callbacks (real process)', () => {
     expect(sim.stats().streamCalls['live-a'] ?? 0).toBeGreaterThan(0);
 
     zego.setStream('live-a', { state: 'closed', createTime: now() - 10, closeTime: now() });
-    await eventually(() => scrape(exp.url), (m) => m.get(active('live-a')) === 0, 3000);
-    const forgotten = await eventually(() => scrape(exp.url), (m) => !m.has('zego_stream_probe_success{stream_id="live-a"}'), 8000, 200);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('live-a')) === 0,
+      3000,
+    );
+    const forgotten = await eventually(
+      () => scrape(exp.url),
+      (m) => !m.has('zego_stream_probe_success{stream_id="live-a"}'),
+      8000,
+      200,
+    );
     expect(forgotten.get(active('live-b'))).toBe(1);
     expect(forgotten.get(active('listed'))).toBe(0); // listed and closed: never forgotten
     expect(forgotten.get('zego_exporter_streams_discovered')).toBe(1);
-    expect(exp.logs().filter((l) => l.msg === 'forgetting a closed discovered stream').map((l) => l['stream_id'])).toEqual(['live-a']);
+    expect(
+      exp
+        .logs()
+        .filter((l) => l.msg === 'forgetting a closed discovered stream')
+        .map((l) => l['stream_id']),
+    ).toEqual(['live-a']);
 
     // Room again under the cap: a new matching stream is picked up.
     zego.setStream('live-d', { state: 'active', createTime: now() });
-    await eventually(() => scrape(exp.url), (m) => m.get(active('live-d')) === 1, 5000);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('live-d')) === 1,
+      5000,
+    );
   });
 });

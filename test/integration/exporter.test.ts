@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
 
 const APP_ID = 1234567890;
@@ -38,13 +38,15 @@ describe('exporter process against the simulator', () => {
     sim.setStream('up', { state: 'active', createTime: created });
     sim.setStream('down', { state: 'closed', createTime: created - 600, closeTime: created - 60 });
     sim.removeStream('missing');
-    const exp = await startExporter(
-      config(sim, `  - up\n  - id: down\n    labels: { severity: critical, team: broadcast }\n  - missing`),
-      { env: { ZEGO_SERVER_SECRET: SECRET } },
-    );
+    const exp = await startExporter(config(sim, `  - up\n  - id: down\n    labels: { severity: critical, team: broadcast }\n  - missing`), {
+      env: { ZEGO_SERVER_SECRET: SECRET },
+    });
     const m = await eventually(
       () => scrape(exp.url),
-      (m) => m.has('zego_stream_active{stream_id="missing"}') && m.has('zego_stream_active{stream_id="up"}') && m.has('zego_stream_active{stream_id="down",severity="critical",team="broadcast"}'),
+      (m) =>
+        m.has('zego_stream_active{stream_id="missing"}') &&
+        m.has('zego_stream_active{stream_id="up"}') &&
+        m.has('zego_stream_active{stream_id="down",severity="critical",team="broadcast"}'),
     );
     expect(m.get('zego_stream_active{stream_id="up"}')).toBe(1);
     expect(m.get('zego_stream_active{stream_id="down",severity="critical",team="broadcast"}')).toBe(0);
@@ -113,10 +115,9 @@ describe('exporter process against the simulator', () => {
     const testSim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET, production: false }] });
     try {
       testSim.setStream(`zegotest-${APP_ID}-cam1`, { state: 'active', createTime: nowSec() - 5 });
-      const exp = await startExporter(
-        config(testSim, '  - cam1\n  - cam2').replace('rate_limit: 10', 'rate_limit: 8\n  is_test: true'),
-        { env: { ZEGO_SERVER_SECRET: SECRET } },
-      );
+      const exp = await startExporter(config(testSim, '  - cam1\n  - cam2').replace('rate_limit: 10', 'rate_limit: 8\n  is_test: true'), {
+        env: { ZEGO_SERVER_SECRET: SECRET },
+      });
       const m = await eventually(
         () => scrape(exp.url),
         (m) => m.has('zego_stream_active{stream_id="cam1"}') && m.has('zego_stream_active{stream_id="cam2"}'),
@@ -136,9 +137,15 @@ describe('exporter process against the simulator', () => {
   it('never shows the server secret in debug logs, /metrics or the landing page', async () => {
     sim.setStream('s1', { state: 'active', createTime: nowSec() });
     const exp = await startExporter(config(sim, '  - s1'), { env: { ZEGO_SERVER_SECRET: SECRET }, logLevel: 'debug' });
-    await eventually(() => scrape(exp.url), (m) => m.get('zego_stream_active{stream_id="s1"}') === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get('zego_stream_active{stream_id="s1"}') === 1,
+    );
     sim.setFaults({ forceCode: 40005 }); // auth failures are what tempt an exporter to print credentials
-    await eventually(() => scrape(exp.url), (m) => m.get('zego_stream_probe_success{stream_id="s1"}') === 0);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get('zego_stream_probe_success{stream_id="s1"}') === 0,
+    );
     const metrics = await (await fetch(`${exp.url}/metrics`)).text();
     const landing = await (await fetch(`${exp.url}/`)).text();
     const reload = await (await fetch(`${exp.url}/-/reload`, { method: 'POST' })).text();

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { rng } from '../helpers/rng.js';
 import { eventually, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 
@@ -46,7 +46,10 @@ async function start(endpoint: string, secret?: string, extraStreams = 0): Promi
 }
 
 async function known(exp: ExporterProcess): Promise<void> {
-  await eventually(() => scrape(exp.url), (m) => m.get(UP) === 1 && m.get(DOWN) === 0 && m.get(OK_UP) === 1);
+  await eventually(
+    () => scrape(exp.url),
+    (m) => m.get(UP) === 1 && m.get(DOWN) === 0 && m.get(OK_UP) === 1,
+  );
 }
 
 /** While the fault lasts: every scrape answered, nothing flips, and probe_success goes 0. */
@@ -66,7 +69,11 @@ async function holdsThrough(exp: ExporterProcess, ms: number, expectFailing = tr
 }
 
 async function recovers(exp: ExporterProcess, timeoutMs = 10_000): Promise<void> {
-  await eventually(() => scrape(exp.url), (m) => m.get(OK_UP) === 1 && m.get('zego_stream_probe_success{stream_id="down"}') === 1, timeoutMs);
+  await eventually(
+    () => scrape(exp.url),
+    (m) => m.get(OK_UP) === 1 && m.get('zego_stream_probe_success{stream_id="down"}') === 1,
+    timeoutMs,
+  );
 }
 
 function codeCount(m: Map<string, number>, code: string): number {
@@ -127,7 +134,12 @@ describe('fault matrix (exporter process against the simulator)', () => {
     s.setFaults({ throttleRate: null });
     await recovers(exp);
     // After 5 s without throttling the rate climbs linearly back towards rate_limit.
-    await eventually(() => scrape(exp.url), (m2) => m2.get('zego_exporter_rate_limit')! > lowest, 10_000, 250);
+    await eventually(
+      () => scrape(exp.url),
+      (m2) => m2.get('zego_exporter_rate_limit')! > lowest,
+      10_000,
+      250,
+    );
     // Once per change, not per call: a partial throttle lets some calls through, and each of those
     // ends the condition, so a few lines, far fewer than the throttled calls.
     const throttled = codeCount(await scrape(exp.url), '30002');
@@ -142,7 +154,11 @@ describe('fault matrix (exporter process against the simulator)', () => {
     const s = await sim();
     s.setFaults({ clockOffsetMs: 15 * 60_000 });
     const exp = await start(s.url);
-    const m = await eventually(() => scrape(exp.url), (m) => m.get(OK_UP) === 1 && m.get(UP) === 1, 10_000);
+    const m = await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(OK_UP) === 1 && m.get(UP) === 1,
+      10_000,
+    );
     expect(codeCount(m, '3002')).toBeGreaterThan(0);
     expect(Math.abs(m.get('zego_exporter_clock_offset_seconds')! - 900)).toBeLessThan(2);
     expect(m.get(DOWN)).toBe(0);
@@ -153,7 +169,10 @@ describe('fault matrix (exporter process against the simulator)', () => {
   it('credentials rejected (40005), then fixed by a reload: never a stream shown down, logged once, recovers', async () => {
     const s = await sim();
     const exp = await start(s.url, WRONG);
-    const m = await eventually(() => scrape(exp.url), (m) => codeCount(m, '40005') >= 3);
+    const m = await eventually(
+      () => scrape(exp.url),
+      (m) => codeCount(m, '40005') >= 3,
+    );
     // Nothing is known yet, so nothing is shown: absent, not 0.
     expect(m.has(UP)).toBe(false);
     expect(m.get(OK_UP)).toBe(0);
@@ -171,7 +190,10 @@ describe('fault matrix (exporter process against the simulator)', () => {
   it('DNS failure of the endpoint: network errors, process up, then fixed by a reload', async () => {
     const s = await sim();
     const exp = await start(`http://zego-sim.invalid:${s.port}`);
-    const m = await eventually(() => scrape(exp.url), (m) => codeCount(m, 'network') >= 2);
+    const m = await eventually(
+      () => scrape(exp.url),
+      (m) => codeCount(m, 'network') >= 2,
+    );
     expect(m.has(UP)).toBe(false);
     expect(m.get(OK_UP)).toBe(0);
     expect(s.stats().accepted).toBe(0);

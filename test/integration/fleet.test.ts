@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
@@ -30,8 +30,8 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     await stopAll();
   });
   afterAll(async () => {
-    await sim.close();
-    await redis.stop();
+    await sim?.close();
+    await redis?.stop();
   });
 
   async function start(streams: string[], opts: { rate: number; intervalMs: number; share?: boolean; prefix: string }): Promise<Member> {
@@ -63,7 +63,11 @@ describe('fleet mode (real Redis, strict simulator)', () => {
   it('4 exporters × 100 streams share rate_limit 38: no 30002, ≥ 90% used; one stops, the others take up its share', async () => {
     const prefix = `fleet${++prefixN}`;
     const ms = await Promise.all([0, 1, 2, 3].map((p) => start(ids(p), { rate: 38, intervalMs: 1000, prefix })));
-    await eventually(() => Promise.all(ms.map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1), 5000);
+    await eventually(
+      () => Promise.all(ms.map(metrics)),
+      (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1),
+      5000,
+    );
     await sleep(1500);
 
     const all = await measure(5000);
@@ -97,13 +101,22 @@ describe('fleet mode (real Redis, strict simulator)', () => {
       if (!restarted) await redis.restart();
     });
     const ms = await Promise.all([0, 1, 2].map((p) => start(ids(p), { rate: 38, intervalMs: 1000, prefix })));
-    await eventually(() => Promise.all(ms.map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1), 5000);
+    await eventually(
+      () => Promise.all(ms.map(metrics)),
+      (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1),
+      5000,
+    );
     await sleep(1500);
     sim.resetStats();
 
     await redis.kill();
     const killedAt = Date.now();
-    const down = await eventually(() => Promise.all(ms.map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 0), 3000, 50);
+    const down = await eventually(
+      () => Promise.all(ms.map(metrics)),
+      (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 0),
+      3000,
+      50,
+    );
     for (const m of down) expect(m.get('zego_exporter_rate_limit')).toBe(2);
     // The switch itself releases nothing at once: from the kill on, at most the fallback slots per process.
     expect(sim.stats().peakWindow.all).toBeLessThanOrEqual(38);
@@ -113,12 +126,26 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     // 3 processes × 2/s; never the 3 × 38 an unshared budget would have tried.
     expect(fallback.perSec).toBeLessThanOrEqual(3 * 2 + 1);
     expect(fallback.perSec).toBeGreaterThanOrEqual(3 * 2 * 0.7);
-    for (const m of ms) expect(m.logs().filter((l) => l.msg.startsWith('fleet budget')).map((l) => l.msg)).toEqual(['fleet budget reachable in Redis: sharing the AppID budget with the fleet', 'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process']);
+    for (const m of ms)
+      expect(
+        m
+          .logs()
+          .filter((l) => l.msg.startsWith('fleet budget'))
+          .map((l) => l.msg),
+      ).toEqual([
+        'fleet budget reachable in Redis: sharing the AppID budget with the fleet',
+        'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process',
+      ]);
 
     sim.resetStats();
     await redis.restart();
     restarted = true;
-    await eventually(() => Promise.all(ms.map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1 && m.get('zego_exporter_rate_limit') === 38), 5000, 50);
+    await eventually(
+      () => Promise.all(ms.map(metrics)),
+      (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1 && m.get('zego_exporter_rate_limit') === 38),
+      5000,
+      50,
+    );
     await sleep(1500);
     const back = await measure(4000);
 
@@ -132,8 +159,15 @@ describe('fleet mode (real Redis, strict simulator)', () => {
   it('share_results: an HA pair on the same 100 streams makes about one call per stream per interval, and both serve the real probe time', async () => {
     const prefix = `fleet${++prefixN}`;
     const intervalMs = 4000; // 25 calls/s of demand: under the budget, so any excess would be duplicates
-    const [a, b] = await Promise.all([start(ids(0), { rate: 38, intervalMs, share: true, prefix }), start(ids(0), { rate: 38, intervalMs, share: true, prefix })]);
-    await eventually(() => Promise.all([a!, b!].map(metrics)), (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1), 5000);
+    const [a, b] = await Promise.all([
+      start(ids(0), { rate: 38, intervalMs, share: true, prefix }),
+      start(ids(0), { rate: 38, intervalMs, share: true, prefix }),
+    ]);
+    await eventually(
+      () => Promise.all([a!, b!].map(metrics)),
+      (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1),
+      5000,
+    );
     await sleep(2500);
     const run = await measure(8000);
     const perStreamPerInterval = ids(0).map((id) => (run.stats.streamCalls[id] ?? 0) / (8000 / intervalMs));

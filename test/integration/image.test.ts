@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { envOf, parseDockerfile, workdir, type Stage } from '../helpers/dockerfile.js';
 import { ROOT, eventually, parseMetrics } from '../helpers/exporter-process.js';
 
@@ -75,6 +75,13 @@ function replay(stage: Stage): string {
   return dir;
 }
 
+/** Every file below `dir`, as paths relative to it with `/` separators. */
+function filesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)).split(sep).join('/'));
+}
+
 /** The ENTRYPOINT as a host command: the image's node binary is this test's node. */
 function entrypoint(): string[] {
   const ep = only(runtime, 'ENTRYPOINT')[0]!.exec!;
@@ -124,6 +131,22 @@ describe('container image (Dockerfile replayed without an engine)', () => {
     expect(existsSync(join(app, 'test'))).toBe(false);
   });
 
+  it('holds no simulator: the image runs the exporter only', () => {
+    const own = filesUnder(app).filter((f) => !f.startsWith('node_modules/'));
+    expect(own).toContain('dist/src/main.js');
+    expect(own.filter((f) => /simulator|demo/i.test(f))).toEqual([]);
+    // The build stage compiles only what it copied: no simulator output to copy by mistake.
+    expect(filesUnder(join(replay(stageByName('build')), 'dist')).filter((f) => /simulator|demo/i.test(f))).toEqual([]);
+  });
+
+  it("the npm package's files hold no simulator either", () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toContain('dist/src/main.js');
+    expect(files.filter((f) => /simulator|demo/i.test(f))).toEqual([]);
+  });
+
   it('.dockerignore keeps secrets, local configs, tests and VCS out of the build context', () => {
     const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
       .split('\n')
@@ -132,7 +155,11 @@ describe('container image (Dockerfile replayed without an engine)', () => {
     // Deny everything, then allow only what the Dockerfile COPYs from the context.
     expect(rules[0]).toBe('*');
     const allowed = rules.filter((r) => r.startsWith('!')).map((r) => r.slice(1).replace(/\/$/, ''));
-    const copied = dockerfile.stages.flatMap((s) => only(s, 'COPY').filter((i) => i.flags['from'] === undefined).flatMap((i) => i.words.slice(0, -1)));
+    const copied = dockerfile.stages.flatMap((s) =>
+      only(s, 'COPY')
+        .filter((i) => i.flags['from'] === undefined)
+        .flatMap((i) => i.words.slice(0, -1)),
+    );
     expect(new Set(allowed)).toEqual(new Set(copied));
   });
 
@@ -149,7 +176,10 @@ describe('container image (Dockerfile replayed without an engine)', () => {
 
   it('probes the simulator, answers its HEALTHCHECK, and stops on SIGTERM', async () => {
     const cfg = join(tmp, 'config.yaml');
-    writeFileSync(cfg, `zego:\n  app_id: ${APP_ID}\n  server_secret: \${ZEGO_SERVER_SECRET}\n  endpoint: ${sim.url}\n  rate_limit: 5\nprobe:\n  interval: 1s\nstreams: [live-main]\n`);
+    writeFileSync(
+      cfg,
+      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${ZEGO_SERVER_SECRET}\n  endpoint: ${sim.url}\n  rate_limit: 5\nprobe:\n  interval: 1s\nstreams: [live-main]\n`,
+    );
     const [cmd, ...rest] = entrypoint();
     const child = spawn(cmd!, [...rest, `--config.file=${cfg}`, '--web.listen-address=127.0.0.1:0'], {
       cwd: app,
@@ -178,7 +208,11 @@ describe('container image (Dockerfile replayed without an engine)', () => {
       const hc = only(runtime, 'HEALTHCHECK')[0]!.exec!;
       const health = spawnSync(process.execPath, hc.slice(1), { cwd: app, encoding: 'utf8', env: { ZEGO_EXPORTER_HEALTHCHECK_URL: `${url}/-/healthy` } });
       expect(health.status, health.stderr).toBe(0);
-      const dead = spawnSync(process.execPath, hc.slice(1), { cwd: app, encoding: 'utf8', env: { ZEGO_EXPORTER_HEALTHCHECK_URL: 'http://127.0.0.1:1/-/healthy' } });
+      const dead = spawnSync(process.execPath, hc.slice(1), {
+        cwd: app,
+        encoding: 'utf8',
+        env: { ZEGO_EXPORTER_HEALTHCHECK_URL: 'http://127.0.0.1:1/-/healthy' },
+      });
       expect(dead.status).toBe(1);
 
       child.kill('SIGTERM');

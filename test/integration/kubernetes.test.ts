@@ -8,10 +8,10 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseListenAddress } from '../../src/cli.js';
+import { parseHostPort } from '../../src/zego/protocol.js';
 import { parseConfig } from '../../src/config/load.js';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from '../../src/config/types.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { ROOT, eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
 
 const DIR = join(ROOT, 'deploy/kubernetes');
@@ -41,7 +41,7 @@ const VALIDATORS: Record<string, (d: Doc) => void> = {
 
 const VARIANTS = ['sidecar', 'sidecar-native', 'standalone'] as const;
 const built = Object.fromEntries(VARIANTS.map((v) => [v, build(join(DIR, v))])) as Record<(typeof VARIANTS)[number], Doc[]>;
-const of = <T,>(docs: Doc[], kind: string): T[] => docs.filter((d) => d.kind === kind) as unknown as T[];
+const of = <T>(docs: Doc[], kind: string): T[] => docs.filter((d) => d.kind === kind) as unknown as T[];
 const podSpec = (d: Doc): IPodSpec => new Deployment(d as never).spec!.template.spec!;
 const isExporter = (c: IContainer): boolean => (c.image ?? '').includes('zego-stream-exporter');
 const exporterOf = (d: Doc): IContainer => {
@@ -58,7 +58,8 @@ describe('deploy/kubernetes manifests', () => {
     expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual(['', 'fleet', 'sidecar', 'sidecar-common', 'sidecar-native', 'standalone']);
     for (const dir of dirs) {
       const listed = new Set((parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] }).resources);
-      for (const f of readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')) expect(listed.has(f), `${relative(ROOT, dir)}/${f}`).toBe(true);
+      for (const f of readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml'))
+        expect(listed.has(f), `${relative(ROOT, dir)}/${f}`).toBe(true);
     }
     const root = build(DIR);
     expect(root.filter((d) => d.kind === 'PrometheusRule').map((d) => d.metadata.name)).toEqual(['zego-stream-exporter']);
@@ -164,7 +165,7 @@ describe('deploy/kubernetes manifests', () => {
     for (const [variant, docs] of Object.entries(built)) {
       const dep = of<Doc>(docs, 'Deployment')[0]!;
       const c = exporterOf(dep);
-      const listen = parseListenAddress(flag(c, 'web.listen-address')!);
+      const listen = parseHostPort(flag(c, 'web.listen-address')!);
       expect(listen.ok).toBe(true);
       const port = c.ports?.find((p) => p.name === 'metrics');
       expect(port?.containerPort, variant).toBe(listen.ok ? listen.port : -1);
@@ -227,10 +228,18 @@ describe('deploy/kubernetes manifests', () => {
       sim.setStream('live-main', { state: 'active', createTime: Math.floor(Date.now() / 1000) - 5 });
       const run = await startExporter(text.replace(secretPath, secretFile).replace(/endpoint: \S+/, `endpoint: ${sim.url}`), { logLevel: 'info' });
       for (const probe of [c.livenessProbe!, c.readinessProbe!]) {
-        const res = await eventually(() => fetch(`${run.url}${probe.httpGet!.path!}`), (r) => r.status === 200, 5000);
+        const res = await eventually(
+          () => fetch(`${run.url}${probe.httpGet!.path!}`),
+          (r) => r.status === 200,
+          5000,
+        );
         expect(res.status).toBe(200);
       }
-      await eventually(() => scrape(run.url), (m) => m.get('zego_stream_active{stream_id="live-main"}') === 1, 5000);
+      await eventually(
+        () => scrape(run.url),
+        (m) => m.get('zego_stream_active{stream_id="live-main"}') === 1,
+        5000,
+      );
       await run.stop();
     });
   });

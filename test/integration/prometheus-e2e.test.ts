@@ -1,12 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallbackSender, startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { CallbackSender, startSimulator, type Simulator } from '../../simulator/index.js';
 import { dashboardQueries } from '../helpers/dashboard-queries.js';
 import { eventually, ROOT, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.js';
+import { promtool } from '../helpers/promtool.js';
 
 const APP_ID = 246813579;
 const SECRET = 'e2e0123456789abcdef0123456789abc';
@@ -53,8 +53,8 @@ describe('end to end with a real Prometheus', () => {
       250,
     );
     const text = await (await fetch(`${exp.url}/metrics`)).text();
-    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    expect(check.stdout + check.stderr).toBe('');
+    const check = promtool(['check', 'metrics'], { input: text });
+    expect(check.output).toBe('');
     expect(check.status).toBe(0);
   });
 

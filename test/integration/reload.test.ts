@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 
 const APP_ID = 1234567890;
@@ -92,17 +92,30 @@ describe('hot reload (real process against the simulator)', () => {
 
   it('SIGHUP and POST /-/reload apply a change; GET is 405; an unchanged file reloads nothing', async () => {
     const exp = await startExporter(config(sim, ['keep']), noWatch);
-    await eventually(() => scrape(exp.url), (m) => m.get(active('keep')) === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('keep')) === 1,
+    );
 
     const get = await fetch(`${exp.url}/-/reload`);
     expect(get.status).toBe(405);
 
     writeFileSync(exp.configFile, config(sim, ['keep', 'add']));
     exp.child.kill('SIGHUP');
-    await eventually(() => scrape(exp.url), (m) => m.get(active('add')) === 1, 3000, 50);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('add')) === 1,
+      3000,
+      50,
+    );
     expect(reloads(exp)).toBe(1);
     // The /metrics caches are built in the background at start and after each applied reload.
-    await eventually(async () => exp.logs().filter((l) => l.msg === 'metrics caches built').length, (n) => n === 2, 3000, 50);
+    await eventually(
+      async () => exp.logs().filter((l) => l.msg === 'metrics caches built').length,
+      (n) => n === 2,
+      3000,
+      50,
+    );
 
     writeFileSync(exp.configFile, config(sim, ['keep']));
     const res = await post(exp);
@@ -122,12 +135,20 @@ describe('hot reload (real process against the simulator)', () => {
   it('says which changed settings wait for a restart (callbacks listener), and applies the rest', async () => {
     const cb = 'callbacks:\n  secret: cb-secret\n';
     const exp = await startExporter(`${config(sim, ['keep'])}${cb}`, noWatch);
-    await eventually(() => scrape(exp.url), (m) => m.get(active('keep')) === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('keep')) === 1,
+    );
     writeFileSync(exp.configFile, `${config(sim, ['keep', 'add'])}${cb}  listen_address: "127.0.0.1:0"\n`);
     expect((await post(exp)).status).toBe(200);
     const warn = exp.logs().find((l) => l.level === 40 && String(l.msg).includes('only take effect after a restart'));
     expect(warn?.['settings']).toEqual(['callbacks.listen_address']);
-    await eventually(() => scrape(exp.url), (m) => m.get(active('add')) === 1, 3000, 50);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('add')) === 1,
+      3000,
+      50,
+    );
     // Still served where it was: the main listener keeps the receiver until a restart (an
     // unsigned body is refused by the receiver, not 404 for want of a route).
     const res = await fetch(`${exp.url}/zego/callback`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
@@ -137,7 +158,10 @@ describe('hot reload (real process against the simulator)', () => {
 
   it('a bad config is refused with 500 and its error, the old one keeps running; a good one then clears the flag', async () => {
     const exp = await startExporter(config(sim, ['keep']), noWatch);
-    await eventually(() => scrape(exp.url), (m) => m.get(active('keep')) === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('keep')) === 1,
+    );
     const before = (await scrape(exp.url)).get('zego_exporter_config_last_reload_success_timestamp_seconds')!;
     expect((await scrape(exp.url)).get('zego_exporter_config_last_reload_successful')).toBe(1);
 
@@ -156,19 +180,32 @@ describe('hot reload (real process against the simulator)', () => {
     expect(m.has(active('add'))).toBe(false);
     // Still probing the old set.
     const probes = m.get('zego_stream_last_probe_timestamp_seconds{stream_id="keep"}')!;
-    await eventually(() => scrape(exp.url), (x) => x.get('zego_stream_last_probe_timestamp_seconds{stream_id="keep"}')! > probes, 3000, 100);
+    await eventually(
+      () => scrape(exp.url),
+      (x) => x.get('zego_stream_last_probe_timestamp_seconds{stream_id="keep"}')! > probes,
+      3000,
+      100,
+    );
 
     writeFileSync(exp.configFile, config(sim, ['keep', 'add']));
     expect((await post(exp)).status).toBe(200);
     const after = await scrape(exp.url);
     expect(after.get('zego_exporter_config_last_reload_successful')).toBe(1);
     expect(after.get('zego_exporter_config_last_reload_success_timestamp_seconds')).toBeGreaterThan(before);
-    await eventually(() => scrape(exp.url), (x) => x.get(active('add')) === 1, 2000, 50);
+    await eventually(
+      () => scrape(exp.url),
+      (x) => x.get(active('add')) === 1,
+      2000,
+      50,
+    );
   });
 
   it('keeps a kept stream without a gap, drops a removed one at once, probes an added one promptly', async () => {
     const exp = await startExporter(config(sim, ['keep', 'drop']), noWatch);
-    await eventually(() => scrape(exp.url), (m) => m.get(active('keep')) === 1 && m.get(active('drop')) === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('keep')) === 1 && m.get(active('drop')) === 1,
+    );
     const keepStart = (await scrape(exp.url)).get('zego_stream_start_timestamp_seconds{stream_id="keep"}');
 
     // Scrape continuously across the reload: the kept stream must be 1 in every single scrape.
@@ -186,7 +223,12 @@ describe('hot reload (real process against the simulator)', () => {
     expect((await post(exp)).status).toBe(200);
     const right = await scrape(exp.url);
     expect([...right.keys()].filter((k) => k.includes('stream_id="drop"'))).toEqual([]);
-    await eventually(() => scrape(exp.url), (m) => m.get(active('add')) === 1, 2000, 20);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('add')) === 1,
+      2000,
+      20,
+    );
     const addedAfterMs = Date.now() - t0;
     await sleep(1500); // past the kept stream's next probe on the new config
     scraping = false;
@@ -204,11 +246,19 @@ describe('hot reload (real process against the simulator)', () => {
     const vol = new ProjectedVolume('config.yaml', config(sim, ['keep'], { rateLimit: 10 }));
     volumes.push(vol);
     const exp = await startExporter('unused: true\n', { env, args: [`--config.file=${vol.file}`] });
-    await eventually(() => scrape(exp.url), (m) => m.get(active('keep')) === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get(active('keep')) === 1,
+    );
     expect((await scrape(exp.url)).get('zego_exporter_rate_limit_configured')).toBe(10);
 
     vol.update(config(sim, ['keep', 'add'], { rateLimit: 4 }));
-    const m = await eventually(() => scrape(exp.url), (x) => x.get(active('add')) === 1, 3000, 50);
+    const m = await eventually(
+      () => scrape(exp.url),
+      (x) => x.get(active('add')) === 1,
+      3000,
+      50,
+    );
     expect(m.get('zego_exporter_rate_limit_configured')).toBe(4);
     expect(m.get('zego_exporter_rate_limit')).toBe(4);
     expect(reloads(exp)).toBe(1);
@@ -225,19 +275,30 @@ describe('hot reload (real process against the simulator)', () => {
     volumes.push(secretVol);
     const text = config(sim, ['rot'], { zego: `server_secret_file: ${secretVol.file}` }).replace(`app_id: ${APP_ID}`, `app_id: ${ROT_APP}`);
     const exp = await startExporter(text, { env: {}, args: ['--no-config.watch'] });
-    await eventually(() => scrape(exp.url), (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 1,
+    );
 
     try {
       // Rotated in the console first: probes now fail authentication, the last known state stays.
       sim.setAppSecret(ROT_APP, ROT_SECRET_NEW);
-      await eventually(() => scrape(exp.url), (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 0, 4000);
+      await eventually(
+        () => scrape(exp.url),
+        (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 0,
+        4000,
+      );
       expect((await scrape(exp.url)).get(active('rot'))).toBe(1);
 
       // Then the Secret is updated and the exporter told to reload: the config file is unchanged.
       secretVol.update(`${ROT_SECRET_NEW}\n`);
       expect((await post(exp)).status).toBe(200);
       expect(reloads(exp)).toBe(1);
-      await eventually(() => scrape(exp.url), (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 1, 4000);
+      await eventually(
+        () => scrape(exp.url),
+        (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 1,
+        4000,
+      );
       expect(exp.stderr()).not.toContain(ROT_SECRET_NEW);
       expect(exp.stderr()).not.toContain(ROT_SECRET_OLD);
     } finally {
@@ -255,14 +316,21 @@ describe('hot reload (real process against the simulator)', () => {
     const ok = 'zego_exporter_api_requests_total{code="0",outcome="active"}';
     try {
       // The first call learns the offset from the timestamp error's Date header.
-      await eventually(() => scrape(exp.url), (m) => (m.get(ok) ?? 0) > 0);
+      await eventually(
+        () => scrape(exp.url),
+        (m) => (m.get(ok) ?? 0) > 0,
+      );
       const skewBefore = (await scrape(exp.url)).get(skew);
       expect(skewBefore).toBeGreaterThan(0);
       sim.setAppSecret(ROT_APP, ROT_SECRET_NEW);
       secretVol.update(`${ROT_SECRET_NEW}\n`);
       expect((await post(exp)).status).toBe(200);
       const okAfterReload = (await scrape(exp.url)).get(ok)!;
-      await eventually(() => scrape(exp.url), (m) => m.get(ok)! >= okAfterReload + 2, 4000);
+      await eventually(
+        () => scrape(exp.url),
+        (m) => m.get(ok)! >= okAfterReload + 2,
+        4000,
+      );
       expect((await scrape(exp.url)).get(skew)).toBe(skewBefore);
     } finally {
       sim.setFaults({ clockOffsetMs: 0 });
@@ -275,13 +343,25 @@ describe('hot reload (real process against the simulator)', () => {
     volumes.push(secretVol);
     const text = config(sim, ['rot'], { zego: `server_secret_file: ${secretVol.file}` }).replace(`app_id: ${APP_ID}`, `app_id: ${ROT_APP}`);
     const exp = await startExporter(text, { env: {} });
-    await eventually(() => scrape(exp.url), (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 1);
+    await eventually(
+      () => scrape(exp.url),
+      (m) => m.get('zego_stream_probe_success{stream_id="rot"}') === 1,
+    );
     try {
       sim.setAppSecret(ROT_APP, ROT_SECRET_NEW);
       secretVol.update(`${ROT_SECRET_NEW}\n`);
-      await eventually(() => Promise.resolve(reloads(exp)), (n) => n === 1, 3000, 50);
+      await eventually(
+        () => Promise.resolve(reloads(exp)),
+        (n) => n === 1,
+        3000,
+        50,
+      );
       const okBefore = (await scrape(exp.url)).get('zego_exporter_api_requests_total{code="0",outcome="active"}') ?? 0;
-      await eventually(() => scrape(exp.url), (m) => (m.get('zego_exporter_api_requests_total{code="0",outcome="active"}') ?? 0) > okBefore, 4000);
+      await eventually(
+        () => scrape(exp.url),
+        (m) => (m.get('zego_exporter_api_requests_total{code="0",outcome="active"}') ?? 0) > okBefore,
+        4000,
+      );
       expect((await scrape(exp.url)).get('zego_stream_probe_success{stream_id="rot"}')).toBe(1);
     } finally {
       sim.setAppSecret(ROT_APP, ROT_SECRET_OLD);

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/exporter-process.js';
 
-const SIMULATOR = join(ROOT, 'dist/src/simulator/main.js');
+const SIMULATOR = join(ROOT, 'dist/simulator/main.js');
 const doc = readFileSync(join(ROOT, 'docs/simulator.md'), 'utf8');
 
 /** docs/simulator.md is a user's manual: its flags and its test-environment example must be true. */
@@ -27,7 +27,7 @@ describe('docs/simulator.md', () => {
     try {
       const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
       const { url } = JSON.parse(line) as { url: string };
-      expect(doc).toContain("curl -X PUT -d '{\"state\":\"closed\"}' http://127.0.0.1:18080/_sim/streams/zegotest-1234567890-live-main");
+      expect(doc).toContain('curl -X PUT -d \'{"state":"closed"}\' http://127.0.0.1:18080/_sim/streams/zegotest-1234567890-live-main');
       const res = await fetch(`${url}/_sim/streams/zegotest-1234567890-live-main`, { method: 'PUT', body: '{"state":"closed"}' });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ id: 'zegotest-1234567890-live-main', state: 'closed' });

@@ -25,8 +25,25 @@ function receiver(): { rx: CallbackReceiver; store: StateStore } {
   return { rx, store };
 }
 
-const text = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('', '0', '-1', '1e400', 'NaN', 's1', 'stream_create', 'stream_close', String(APP), String(T0), '99999999999999999999'));
-const field = fc.constantFrom('event', 'stream_id', 'stream_seq', 'create_time_ms', 'destroy_timemillis', 'type', 'appid', 'timestamp', 'nonce', 'signature', 'channel_id', 'extra_info', 'x');
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom('', '0', '-1', '1e400', 'NaN', 's1', 'stream_create', 'stream_close', String(APP), String(T0), '99999999999999999999'),
+);
+const field = fc.constantFrom(
+  'event',
+  'stream_id',
+  'stream_seq',
+  'create_time_ms',
+  'destroy_timemillis',
+  'type',
+  'appid',
+  'timestamp',
+  'nonce',
+  'signature',
+  'channel_id',
+  'extra_info',
+  'x',
+);
 
 /** Random fields; half the time correctly signed, so the generator also reaches the event parser and the store. */
 const fields = fc.tuple(fc.dictionary(field, text, { maxKeys: 10 }), fc.boolean(), fc.string({ minLength: 1, maxLength: 12 })).map(([f, sign, nonce]) => {
@@ -38,7 +55,10 @@ const fields = fc.tuple(fc.dictionary(field, text, { maxKeys: 10 }), fc.boolean(
 const request = fc.oneof(
   fields.map((f) => ({ type: 'application/x-www-form-urlencoded', body: new URLSearchParams(f).toString() })),
   fields.map((f) => ({ type: 'application/json', body: JSON.stringify(f) })),
-  fc.record({ type: fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x', undefined), body: fc.string({ maxLength: 300 }) }),
+  fc.record({
+    type: fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x', undefined),
+    body: fc.string({ maxLength: 300 }),
+  }),
   fc.record({ type: fc.constantFrom('application/json', undefined), body: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) }),
 );
 

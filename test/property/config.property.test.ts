@@ -4,7 +4,13 @@ import { stringify } from 'yaml';
 import { parseConfig, type LoadResult } from '../../src/config/load.js';
 
 const SECRET = '9193cc662a4c0ec135ec71fb57194b38';
-const opts = { env: { S: SECRET }, baseDir: '/nonexistent', readFile: (): string => { throw new Error('no such file'); } };
+const opts = {
+  env: { S: SECRET },
+  baseDir: '/nonexistent',
+  readFile: (): string => {
+    throw new Error('no such file');
+  },
+};
 
 const VALID = {
   zego: { app_id: 1234567890, server_secret: SECRET, endpoint: 'http://127.0.0.1:9', rate_limit: 20, timeout: '2s' },
@@ -38,12 +44,38 @@ function mutate(base: unknown, path: (string | number)[], value: unknown): unkno
   return copy;
 }
 
-const key = fc.constantFrom('zego', 'probe', 'streams', 'fleet', 'app_id', 'server_secret', 'server_secret_file', 'endpoint', 'is_test', 'rate_limit', 'timeout', 'interval', 'id', 'labels', 'redis', 0, 1, 'bogus', '');
-const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom(null, -1, 0, 1e308, 'NaN', '1h', '${S}', '${MISSING}', 'zegotest-1-x', '../x', 'http://', 'ftp://x'));
+const key = fc.constantFrom(
+  'zego',
+  'probe',
+  'streams',
+  'fleet',
+  'app_id',
+  'server_secret',
+  'server_secret_file',
+  'endpoint',
+  'is_test',
+  'rate_limit',
+  'timeout',
+  'interval',
+  'id',
+  'labels',
+  'redis',
+  0,
+  1,
+  'bogus',
+  '',
+);
+const anyValue = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }),
+  fc.constantFrom(null, -1, 0, 1e308, 'NaN', '1h', '${S}', '${MISSING}', 'zegotest-1-x', '../x', 'http://', 'ftp://x'),
+);
 
 describe('config loader (property)', () => {
   it('any text: classified, never throws', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 400 }), (text) => checkResult(parseConfig(text, opts))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400 }), (text) => checkResult(parseConfig(text, opts))),
+      { numRuns: 1000 },
+    );
   });
 
   it('any YAML document: classified, never throws', () => {

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/callbacks/parse.js';
 import type { Format } from '../../src/metrics/exposition.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
 import type { ProbeOutcome } from '../../src/zego/outcome.js';
 
@@ -25,15 +25,14 @@ const outcome: fc.Arbitrary<ProbeOutcome> = fc.oneof(
   fc.constant<ProbeOutcome>({ kind: 'failed', reason: 'transient', message: 'boom' }),
 );
 
-const watched: fc.Arbitrary<WatchedStream[]> = fc
-  .uniqueArray(
-    fc.record({
-      id: fc.constantFrom(...IDS),
-      intervalMs: fc.constantFrom(500, 1000, 15_000),
-      labels: fc.dictionary(fc.constantFrom('team', 'zone', 'app'), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }),
-    }),
-    { selector: (w) => w.id, maxLength: IDS.length },
-  );
+const watched: fc.Arbitrary<WatchedStream[]> = fc.uniqueArray(
+  fc.record({
+    id: fc.constantFrom(...IDS),
+    intervalMs: fc.constantFrom(500, 1000, 15_000),
+    labels: fc.dictionary(fc.constantFrom('team', 'zone', 'app'), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }),
+  }),
+  { selector: (w) => w.id, maxLength: IDS.length },
+);
 
 type Op =
   | { op: 'probe'; id: string; outcome: ProbeOutcome }
@@ -43,9 +42,19 @@ type Op =
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('probe' as const), id: fc.constantFrom(...IDS), outcome }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('callback' as const), id: fc.constantFrom(...IDS), close: fc.boolean(), type: fc.integer({ min: 0, max: 7 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('callback' as const), id: fc.constantFrom(...IDS), close: fc.boolean(), type: fc.integer({ min: 0, max: 7 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('reload' as const), streams: watched }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('scrape' as const), format: fc.constantFrom<Format>('text', 'openmetrics'), advanceMs: fc.integer({ min: 0, max: 5_000 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('scrape' as const),
+      format: fc.constantFrom<Format>('text', 'openmetrics'),
+      advanceMs: fc.integer({ min: 0, max: 5_000 }),
+    }),
+  },
 );
 
 describe('StreamFamilies cache (property)', () => {
@@ -70,7 +79,15 @@ describe('StreamFamilies cache (property)', () => {
           } else if (o.op === 'callback') {
             now += 10;
             const e: StreamEvent = o.close
-              ? { event: 'stream_close', streamId: o.id, streamSeq: ++seq, createTimeMs: T0 - 1000, destroyTimeMs: now, type: o.type, reason: o.type === 1 ? 'heartbeat_timeout' : 'normal_stop' }
+              ? {
+                  event: 'stream_close',
+                  streamId: o.id,
+                  streamSeq: ++seq,
+                  createTimeMs: T0 - 1000,
+                  destroyTimeMs: now,
+                  type: o.type,
+                  reason: o.type === 1 ? 'heartbeat_timeout' : 'normal_stop',
+                }
               : { event: 'stream_create', streamId: o.id, streamSeq: ++seq, createTimeMs: now - 1000 };
             store.applyCallback(o.id, e, now);
           } else if (o.op === 'reload') {
@@ -92,7 +109,8 @@ describe('StreamFamilies cache (property)', () => {
     let now = T0;
     const store = new StateStore({ logger: pino({ level: 'silent' }), now: () => now });
     store.setStreams(Array.from({ length: 600 }, (_, i) => ({ id: `s${i}`, intervalMs: 1000, labels: { zone: i % 2 ? 'é' : 'x' } })));
-    for (let i = 0; i < 600; i++) store.applyProbe(`s${i}`, { outcome: { kind: 'active', createTimeSec: T0 / 1000 - i }, code: '0', sentAtMs: now, durationMs: 1 });
+    for (let i = 0; i < 600; i++)
+      store.applyProbe(`s${i}`, { outcome: { kind: 'active', createTimeSec: T0 / 1000 - i }, code: '0', sentAtMs: now, durationMs: 1 });
     const fam = new StreamFamilies({ blockSize: 50 });
     const before = [...fam.chunks(store.snapshot(), now, 'text')];
     now += 1000;

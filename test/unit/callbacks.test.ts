@@ -6,9 +6,9 @@ import { parseBody, streamEvent, type StreamEvent } from '../../src/callbacks/pa
 import { CallbackReceiver, type Receipt } from '../../src/callbacks/receiver.js';
 import { callbackSignature, CallbackVerifier } from '../../src/callbacks/verify.js';
 import { Secret } from '../../src/config/secret.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { StateStore } from '../../src/state/store.js';
-import type { ProbeResult } from '../../src/zego/client.js';
+import type { ProbeResult } from '../../src/zego/outcome.js';
 
 const SECRET = 'cb-secret-value';
 const APP = 1234;
@@ -26,7 +26,12 @@ function signed(fields: Record<string, string>, nowMs: number, nonce = String(Ma
   return { appid: String(APP), ...fields, timestamp, nonce, signature: callbackSignature(secret, timestamp, nonce) };
 }
 
-const create = (id: string, seq: number, ms: number): Record<string, string> => ({ event: 'stream_create', stream_id: id, stream_seq: String(seq), create_time_ms: String(ms) });
+const create = (id: string, seq: number, ms: number): Record<string, string> => ({
+  event: 'stream_create',
+  stream_id: id,
+  stream_seq: String(seq),
+  create_time_ms: String(ms),
+});
 const close = (id: string, seq: number, createMs: number, destroyMs: number, type = 1): Record<string, string> => ({
   event: 'stream_close',
   stream_id: id,
@@ -36,7 +41,13 @@ const close = (id: string, seq: number, createMs: number, destroyMs: number, typ
   destroy_timemillis: String(destroyMs),
 });
 
-function setup(ids = ['s1']): { store: StateStore; rx: CallbackReceiver; c: ReturnType<typeof clock>; counts: Map<string, number>; post: (f: Record<string, string>, json?: boolean) => Receipt } {
+function setup(ids = ['s1']): {
+  store: StateStore;
+  rx: CallbackReceiver;
+  c: ReturnType<typeof clock>;
+  counts: Map<string, number>;
+  post: (f: Record<string, string>, json?: boolean) => Receipt;
+} {
   const c = clock();
   const store = new StateStore({ logger: silent, now: c.now });
   store.setStreams(ids.map((id) => ({ id, intervalMs: 10_000, labels: {} })));

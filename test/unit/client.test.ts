@@ -243,6 +243,29 @@ describe('ZegoClient connection handling', () => {
     expect(q.get('Signature')).toBe(signature(APP_ID, q.get('SignatureNonce')!, SECRET, ts));
   });
 
+  it('ignores (and logs once) a Date header days away: the offset stays bounded', async () => {
+    let date = new Date(Date.UTC(2100, 0, 1)).toUTCString();
+    const api = await fakeApi((_req, res) => {
+      res.setHeader('Date', date);
+      res.end('{"Code":3002,"Message":"timestamp error","RequestId":"r","Data":{}}');
+    });
+    const warnings: unknown[] = [];
+    const c = client(api.url, { logger: { warn: (...args: unknown[]) => void warnings.push(args) } as never });
+    await c.describeStreamState('s');
+    await c.describeStreamState('s');
+    expect(c.clockOffsetMs).toBe(0);
+    expect(warnings).toHaveLength(1);
+    const before = Date.now();
+    await c.describeStreamState('s');
+    const ts = Number(api.requests[2]!.url.searchParams.get('Timestamp'));
+    expect(Math.abs(ts * 1000 - before)).toBeLessThanOrEqual(2000);
+    // A real skew after that is still learned.
+    date = new Date(Date.now() + 900_000).toUTCString();
+    await c.describeStreamState('s');
+    expect(Math.abs(c.clockOffsetMs - 900_000)).toBeLessThanOrEqual(2000);
+    expect(client(api.url, { clockOffsetMs: 2.3e12 }).clockOffsetMs).toBe(0);
+  });
+
   it('does not learn an offset from the Date header of other answers', async () => {
     const api = await fakeApi((_req, res) => {
       res.setHeader('Date', new Date(Date.now() + 900_000).toUTCString());
@@ -275,7 +298,7 @@ describe('ZegoClient connection handling', () => {
     expect(r.code).not.toBe('timeout');
   });
 
-  it('removes its abort listener from the caller\'s signal after every call', async () => {
+  it("removes its abort listener from the caller's signal after every call", async () => {
     const api = await fakeApi();
     const c = client(api.url);
     const outer = new AbortController();

@@ -25,7 +25,10 @@ describe('settings a reload cannot apply', () => {
     expect(restartOnlyChanges(config(''), config(FLEET))).toEqual(['fleet']);
     expect(restartOnlyChanges(config(FLEET), config(''))).toEqual(['fleet']);
     expect(restartOnlyChanges(config(FLEET), config(FLEET.replace('/0', '/1')))).toEqual(['fleet.redis_url']);
-    expect(restartOnlyChanges(config(FLEET), config(`${FLEET}  key_prefix: other\n  share_results: true\n`))).toEqual(['fleet.key_prefix', 'fleet.share_results']);
+    expect(restartOnlyChanges(config(FLEET), config(`${FLEET}  key_prefix: other\n  share_results: true\n`))).toEqual([
+      'fleet.key_prefix',
+      'fleet.share_results',
+    ]);
     expect(restartOnlyChanges(config(FLEET), config(FLEET, 2))).toEqual(['zego.app_id (fleet budget key)']);
     expect(restartOnlyChanges(config(''), config('', 2))).toEqual([]);
   });

@@ -7,7 +7,8 @@ import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 
 const DIR = resolve(import.meta.dirname, '../../deploy/kubernetes/fleet');
-const docs = (file: string): Record<string, unknown>[] => parseAllDocuments(readFileSync(resolve(DIR, file), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+const docs = (file: string): Record<string, unknown>[] =>
+  parseAllDocuments(readFileSync(resolve(DIR, file), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
 
 function validate(doc: Record<string, unknown>): void {
   const kinds: Record<string, new (d: never) => { validate(): void }> = { Deployment, Service, ConfigMap } as never;

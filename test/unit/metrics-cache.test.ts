@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { StreamFamilies } from '../../src/metrics/streams.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { StateStore } from '../../src/state/store.js';
-import type { ProbeResult } from '../../src/zego/client.js';
+import type { ProbeResult } from '../../src/zego/outcome.js';
 
 const T = 1_700_000_000_000;
 const active = (createTimeSec: number): ProbeResult => ({ outcome: { kind: 'active', createTimeSec }, code: '0', sentAtMs: T, durationMs: 1 });

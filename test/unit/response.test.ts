@@ -58,10 +58,17 @@ describe('parseResponse: the notes table', () => {
     expect(r.outcome).toEqual({ kind: 'failed', reason, message: `Code ${code}: something happened` });
   });
 
-  it('an unknown code is a generic error with its code as the label', () => {
+  it('an unknown code is a generic error under the one label value "other"; the message keeps the code', () => {
     const r = parseResponse(200, envelope(424242));
-    expect(r.code).toBe('424242');
-    expect(r.outcome).toMatchObject({ kind: 'failed', reason: 'error' });
+    expect(r.code).toBe('other');
+    expect(r.outcome).toMatchObject({ kind: 'failed', reason: 'error', message: expect.stringContaining('Code 424242') as unknown });
+  });
+
+  it('random unknown codes never grow the code label set beyond the known codes and "other"', () => {
+    const labels = new Set<string>();
+    for (let i = 0; i < 500; i++) labels.add(parseResponse(200, envelope(1_000_000 + i * 7919)).code);
+    for (const code of [0, 41006, 41004, 30002, 3002, 40005, 5000]) labels.add(parseResponse(200, envelope(code)).code);
+    expect([...labels].sort()).toEqual(['0', '30002', '3002', '40005', '41004', '41006', '5000', 'other']);
   });
 
   it('a negative unknown code is an error too', () => {
@@ -131,13 +138,7 @@ describe('parseResponse: tolerant reading', () => {
   });
 
   it('Data missing, null, an array or a string still gives the outcome of the Code', () => {
-    for (const body of [
-      '{"Code":0}',
-      '{"Code":0,"Data":null}',
-      '{"Code":0,"Data":[]}',
-      '{"Code":0,"Data":["1673334117"]}',
-      '{"Code":0,"Data":"1673334117"}',
-    ]) {
+    for (const body of ['{"Code":0}', '{"Code":0,"Data":null}', '{"Code":0,"Data":[]}', '{"Code":0,"Data":["1673334117"]}', '{"Code":0,"Data":"1673334117"}']) {
       expect(parseResponse(200, body).outcome).toEqual({ kind: 'active', createTimeSec: null });
     }
     expect(parseResponse(200, '{"Code":41006,"Data":null}').outcome).toEqual({ kind: 'closed', createTimeSec: null, closeTimeSec: null });
@@ -147,7 +148,7 @@ describe('parseResponse: tolerant reading', () => {
     const r = parseResponse(200, '{"Code":0,"Data":{"create_time":1e400}}');
     expect(r.outcome).toEqual({ kind: 'active', createTimeSec: null });
     const big = parseResponse(200, '{"Code":0,"Data":{"create_time":"99999999999999999999999999999"}}');
-    expect(big.outcome.kind).toBe('active');
+    expect(big).toMatchObject({ code: 'bad_response', outcome: { kind: 'failed', reason: 'error' } });
     const hugeCode = parseResponse(200, '{"Code":123456789012345678901234567890}');
     expect(hugeCode.outcome).toMatchObject({ kind: 'failed', reason: 'error' });
   });
@@ -195,5 +196,30 @@ describe('parseResponse: tolerant reading', () => {
         expect(['active', 'closed', 'not_found', 'failed']).toContain(r?.outcome.kind);
       }
     }
+  });
+});
+
+describe('parseResponse: implausible times are a bad response, never uptime', () => {
+  const NOW = Date.UTC(2025, 5, 1);
+  it.each([
+    ['1e30 (year 1e22)', 1e30],
+    ['1e-300', 1e-300],
+    ['"1" (1970)', '1'],
+    ['2014-12-31T23:59:59Z', '2014-12-31T23:59:59Z'],
+    ['two days ahead', (NOW + 2 * 86_400_000) / 1000],
+  ])('create_time %s', (_name, t) => {
+    const active = parseResponse(200, envelope(0, { create_time: t }), NOW);
+    expect(active).toMatchObject({ code: 'bad_response', outcome: { kind: 'failed', reason: 'error' } });
+    const closed = parseResponse(200, envelope(41006, { create_time: '1673334117', close_time: t }), NOW);
+    expect(closed).toMatchObject({ code: 'bad_response', outcome: { kind: 'failed', reason: 'error' } });
+  });
+
+  it('accepts 2015 up to a day ahead, and times near a fake clock that reads before 2015', () => {
+    expect(parseResponse(200, envelope(0, { create_time: '2015-01-01T00:00:00Z' }), NOW).outcome).toEqual({
+      kind: 'active',
+      createTimeSec: Date.UTC(2015, 0, 1) / 1000,
+    });
+    expect(parseResponse(200, envelope(0, { create_time: (NOW + 86_000_000) / 1000 }), NOW).outcome.kind).toBe('active');
+    expect(parseResponse(200, envelope(0, { create_time: 42 }), 50_000).outcome).toEqual({ kind: 'active', createTimeSec: 42 });
   });
 });

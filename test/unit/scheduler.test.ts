@@ -2,8 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Budget } from '../../src/scheduler/budget.js';
 import { planBudget } from '../../src/scheduler/plan.js';
 import { Scheduler, type ScheduledStream } from '../../src/scheduler/scheduler.js';
-import type { ProbeResult } from '../../src/zego/client.js';
-import type { ProbeOutcome } from '../../src/zego/outcome.js';
+import type { ProbeOutcome, ProbeResult } from '../../src/zego/outcome.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -107,7 +106,10 @@ describe('Scheduler', () => {
     h.scheduler.setStreams(streams('s', 50, 1000));
     h.scheduler.start();
     await vi.advanceTimersByTimeAsync(3000);
-    h.scheduler.setStreams([{ id: 's-0', intervalMs: 1000 }, { id: 'new', intervalMs: 1000 }]);
+    h.scheduler.setStreams([
+      { id: 's-0', intervalMs: 1000 },
+      { id: 'new', intervalMs: 1000 },
+    ]);
     const cut = Date.now();
     await vi.advanceTimersByTimeAsync(5000);
     for (let i = 1; i < 50; i++) {
@@ -137,7 +139,10 @@ describe('Scheduler', () => {
     h.setOutcome((id) =>
       id === 'bad' ? { kind: 'failed', reason: 'stream_config', message: 'Code 30009' } : { kind: 'failed', reason: 'throttled', message: 'Code 30002' },
     );
-    h.scheduler.setStreams([{ id: 'bad', intervalMs: 1000 }, { id: 'ok', intervalMs: 1000 }]);
+    h.scheduler.setStreams([
+      { id: 'bad', intervalMs: 1000 },
+      { id: 'ok', intervalMs: 1000 },
+    ]);
     h.scheduler.start();
     await vi.advanceTimersByTimeAsync(30_000);
     expect(h.probes.get('bad')!.length).toBe(1);

@@ -2,10 +2,10 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Format } from '../../src/metrics/exposition.js';
 import { ScrapeRenderer } from '../../src/metrics/scrape.js';
-import { StreamFamilies } from '../../src/metrics/streams.js';
-import { initialState, type StreamState } from '../../src/state/store.js';
+import { StreamFamilies } from '../../src/metrics/block-cache.js';
+import { initialState, type StreamRecord } from '../../src/state/store.js';
 
-const streams: StreamState[] = Array.from({ length: 3 }, (_, i) => initialState({ id: `s${i}`, intervalMs: 1000, labels: {} }));
+const streams: StreamRecord[] = Array.from({ length: 3 }, (_, i) => initialState({ id: `s${i}`, intervalMs: 1000, labels: {} }));
 
 function renderer(selfRender: (format: Format) => Promise<string>): { r: ScrapeRenderer; calls: { self: number; snapshot: number } } {
   const calls = { self: 0, snapshot: 0 };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { apiStreamId, newNonce, signature } from '../../src/zego/sign.js';
+import { newNonce, signature } from '../../src/zego/sign.js';
 
 describe('signature', () => {
   it('matches the official ZEGO test vector', () => {
@@ -31,16 +31,5 @@ describe('newNonce', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 1000; i++) seen.add(newNonce());
     expect(seen.size).toBe(1000);
-  });
-});
-
-describe('apiStreamId', () => {
-  it('prefixes zegotest-<AppId>- in the test environment', () => {
-    expect(apiStreamId('test', 123456789, true)).toBe('zegotest-123456789-test');
-  });
-
-  it('leaves the id alone in production', () => {
-    expect(apiStreamId('test', 123456789, false)).toBe('test');
-    expect(apiStreamId('room-1_cam', 1, false)).toBe('room-1_cam');
   });
 });

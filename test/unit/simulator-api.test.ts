@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../simulator/server.js';
 import { FakeClock, apiUrl, call, type ReqParams } from './simulator-helpers.js';
 
 const APP = 12345;
@@ -114,8 +114,12 @@ describe('signing', () => {
     expect((await req({ version: '1.0' })).body.Code).toBe(3004);
     expect((await req({ appId: 999 })).body.Code).toBe(30005);
     const base = sim?.url ?? '';
-    expect((await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=012345'))).body.Code).toBe(30005);
-    expect((await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=4294967296'))).body.Code).toBe(30005);
+    expect(
+      (await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=012345'))).body.Code,
+    ).toBe(30005);
+    expect(
+      (await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=4294967296'))).body.Code,
+    ).toBe(30005);
   });
 });
 

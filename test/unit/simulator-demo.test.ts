@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { demoIsUp, startDemoScript, type DemoTimers, type StreamState } from '../../src/simulator/streams.js';
+import { demoIsUp, startDemoScript, type DemoTimers, type StreamState } from '../../simulator/streams.js';
 
 class ManualTimers implements DemoTimers {
   fns = new Map<number, () => void>();

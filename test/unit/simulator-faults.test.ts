@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../src/simulator/server.js';
-import { FaultsError, parseFaultsPatch, rollTransportFault, DEFAULT_FAULTS } from '../../src/simulator/faults.js';
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { FaultsError, parseFaultsPatch, rollTransportFault, DEFAULT_FAULTS } from '../../simulator/faults.js';
 import { FakeClock, apiUrl, call, scriptedRandom } from './simulator-helpers.js';
 
 const APP = 4242;

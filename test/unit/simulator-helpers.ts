@@ -1,6 +1,6 @@
 import { signature } from '../../src/zego/sign.js';
-import type { SimClock } from '../../src/simulator/clock.js';
-import type { Envelope } from '../../src/simulator/api.js';
+import type { SimClock } from '../../simulator/clock.js';
+import type { Envelope } from '../../simulator/api.js';
 
 /** A clock the test moves by hand; wall starts at a fixed instant so Timestamps are reproducible. */
 export class FakeClock implements SimClock {
@@ -60,12 +60,7 @@ export async function call(url: string): Promise<{ status: number; body: Envelop
   return { status: res.status, body, date: res.headers.get('date') };
 }
 
-export async function control(
-  base: string,
-  method: string,
-  path: string,
-  body?: string,
-): Promise<{ status: number; json: unknown }> {
+export async function control(base: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}${path}`, { method, ...(body === undefined ? {} : { body }) });
   return { status: res.status, json: (await res.json()) as unknown };
 }

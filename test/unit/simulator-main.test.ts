@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiUrl, call } from './simulator-helpers.js';
 
-// The build `npm test` runs first, the same file `npm run demo` and the image use.
-const MAIN = fileURLToPath(new URL('../../dist/src/simulator/main.js', import.meta.url));
+// The build `npm test` runs first, the same file `npm run demo` uses.
+const MAIN = fileURLToPath(new URL('../../dist/simulator/main.js', import.meta.url));
 
 const children: ChildProcess[] = [];
 afterAll(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingWindow } from '../../src/simulator/window.js';
+import { SlidingWindow } from '../../simulator/window.js';
 
 describe('SlidingWindow', () => {
   it('counts events in (now - 1000, now]', () => {

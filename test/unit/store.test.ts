@@ -2,8 +2,7 @@ import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiHealth } from '../../src/state/api-health.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
-import type { ProbeResult } from '../../src/zego/client.js';
-import type { FailureReason, ProbeOutcome } from '../../src/zego/outcome.js';
+import type { FailureReason, ProbeOutcome, ProbeResult } from '../../src/zego/outcome.js';
 
 interface LogLine {
   level: number;
@@ -32,8 +31,7 @@ function result(outcome: ProbeOutcome, code: string): ProbeResult {
 const active = (createTimeSec: number | null = 1_699_999_000): ProbeResult => result({ kind: 'active', createTimeSec }, '0');
 const closed = (): ProbeResult => result({ kind: 'closed', createTimeSec: 1_699_999_000, closeTimeSec: 1_699_999_500 }, '41006');
 const notFound = (): ProbeResult => result({ kind: 'not_found' }, '41004');
-const failed = (reason: FailureReason, code: string, message = `Code ${code}: boom`): ProbeResult =>
-  result({ kind: 'failed', reason, message }, code);
+const failed = (reason: FailureReason, code: string, message = `Code ${code}: boom`): ProbeResult => result({ kind: 'failed', reason, message }, code);
 
 function watched(id: string, labels: Record<string, string> = {}, intervalMs = 10_000): WatchedStream {
   return { id, labels, intervalMs };
@@ -188,6 +186,20 @@ describe('StateStore', () => {
     expect(s3.active).toBeNull();
     expect(s3.probeSuccess).toBeNull();
     expect([...store.snapshot()].map((s) => s.id).sort()).toEqual(['s1', 's3']);
+  });
+
+  it('snapshot() is the list as of the last setStreams: a reload mid-read leaves it as it was, and a read costs no copy', () => {
+    const { store } = setup();
+    store.setStreams([watched('s1'), watched('s2')]);
+    const before = store.snapshot();
+    expect(store.snapshot()).toBe(before);
+    store.setStreams([watched('s2'), watched('s3')]);
+    expect(before.map((s) => s.id)).toEqual(['s1', 's2']);
+    expect(store.snapshot().map((s) => s.id)).toEqual(['s2', 's3']);
+    // The records are live: the same s2 in both lists, its state read as it is now.
+    expect(store.snapshot()[0]).toBe(before[1]);
+    store.applyProbe('s2', active());
+    expect(before[1]!.active).toBe(true);
   });
 
   it('a removed and re-added stream starts unknown again', () => {

@@ -1,14 +1,7 @@
+import { isValidStreamId } from '../src/zego/protocol.js';
+
 /** A stream as the API reports it. Times are Unix seconds. */
-export type StreamState =
-  | { state: 'active'; createTime: number }
-  | { state: 'closed'; createTime: number; closeTime: number };
-
-const STREAM_ID_RE = /^[A-Za-z0-9_-]+$/;
-
-/** The API's StreamId rules: 1..256 bytes of letters, digits, `-` and `_`. */
-export function isValidStreamId(id: string): boolean {
-  return id.length >= 1 && Buffer.byteLength(id, 'utf8') <= 256 && STREAM_ID_RE.test(id);
-}
+export type StreamState = { state: 'active'; createTime: number } | { state: 'closed'; createTime: number; closeTime: number };
 
 export class StreamStateError extends Error {
   override name = 'StreamStateError';

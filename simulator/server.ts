@@ -109,8 +109,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     res.end(body);
   };
 
-  const sendJson = (res: ServerResponse, status: number, value: unknown): void =>
-    send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+  const sendJson = (res: ServerResponse, status: number, value: unknown): void => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 
   const later = (delayMs: number, fn: () => void): void => {
     if (delayMs <= 0) return fn();

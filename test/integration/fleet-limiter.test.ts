@@ -20,7 +20,7 @@ describe('FleetLimiter (real Redis)', () => {
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.quit()));
-    await server.stop();
+    await server?.stop();
   });
   let key = '';
   beforeEach(() => {

@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
-import { signature } from '../zego/sign.js';
+import { signature } from '../src/zego/sign.js';
 import type { SimClock } from './clock.js';
 import type { Faults } from './faults.js';
 import type { StatsCollector } from './stats.js';
-import { isValidStreamId, type StreamTable } from './streams.js';
+import { isValidStreamId, stripTestPrefix, testPrefix } from '../src/zego/protocol.js';
+import type { StreamTable } from './streams.js';
 import { SlidingWindow } from './window.js';
 
 export interface AppConfig {
@@ -241,9 +242,8 @@ export class ZegoApi {
     const streamId = q.get('StreamId');
     if (streamId === null || !isValidStreamId(streamId)) return this.#fail(CODES.STREAM_ID);
     if (env === 'test') {
-      const prefix = `zegotest-${cfg.appId}-`;
-      if (!streamId.startsWith(prefix) || streamId.length === prefix.length) {
-        return this.#fail(CODES.STREAM_ID, `Invalid StreamId: the test environment requires the prefix ${prefix}`);
+      if (stripTestPrefix(streamId, cfg.appId) === null) {
+        return this.#fail(CODES.STREAM_ID, `Invalid StreamId: the test environment requires the prefix ${testPrefix(cfg.appId)}`);
       }
     }
 

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { callbackSignature } from '../callbacks/verify.js';
+import { callbackSignature } from '../src/callbacks/verify.js';
 import type { StreamState } from './streams.js';
 
 /** ZEGO's documented retry gaps after a non-2xx answer: up to 5 retries, then the callback is dropped. */
@@ -77,7 +77,10 @@ export class CallbackSender {
       // A restart with a new create time: ZEGO reports the old session's close first.
       void this.send(this.closeEvent(id, prev.createTime * 1000, this.#now(), extra.closeType));
     }
-    const fields = state.state === 'active' ? this.createEvent(id, state.createTime * 1000) : this.closeEvent(id, state.createTime * 1000, state.closeTime * 1000, extra.closeType);
+    const fields =
+      state.state === 'active'
+        ? this.createEvent(id, state.createTime * 1000)
+        : this.closeEvent(id, state.createTime * 1000, state.closeTime * 1000, extra.closeType);
     return this.send(fields);
   }
 

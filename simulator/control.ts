@@ -1,6 +1,7 @@
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
 import type { SimStats } from './stats.js';
-import { StreamStateError, isValidStreamId, type StreamState } from './streams.js';
+import { isValidStreamId } from '../src/zego/protocol.js';
+import { StreamStateError, type StreamState } from './streams.js';
 
 /** What the control endpoints may do to a running simulator. */
 export interface ControlTarget {

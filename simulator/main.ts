@@ -5,7 +5,7 @@
  * parent can start it with --listen 127.0.0.1:0 and learn the port without racing.
  */
 import { parseArgs } from 'node:util';
-import { apiStreamId } from '../zego/sign.js';
+import { apiStreamId, parseHostPort } from '../src/zego/protocol.js';
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
 import { startSimulator, type StreamState } from './server.js';
 import { startDemoScript, type DemoScript } from './streams.js';
@@ -16,13 +16,12 @@ const USAGE = `usage: zego-simulator --app-id N (--secret S | env SIM_SECRET) [-
 
 class UsageError extends Error {}
 
+/** A host is required: the simulator never listens on every interface by default. */
 function parseListen(v: string): { host: string; port: number } {
-  const i = v.lastIndexOf(':');
-  if (i <= 0) throw new UsageError(`--listen must be host:port, got ${v}`);
-  const host = v.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(v.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`bad port in --listen ${v}`);
-  return { host, port };
+  const a = parseHostPort(v);
+  if (!a.ok) throw new UsageError(`--listen: ${a.message}`);
+  if (a.host === undefined) throw new UsageError(`--listen must name a host (e.g. 127.0.0.1:0), got ${v}`);
+  return { host: a.host, port: a.port };
 }
 
 function parseNonNegInt(name: string, v: string | undefined, dflt: number): number {

@@ -11,9 +11,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSimulator } from './simulator/index.js';
-import { CallbackSender, withCallbacks } from './simulator/callbacks.js';
-import { startDemoScript } from './simulator/streams.js';
+import { parseHostPort } from '../src/zego/protocol.js';
+import { startSimulator } from './index.js';
+import { CallbackSender, withCallbacks } from './callbacks.js';
+import { startDemoScript } from './streams.js';
 
 const APP_ID = 1234567890;
 const STREAMS = 8;
@@ -23,8 +24,14 @@ async function main(): Promise<void> {
   const callbackSecret = randomBytes(16).toString('hex');
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret }] });
   // ZEGO's callbacks for every change, to the exporter's default address (retried until it is up).
-  const listen = process.argv.slice(2).find((a) => a.startsWith('--web.listen-address='))?.split('=')[1] ?? ':9792';
-  const port = listen.slice(listen.lastIndexOf(':') + 1);
+  const listen = parseHostPort(
+    process.argv
+      .slice(2)
+      .find((a) => a.startsWith('--web.listen-address='))
+      ?.split('=')[1] ?? ':9792',
+  );
+  if (!listen.ok) throw new Error(`--web.listen-address: ${listen.message}`);
+  const port = listen.port;
   const sender = new CallbackSender({ url: `http://127.0.0.1:${port}/zego/callback`, appId: APP_ID, secret: callbackSecret });
   const script = startDemoScript(withCallbacks(sim, sender), { count: STREAMS });
   const dir = mkdtempSync(join(tmpdir(), 'zego-demo-'));
@@ -55,7 +62,7 @@ ${streams.join('\n')}
   console.log(`config:    ${configFile}`);
   console.log('exporter:  http://localhost:9792/  and  http://localhost:9792/metrics  (Ctrl-C stops both)\n');
 
-  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, `--config.file=${configFile}`, '--log.format=pretty', ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, ZEGO_SERVER_SECRET: secret, ZEGO_CALLBACK_SECRET: callbackSecret },

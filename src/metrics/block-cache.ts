@@ -1,70 +1,6 @@
-import type { StreamState } from '../state/store.js';
+import type { StreamRecord } from '../state/store.js';
 import { familyHeader, formatLabels, type Format } from './exposition.js';
-
-const FROM_PROBES = 'From background probing of ZEGOCLOUD DescribeRTCStreamState; scrapes never call the API.';
-
-interface Family {
-  name: string;
-  help: string;
-  /** undefined: no sample for this stream (its state is not known yet). */
-  value: (s: Readonly<StreamState>, nowSec: number) => number | undefined;
-  /** The value moves with the clock (uptime): rendered afresh on every scrape, never cached. No extra label. */
-  clock?: boolean;
-  /** One more label whose value comes from a small fixed set (no escaping needed). */
-  label?: { name: string; value: (s: Readonly<StreamState>) => string | null };
-}
-
-const FAMILIES: readonly Family[] = [
-  {
-    name: 'zego_stream_active',
-    help: `1 if the stream is active, 0 if closed or not found; absent until first known, kept when probes fail. ${FROM_PROBES}`,
-    value: (s) => (s.active === null ? undefined : s.active ? 1 : 0),
-  },
-  {
-    name: 'zego_stream_uptime_seconds',
-    help: `Seconds since the stream was created (now - create_time at scrape time) while active, else 0. ${FROM_PROBES}`,
-    value: (s, now) => (s.active === null ? undefined : s.active && s.createTimeSec !== null ? Math.max(0, Math.round((now - s.createTimeSec) * 1000) / 1000) : 0),
-    clock: true,
-  },
-  {
-    name: 'zego_stream_start_timestamp_seconds',
-    help: `Unix time the stream was created (create_time) while active, else 0. ${FROM_PROBES}`,
-    value: (s) => (s.active === null ? undefined : s.active && s.createTimeSec !== null ? s.createTimeSec : 0),
-  },
-  {
-    name: 'zego_stream_probe_success',
-    help: 'Whether the last probe of the stream succeeded (1) or failed (0); a failed probe keeps the last known state.',
-    value: (s) => (s.probeSuccess ? 1 : 0),
-  },
-  {
-    name: 'zego_stream_last_probe_timestamp_seconds',
-    help: 'Unix time of the last completed probe of the stream, successful or not (0 = never).',
-    value: (s) => (s.lastProbeMs === null ? 0 : s.lastProbeMs / 1000),
-  },
-  {
-    name: 'zego_stream_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful probe of the stream (0 = never).',
-    value: (s) => (s.lastSuccessMs === null ? 0 : s.lastSuccessMs / 1000),
-  },
-  {
-    name: 'zego_stream_interval_seconds',
-    help: 'Configured refresh interval of the stream.',
-    value: (s) => s.intervalMs / 1000,
-  },
-  {
-    name: 'zego_stream_last_close_reason',
-    help:
-      'Why the stream last closed, from its stream_close callback: 1 on the series whose reason label holds it (normal_stop, heartbeat_timeout, relogin, kicked, tcp_disconnect, room_cleared, deleted, other); absent until a close callback arrives. Kept while the stream is up again.',
-    value: (s) => (s.closeReason === null ? undefined : 1),
-    label: { name: 'reason', value: (s) => s.closeReason },
-  },
-  {
-    name: 'zego_stream_state_source',
-    help: 'Where the current state of the stream came from: 1 on the series whose source label is callback (a ZEGO stream_create/stream_close callback not yet re-checked by a probe) or probe.',
-    value: (s) => (s.source === null ? undefined : 1),
-    label: { name: 'source', value: (s) => s.source },
-  },
-];
+import { FAMILIES, type Family } from './families.js';
 
 /** Lines visited or written between two yields of the render: a few milliseconds of work. */
 const SLICE = 4000;
@@ -87,7 +23,7 @@ interface LabelText {
  * OpenMetrics scrapes share it.
  */
 interface Block {
-  members: Readonly<StreamState>[];
+  members: Readonly<StreamRecord>[];
   labels: LabelText[];
   /** Each member's state version when its lines were encoded (-1: not yet). */
   versions: number[];
@@ -102,8 +38,9 @@ export interface StreamFamiliesOptions {
 }
 
 /**
- * Per-stream families, written straight from the state snapshot. The list is cut into blocks of
- * consecutive streams whose encoded lines are kept. When streams of a block change, the block is
+ * The per-stream families of families.ts (what each line holds), written straight from the state
+ * snapshot behind a block cache (how lines are kept). The list is cut into blocks of consecutive
+ * streams whose encoded lines are kept. When streams of a block change, the block is
  * re-encoded by copying the unchanged lines' bytes and formatting only the changed streams' lines;
  * no per-stream strings are kept (at 10k streams they cost more heap than everything else). The
  * API's rate limit bounds how many streams change between two scrapes (40/s) and the scheduler
@@ -112,7 +49,7 @@ export interface StreamFamiliesOptions {
  * zero-length chunks every few milliseconds of work, where the caller may give the event loop a turn.
  */
 export class StreamFamilies {
-  readonly #labels = new WeakMap<Readonly<StreamState>, LabelText>();
+  readonly #labels = new WeakMap<Readonly<StreamRecord>, LabelText>();
   readonly #headers = new Map<Format, Buffer[]>();
   readonly #blockSize: number | undefined;
   #blocks: Block[] = [];
@@ -121,12 +58,12 @@ export class StreamFamilies {
     this.#blockSize = opts.blockSize;
   }
 
-  render(streams: Iterable<Readonly<StreamState>>, nowMs: number, format: Format): string {
+  render(streams: Iterable<Readonly<StreamRecord>>, nowMs: number, format: Format): string {
     return Buffer.concat([...this.chunks(streams, nowMs, format)]).toString('utf8');
   }
 
-  *chunks(streams: Iterable<Readonly<StreamState>>, nowMs: number, format: Format): Generator<Buffer> {
-    const list = Array.isArray(streams) ? (streams as Readonly<StreamState>[]) : [...streams];
+  *chunks(streams: Iterable<Readonly<StreamRecord>>, nowMs: number, format: Format): Generator<Buffer> {
+    const list = Array.isArray(streams) ? (streams as Readonly<StreamRecord>[]) : [...streams];
     const nowSec = nowMs / 1000;
     const size = this.#blockSize ?? Math.max(MIN_BLOCK, Math.ceil(list.length / TARGET_BLOCKS));
     const count = Math.ceil(list.length / size);
@@ -198,7 +135,7 @@ export class StreamFamilies {
     return n * FAMILIES.length;
   }
 
-  #labelText(s: Readonly<StreamState>): LabelText {
+  #labelText(s: Readonly<StreamRecord>): LabelText {
     const hit = this.#labels.get(s);
     if (hit && hit.labels === s.labels) return hit;
     const entry: LabelText = { labels: s.labels, text: formatLabels({ stream_id: s.id, ...sortedLabels(s.labels) }) };
@@ -209,7 +146,7 @@ export class StreamFamilies {
   #headerChunks(format: Format): Buffer[] {
     let h = this.#headers.get(format);
     if (!h) {
-      h = FAMILIES.map((f) => Buffer.from(familyHeader(f.name, f.help, 'gauge', format)));
+      h = FAMILIES.map((f) => Buffer.from(familyHeader(f.name, f.help, f.type, format)));
       this.#headers.set(format, h);
     }
     return h;
@@ -217,7 +154,7 @@ export class StreamFamilies {
 }
 
 /** One stream's line of a family, or '' when the stream has no sample in it. */
-function lineOf(f: Family, s: Readonly<StreamState>, labelText: string, nowSec: number): string {
+function lineOf(f: Family, s: Readonly<StreamRecord>, labelText: string, nowSec: number): string {
   const v = f.value(s, nowSec);
   if (v === undefined) return '';
   const extra = f.label?.value(s);

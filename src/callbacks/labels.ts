@@ -1,0 +1,19 @@
+/**
+ * What the callback receiver reports per request: the `event` and `result` labels of
+ * zego_exporter_callbacks_total. Kept bounded so the metric's cardinality is fixed.
+ */
+
+export type CallbackEventLabel = 'stream_create' | 'stream_close' | 'other';
+export type CallbackResultLabel =
+  | 'accepted'
+  | 'duplicate'
+  | 'stale'
+  | 'unwatched'
+  | 'ignored'
+  | 'bad_signature'
+  | 'expired'
+  | 'replayed'
+  | 'wrong_app'
+  | 'malformed'
+  | 'too_large'
+  | 'overloaded';

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { isMap, isScalar, LineCounter, type Node as YamlNode } from 'yaml';
+import { parseDuration } from './duration.js';
+
+/** A mistake the user can fix, pointing at the key path and, where known, the line:column. */
+export interface ConfigError {
+  path: string;
+  line?: number;
+  col?: number;
+  message: string;
+}
+
+export interface ParseOptions {
+  env: NodeJS.ProcessEnv;
+  /** Relative secret file paths resolve against this (the config file's folder). */
+  baseDir: string;
+  readFile?: (path: string) => string;
+}
+
+export type { YamlNode };
+/** The keys of a mapping that passed `fields()`, with their value nodes. */
+export type Fields = Map<string, YamlNode | null>;
+
+/**
+ * The generic half of the config reader: error collection with line:column, typed reads of YAML
+ * nodes with `${VAR}` expansion, and secret files. It knows no section; each section reader in
+ * sections/ asks it for the values of its own keys.
+ */
+export class ConfigReader {
+  readonly errors: ConfigError[] = [];
+  /** The content of every secret file read, so the config hash changes when one does. */
+  secretFileText = '';
+  /** Scalars whose text came (partly) from the environment: their source text, for messages. */
+  readonly #expanded = new WeakMap<object, { raw: string; value: string }>();
+
+  constructor(
+    readonly lc: LineCounter,
+    readonly opts: ParseOptions,
+  ) {}
+
+  pos(node: YamlNode | null | undefined): { line: number; col: number } | undefined {
+    const offset = node?.range?.[0];
+    return offset === undefined ? undefined : this.lc.linePos(offset);
+  }
+
+  /**
+   * Messages may quote the bad value. A value expanded from the environment is quoted as written
+   * (`${ZEGO_SERVER_SECRET}`), never as expanded: a secret put under the wrong key would otherwise
+   * be printed in the error.
+   */
+  err(path: string, node: YamlNode | null | undefined, message: string): void {
+    const p = this.pos(node);
+    const x = node ? this.#expanded.get(node) : undefined;
+    if (x && x.value !== '') message = message.split(x.value).join(x.raw);
+    this.errors.push(p ? { path, line: p.line, col: p.col, message } : { path, message });
+  }
+
+  /** An error with no node to point at (a required section that is absent). */
+  missing(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+
+  /** The keys of a mapping; unknown keys are errors. */
+  fields(node: YamlNode | null | undefined, path: string, allowed: readonly string[]): Fields | undefined {
+    if (!isMap(node)) {
+      this.err(path === '' ? '(top level)' : path, node, 'must be a mapping');
+      return undefined;
+    }
+    const out: Fields = new Map();
+    for (const pair of node.items) {
+      const keyNode = pair.key as YamlNode;
+      const key = isScalar(keyNode) ? String(keyNode.value) : '';
+      const p = path === '' ? key : `${path}.${key}`;
+      if (!allowed.includes(key)) {
+        this.err(p, keyNode, `unknown key "${key}" (allowed: ${allowed.join(', ')})`);
+        continue;
+      }
+      out.set(key, (pair.value as YamlNode | null) ?? null);
+    }
+    return out;
+  }
+
+  /** A scalar as text; strings get `${VAR}` / `${VAR:-default}` expanded (`$$` is a literal `$`). */
+  string(node: YamlNode | null | undefined, path: string): string | undefined {
+    if (!isScalar(node) || node.value === null || typeof node.value === 'object') {
+      this.err(path, node, 'must be a single value');
+      return undefined;
+    }
+    if (typeof node.value !== 'string') return String(node.value);
+    let failed = false;
+    const out = node.value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (m, name: string | undefined, dflt: string | undefined) => {
+      if (m === '$$') return '$';
+      const v = this.opts.env[name!];
+      if (v !== undefined && v !== '') return v;
+      if (dflt !== undefined) return dflt;
+      this.err(path, node, `environment variable ${name} is not set`);
+      failed = true;
+      return '';
+    });
+    if (out !== node.value) this.#expanded.set(node, { raw: node.value, value: out });
+    return failed ? undefined : out;
+  }
+
+  number(node: YamlNode | null | undefined, path: string): number | undefined {
+    if (isScalar(node) && typeof node.value === 'number') return node.value;
+    const s = this.string(node, path);
+    if (s === undefined) return undefined;
+    const n = Number(s.trim());
+    if (s.trim() === '' || !Number.isFinite(n)) {
+      this.err(path, node, `must be a number, got "${s}"`);
+      return undefined;
+    }
+    return n;
+  }
+
+  bool(node: YamlNode | null | undefined, path: string): boolean | undefined {
+    if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+    const s = this.string(node, path);
+    if (s === 'true' || s === 'false') return s === 'true';
+    if (s !== undefined) this.err(path, node, `must be true or false, got "${s}"`);
+    return undefined;
+  }
+
+  duration(node: YamlNode | null | undefined, path: string): number | undefined {
+    const s = this.string(node, path);
+    if (s === undefined) return undefined;
+    const d = parseDuration(s);
+    if (typeof d !== 'number') {
+      this.err(path, node, d.error);
+      return undefined;
+    }
+    return d;
+  }
+
+  /**
+   * A secret file named by `node`, relative to the config file's folder. Returns its absolute path
+   * and raw content (the caller trims and judges it); an unreadable file is an error naming the
+   * path and the system's code, never the content.
+   */
+  secretFile(node: YamlNode | null | undefined, path: string): { file: string; content: string } | undefined {
+    const p = this.string(node, path);
+    if (p === undefined) return undefined;
+    const file = isAbsolute(p) ? p : resolve(this.opts.baseDir, p);
+    let content: string;
+    try {
+      content = (this.opts.readFile ?? ((x: string) => readFileSync(x, 'utf8')))(file);
+    } catch (err) {
+      this.err(path, node, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+    this.secretFileText += `\0${content}`;
+    return { file, content };
+  }
+}

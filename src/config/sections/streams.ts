@@ -1,0 +1,98 @@
+import { isMap, isScalar, isSeq } from 'yaml';
+import { hasAnyTestPrefix, hasStreamIdChars, MAX_STREAM_ID_BYTES, testPrefix } from '../../zego/protocol.js';
+import type { ConfigReader, YamlNode } from '../reader.js';
+import type { StreamConfig, ZegoConfig } from '../types.js';
+import { readInterval } from './probe.js';
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Labels the exporter or Prometheus already use on the same series. */
+const RESERVED_LABELS = new Set(['stream_id', 'job', 'instance', 'code', 'outcome', 'reason', 'source', 'le', 'quantile']);
+
+/** `streams:` (required) — bare ids, or `{ id, interval, labels }`. */
+export function readStreams(
+  r: ConfigReader,
+  node: YamlNode | null | undefined,
+  defaultIntervalMs: number,
+  zego: ZegoConfig | undefined,
+): StreamConfig[] | undefined {
+  if (node === undefined || node === null) {
+    r.missing('streams', 'required: the list of stream ids to watch');
+    return undefined;
+  }
+  if (!isSeq(node)) {
+    r.err('streams', node, 'must be a list');
+    return undefined;
+  }
+  if (node.items.length === 0) {
+    r.err('streams', node, 'must list at least one stream');
+    return undefined;
+  }
+  const prefixBytes = zego?.isTest ? Buffer.byteLength(testPrefix(zego.appId)) : 0;
+  const seen = new Map<string, YamlNode>();
+  const out: StreamConfig[] = [];
+  node.items.forEach((item, i) => {
+    const path = `streams[${i}]`;
+    let idNode: YamlNode | null = item as YamlNode | null;
+    let intervalMs = defaultIntervalMs;
+    let labels: Record<string, string> = {};
+    if (isMap(item)) {
+      const f = r.fields(item, path, ['id', 'interval', 'labels']);
+      if (!f) return;
+      if (!f.has('id')) {
+        r.err(`${path}.id`, item, 'required');
+        return;
+      }
+      idNode = f.get('id') ?? null;
+      if (f.has('interval')) intervalMs = readInterval(r, f.get('interval'), `${path}.interval`, defaultIntervalMs) ?? defaultIntervalMs;
+      if (f.has('labels')) labels = readLabels(r, f.get('labels'), `${path}.labels`);
+    }
+    const idPath = isMap(item) ? `${path}.id` : path;
+    const id = r.string(idNode, idPath);
+    if (id === undefined) return;
+    if (!hasStreamIdChars(id)) {
+      r.err(idPath, idNode, `invalid stream id "${id}": only letters, digits, "-" and "_" are allowed`);
+      return;
+    }
+    if (zego?.isTest && hasAnyTestPrefix(id)) {
+      r.err(idPath, idNode, `list the bare id: the exporter adds the "${testPrefix(zego.appId)}" prefix itself in the test environment`);
+      return;
+    }
+    if (Buffer.byteLength(id) + prefixBytes > MAX_STREAM_ID_BYTES) {
+      r.err(idPath, idNode, `stream id is longer than ${MAX_STREAM_ID_BYTES} bytes${prefixBytes > 0 ? ' with the test-environment prefix' : ''}`);
+      return;
+    }
+    const first = seen.get(id);
+    if (first) {
+      const at = r.pos(first);
+      r.err(idPath, idNode, `duplicate stream id "${id}" (first listed at line ${at?.line ?? '?'})`);
+      return;
+    }
+    if (idNode) seen.set(id, idNode);
+    out.push({ id, intervalMs, labels });
+  });
+  return out;
+}
+
+function readLabels(r: ConfigReader, node: YamlNode | null | undefined, path: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (!isMap(node)) {
+    r.err(path, node, 'must be a mapping of label name to value');
+    return labels;
+  }
+  for (const pair of node.items) {
+    const keyNode = pair.key as YamlNode;
+    const name = isScalar(keyNode) ? String(keyNode.value) : '';
+    const p = `${path}.${name}`;
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+      r.err(p, keyNode, `invalid label name "${name}" (letters, digits and _, not starting with a digit or __)`);
+      continue;
+    }
+    if (RESERVED_LABELS.has(name)) {
+      r.err(p, keyNode, `label "${name}" clashes with a label the exporter or Prometheus sets`);
+      continue;
+    }
+    const value = r.string(pair.value as YamlNode | null, p);
+    if (value !== undefined) labels[name] = value;
+  }
+  return labels;
+}

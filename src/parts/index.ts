@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { callbacksPart } from '../callbacks/part.js';
+import type { Config } from '../config/types.js';
+import { fleetPart } from '../fleet/part.js';
+import type { ExtraGauge } from '../metrics/self.js';
+import type { Gate } from '../scheduler/budget.js';
+import type { SharedWork } from '../scheduler/scheduler.js';
+import type { WatchedStream } from '../state/store.js';
+import type { Part, PartContext, PartFactory } from './part.js';
+
+/**
+ * Every optional feature, in start order (stopped in reverse): adding one is its folder plus one
+ * line here. Fleet comes first: its gate is what the budget asks before every send.
+ */
+export const PARTS: readonly PartFactory[] = [fleetPart, callbacksPart];
+
+/** The parts this config turns on, driven and read as one. */
+export class Parts {
+  readonly list: readonly Part[];
+
+  constructor(config: Config, ctx: PartContext, factories: readonly PartFactory[] = PARTS) {
+    this.list = factories.map((f) => f(config, ctx)).filter((p): p is Part => p !== null);
+  }
+
+  get gate(): Gate | undefined {
+    return this.list.find((p) => p.gate)?.gate;
+  }
+
+  get share(): SharedWork | undefined {
+    return this.list.find((p) => p.share)?.share;
+  }
+
+  get gauges(): ExtraGauge[] {
+    return this.list.flatMap((p) => p.gauges ?? []);
+  }
+
+  /** In list order; when one rejects, those already started are stopped (in reverse) and the rejection passes on. */
+  async start(): Promise<void> {
+    const started: Part[] = [];
+    try {
+      for (const p of this.list) {
+        await p.start();
+        started.push(p);
+      }
+    } catch (err) {
+      for (const p of started.reverse()) await p.stop(0);
+      throw err;
+    }
+  }
+
+  applyConfig(config: Config): void {
+    for (const p of this.list) p.applyConfig(config);
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    for (const p of [...this.list].reverse()) await p.stop(graceMs);
+  }
+
+  /** For the main listener's `extra` hook: the first part that answers the request. */
+  readonly route = (req: IncomingMessage, res: ServerResponse): boolean => this.list.some((p) => p.route?.(req, res) === true);
+
+  /** What the parts add to the watched set, `listed` ids (the config's) left out, each id once. */
+  watched(listed: ReadonlySet<string>): WatchedStream[] {
+    const ids = new Set(listed);
+    const out: WatchedStream[] = [];
+    for (const p of this.list) {
+      for (const w of p.watched?.() ?? []) {
+        if (ids.has(w.id)) continue;
+        ids.add(w.id);
+        out.push(w);
+      }
+    }
+    return out;
+  }
+
+  /** `rate` as every part caps it. */
+  rateLimit(rate: number): number {
+    return this.list.reduce((r, p) => p.rateLimit?.(r) ?? r, rate);
+  }
+
+  files(): string[] {
+    return this.list.flatMap((p) => p.files?.() ?? []);
+  }
+
+  landing(): string[] {
+    return this.list.map((p) => p.landing?.() ?? null).filter((n) => n !== null);
+  }
+}

@@ -1,0 +1,68 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import type { ExtraGauge } from '../metrics/self.js';
+import type { Gate } from '../scheduler/budget.js';
+import type { SharedWork } from '../scheduler/scheduler.js';
+import type { StateStore, WatchedStream } from '../state/store.js';
+
+/**
+ * An optional feature (callbacks, fleet, …) as one object, after zigbee2mqtt's extensions: the
+ * Exporter drives the lifecycle and reads the contributions, and never learns what is inside.
+ * Every contribution but the lifecycle is optional.
+ */
+export interface Part {
+  /** Short and unique, e.g. 'callbacks': the feature's folder name. */
+  readonly name: string;
+  /**
+   * Opens what the part owns beyond plain objects (listeners, timers). Parts start in list order,
+   * before probing; a rejection aborts start-up (exit 1), and the parts started before it are
+   * stopped. Log why before rejecting: nothing above the part knows what went wrong.
+   */
+  start(): Promise<void>;
+  /**
+   * A validated new config, applied in place so state survives the reload. Settings the part
+   * built once at start stay as they were (config/restart.ts names them in the reload warning).
+   * Called before the Exporter recomputes the watched set (and the rate, when rate_limit changed).
+   */
+  applyConfig(config: Config): void;
+  /** Closes what start() opened, in reverse list order, after the budget has stopped; waits at most `graceMs`. */
+  stop(graceMs: number): Promise<void>;
+
+  /** A request on the main listener, tried before the built-in routes: true when the part answered it. */
+  route?(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Streams to watch beyond `config.streams` (ids the config does not list); re-read after `ctx.watchedChanged()`. */
+  watched?(): Iterable<WatchedStream>;
+  /** Caps the calls/s this process spends, given the rate so far; re-read after `ctx.rateChanged()`. */
+  rateLimit?(rate: number): number;
+  /** Asked before every send, read once at construction (the Budget is built with it). At most one part gives one. */
+  readonly gate?: Gate;
+  /** Probe results shared with others, read once at construction. At most one part gives one. */
+  readonly share?: SharedWork;
+  /** Gauges of its own on /metrics, registered once with the exporter's self-metrics. */
+  readonly gauges?: readonly PartGauge[];
+  /** Files besides the config file that its settings come from (secret files): a change on disk reloads. */
+  files?(): readonly string[];
+  /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
+  landing?(): string | null;
+}
+
+export type PartGauge = ExtraGauge;
+
+/** What a part may use of the running exporter: narrow on purpose, never the Exporter itself. */
+export interface PartContext {
+  logger: Logger;
+  now: () => number;
+  /** The per-stream state: parts feed it observations and read what is known. */
+  store: StateStore;
+  /** Counts a received callback in zego_exporter_callbacks_total. */
+  recordCallback(event: CallbackEventLabel, result: CallbackResultLabel): void;
+  /** The part's `watched()` changed: the Exporter recomputes the watched set. */
+  watchedChanged(): void;
+  /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
+  rateChanged(): void;
+}
+
+/** Builds a part from the config at start, or null when the feature is off for this process. */
+export type PartFactory = (config: Config, ctx: PartContext) => Part | null;

@@ -1,0 +1,70 @@
+/**
+ * The rules ZEGO's API and callbacks share with this exporter, written once: what a stream id may
+ * be, the test environment's id prefix, and the host:port grammar of every listen address. The
+ * config reader, the callback parser, the client and the simulator all ask here, so they cannot
+ * drift apart.
+ */
+
+/** The API rejects longer StreamIds (counted in UTF-8 bytes, prefix included). */
+export const MAX_STREAM_ID_BYTES = 256;
+const STREAM_ID_CHARS = /^[A-Za-z0-9_-]+$/;
+
+/** Only letters, digits, `-` and `_` (length not checked). */
+export function hasStreamIdChars(id: string): boolean {
+  return STREAM_ID_CHARS.test(id);
+}
+
+/** The API's StreamId rule: 1..256 bytes of letters, digits, `-` and `_`. */
+export function isValidStreamId(id: string): boolean {
+  return id.length >= 1 && hasStreamIdChars(id) && Buffer.byteLength(id, 'utf8') <= MAX_STREAM_ID_BYTES;
+}
+
+/** The test environment requires stream ids prefixed `zegotest-<AppId>-`. */
+export function testPrefix(appId: number): string {
+  return `zegotest-${appId}-`;
+}
+
+/** Whether an id already carries a test-environment prefix (for any AppID). */
+export function hasAnyTestPrefix(id: string): boolean {
+  return id.startsWith('zegotest-');
+}
+
+/** The id as the API knows it: the bare id, prefixed in the test environment. */
+export function apiStreamId(id: string, appId: number, isTest: boolean): string {
+  return isTest ? `${testPrefix(appId)}${id}` : id;
+}
+
+/**
+ * The bare id inside a test-environment id: null unless `apiId` carries this AppID's prefix
+ * followed by at least one character.
+ */
+export function stripTestPrefix(apiId: string, appId: number): string | null {
+  const prefix = testPrefix(appId);
+  return apiId.startsWith(prefix) && apiId.length > prefix.length ? apiId.slice(prefix.length) : null;
+}
+
+/**
+ * The bare id of an id the API (or a callback) reported: test-environment ids lose their prefix;
+ * anything else is returned as is.
+ */
+export function bareStreamId(apiId: string, appId: number, isTest: boolean): string {
+  return (isTest && stripTestPrefix(apiId, appId)) || apiId;
+}
+
+export type HostPort = { ok: true; host: string | undefined; port: number } | { ok: false; message: string };
+
+/** A host name or IPv4 address, or an IPv6 address in brackets (optionally with a %zone). */
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/;
+
+/**
+ * `:9792`, `127.0.0.1:9792`, `localhost:0`, `[::1]:9792`. An empty host (undefined) listens on
+ * every interface; port 0 asks the system for a free one.
+ */
+export function parseHostPort(s: string): HostPort {
+  const m = HOST_PORT.exec(s);
+  if (!m) return { ok: false, message: `expected [host]:port, got "${s}"` };
+  const port = Number(m[3]);
+  if (port > 65535) return { ok: false, message: `port out of range in "${s}"` };
+  const host = m[1] ?? (m[2] === '' ? undefined : m[2]);
+  return { ok: true, host, port };
+}
