@@ -12,6 +12,7 @@ const STATUS: ExporterStatus = {
   rateLimitConfigured: 40,
   queueLength: 2,
   achievableRefreshSec: 12.5,
+  achievableProbesPerSec: 30,
   demandPerSec: 3.2,
   streamsWatched: 4,
   slotsHeld: 1,
