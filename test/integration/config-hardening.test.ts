@@ -120,6 +120,22 @@ describe('config hardening (real process against the simulator)', () => {
   });
 });
 
+describe('config warnings at start (real process)', () => {
+  afterEach(async () => {
+    await stopAll();
+  });
+
+  it('an unknown severity is logged as a warning with file:line:col, and the exporter starts', async () => {
+    const exp = await startExporter(
+      `zego:\n  app_id: ${APP_ID}\n  server_secret: x\n  endpoint: http://127.0.0.1:9\nstreams:\n  - id: live\n    labels: { severity: page }\n`,
+    );
+    const warn = exp.logs().find((l) => l.level === 40 && l.msg.includes('severity'));
+    expect(warn?.msg).toBe(
+      `${exp.configFile}:7:25: streams[0].labels.severity: warning: stream "live": severity "page" is not one the shipped alert rules know (critical, warning, none); this stream alerts like "warning" (docs/configuration.md#streams)`,
+    );
+  });
+});
+
 describe('the config loader worker (built)', () => {
   const mod = (): Promise<typeof import('../../src/config/isolated.js')> => import(pathToFileURL(join(ROOT, 'dist/src/config/isolated.js')).href);
   const file = writeTemp(
@@ -140,6 +156,15 @@ describe('the config loader worker (built)', () => {
     const r = await loadConfigIsolated(file, {}, { maxHeapMb: 4 });
     expect(r.ok).toBe(false);
     expect(!r.ok && r.errors[0]!.message).toMatch(/^config loader failed: .*memory limit/);
+  });
+
+  it('stopLoaders ends a load in progress (what exit does before process.exit), and the load reports it', async () => {
+    const { loadConfigIsolated, stopLoaders } = await mod();
+    const load = loadConfigIsolated(file, {});
+    expect(await stopLoaders(1000)).toBe(true);
+    const r = await load;
+    expect(r.ok).toBe(false);
+    expect(await stopLoaders(1000)).toBe(true);
   });
 
   it('loads the same config within its default limits', async () => {
