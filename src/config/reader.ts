@@ -19,6 +19,9 @@ export interface ParseOptions {
 }
 
 export type { YamlNode };
+
+/** The shortest expanded value the second line of defence in err() masks (see there). */
+const MIN_MASKED_CHARS = 6;
 /** The keys of a mapping that passed `fields()`, with their value nodes. */
 export type Fields = Map<string, YamlNode | null>;
 
@@ -75,7 +78,9 @@ export class ConfigReader {
   #at(path: string, node: YamlNode | null | undefined, message: string): ConfigError {
     const p = this.pos(node);
     const x = node ? this.#expanded.get(node) : undefined;
-    if (x && x.value !== '') message = message.split(x.value).join(x.raw);
+    // Only values long enough not to occur in the message's own words by chance: `rate_limit: ${R}`
+    // with R=0 must not turn "above 0 and at most 40" into "above ${R} and at most 4${R}".
+    if (x && x.value.length >= MIN_MASKED_CHARS) message = message.split(x.value).join(x.raw);
     return p ? { path, line: p.line, col: p.col, message } : { path, message };
   }
 

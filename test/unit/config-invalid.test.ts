@@ -68,6 +68,11 @@ const ROWS: Row[] = [
     'label-name-invalid',
     [{ path: 'streams[0].labels.1team', line: 7, col: 15, message: 'invalid label name "1team" (letters, digits and _, not starting with a digit or __)' }],
   ],
+  [
+    'rate-from-env-zero',
+    [{ path: 'zego.rate_limit', line: 5, col: 15, message: 'must be above 0 and at most 40 (the API\'s limit per AppID), got "${ZEGO_RATE_LIMIT}"' }],
+    { env: { ...ENV, ZEGO_RATE_LIMIT: '0' } },
+  ],
   ['rate-over-api-limit', [{ path: 'zego.rate_limit', line: 5, col: 15, message: "must be above 0 and at most 40 (the API's limit per AppID), got 41" }]],
   [
     'rate-over-test-limit',
