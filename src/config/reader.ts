@@ -19,11 +19,11 @@ export interface ParseOptions {
 }
 
 export type { YamlNode };
+/** The keys of a mapping that passed `fields()`, with their value nodes. */
+export type Fields = Map<string, YamlNode | null>;
 
 /** The shortest expanded value the second line of defence in err() masks (see there). */
 const MIN_MASKED_CHARS = 6;
-/** The keys of a mapping that passed `fields()`, with their value nodes. */
-export type Fields = Map<string, YamlNode | null>;
 
 /**
  * The generic half of the config reader: error collection with line:column, typed reads of YAML
