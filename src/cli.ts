@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatDuration } from './config/duration.js';
-import { formatConfigError, loadConfig } from './config/load.js';
+import { formatConfigError, formatConfigWarning, loadConfig } from './config/load.js';
 import type { LogFormat, LogLevel } from './log.js';
 import { planBudget } from './scheduler/plan.js';
 
@@ -94,7 +94,8 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
     c.streams.map((s) => s.intervalMs),
     c.zego.rateLimit,
   );
-  out(`${file}: OK`);
+  for (const w of loaded.warnings) out(formatConfigWarning(w, file));
+  out(`${file}: OK${loaded.warnings.length > 0 ? ` (${loaded.warnings.length} warning${loaded.warnings.length === 1 ? '' : 's'})` : ''}`);
   out(
     `  app_id ${c.zego.appId}${c.zego.isTest ? ' (test environment)' : ''}, endpoint ${c.zego.endpoint}, secret ${c.zego.serverSecretFile ? `from ${c.zego.serverSecretFile}` : 'inline/env'}`,
   );

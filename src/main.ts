@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { helpText, parseCli, runConfigCheck } from './cli.js';
 import { parseHostPort } from './zego/protocol.js';
-import { loadConfigIsolated } from './config/isolated.js';
-import { formatConfigError } from './config/load.js';
+import { loadConfigIsolated, stopLoaders } from './config/isolated.js';
+import { formatConfigError, formatConfigWarning } from './config/load.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
@@ -40,6 +40,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     log.error({ file: flags.configFile, errors: loaded.errors.length }, 'invalid configuration, not starting');
     return 1;
   }
+  for (const w of loaded.warnings) log.warn(formatConfigWarning(w, flags.configFile));
 
   const reloadStatus = new ReloadStatus();
   const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION }, reloadStatus });
@@ -99,9 +100,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       stopping = true;
       log.info({ signal }, 'shutting down');
       watcher?.close();
+      // Each step has its own grace; this bounds the whole sequence whatever a step does.
+      const forced = setTimeout(() => {
+        log.error({ signal, deadline_ms: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting anyway (forced)');
+        resolve(1);
+      }, SHUTDOWN_DEADLINE_MS);
       void (async () => {
         await exporter.stop(2000);
         await http.close(2000);
+        clearTimeout(forced);
         log.info('stopped');
         resolve(0);
       })();
@@ -111,15 +118,30 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
+/** The whole stop sequence (parts, then HTTP, 2 s grace each) ends within this, or the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 5000;
+
+/**
+ * process.exit() waits for worker threads, and a config loader stuck in a system call (a read
+ * that never returns, on a hostile volume) never ends: then only a kill ends the process.
+ */
+async function exit(code: number): Promise<void> {
+  if (!(await stopLoaders(1000))) {
+    process.stderr.write(`${JSON.stringify({ level: 50, msg: 'a config loader thread is stuck; killing the process to exit (forced)' })}\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+  process.exit(code);
+}
+
 process.on('unhandledRejection', (reason) => {
   // A bug, not bad input: report it loudly but keep serving what we know.
   process.stderr.write(`${JSON.stringify({ level: 50, msg: 'unhandled rejection', err: String(reason) })}\n`);
 });
 
 main(process.argv.slice(2), process.env).then(
-  (code) => process.exit(code),
+  (code) => void exit(code),
   (err: unknown) => {
     process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
+    void exit(1);
   },
 );

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
+import { CONFIG_FILE_MAX_BYTES, FileReadError, readRegularFile } from './regular-file.js';
 import { ConfigReader, type ConfigError, type Fields, type ParseOptions } from './reader.js';
 import { readCallbacks } from './sections/callbacks.js';
 import { readFleet } from './sections/fleet.js';
@@ -12,7 +12,8 @@ import type { Config } from './types.js';
 
 export type { ConfigError, ParseOptions } from './reader.js';
 
-export type LoadResult = { ok: true; config: Config; hash: string } | { ok: false; errors: ConfigError[] };
+/** `warnings`: the config is valid, but something in it is probably not what was meant (logged, printed by --config.check). */
+export type LoadResult = { ok: true; config: Config; hash: string; warnings: ConfigError[] } | { ok: false; errors: ConfigError[] };
 
 /** The top-level keys, each read by its own section reader in sections/. */
 const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks'] as const;
@@ -20,11 +21,18 @@ const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks'] as const;
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // A regular file under the cap: a FIFO or a device in its place is refused, not read.
+    text = readRegularFile(file, CONFIG_FILE_MAX_BYTES).toString('utf8');
   } catch (err) {
-    return { ok: false, errors: [{ path: '', message: `cannot read config file: ${(err as Error).message}` }] };
+    const why = err instanceof FileReadError ? err.reason : (err as Error).message;
+    return { ok: false, errors: [{ path: '', message: `cannot read config file ${file}: ${why}` }] };
   }
   return parseConfig(text, { env, baseDir: dirname(resolve(file)) });
+}
+
+/** `file:line:col: path: warning: message` — a warning, in the same shape as an error. */
+export function formatConfigWarning(w: ConfigError, file: string): string {
+  return formatConfigError({ ...w, message: `warning: ${w.message}` }, file);
 }
 
 export function formatConfigError(e: ConfigError, file: string): string {
@@ -57,5 +65,5 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
 
   if (r.errors.length > 0 || !zego || !streams) return { ok: false, errors: r.errors };
   const hash = createHash('sha256').update(text).update(r.secretFileText).digest('hex');
-  return { ok: true, config: { zego, probe, streams, ...(fleet ? { fleet } : {}), ...(callbacks ? { callbacks } : {}) }, hash };
+  return { ok: true, config: { zego, probe, streams, ...(fleet ? { fleet } : {}), ...(callbacks ? { callbacks } : {}) }, hash, warnings: r.warnings };
 }

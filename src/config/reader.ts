@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, type Node as YamlNode } from 'yaml';
 import { parseDuration } from './duration.js';
+import { FileReadError, readRegularFile, SECRET_FILE_MAX_BYTES } from './regular-file.js';
 
 /** A mistake the user can fix, pointing at the key path and, where known, the line:column. */
 export interface ConfigError {
@@ -22,6 +22,9 @@ export type { YamlNode };
 /** The keys of a mapping that passed `fields()`, with their value nodes. */
 export type Fields = Map<string, YamlNode | null>;
 
+/** The shortest expanded value the second line of defence in err() masks (see there). */
+const MIN_MASKED_CHARS = 6;
+
 /**
  * The generic half of the config reader: error collection with line:column, typed reads of YAML
  * nodes with `${VAR}` expansion, and secret files. It knows no section; each section reader in
@@ -29,6 +32,8 @@ export type Fields = Map<string, YamlNode | null>;
  */
 export class ConfigReader {
   readonly errors: ConfigError[] = [];
+  /** Mistakes that leave the config valid but probably not what was meant (an unknown severity). */
+  readonly warnings: ConfigError[] = [];
   /** The content of every secret file read, so the config hash changes when one does. */
   secretFileText = '';
   /** Scalars whose text came (partly) from the environment: their source text, for messages. */
@@ -45,15 +50,38 @@ export class ConfigReader {
   }
 
   /**
-   * Messages may quote the bad value. A value expanded from the environment is quoted as written
-   * (`${ZEGO_SERVER_SECRET}`), never as expanded: a secret put under the wrong key would otherwise
-   * be printed in the error.
+   * The one way a message quotes a value the user wrote. A value that came from the environment
+   * is shown as written (`"${ZEGO_SERVER_SECRET}"`), never as expanded and whatever type it was
+   * converted to: a secret put under the wrong key (`app_id: ${ZEGO_CALLBACK_SECRET}`) would
+   * otherwise be printed in the error, and the error reaches logs and the answer of /-/reload.
+   * Other strings are quoted; numbers as they are.
+   */
+  shown(node: YamlNode | null | undefined, value: string | number): string {
+    const x = node ? this.#expanded.get(node) : undefined;
+    if (x) return JSON.stringify(x.raw);
+    return typeof value === 'number' ? String(value) : JSON.stringify(value);
+  }
+
+  /**
+   * An error at `node`'s line:col. Values in `message` must be quoted with shown(); as a second
+   * line of defence, any verbatim copy of an expanded value is put back as written.
    */
   err(path: string, node: YamlNode | null | undefined, message: string): void {
+    this.errors.push(this.#at(path, node, message));
+  }
+
+  /** A warning at `node`'s line:col: reported by --config.check, at start and at reload; the config stays valid. */
+  warn(path: string, node: YamlNode | null | undefined, message: string): void {
+    this.warnings.push(this.#at(path, node, message));
+  }
+
+  #at(path: string, node: YamlNode | null | undefined, message: string): ConfigError {
     const p = this.pos(node);
     const x = node ? this.#expanded.get(node) : undefined;
-    if (x && x.value !== '') message = message.split(x.value).join(x.raw);
-    this.errors.push(p ? { path, line: p.line, col: p.col, message } : { path, message });
+    // Only values long enough not to occur in the message's own words by chance: `rate_limit: ${R}`
+    // with R=0 must not turn "above 0 and at most 40" into "above ${R} and at most 4${R}".
+    if (x && x.value.length >= MIN_MASKED_CHARS) message = message.split(x.value).join(x.raw);
+    return p ? { path, line: p.line, col: p.col, message } : { path, message };
   }
 
   /** An error with no node to point at (a required section that is absent). */
@@ -108,7 +136,7 @@ export class ConfigReader {
     if (s === undefined) return undefined;
     const n = Number(s.trim());
     if (s.trim() === '' || !Number.isFinite(n)) {
-      this.err(path, node, `must be a number, got "${s}"`);
+      this.err(path, node, `must be a number, got ${this.shown(node, s)}`);
       return undefined;
     }
     return n;
@@ -118,14 +146,14 @@ export class ConfigReader {
     if (isScalar(node) && typeof node.value === 'boolean') return node.value;
     const s = this.string(node, path);
     if (s === 'true' || s === 'false') return s === 'true';
-    if (s !== undefined) this.err(path, node, `must be true or false, got "${s}"`);
+    if (s !== undefined) this.err(path, node, `must be true or false, got ${this.shown(node, s)}`);
     return undefined;
   }
 
   duration(node: YamlNode | null | undefined, path: string): number | undefined {
     const s = this.string(node, path);
     if (s === undefined) return undefined;
-    const d = parseDuration(s);
+    const d = parseDuration(s, this.shown(node, s));
     if (typeof d !== 'number') {
       this.err(path, node, d.error);
       return undefined;
@@ -135,8 +163,9 @@ export class ConfigReader {
 
   /**
    * A secret file named by `node`, relative to the config file's folder. Returns its absolute path
-   * and raw content (the caller trims and judges it); an unreadable file is an error naming the
-   * path and the system's code, never the content.
+   * and raw content (the caller trims and judges it). It must be a regular file of at most
+   * SECRET_FILE_MAX_BYTES (a FIFO or /dev/zero is refused, not read); anything else is an error
+   * naming the path and what is wrong (the system's code, the file type), never the content.
    */
   secretFile(node: YamlNode | null | undefined, path: string): { file: string; content: string } | undefined {
     const p = this.string(node, path);
@@ -144,9 +173,10 @@ export class ConfigReader {
     const file = isAbsolute(p) ? p : resolve(this.opts.baseDir, p);
     let content: string;
     try {
-      content = (this.opts.readFile ?? ((x: string) => readFileSync(x, 'utf8')))(file);
+      content = (this.opts.readFile ?? ((x: string) => readRegularFile(x, SECRET_FILE_MAX_BYTES).toString('utf8')))(file);
     } catch (err) {
-      this.err(path, node, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const why = err instanceof FileReadError ? err.reason : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      this.err(path, node, `cannot read ${file}: ${why}`);
       return undefined;
     }
     this.secretFileText += `\0${content}`;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { CONFIG_FILE_MAX_BYTES, FileReadError, readRegularFile } from './regular-file.js';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -85,9 +85,11 @@ export class ConfigWatcher {
     for (const p of this.#opts.paths()) {
       h.update(`${p}\0`);
       try {
-        h.update(await readFile(p));
+        // Bounded and non-blocking, like the loader: a FIFO or /dev/zero put in place of a watched
+        // file must not hang the watcher or fill the memory.
+        h.update(readRegularFile(p, CONFIG_FILE_MAX_BYTES));
       } catch (err) {
-        h.update(`\0unreadable:${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+        h.update(`\0unreadable:${err instanceof FileReadError ? err.reason : 'error'}`);
       }
       h.update('\0');
     }

@@ -58,13 +58,13 @@ const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|([A-Za-z0-9.-]*
 
 /**
  * `:9792`, `127.0.0.1:9792`, `localhost:0`, `[::1]:9792`. An empty host (undefined) listens on
- * every interface; port 0 asks the system for a free one.
+ * every interface; port 0 asks the system for a free one. `quoted` is how messages show the text.
  */
-export function parseHostPort(s: string): HostPort {
+export function parseHostPort(s: string, quoted: string = JSON.stringify(s)): HostPort {
   const m = HOST_PORT.exec(s);
-  if (!m) return { ok: false, message: `expected [host]:port, got "${s}"` };
+  if (!m) return { ok: false, message: `expected [host]:port, got ${quoted}` };
   const port = Number(m[3]);
-  if (port > 65535) return { ok: false, message: `port out of range in "${s}"` };
+  if (port > 65535) return { ok: false, message: `port out of range in ${quoted}` };
   const host = m[1] ?? (m[2] === '' ? undefined : m[2]);
   return { ok: true, host, port };
 }

@@ -70,6 +70,25 @@ const anyValue = fc.oneof(
   fc.constantFrom(null, -1, 0, 1e308, 'NaN', '1h', '${S}', '${MISSING}', 'zegotest-1-x', '../x', 'http://', 'ftp://x'),
 );
 
+/** Every scalar key of the config, so that each conversion (number, bool, duration, URL, id) is tried. */
+const SCALAR_KEYS = fc.constantFrom<(string | number)[]>(
+  ['zego', 'app_id'],
+  ['zego', 'rate_limit'],
+  ['zego', 'timeout'],
+  ['zego', 'is_test'],
+  ['zego', 'endpoint'],
+  ['probe', 'interval'],
+  ['streams', 0],
+  ['streams', 1, 'id'],
+  ['streams', 1, 'interval'],
+  ['streams', 1, 'labels', 'severity'],
+  ['fleet', 'redis_url'],
+  ['fleet', 'fallback_rate_limit'],
+  ['fleet', 'share_results'],
+  ['callbacks', 'listen_address'],
+  ['callbacks', 'path'],
+);
+
 describe('config loader (property)', () => {
   it('any text: classified, never throws', () => {
     fc.assert(
@@ -99,6 +118,35 @@ describe('config loader (property)', () => {
         // The key: its path, or for an unknown top-level key (whose parent path is the root), quoted.
         if (!r.ok) for (const e of r.errors) expect(e.path !== '' || /unknown key ".*"/.test(e.message), JSON.stringify(e)).toBe(true);
       }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('a secret from ${VAR} under any key never shows in an error, as written or as the number it converts to', () => {
+    // Secrets of the shapes that convert: digits (with leading zeros), exponents, signs, spaces.
+    const secret = fc
+      .stringMatching(/^[ 0-9.eE+-]{8,40}$/)
+      .filter((x) => x.trim().length >= 8)
+      .chain((x) => fc.constantFrom(x, `0${x.replace(/\D/g, '')}1`));
+    fc.assert(
+      fc.property(
+        fc.oneof(SCALAR_KEYS, fc.array(key, { minLength: 1, maxLength: 3 })),
+        secret,
+        fc.constantFrom('${V}', '${V}', 'x${V}', '${V}!'),
+        (path, v, written) => {
+          let text: string;
+          try {
+            text = stringify(mutate(VALID, path, written));
+          } catch {
+            return;
+          }
+          const r = parseConfig(text, { ...opts, env: { S: SECRET, V: v } });
+          if (r.ok) return;
+          const shown = JSON.stringify(r.errors);
+          const n = Number(v.trim());
+          for (const leak of [v, v.trim(), ...(Number.isFinite(n) && String(n).length >= 8 ? [String(n)] : [])]) expect(shown).not.toContain(leak);
+        },
+      ),
       { numRuns: 1500 },
     );
   });

@@ -11,7 +11,11 @@ import { formatConfigError, loadConfig, type ConfigError } from '../../src/confi
  */
 const DIR = fileURLToPath(new URL('../fixtures/config/', import.meta.url)).replace(/\/$/, '');
 const SECRET = 's3cr3t-value-that-must-not-leak';
-const ENV = { ZEGO_SERVER_SECRET: SECRET };
+/** All digits with a leading zero: converted to a number it no longer reads as the text it came from. */
+const CALLBACK_SECRET = '08712368712638712368712638712368';
+const ENV = { ZEGO_SERVER_SECRET: SECRET, ZEGO_CALLBACK_SECRET: CALLBACK_SECRET };
+/** The secrets, and the digits any number made from the callback secret would print. */
+const LEAKS = new RegExp(`${SECRET}|hunter2|${CALLBACK_SECRET}|8712368|8\\.712368`);
 
 type Row = [name: string, errors: ConfigError[], setup?: { env?: NodeJS.ProcessEnv }];
 
@@ -22,7 +26,7 @@ const ROWS: Row[] = [
     'callbacks-every-problem',
     [
       { path: 'callbacks.extra', line: 10, col: 3, message: 'unknown key "extra" (allowed: secret, secret_file, path, listen_address, discover)' },
-      { path: 'callbacks.path', line: 8, col: 9, message: "/metrics is the exporter's own endpoint" },
+      { path: 'callbacks.path', line: 8, col: 9, message: '"/metrics" is the exporter\'s own endpoint' },
       { path: 'callbacks.listen_address', line: 9, col: 19, message: 'must be host:port or :port (expected [host]:port, got "nope")' },
       { path: 'callbacks.discover.patterns[0]', line: 12, col: 16, message: 'must be stream id characters (letters, digits, - _) and *' },
       { path: 'callbacks.discover.max_streams', line: 13, col: 18, message: 'must be an integer from 1 to 100000' },
@@ -64,12 +68,32 @@ const ROWS: Row[] = [
     'label-name-invalid',
     [{ path: 'streams[0].labels.1team', line: 7, col: 15, message: 'invalid label name "1team" (letters, digits and _, not starting with a digit or __)' }],
   ],
+  [
+    'rate-from-env-zero',
+    [{ path: 'zego.rate_limit', line: 5, col: 15, message: 'must be above 0 and at most 40 (the API\'s limit per AppID), got "${ZEGO_RATE_LIMIT}"' }],
+    { env: { ...ENV, ZEGO_RATE_LIMIT: '0' } },
+  ],
   ['rate-over-api-limit', [{ path: 'zego.rate_limit', line: 5, col: 15, message: "must be above 0 and at most 40 (the API's limit per AppID), got 41" }]],
   [
     'rate-over-test-limit',
     [{ path: 'zego.rate_limit', line: 6, col: 15, message: "must be above 0 and at most 10 (the API's limit per AppID in the test environment), got 11" }],
   ],
   ['secret-and-secret-file', [{ path: 'zego.server_secret_file', line: 5, col: 23, message: 'set either server_secret or server_secret_file, not both' }]],
+  ['secret-file-device', [{ path: 'zego.server_secret_file', line: 4, col: 23, message: 'cannot read /dev/zero: not a regular file (a character device)' }]],
+  ['secret-file-directory', [{ path: 'callbacks.secret_file', line: 7, col: 16, message: `cannot read ${DIR}: not a regular file (a directory)` }]],
+  [
+    'secret-in-wrong-keys',
+    [
+      { path: 'zego.app_id', line: 3, col: 11, message: 'must be an integer from 1 to 4294967295, got "${ZEGO_CALLBACK_SECRET}"' },
+      { path: 'zego.is_test', line: 7, col: 12, message: 'must be true or false, got "${ZEGO_CALLBACK_SECRET}"' },
+      { path: 'zego.endpoint', line: 8, col: 13, message: 'not a URL: "${ZEGO_CALLBACK_SECRET}"' },
+      { path: 'zego.rate_limit', line: 5, col: 15, message: 'must be above 0 and at most 40 (the API\'s limit per AppID), got "${ZEGO_CALLBACK_SECRET}"' },
+      { path: 'zego.timeout', line: 6, col: 12, message: 'invalid duration "${ZEGO_CALLBACK_SECRET}" (use e.g. 500ms, 5s, 1m30s, 1h)' },
+      { path: 'probe.interval', line: 10, col: 13, message: 'invalid duration "${ZEGO_CALLBACK_SECRET}" (use e.g. 500ms, 5s, 1m30s, 1h)' },
+      { path: 'streams[0]', line: 12, col: 5, message: 'invalid stream id "${ZEGO_CALLBACK_SECRET}x!": only letters, digits, "-" and "_" are allowed' },
+      { path: 'callbacks.listen_address', line: 15, col: 19, message: 'must be host:port or :port (expected [host]:port, got "${ZEGO_CALLBACK_SECRET}")' },
+    ],
+  ],
   ['secret-file-missing', [{ path: 'zego.server_secret_file', line: 4, col: 23, message: 'cannot read /definitely/missing: ENOENT' }]],
   ['secret-missing', [{ path: 'zego.server_secret', line: 3, col: 3, message: 'required: server_secret (e.g. ${ZEGO_SERVER_SECRET}) or server_secret_file' }]],
   [
@@ -78,6 +102,23 @@ const ROWS: Row[] = [
       { path: 'zego.app_id', line: 3, col: 11, message: 'must be an integer from 1 to 4294967295, got 0' },
       { path: 'zego.timeout', line: 5, col: 12, message: 'invalid duration "soon" (use e.g. 500ms, 5s, 1m30s, 1h)' },
       { path: 'streams[0]', line: 7, col: 5, message: 'invalid stream id "a b": only letters, digits, "-" and "_" are allowed' },
+    ],
+  ],
+  [
+    'severity-mixed-case',
+    [
+      {
+        path: 'streams[0].labels.severity',
+        line: 7,
+        col: 25,
+        message: 'stream "live-main": severity "Critical" must be written "critical": the alert rules match it exactly, case included',
+      },
+      {
+        path: 'streams[1].labels.severity',
+        line: 9,
+        col: 34,
+        message: 'stream "live-backup": severity "WARNING" must be written "warning": the alert rules match it exactly, case included',
+      },
     ],
   ],
   ['stream-id-chars', [{ path: 'streams[1]', line: 7, col: 5, message: 'invalid stream id "bad id!": only letters, digits, "-" and "_" are allowed' }]],
@@ -117,7 +158,7 @@ describe('invalid configs: each fixture gives exactly its errors, with key path 
     if (r.ok) throw new Error(`${file} was accepted`);
     expect(r.errors).toEqual(want);
     // Values that are secrets (the ServerSecret, a callback secret, a Redis password) are never quoted.
-    for (const e of r.errors) expect(formatConfigError(e, file)).not.toMatch(new RegExp(`${SECRET}|hunter2`));
+    for (const e of r.errors) expect(formatConfigError(e, file)).not.toMatch(LEAKS);
   });
 
   it('has a row for every fixture, and a fixture for every row', () => {

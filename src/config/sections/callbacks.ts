@@ -30,13 +30,14 @@ export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined
   if (f.has('path')) {
     const p = r.string(f.get('path'), 'callbacks.path');
     if (p !== undefined && !URL_PATH.test(p)) r.err('callbacks.path', f.get('path'), 'must be a URL path starting with / (letters, digits, . _ ~ - /)');
-    else if (p !== undefined && RESERVED_PATHS.includes(p)) r.err('callbacks.path', f.get('path'), `${p} is the exporter's own endpoint`);
+    else if (p !== undefined && RESERVED_PATHS.includes(p))
+      r.err('callbacks.path', f.get('path'), `${r.shown(f.get('path'), p)} is the exporter's own endpoint`);
     else if (p !== undefined) path = p;
   }
   let listenAddress: string | undefined;
   if (f.has('listen_address')) {
     listenAddress = r.string(f.get('listen_address'), 'callbacks.listen_address');
-    const parsed = listenAddress === undefined ? undefined : parseHostPort(listenAddress);
+    const parsed = listenAddress === undefined ? undefined : parseHostPort(listenAddress, r.shown(f.get('listen_address'), listenAddress));
     if (parsed && !parsed.ok) r.err('callbacks.listen_address', f.get('listen_address'), `must be host:port or :port (${parsed.message})`);
   }
   const discover = f.has('discover') ? readDiscover(r, f.get('discover')) : undefined;

@@ -5,6 +5,14 @@ import type { StreamConfig, ZegoConfig } from '../types.js';
 import { readInterval } from './probe.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/**
+ * The values of the stream label `severity` that the shipped alert rules (alerts/zego-alerts.yaml)
+ * select on: `critical` pages (ZegoKeyStreamDown), `none` never alerts, `warning` is what every
+ * other stream gets (ZegoStreamDown). test/unit/severity.test.ts reads the rules file and fails
+ * when this list and the rules drift apart.
+ */
+export const KNOWN_SEVERITIES = ['critical', 'warning', 'none'] as const;
+
 /** Labels the exporter or Prometheus already use on the same series. */
 const RESERVED_LABELS = new Set(['stream_id', 'job', 'instance', 'code', 'outcome', 'reason', 'source', 'le', 'quantile']);
 
@@ -35,6 +43,7 @@ export function readStreams(
     let idNode: YamlNode | null = item as YamlNode | null;
     let intervalMs = defaultIntervalMs;
     let labels: Record<string, string> = {};
+    let severityNode: YamlNode | undefined;
     if (isMap(item)) {
       const f = r.fields(item, path, ['id', 'interval', 'labels']);
       if (!f) return;
@@ -45,12 +54,13 @@ export function readStreams(
       idNode = f.get('id') ?? null;
       if (f.has('interval')) intervalMs = readInterval(r, f.get('interval'), `${path}.interval`, defaultIntervalMs) ?? defaultIntervalMs;
       if (f.has('labels')) labels = readLabels(r, f.get('labels'), `${path}.labels`);
+      severityNode = labelNode(f.get('labels'), 'severity');
     }
     const idPath = isMap(item) ? `${path}.id` : path;
     const id = r.string(idNode, idPath);
     if (id === undefined) return;
     if (!hasStreamIdChars(id)) {
-      r.err(idPath, idNode, `invalid stream id "${id}": only letters, digits, "-" and "_" are allowed`);
+      r.err(idPath, idNode, `invalid stream id ${r.shown(idNode, id)}: only letters, digits, "-" and "_" are allowed`);
       return;
     }
     if (zego?.isTest && hasAnyTestPrefix(id)) {
@@ -64,10 +74,11 @@ export function readStreams(
     const first = seen.get(id);
     if (first) {
       const at = r.pos(first);
-      r.err(idPath, idNode, `duplicate stream id "${id}" (first listed at line ${at?.line ?? '?'})`);
+      r.err(idPath, idNode, `duplicate stream id ${r.shown(idNode, id)} (first listed at line ${at?.line ?? '?'})`);
       return;
     }
     if (idNode) seen.set(id, idNode);
+    if (labels['severity'] !== undefined) checkSeverity(r, severityNode, `${path}.labels.severity`, r.shown(idNode, id), labels['severity']);
     out.push({ id, intervalMs, labels });
   });
   return out;
@@ -95,4 +106,30 @@ function readLabels(r: ConfigReader, node: YamlNode | null | undefined, path: st
     if (value !== undefined) labels[name] = value;
   }
   return labels;
+}
+
+function labelNode(labels: YamlNode | null | undefined, name: string): YamlNode | undefined {
+  if (!isMap(labels)) return undefined;
+  const pair = labels.items.find((p) => isScalar(p.key) && String(p.key.value) === name);
+  return (pair?.value as YamlNode | null | undefined) ?? undefined;
+}
+
+/**
+ * The rules match `severity` exactly: `Critical` would never page, so another spelling of a known
+ * value is an error. A value the rules do not know is allowed (the stream alerts like `warning`)
+ * but probably a typo or a scheme of one's own, so it is a warning naming the stream.
+ */
+function checkSeverity(r: ConfigReader, node: YamlNode | undefined, path: string, stream: string, value: string): void {
+  const known: readonly string[] = KNOWN_SEVERITIES;
+  if (known.includes(value)) return;
+  const meant = known.find((k) => k === value.toLowerCase());
+  if (meant) {
+    r.err(path, node, `stream ${stream}: severity ${r.shown(node, value)} must be written "${meant}": the alert rules match it exactly, case included`);
+    return;
+  }
+  r.warn(
+    path,
+    node,
+    `stream ${stream}: severity ${r.shown(node, value)} is not one the shipped alert rules know (${known.join(', ')}); this stream alerts like "warning" (docs/configuration.md#streams)`,
+  );
 }

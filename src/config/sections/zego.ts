@@ -22,7 +22,7 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
   else {
     const n = r.number(f.get('app_id'), 'zego.app_id');
     if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 4_294_967_295))
-      r.err('zego.app_id', f.get('app_id'), `must be an integer from 1 to 4294967295, got ${n}`);
+      r.err('zego.app_id', f.get('app_id'), `must be an integer from 1 to 4294967295, got ${r.shown(f.get('app_id'), n)}`);
     else appId = n;
   }
 
@@ -37,7 +37,7 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
       try {
         url = new URL(s);
       } catch {
-        r.err('zego.endpoint', f.get('endpoint'), `not a URL: "${s}"`);
+        r.err('zego.endpoint', f.get('endpoint'), `not a URL: ${r.shown(f.get('endpoint'), s)}`);
       }
       if (url && url.protocol !== 'http:' && url.protocol !== 'https:') r.err('zego.endpoint', f.get('endpoint'), 'must be an http or https URL');
       else if (url && (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')) {
@@ -55,7 +55,7 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
         r.err(
           'zego.rate_limit',
           f.get('rate_limit'),
-          `must be above 0 and at most ${limit} (the API's limit per AppID${isTest ? ' in the test environment' : ''}), got ${n}`,
+          `must be above 0 and at most ${limit} (the API's limit per AppID${isTest ? ' in the test environment' : ''}), got ${r.shown(f.get('rate_limit'), n)}`,
         );
       } else rateLimit = n;
     }
