@@ -23,6 +23,8 @@ const RETRY_MS = 250;
 /** Events received while Redis was away, published when it returns; the oldest go first. */
 const MAX_OUTBOX = 10_000;
 const MAX_ORIGIN_CHARS = 100;
+/** How long start waits for the first connection before an unreachable Redis counts as an outage. */
+const STARTUP_GRACE_MS = 1500;
 
 export interface FanoutOptions {
   /** Commands that must not wait (XADD): fails at once while disconnected. */
@@ -115,6 +117,20 @@ export class CallbackFanout {
   }
 
   async #run(): Promise<void> {
+    // The connection is still being made at start: a read now would fail and report an outage that is none.
+    if (this.#o.reader.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, STARTUP_GRACE_MS);
+        timer.unref();
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wake = done;
+        this.#o.reader.once('ready', done);
+      });
+      this.#wake = null;
+    }
     while (this.#running) {
       try {
         const reply = await this.#o.reader.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', this.#key, this.#lastId);

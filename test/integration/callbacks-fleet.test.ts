@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actives, measureFleetSpread, postCallback, signedEvent, startFleetHarness, type FleetHarness } from '../../bench/callbacks-fleet.js';
+import { eventually, scrape } from '../helpers/exporter-process.js';
+
+const STREAMS = Array.from({ length: 10 }, (_, i) => `fcb-${i}`);
+
+/**
+ * Three exporter processes behind one "Service" (callbacks posted round-robin), one redis-server,
+ * the strict simulator: every replica learns every callback, a nonce is spent fleet-wide, a
+ * restarted replica catches up, and a Redis outage degrades to "each applies its own" and heals.
+ * One fleet for the whole file (start-up is the slow part); the cases run in order on it.
+ */
+describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
+  let h: FleetHarness;
+  /** Each stream's last stream_seq posted, so later cases continue ZEGO's order. */
+  const seq = new Map<string, number>(STREAMS.map((id) => [id, 0]));
+  const next = (id: string): number => {
+    const s = seq.get(id)! + 1;
+    seq.set(id, s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    h = await startFleetHarness(3, STREAMS);
+    await eventually(
+      () => Promise.all(h.replicas.map((r) => scrape(r.url))),
+      (all) => all.every((m) => m.get('zego_exporter_callbacks_fanout_connected') === 1),
+      5000,
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('100 callbacks posted round-robin show on every replica within 1 s (p99)', async () => {
+    const r = await measureFleetSpread(h, 100);
+    for (const id of STREAMS) seq.set(id, 10);
+    console.log(`callbacks fleet: POST → on all 3 replicas' /metrics: p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms (n=${r.n})`);
+    expect(r.n).toBe(100);
+    expect(r.notAccepted).toBe(0);
+    expect(r.p99Ms).toBeLessThan(1000);
+    // Fanned-out events are applied, not counted again as received.
+    const counted = await Promise.all(
+      h.replicas.map(async (x) => (await scrape(x.url)).get('zego_exporter_callbacks_total{event="stream_create",result="accepted"}') ?? 0),
+    );
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(50);
+  }, 30_000);
+
+  it('a nonce spent at one replica is refused at another with another body (409, applied nowhere) and is a duplicate with the same body', async () => {
+    const id = 'fcb-0';
+    const s = next(id);
+    const ev = signedEvent(id, s, { nonce: '777000111' });
+    expect(await postCallback(h.replicas[0]!.url, ev)).toBe(200);
+    const want = s % 2 === 1 ? 1 : 0;
+    await eventually(
+      () => Promise.all(h.replicas.map(async (r) => (await actives(r.url)).get(id))),
+      (v) => v.every((x) => x === want),
+      1000,
+      10,
+    );
+    // The captured signature onto a forged body: the next stream_seq, the opposite state.
+    const forged = { ...signedEvent(id, s + 1, { nonce: '777000111' }), timestamp: ev['timestamp']!, signature: ev['signature']! };
+    expect(await postCallback(h.replicas[1]!.url, forged)).toBe(409);
+    expect(await postCallback(h.replicas[2]!.url, forged)).toBe(409);
+    expect(await postCallback(h.replicas[2]!.url, ev)).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const r of h.replicas) expect((await actives(r.url)).get(id)).toBe(want);
+    const m1 = await scrape(h.replicas[1]!.url);
+    expect(m1.get(`zego_exporter_callbacks_total{event="${want === 1 ? 'stream_close' : 'stream_create'}",result="replayed"}`)).toBe(1);
+    const m2 = await scrape(h.replicas[2]!.url);
+    expect(m2.get(`zego_exporter_callbacks_total{event="${want === 1 ? 'stream_create' : 'stream_close'}",result="duplicate"}`)).toBe(1);
+  });
+
+  it('a replica restarted mid-run catches up on what it missed', async () => {
+    await h.replicas[2]!.stop('SIGKILL');
+    // A close with a reason only a callback can tell (kicked, type 3): a probe cannot supply it.
+    const id = 'fcb-3';
+    let s = next(id);
+    if (s % 2 === 1) {
+      expect(await postCallback(h.replicas[0]!.url, signedEvent(id, s))).toBe(200);
+      s = next(id);
+    }
+    // The signature covers timestamp and nonce only, so the close type can be set after signing.
+    expect(await postCallback(h.replicas[1]!.url, { ...signedEvent(id, s), type: '3' })).toBe(200);
+    const r2 = await h.restart(2);
+    await eventually(
+      () => scrape(r2.url),
+      (m) => m.get(`zego_stream_last_close_reason{stream_id="${id}",reason="kicked"}`) === 1,
+      5000,
+      50,
+    );
+  }, 30_000);
+
+  it('with Redis killed each replica applies what it receives, says so once, and all converge when Redis returns', async () => {
+    await h.redis.kill();
+    await eventually(
+      () => Promise.all(h.replicas.map((r) => scrape(r.url))),
+      (all) => all.every((m) => m.get('zego_exporter_callbacks_fanout_connected') === 0),
+      5000,
+    );
+    const a = 'fcb-5';
+    const b = 'fcb-6';
+    const sa = next(a);
+    const sb = next(b);
+    expect(await postCallback(h.replicas[0]!.url, signedEvent(a, sa))).toBe(200);
+    expect(await postCallback(h.replicas[1]!.url, signedEvent(b, sb))).toBe(200);
+    const wa = sa % 2 === 1 ? 1 : 0;
+    const wb = sb % 2 === 1 ? 1 : 0;
+    // The API says the same (the restarted replica may still be probing, at the fallback rate now).
+    const sec = Math.floor(Date.now() / 1000);
+    for (const [id, w] of [[a, wa] as const, [b, wb] as const]) {
+      h.sim.setStream(id, w === 1 ? { state: 'active', createTime: sec - 1 } : { state: 'closed', createTime: sec - 600, closeTime: sec });
+    }
+    expect((await actives(h.replicas[0]!.url)).get(a)).toBe(wa);
+    expect((await actives(h.replicas[1]!.url)).get(b)).toBe(wb);
+    expect((await actives(h.replicas[2]!.url)).get(a)).not.toBe(wa);
+    await h.redis.restart();
+    await eventually(
+      () => Promise.all(h.replicas.map(async (r) => [(await actives(r.url)).get(a), (await actives(r.url)).get(b)])),
+      (v) => v.every(([x, y]) => x === wa && y === wb),
+      5000,
+      50,
+    );
+    for (const r of h.replicas) {
+      expect((await scrape(r.url)).get('zego_exporter_callbacks_fanout_connected')).toBe(1);
+      const lost = r.logs().filter((l) => l.msg.startsWith('callback fan-out lost Redis'));
+      expect(lost.length).toBeLessThanOrEqual(1);
+    }
+    expect(h.replicas[0]!.logs().filter((l) => l.msg.startsWith('callback fan-out lost Redis'))).toHaveLength(1);
+  }, 30_000);
+});
