@@ -27,13 +27,17 @@ export function fleetConfig(sim: Simulator, streams: string[], opts: { intervalM
   return (
     `zego:\n  app_id: ${FLEET_APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: ${opts.rate ?? 10}\n  timeout: 2s\n` +
     `probe:\n  interval: ${opts.intervalMs ?? 60_000}ms\n` +
-    `callbacks:\n  secret: \${CB}\n` +
+    `callbacks:\n  secret: \${CB}\n  discover:\n    patterns: ["\${DISC}"]\n    max_streams: 2\n` +
     `fleet:\n  redis_url: \${REDIS_URL}\n  key_prefix: cbfleet\n  fallback_rate_limit: 2\n` +
     `streams:\n${streams.map((id) => `  - ${id}`).join('\n')}\n`
   );
 }
 
-/** The simulator, a redis-server and `n` replicas that have each probed every stream once (closed, long ago). */
+/**
+ * The simulator, a redis-server and `n` replicas that have each probed every stream once (closed,
+ * long ago). Each discovers streams matching $DISC (default disc-*; `env` may give a replica its
+ * own), at most 2.
+ */
 export async function startFleetHarness(
   n: number,
   streams: string[],
@@ -45,7 +49,10 @@ export async function startFleetHarness(
   for (const id of streams) sim.setStream(id, { state: 'closed', createTime: now - 600, closeTime: now - 300 });
   const yaml = fleetConfig(sim, streams, opts);
   const launch = (i: number, extra: Record<string, string> = {}): Promise<ExporterProcess> =>
-    startExporter(yaml, { env: { S: SERVER_SECRET, CB: FLEET_CALLBACK_SECRET, REDIS_URL: redis.url, ...opts.env?.(i), ...extra }, logLevel: 'info' });
+    startExporter(yaml, {
+      env: { S: SERVER_SECRET, CB: FLEET_CALLBACK_SECRET, REDIS_URL: redis.url, DISC: 'disc-*', ...opts.env?.(i), ...extra },
+      logLevel: 'info',
+    });
   const replicas = await Promise.all(Array.from({ length: n }, (_, i) => launch(i)));
   await Promise.all(replicas.map((r) => waitFor(r.url, streams)));
   return {

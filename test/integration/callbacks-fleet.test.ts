@@ -21,7 +21,8 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
   };
 
   beforeAll(async () => {
-    h = await startFleetHarness(3, STREAMS);
+    // Replica 2 discovers other ids than the others: each replica keeps its own patterns.
+    h = await startFleetHarness(3, STREAMS, { env: (i): Record<string, string> => (i === 2 ? { DISC: 'other-*' } : {}) });
     await eventually(
       () => Promise.all(h.replicas.map((r) => scrape(r.url))),
       (all) => all.every((m) => m.get('zego_exporter_callbacks_fanout_connected') === 1),
@@ -82,7 +83,7 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     }
     // The signature covers timestamp and nonce only, so the close type can be set after signing.
     expect(await postCallback(h.replicas[1]!.url, { ...signedEvent(id, s), type: '3' })).toBe(200);
-    const r2 = await h.restart(2);
+    const r2 = await h.restart(2, { DISC: 'other-*' });
     await eventually(
       () => scrape(r2.url),
       (m) => m.get(`zego_stream_last_close_reason{stream_id="${id}",reason="kicked"}`) === 1,
@@ -90,6 +91,29 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
       50,
     );
   }, 30_000);
+
+  it('a stream discovered from a callback at one replica is discovered by every replica whose patterns match, within its cap', async () => {
+    const sec = Math.floor(Date.now() / 1000);
+    for (const id of ['disc-a', 'disc-b', 'disc-c', 'other-a']) h.sim.setStream(id, { state: 'active', createTime: sec - 1 });
+    // Posted where the pattern does not match: replica 2 does not watch it, the others discover it.
+    expect(await postCallback(h.replicas[2]!.url, signedEvent('disc-a', 1))).toBe(200);
+    expect(await postCallback(h.replicas[0]!.url, signedEvent('other-a', 1))).toBe(200);
+    expect(await postCallback(h.replicas[1]!.url, signedEvent('disc-b', 1))).toBe(200);
+    expect(await postCallback(h.replicas[1]!.url, signedEvent('disc-c', 1))).toBe(200);
+    const view = async (url: string): Promise<string> => {
+      const m = await scrape(url);
+      const ids = ['disc-a', 'disc-b', 'disc-c', 'other-a'].filter((id) => m.get(`zego_stream_active{stream_id="${id}"}`) === 1);
+      return `${ids.join(',')} discovered=${m.get('zego_exporter_streams_discovered')}`;
+    };
+    const all = await eventually(
+      () => Promise.all(h.replicas.map((r) => view(r.url))),
+      (v) => v.every((x) => x.endsWith('=2') || x.endsWith('=1')) && v[0] === v[1] && v[2] === 'other-a discovered=1',
+      3000,
+      20,
+    );
+    // Cap 2: disc-a and one of disc-b/disc-c (whichever came first there), never all three.
+    expect(all[0]).toMatch(/^disc-a,disc-[bc] discovered=2$/);
+  }, 20_000);
 
   it('with Redis killed each replica applies what it receives, says so once, and all converge when Redis returns', async () => {
     await h.redis.kill();
