@@ -1,5 +1,6 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actives, measureFleetSpread, postCallback, signedEvent, startFleetHarness, type FleetHarness } from '../../bench/callbacks-fleet.js';
+import { FLEET_APP_ID, actives, measureFleetSpread, postCallback, signedEvent, startFleetHarness, type FleetHarness } from '../../bench/callbacks-fleet.js';
 import { eventually, scrape } from '../helpers/exporter-process.js';
 
 const STREAMS = Array.from({ length: 10 }, (_, i) => `fcb-${i}`);
@@ -114,6 +115,40 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     // Cap 2: disc-a and one of disc-b/disc-c (whichever came first there), never all three.
     expect(all[0]).toMatch(/^disc-a,disc-[bc] discovered=2$/);
   }, 20_000);
+
+  it('broken entries in the shared stream are skipped and logged once per kind; the fan-out goes on', async () => {
+    const redis = new Redis(h.redis.url, { maxRetriesPerRequest: 0 });
+    try {
+      const key = `cbfleet:callbacks:${FLEET_APP_ID}:events`;
+      const at = String(Date.now());
+      const ok = ['event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '999', 'create_time_ms', at];
+      await redis.xadd(key, '*', 'received_at_ms', at, ...ok); // no origin
+      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', 'soon', ...ok);
+      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', '99999999999999', ...ok);
+      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, ...ok.slice(0, 3), '../../etc', ...ok.slice(4));
+      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, 'event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '-1');
+      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, 'junk', 'y'.repeat(1000));
+      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, 'event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '1', 'create_time_ms', '0');
+    } finally {
+      redis.disconnect();
+    }
+    const id = 'fcb-9';
+    const s = next(id);
+    expect(await postCallback(h.replicas[0]!.url, signedEvent(id, s))).toBe(200);
+    await eventually(
+      () => Promise.all(h.replicas.map(async (r) => (await actives(r.url)).get(id))),
+      (v) => v.every((x) => x === s % 2),
+      2000,
+      20,
+    );
+    for (const r of h.replicas) {
+      expect(r.child.exitCode).toBeNull();
+      expect((await actives(r.url)).get('fcb-8')).not.toBe(1);
+      const warned = r.logs().filter((l) => l.msg === 'broken entry in the callback stream skipped');
+      expect(warned.length).toBe(new Set(warned.map((l) => l['reason'])).size);
+      expect(warned.length).toBeGreaterThanOrEqual(5);
+    }
+  });
 
   it('with Redis killed each replica applies what it receives, says so once, and all converge when Redis returns', async () => {
     await h.redis.kill();
