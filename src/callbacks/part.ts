@@ -47,7 +47,8 @@ export class CallbacksPart implements Part {
         fleet: config.fleet,
         appId: config.zego.appId,
         windowMs: DEFAULT_WINDOW_MS,
-        apply: (e, at) => void this.#apply(e, at),
+        // Callbacks turned off by a reload: what others receive is not applied here either.
+        apply: (e, at) => void (this.#config.callbacks ? this.#apply(e, at) : undefined),
         logger: ctx.logger,
         now: ctx.now,
       });
