@@ -133,10 +133,11 @@ export class CallbackFanout {
     }
     while (this.#running) {
       try {
+        // Before blocking: what waited for Redis goes out as soon as it answers, not a read later.
+        if (this.#outbox.length > 0) await this.#flush();
         const reply = await this.#o.reader.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', this.#key, this.#lastId);
         this.#setConnected(true);
         if (reply) this.#read(reply);
-        if (this.#outbox.length > 0) await this.#flush();
       } catch (err) {
         if (!this.#running) break;
         this.#setConnected(false, err);
