@@ -39,8 +39,6 @@ export interface FanoutOptions {
   origin: string;
   /** Applies an event another replica received, at the time that replica received it. */
   apply: (e: StreamEvent, receivedAtMs: number) => void;
-  /** Told on every switch of the connection to the shared stream (true: connected). */
-  onConnected: (connected: boolean) => void;
   logger: Logger;
   now?: () => number;
 }
@@ -66,11 +64,6 @@ export class CallbackFanout {
 
   get connected(): boolean {
     return this.#connected === true;
-  }
-
-  /** Events waiting for Redis (for tests and diagnostics). */
-  get pending(): number {
-    return this.#outbox.length;
   }
 
   start(): void {
@@ -204,7 +197,6 @@ export class CallbackFanout {
     if (this.#connected === connected) return;
     const first = this.#connected === null;
     this.#connected = connected;
-    this.#o.onConnected(connected);
     if (connected) this.#o.logger.info({ key: this.#key }, 'callback fan-out connected: callbacks received by any replica are applied here');
     else if (!first || err !== undefined) {
       this.#o.logger.warn(

@@ -60,7 +60,6 @@ export class FleetCallbacks implements FleetHook {
       windowMs: o.windowMs,
       origin: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
       apply: o.apply,
-      onConnected: () => undefined,
       logger: o.logger,
       ...(o.now ? { now: o.now } : {}),
     });

@@ -5,7 +5,7 @@ import type { StreamEvent } from '../../src/callbacks/parse.js';
 import { CallbackReceiver, type FleetHook } from '../../src/callbacks/receiver.js';
 import { callbackSignature, CallbackVerifier, type SignedFields } from '../../src/callbacks/verify.js';
 import { Secret } from '../../src/config/secret.js';
-import type { CallbackApply } from '../../src/state/store.js';
+import { StateStore, type CallbackApply } from '../../src/state/store.js';
 
 const SECRET = 'cb-secret-value';
 const T0 = 1_700_000_000_000;
@@ -94,5 +94,15 @@ describe('the receiver in fleet mode (fleet hook)', () => {
     expect((await bad.rx.receiveShared('application/json', body('6').replace(/"signature":"[0-9a-f]+"/, `"signature":"${'0'.repeat(40)}"`))).status).toBe(401);
     expect(bad.published).toHaveLength(0);
     expect(bad.claimed).toHaveLength(0);
+  });
+
+  it('an event applied again (its own entry read back, or a catch-up after a restart) is a duplicate and changes nothing', () => {
+    const store = new StateStore({ logger: pino({ level: 'silent' }), now: () => T0 });
+    store.setStreams([{ id: 's1', intervalMs: 10_000, labels: {} }]);
+    const e: StreamEvent = { event: 'stream_create', streamId: 's1', streamSeq: 7, createTimeMs: T0 - 1000 };
+    expect(store.applyCallback('s1', e, T0)).toBe('accepted');
+    const before = structuredClone(store.get('s1'));
+    expect(store.applyCallback('s1', e, T0 + 500)).toBe('duplicate');
+    expect(store.get('s1')).toEqual(before);
   });
 });
