@@ -160,7 +160,7 @@ export class CallbackReceiver {
     return { ...receipt(a.ev, applied, reason), streamId: a.event.streamId };
   }
 
-  /** The node:http side: POST only, bounded body, then receive(). */
+  /** The node:http side: POST only, bounded body, then receiveShared() (receive() outside fleet mode). */
   handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'POST') {
       req.resume();
