@@ -8,11 +8,12 @@
  * Targets (2-core machine): ≥ 95% of the budget at loopback latency, zero throttling, peak window
  * ≤ rate_limit; staleness ≤ 1.2 × N/R; throttled < 2% after convergence; /metrics for 10k streams
  * p99 ≤ 50 ms and RSS ≤ 150 MB; event-loop delay p99 ≤ 20 ms.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet`.
  */
 import { parseArgs } from 'node:util';
 import { mixedIntervals, printMixed, printThrottle, throttleConvergence } from './adaptive.js';
 import { measureCallbackLatency } from './callbacks.js';
+import { benchFleetCallbacks } from './callbacks-fleet.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
 import { printSaturation, saturation } from './saturation.js';
 
@@ -67,6 +68,13 @@ async function main(): Promise<void> {
     const r = await measureCallbackLatency(quick ? 20 : 100);
     console.log(`callbacks   signed stream_create/close → visible on /metrics: p50 ${r.p50Ms.toFixed(1)} ms p99 ${r.p99Ms.toFixed(1)} ms (n=${r.n})`);
     if (r.p99Ms >= 1000) missed.push('callback to /metrics within 1 s');
+  }
+  if (!only || only === 'callbacks-fleet') {
+    const r = await benchFleetCallbacks(quick ? 30 : 100);
+    console.log(
+      `callbacks-fleet  3 replicas, round-robin POSTs → visible on every replica's /metrics: p50 ${r.p50Ms.toFixed(1)} ms p99 ${r.p99Ms.toFixed(1)} ms max ${r.maxMs.toFixed(1)} ms (n=${r.n})`,
+    );
+    if (r.p99Ms >= 1000 || r.notAccepted > 0) missed.push('fleet callbacks on every replica within 1 s');
   }
   console.log(`bench took ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(missed.length === 0 ? 'RESULT: all targets met' : `RESULT: missed: ${missed.join('; ')}`);

@@ -69,7 +69,8 @@ export class Exporter {
     // Called back only after construction, when every field below is set.
     const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
     const changed = { watchedChanged: () => this.#setStreams(), rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()) };
-    this.#parts = new Parts(opts.config, { logger: this.#log, now: this.#now, store: this.#store, recordCallback, ...changed }, opts.parts);
+    const lastSequence = (): number => this.#client.lastSequence;
+    this.#parts = new Parts(opts.config, { logger: this.#log, now: this.#now, store: this.#store, recordCallback, lastSequence, ...changed }, opts.parts);
     const { gate, share, route } = this.#parts;
     this.route = route;
     const z = opts.config.zego;
@@ -82,7 +83,7 @@ export class Exporter {
     this.#scheduler = new Scheduler({
       budget: this.#budget,
       now: this.#now,
-      probe: (id, signal) => this.#client.describeStreamState(id, signal),
+      probe: (id, signal, sequence) => this.#client.describeStreamState(id, signal, sequence),
       onResult: (id, result, shared) => this.#onResult(id, result, shared),
       ...(share ? { share } : {}),
     });

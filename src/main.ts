@@ -9,6 +9,7 @@ import { startHttpServer } from './http/server.js';
 import { createLogger } from './log.js';
 import { ReloadStatus, Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
+import { testClock } from './test-clock.js';
 
 /** Wiring only: flags → config → the parts → start → signals → stop. */
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -42,8 +43,20 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   for (const w of loaded.warnings) log.warn(formatConfigWarning(w, flags.configFile));
 
+  const clock = testClock(env);
+  if (clock && !clock.ok) {
+    log.error(clock.message);
+    return 1;
+  }
+  if (clock) log.warn({ offset_ms: clock.offsetMs }, 'test clock offset in effect: this process runs its clock off the host clock (tests only)');
   const reloadStatus = new ReloadStatus();
-  const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION }, reloadStatus });
+  const exporter = new Exporter({
+    config: loaded.config,
+    logger: log,
+    build: { version: VERSION, revision: REVISION },
+    reloadStatus,
+    ...(clock ? { now: clock.now } : {}),
+  });
   const reloader = new Reloader({ file: flags.configFile, env, target: exporter, status: reloadStatus, logger: log, hash: loaded.hash });
   let http;
   try {

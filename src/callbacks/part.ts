@@ -7,7 +7,8 @@ import type { CallbackApply, WatchedStream } from '../state/store.js';
 import { Discovery } from './discovery.js';
 import type { StreamEvent } from './parse.js';
 import { CallbackReceiver, callbackRoute, startCallbackListener } from './receiver.js';
-import { CallbackVerifier } from './verify.js';
+import { CallbackVerifier, DEFAULT_WINDOW_MS } from './verify.js';
+import { FleetCallbacks } from './fleet.js';
 
 /**
  * ZEGO's stream_create / stream_close callbacks: receiver, verifier, discovery of unlisted streams
@@ -27,6 +28,8 @@ export class CallbacksPart implements Part {
   #discovery: Discovery | null = null;
   #sweepTimer: NodeJS.Timeout | null = null;
   #running = false;
+  /** Fleet mode (fleet and callbacks both on at start): nonces and fan-out through Redis. */
+  #fleet: FleetCallbacks | null = null;
 
   constructor(config: Config, ctx: PartContext) {
     this.#ctx = ctx;
@@ -39,6 +42,26 @@ export class CallbacksPart implements Part {
         read: () => this.#discovery?.size ?? 0,
       },
     ];
+    if (config.fleet && config.callbacks) {
+      this.#fleet = new FleetCallbacks({
+        fleet: config.fleet,
+        appId: config.zego.appId,
+        windowMs: DEFAULT_WINDOW_MS,
+        // Callbacks turned off by a reload: what others receive is not applied here either.
+        apply: (e, at) => void (this.#config.callbacks ? this.#apply(e, at) : undefined),
+        logger: ctx.logger,
+        now: ctx.now,
+      });
+      const fleet = this.#fleet;
+      this.gauges = [
+        ...this.gauges,
+        {
+          name: 'zego_exporter_callbacks_fanout_connected',
+          help: 'Fleet mode: 1 while callbacks received by any replica reach this one through Redis, 0 while it applies only its own.',
+          read: () => (fleet.connected ? 1 : 0),
+        },
+      ];
+    }
     this.#configure(config);
   }
 
@@ -57,6 +80,7 @@ export class CallbacksPart implements Part {
       this.#ctx.logger.info({ address: this.#listener.url }, 'callbacks listening');
     }
     this.#running = true;
+    this.#fleet?.start();
     this.#resetSweep();
   }
 
@@ -75,6 +99,7 @@ export class CallbacksPart implements Part {
     this.#resetSweep();
     await this.#listener?.close(graceMs);
     this.#listener = null;
+    await this.#fleet?.stop();
   }
 
   /** The main listener's share: reads the current config per request, so a reload that turns callbacks on or off or moves the path takes effect at once. */
@@ -126,6 +151,7 @@ export class CallbacksPart implements Part {
       record: (event, result) => this.#ctx.recordCallback(event, result),
       logger: this.#ctx.logger,
       now: this.#ctx.now,
+      fleet: () => this.#fleet,
     });
     if (!cb.discover) this.#discovery = null;
     else if (this.#discovery) this.#discovery.setConfig(cb.discover);

@@ -6,7 +6,8 @@ import { listen, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
 import { implausibleTime, parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
-import type { CallbackVerifier } from './verify.js';
+import type { CallbackVerifier, SignedFields } from './verify.js';
+import type { FleetClaim } from './fleet-nonces.js';
 
 /** Far above a real callback (a few url arrays and extra_info), far below anything that hurts. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -23,6 +24,24 @@ export interface ReceiverOptions {
   maxBodyBytes?: number;
   /** Bytes of bodies in flight across all connections; the process-wide one unless a test gives its own. */
   bodyBudget?: BodyBudget;
+  /** Fleet mode: the replay check across replicas and the fan-out of what was applied (null: local only). */
+  fleet?: () => FleetHook | null;
+}
+
+/** What the receiver asks of the fleet: fleet-nonces.ts and fanout.ts behind one face. */
+export interface FleetHook {
+  /** The fleet's verdict on a nonce, or null when Redis is away (the local memory decides alone). */
+  claim(f: SignedFields): Promise<FleetClaim | null>;
+  /** An event this replica applied, for every other replica. */
+  publish(e: StreamEvent, receivedAtMs: number): void;
+}
+
+/** A callback that passed every local check: what is left is remembering its nonce and applying it. */
+interface Admitted {
+  ev: CallbackEventLabel;
+  sf: SignedFields;
+  /** null: a signed event that is neither stream_create nor stream_close (ignored once remembered). */
+  event: StreamEvent | null;
 }
 
 export interface Receipt {
@@ -68,36 +87,68 @@ export class CallbackReceiver {
     this.#budget = opts.bodyBudget ?? processBodyBudget;
   }
 
+  /** Local checks only: the verifier's memory is the whole replay check. */
   receive(contentType: string | undefined, body: string): Receipt {
     const receivedAtMs = this.#now();
-    const r = this.#receive(contentType, body, receivedAtMs);
+    const a = this.#admit(contentType, body, receivedAtMs);
+    return this.#done('receipt' in a ? a.receipt : this.#apply(a, receivedAtMs));
+  }
+
+  /**
+   * In fleet mode: the local checks, then the fleet's claim on the nonce, so a nonce used at any
+   * replica counts here too; then the event is applied and published to the other replicas.
+   * Without a verdict from Redis, the same as receive().
+   */
+  async receiveShared(contentType: string | undefined, body: string): Promise<Receipt> {
+    const fleet = this.#o.fleet?.() ?? null;
+    if (!fleet) return this.receive(contentType, body);
+    const receivedAtMs = this.#now();
+    const a = this.#admit(contentType, body, receivedAtMs);
+    if ('receipt' in a) return this.#done(a.receipt);
+    const claim = await fleet.claim(a.sf);
+    if (claim === 'replayed') return this.#done(receipt(a.ev, 'replayed', 'nonce already used at another replica'));
+    if (claim === 'duplicate') {
+      this.#o.verifier.remember(a.sf);
+      return this.#done(receipt(a.ev, 'duplicate', 'already received by the fleet'));
+    }
+    const r = this.#apply(a, receivedAtMs);
+    if (a.event && (r.result === 'accepted' || r.result === 'unwatched' || r.result === 'stale')) {
+      // Also when unwatched or stale here: another replica may watch the stream (its own patterns), or know less of it.
+      fleet.publish(a.event, receivedAtMs);
+    }
+    return this.#done(r);
+  }
+
+  #done(r: Receipt): Receipt {
     this.#o.record(r.event, r.result);
     this.#log(r);
     return r;
   }
 
-  #receive(contentType: string | undefined, body: string, receivedAtMs: number): Receipt {
+  #admit(contentType: string | undefined, body: string, receivedAtMs: number): Admitted | { receipt: Receipt } {
     const fields = parseBody(contentType, body);
-    if (!fields.ok) return receipt('other', 'malformed', fields.reason);
+    if (!fields.ok) return { receipt: receipt('other', 'malformed', fields.reason) };
     const signed = signedPart(fields.value);
     const ev = eventLabel(fields.value['event']);
-    if (!signed.ok) return receipt(ev, 'malformed', signed.reason);
+    if (!signed.ok) return { receipt: receipt(ev, 'malformed', signed.reason) };
     const s = signed.value;
     const sf = { timestamp: s.timestamp, nonce: s.nonce, signature: s.signature, bodyDigest: createHash('sha1').update(body).digest('hex') };
     const v = this.#o.verifier.check(sf);
-    if (!v.ok) return receipt(ev, v.result, v.reason);
-    if (s.appId !== null && s.appId !== this.#o.appId()) return receipt(ev, 'wrong_app', "appid is not this exporter's AppID");
-    if (v.duplicate) return receipt(ev, 'duplicate', 'already received');
-    if (ev === 'other') {
-      this.#o.verifier.remember(sf);
-      return receipt(ev, 'ignored', 'not a stream_create or stream_close event');
-    }
+    if (!v.ok) return { receipt: receipt(ev, v.result, v.reason) };
+    if (s.appId !== null && s.appId !== this.#o.appId()) return { receipt: receipt(ev, 'wrong_app', "appid is not this exporter's AppID") };
+    if (v.duplicate) return { receipt: receipt(ev, 'duplicate', 'already received') };
+    if (ev === 'other') return { ev, sf, event: null };
     const e = streamEvent(fields.value);
-    if (!e.ok) return receipt(ev, 'malformed', e.reason);
+    if (!e.ok) return { receipt: receipt(ev, 'malformed', e.reason) };
     const badTime = implausibleTime(e.value, receivedAtMs);
-    if (badTime !== null) return receipt(ev, 'malformed', badTime);
-    this.#o.verifier.remember(sf);
-    const applied = this.#o.apply(e.value, receivedAtMs);
+    if (badTime !== null) return { receipt: receipt(ev, 'malformed', badTime) };
+    return { ev, sf, event: e.value };
+  }
+
+  #apply(a: Admitted, receivedAtMs: number): Receipt {
+    this.#o.verifier.remember(a.sf);
+    if (!a.event) return receipt(a.ev, 'ignored', 'not a stream_create or stream_close event');
+    const applied = this.#o.apply(a.event, receivedAtMs);
     const reason =
       applied === 'accepted'
         ? 'accepted'
@@ -106,10 +157,10 @@ export class CallbackReceiver {
           : applied === 'stale'
             ? 'older than what is known of the stream'
             : 'stream not watched';
-    return { ...receipt(ev, applied, reason), streamId: e.value.streamId };
+    return { ...receipt(a.ev, applied, reason), streamId: a.event.streamId };
   }
 
-  /** The node:http side: POST only, bounded body, then receive(). */
+  /** The node:http side: POST only, bounded body, then receiveShared() (receive() outside fleet mode). */
   handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'POST') {
       req.resume();
@@ -155,10 +206,13 @@ export class CallbackReceiver {
     req.on('end', () => {
       if (done) return;
       done = true;
-      const r = this.receive(req.headers['content-type'], Buffer.concat(chunks).toString('utf8'));
+      const text = Buffer.concat(chunks).toString('utf8');
       chunks.length = 0;
       free();
-      reply(res, r.status, r.reason);
+      this.receiveShared(req.headers['content-type'], text).then(
+        (r) => reply(res, r.status, r.reason),
+        () => reply(res, 500, 'internal error'),
+      );
     });
     // An aborted upload is the client's loss; there is nobody left to answer.
     req.on('error', () => {

@@ -17,6 +17,8 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
     if (a.keyPrefix !== b.keyPrefix) changed.push('fleet.key_prefix');
     if (a.shareResults !== b.shareResults) changed.push('fleet.share_results');
     if (running.zego.appId !== next.zego.appId) changed.push('zego.app_id (fleet budget key)');
+    // The fan-out and the fleet-wide replay check are built at start, when callbacks are on then.
+    if (running.callbacks === undefined && next.callbacks !== undefined) changed.push('callbacks (fleet fan-out and replay check)');
   }
   return changed;
 }

@@ -15,6 +15,8 @@ export interface FleetGateOptions {
   logger: Logger;
   /** Told on every switch between the shared budget and the local fallback. */
   onModeChange: (connected: boolean) => void;
+  /** The last Sequence this process sent: the fleet's Sequence for the next call is above it. */
+  lastSequence?: () => number;
   now?: () => number;
 }
 
@@ -77,6 +79,12 @@ export class FleetGate implements Gate {
   async #acquire(signal: AbortSignal): Promise<GateTicket | null> {
     for (;;) {
       if (signal.aborted || this.#closed) return null;
+      if (!this.#connected && !this.#everConnected && !this.#reportedDown && this.#now() - this.#startedAt < STARTUP_GRACE_MS) {
+        // Still connecting at start: a call sent now would take its Sequence from this host's
+        // clock, possibly ahead of the fleet's, so wait for the first verdict (bounded by the grace).
+        await sleep(STARTUP_RECHECK_MS, signal);
+        continue;
+      }
       if (!this.#connected) {
         // Calls already past the local queue when Redis went away must not go out at once: the
         // fallback keeps the same rule locally (fallback slots held until 1 s after the response).
@@ -93,20 +101,22 @@ export class FleetGate implements Gate {
           this.#opts.callTimeoutMs + HOLD_MS + LEASE_MARGIN_MS,
           Math.floor(1000 / this.#rateLimit),
           adopt,
+          this.#opts.lastSequence?.() ?? 0,
         );
       } catch (err) {
         this.#lost(err);
         continue;
       }
       if (adopt.length > 0) this.#ungatedUntil = [];
-      if (res.granted) return this.#leased(res.member);
+      if (res.granted) return this.#leased(res.member, res.sequence);
       await sleep(Math.min(MAX_WAIT_MS, res.retryInMs) + 1, signal);
     }
   }
 
-  #leased(member: string): GateTicket {
+  #leased(member: string, sequence: number | null): GateTicket {
     let done = false;
     return {
+      ...(sequence !== null ? { sequence } : {}),
       release: () => {
         if (done) return;
         done = true;

@@ -17,6 +17,13 @@ import type { Logger } from 'pino';
 const MAX_LEASE_AHEAD_MS = 120_000;
 /** next_start is at most one spacing ahead (1 s at 1 call/s); 10 s leaves room for any sane config. */
 const MAX_NEXT_START_AHEAD_MS = 10_000;
+/**
+ * ZEGO's Sequence rule spans 10 s; the fleet's last Sequence is kept longer, so a host clock up to
+ * a minute ahead (whose local values raise it) cannot make it go back while it matters.
+ */
+const SEQUENCE_KEEP_MS = 60_000;
+/** A caller's own last Sequence (or the stored one) further ahead of Redis's clock than this is ignored (repaired). */
+const MAX_SEQUENCE_AHEAD_MS = 60_000;
 
 const ACQUIRE = `
 redis.replicate_commands()
@@ -40,10 +47,15 @@ if kind ~= 'string' and kind ~= 'none' then
   redis.call('DEL', KEYS[2])
   broken[#broken + 1] = 'next_start_type'
 end
+kind = redis.call('TYPE', KEYS[3])['ok']
+if kind ~= 'string' and kind ~= 'none' then
+  redis.call('DEL', KEYS[3])
+  broken[#broken + 1] = 'sequence_type'
+end
 -- Calls this process made while it could not reach Redis: counted before anything is granted.
-local adopt = tonumber(ARGV[5])
+local adopt = tonumber(ARGV[6])
 for i = 1, adopt do
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5 + i]), member .. ':adopted:' .. i)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6 + i]), member .. ':adopted:' .. i)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local maxLeaseMs = math.max(2 * leaseMs, ${MAX_LEASE_AHEAD_MS})
@@ -73,7 +85,20 @@ redis.call('PEXPIRE', KEYS[1], maxLeaseMs)
 if spacingMs > 0 then
   redis.call('SET', KEYS[2], now + spacingMs, 'PX', spacingMs)
 end
-return {1, 0, held + 1, report}
+-- The call's Sequence: above every one given to any member and above the caller's own last
+-- (sent on its local counter while Redis was away), on Redis's clock, so no host's clock matters.
+-- A last value far ahead was not written by an exporter: repaired to now.
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+if last == nil or last ~= last or last > now + ${MAX_SEQUENCE_AHEAD_MS} then
+  broken[#broken + 1] = 'sequence'
+  report = table.concat(broken, ',')
+  last = 0
+end
+local floor = tonumber(ARGV[5]) or 0
+if floor > now + ${MAX_SEQUENCE_AHEAD_MS} then floor = 0 end
+local seq = math.max(now, last + 1, floor + 1)
+redis.call('SET', KEYS[3], string.format('%d', seq), 'PX', ${SEQUENCE_KEEP_MS})
+return {1, 0, held + 1, report, seq}
 `;
 
 /** Cuts a lease to holdMs from now, never lengthens it; a lease already gone stays gone. */
@@ -91,10 +116,10 @@ end
 return 1
 `;
 
-type AcquireReply = [number, number, number, string?];
+type AcquireReply = [number, number, number, string?, number?];
 
 interface FleetCommands {
-  zegoFleetAcquire(leases: string, nextStart: string, ...args: (string | number)[]): Promise<AcquireReply>;
+  zegoFleetAcquire(leases: string, nextStart: string, sequence: string, ...args: (string | number)[]): Promise<AcquireReply>;
   zegoFleetRelease(leases: string, member: string, holdMs: number): Promise<number>;
 }
 
@@ -109,23 +134,33 @@ export interface FleetLimiterOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
-export type AcquireResult = { granted: true; member: string; held: number } | { granted: false; retryInMs: number; held: number };
+export type AcquireResult =
+  | {
+      granted: true;
+      member: string;
+      held: number;
+      /** The call's Sequence, unique and increasing fleet-wide (null from a script that did not give one). */
+      sequence: number | null;
+    }
+  | { granted: false; retryInMs: number; held: number };
 
 export class FleetLimiter {
   readonly #redis: Redis & FleetCommands;
   readonly #leases: string;
   readonly #nextStart: string;
+  readonly #sequence: string;
   readonly #memberPrefix: string;
   readonly #logger: Pick<Logger, 'warn'> | undefined;
   readonly #reported = new Set<string>();
   #seq = 0;
 
   constructor(opts: FleetLimiterOptions) {
-    opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+    opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 3, lua: ACQUIRE });
     opts.redis.defineCommand('zegoFleetRelease', { numberOfKeys: 1, lua: RELEASE });
     this.#redis = opts.redis as Redis & FleetCommands;
     this.#leases = `${opts.keyPrefix}:budget:${opts.appId}:leases`;
     this.#nextStart = `${opts.keyPrefix}:budget:${opts.appId}:next_start`;
+    this.#sequence = `${opts.keyPrefix}:budget:${opts.appId}:sequence`;
     this.#memberPrefix = opts.memberPrefix;
     this.#logger = opts.logger;
   }
@@ -138,14 +173,17 @@ export class FleetLimiter {
   /**
    * One attempt. `leaseMs` must outlive the call (timeout + hold + margin); `spacingMs` is the
    * fleet-wide minimal gap between sends; `adoptMs` are remaining hold times of calls made without
-   * Redis, added as leases first.
+   * Redis, added as leases first; `sequenceFloor` is the last Sequence this process sent (the
+   * granted Sequence is above it).
    */
-  async acquire(limit: number, leaseMs: number, spacingMs: number, adoptMs: readonly number[] = []): Promise<AcquireResult> {
+  async acquire(limit: number, leaseMs: number, spacingMs: number, adoptMs: readonly number[] = [], sequenceFloor = 0): Promise<AcquireResult> {
     const member = `${this.#memberPrefix}:${++this.#seq}`;
-    const args = [limit, Math.ceil(leaseMs), Math.floor(spacingMs), member, adoptMs.length, ...adoptMs.map((ms) => Math.max(1, Math.ceil(ms)))];
-    const [ok, waitMs, held, broken] = await this.#redis.zegoFleetAcquire(this.#leases, this.#nextStart, ...args);
+    const floor = Number.isSafeInteger(sequenceFloor) && sequenceFloor > 0 ? sequenceFloor : 0;
+    const args = [limit, Math.ceil(leaseMs), Math.floor(spacingMs), member, floor, adoptMs.length, ...adoptMs.map((ms) => Math.max(1, Math.ceil(ms)))];
+    const [ok, waitMs, held, broken, sequence] = await this.#redis.zegoFleetAcquire(this.#leases, this.#nextStart, this.#sequence, ...args);
     if (broken) this.#report(broken);
-    return ok === 1 ? { granted: true, member, held } : { granted: false, retryInMs: waitMs, held };
+    if (ok !== 1) return { granted: false, retryInMs: waitMs, held };
+    return { granted: true, member, held, sequence: typeof sequence === 'number' && Number.isSafeInteger(sequence) && sequence > 0 ? sequence : null };
   }
 
   #report(broken: string): void {

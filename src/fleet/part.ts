@@ -41,6 +41,7 @@ export class FleetPart implements Part {
       fallbackRateLimit: Math.min(fleet.fallbackRateLimit, zego.rateLimit),
       callTimeoutMs: zego.timeoutMs,
       logger: ctx.logger,
+      ...(ctx.lastSequence ? { lastSequence: ctx.lastSequence } : {}),
       onModeChange: (connected) => {
         this.#connected = connected;
         ctx.rateChanged();

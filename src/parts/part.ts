@@ -62,6 +62,8 @@ export interface PartContext {
   watchedChanged(): void;
   /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
   rateChanged(): void;
+  /** The last Sequence this process sent to the API (0 before the first); a fleet's Sequence must stay above it. */
+  lastSequence?(): number;
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */

@@ -24,6 +24,8 @@ export interface Gate {
 
 export interface GateTicket {
   release(): void;
+  /** The call's Sequence when the gate hands them out (fleet mode); absent: the client's own counter. */
+  sequence?: number;
 }
 
 export interface RunOptions {
@@ -137,7 +139,7 @@ export class Budget {
    * Resolves with fn's result as soon as fn settles (or undefined when cancelled or stopped), while
    * the slot stays held for `HOLD_MS` more. fn gets a signal that aborts on stop().
    */
-  run<T>(fn: (signal: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T | undefined> {
+  run<T>(fn: (signal: AbortSignal, sequence?: number) => Promise<T>, opts: RunOptions = {}): Promise<T | undefined> {
     return new Promise<T | undefined>((resolve, reject) => {
       const abandon = (): void => resolve(undefined);
       this.#waiting.add(abandon);
@@ -157,7 +159,7 @@ export class Budget {
         this.#inFlight.add(call);
         const sentAt = this.#now();
         try {
-          resolve(await fn(call.signal));
+          resolve(await fn(call.signal, ticket?.sequence));
         } catch (err) {
           reject(err);
         } finally {

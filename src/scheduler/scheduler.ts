@@ -10,7 +10,7 @@ export interface ScheduledStream {
 export interface SchedulerOptions {
   budget: Budget;
   /** One API call for one stream. Must not throw (the client turns failures into outcomes). */
-  probe: (id: string, signal: AbortSignal) => Promise<ProbeResult>;
+  probe: (id: string, signal: AbortSignal, sequence?: number) => Promise<ProbeResult>;
   /** Every result, in completion order; `shared` when another replica made the call. */
   onResult: (id: string, result: ProbeResult, shared: boolean) => void;
   /** Fleet mode with share_results: replicas probe each stream once per interval between them. */
@@ -187,11 +187,11 @@ export class Scheduler {
     const share = this.#opts.share;
     const dequeue = new AbortController();
     entry.dequeue = dequeue;
-    const run = async (signal: AbortSignal): Promise<ProbeResult> => {
+    const run = async (signal: AbortSignal, sequence?: number): Promise<ProbeResult> => {
       entry.phase = 'running';
       entry.dequeue = undefined;
       entry.lastSentAtMs = this.#now();
-      return this.#opts.probe(entry.id, signal);
+      return this.#opts.probe(entry.id, signal, sequence);
     };
     this.#opts.budget
       .run(run, { signal: dequeue.signal })

@@ -62,7 +62,7 @@ export class ZegoClient {
   }
 
   /** The URL of one call; exported for tests and for the simulator's own checks. */
-  buildUrl(streamId: string, nowMs: number): URL {
+  buildUrl(streamId: string, nowMs: number, fleetSequence?: number): URL {
     const { appId, secret, isTest, sequence } = this.#opts;
     const timestamp = Math.floor((nowMs + this.#clockOffsetMs) / 1000);
     const nonce = this.#nonce();
@@ -76,12 +76,12 @@ export class ZegoClient {
     q.set('SignatureVersion', '2.0');
     if (isTest) q.set('IsTest', 'true');
     q.set('StreamId', apiStreamId(streamId, appId, isTest));
-    q.set('Sequence', sequence.next());
+    q.set('Sequence', sequence.next(fleetSequence));
     return url;
   }
 
   /** Never throws: every failure is an outcome, so one bad call cannot take the prober down. */
-  async describeStreamState(streamId: string, signal?: AbortSignal): Promise<ProbeResult> {
+  async describeStreamState(streamId: string, signal?: AbortSignal, fleetSequence?: number): Promise<ProbeResult> {
     const sentAtMs = this.#now();
     const started = performance.now();
     const controller = new AbortController();
@@ -96,7 +96,7 @@ export class ZegoClient {
       durationMs: performance.now() - started,
     });
     try {
-      const url = this.buildUrl(streamId, sentAtMs);
+      const url = this.buildUrl(streamId, sentAtMs, fleetSequence);
       const res = await request(url, {
         method: 'GET',
         dispatcher: this.#dispatcher,

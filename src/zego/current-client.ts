@@ -10,7 +10,7 @@ import { SequenceCounter } from './sequence.js';
  * swaps it; calls already sent finish on the old one.
  */
 export class CurrentClient {
-  readonly #sequence = new SequenceCounter();
+  readonly #sequence: SequenceCounter;
   readonly #now: () => number;
   readonly #dispatcher: Dispatcher | undefined;
   readonly #log: Logger;
@@ -19,6 +19,7 @@ export class CurrentClient {
 
   constructor(zego: ZegoConfig, opts: { now: () => number; logger: Logger; dispatcher?: Dispatcher | undefined }) {
     this.#now = opts.now;
+    this.#sequence = new SequenceCounter(opts.now);
     this.#dispatcher = opts.dispatcher;
     this.#log = opts.logger;
     this.#zego = zego;
@@ -29,8 +30,14 @@ export class CurrentClient {
     return this.#client.clockOffsetMs;
   }
 
-  describeStreamState(streamId: string, signal?: AbortSignal): Promise<ProbeResult> {
-    return this.#client.describeStreamState(streamId, signal);
+  /** `sequence`: the fleet's Sequence for this call, when the fleet gave one. */
+  describeStreamState(streamId: string, signal?: AbortSignal, sequence?: number): Promise<ProbeResult> {
+    return this.#client.describeStreamState(streamId, signal, sequence);
+  }
+
+  /** The last Sequence this process sent: the fleet's next one is above it. */
+  get lastSequence(): number {
+    return this.#sequence.last;
   }
 
   applyConfig(z: ZegoConfig): void {

@@ -12,7 +12,21 @@ export class SequenceCounter {
     this.#now = now;
   }
 
-  next(): string {
+  /** The last Sequence given (0 before the first). */
+  get last(): number {
+    return this.#last;
+  }
+
+  /**
+   * The next Sequence. `fleet` is one the fleet gave for this call (fleet mode, Redis reachable):
+   * used as it is, because the fleet's number is what every replica's next one is above; the
+   * local counter only rises with it, so it stays above it once Redis is away.
+   */
+  next(fleet?: number): string {
+    if (fleet !== undefined) {
+      this.#last = Math.max(this.#last, fleet);
+      return String(fleet);
+    }
     this.#last = Math.max(Math.floor(this.#now()), this.#last + 1);
     return String(this.#last);
   }

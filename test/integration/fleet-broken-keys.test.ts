@@ -68,6 +68,25 @@ describe('fleet mode: broken keys in Redis are checked, repaired, logged once, a
       expect(warnings.filter((w) => w.kind === 'next_start')).toHaveLength(1);
     });
 
+    it.each([
+      ['not a number', (k: string) => raw.set(k, 'abc'), 'sequence'],
+      ['far in the future', (k: string) => raw.set(k, String(Date.now() + 1e12)), 'sequence'],
+      ['of the wrong type', (k: string) => raw.rpush(k, 'x'), 'sequence_type'],
+    ])('the fleet Sequence key %s: repaired, logged once, and the grant carries a Sequence on Redis time', async (_name, write, kind) => {
+      const key = `${prefix}:budget:42:sequence`;
+      await write(key);
+      const l = limiter();
+      const g = await l.acquire(10, 5000, 0);
+      const now = Number((await raw.time())[0]) * 1000;
+      expect(g.granted && g.sequence).toBeGreaterThanOrEqual(now - 1000);
+      expect(g.granted && g.sequence).toBeLessThan(now + 2000);
+      expect(l.repaired.has(kind)).toBe(true);
+      await raw.del(key);
+      await write(key);
+      expect((await l.acquire(10, 5000, 0)).granted).toBe(true);
+      expect(warnings.filter((w) => w.kind === kind)).toHaveLength(1);
+    });
+
     it('a lease scored in year 1e297 (or +inf) is dropped instead of holding a slot for ever', async () => {
       await raw.zadd(leases(), 1e300, 'forged-1', '+inf', 'forged-2');
       const l = limiter();

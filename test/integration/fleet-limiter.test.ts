@@ -38,6 +38,31 @@ describe('FleetLimiter (real Redis)', () => {
     expect(await ls[0]!.held()).toBe(5);
   });
 
+  it("gives each grant a Sequence above every one given before, on any connection, on Redis time, and above the caller's own last", async () => {
+    const ls = Array.from({ length: 4 }, (_, i) => limiter(`q${i}`, key));
+    const got: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (const l of ls) {
+        const g = await l.acquire(100, 10_000, 0);
+        if (g.granted && g.sequence !== null) got.push(g.sequence);
+      }
+    }
+    expect(got).toHaveLength(20);
+    for (let i = 1; i < got.length; i++) expect(got[i]!).toBeGreaterThan(got[i - 1]!);
+    const redis = clients[0]!;
+    const redisNow = Number((await redis.time())[0]) * 1000;
+    expect(Math.abs(got[0]! - redisNow)).toBeLessThan(5000);
+    // A caller whose host clock ran 5 s ahead while Redis was away raises the fleet's count.
+    const ahead = redisNow + 5000;
+    const g = await ls[0]!.acquire(100, 10_000, 0, [], ahead);
+    expect(g.granted && g.sequence).toBeGreaterThan(ahead);
+    const after = await ls[1]!.acquire(100, 10_000, 0);
+    expect(after.granted && after.sequence).toBeGreaterThan(ahead + 1);
+    // A floor absurdly far ahead is not from an exporter: ignored.
+    const far = await ls[2]!.acquire(100, 10_000, 0, [], redisNow + 86_400_000);
+    expect(far.granted && far.sequence).toBeLessThan(redisNow + 60_000);
+  });
+
   it('a released lease frees its slot 1 s after the response, not before', async () => {
     const l = limiter('a', key);
     const first = await l.acquire(1, 10_000, 0);

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Secret as K8sSecret, Service } from 'kubernetes-models/v1';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
@@ -12,7 +14,10 @@ import { parseHostPort } from '../../src/zego/protocol.js';
 import { parseConfig } from '../../src/config/load.js';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from '../../src/config/types.js';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
-import { ROOT, eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
+import { callbackSignature } from '../../src/callbacks/verify.js';
+import { ROOT, eventually, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
+import { freePort } from '../helpers/ports.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 const DIR = join(ROOT, 'deploy/kubernetes');
 type Doc = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -37,6 +42,9 @@ const VALIDATORS: Record<string, (d: Doc) => void> = {
   'monitoring.coreos.com/v1/PodMonitor': (d) => new PodMonitor(d as never).validate(),
   'monitoring.coreos.com/v1/ServiceMonitor': (d) => new ServiceMonitor(d as never).validate(),
   'monitoring.coreos.com/v1/PrometheusRule': (d) => new PrometheusRule(d as never).validate(),
+  'networking.k8s.io/v1/Ingress': (d) => new Ingress(d as never).validate(),
+  'networking.k8s.io/v1/NetworkPolicy': (d) => new NetworkPolicy(d as never).validate(),
+  'policy/v1/PodDisruptionBudget': (d) => new PodDisruptionBudget(d as never).validate(),
 };
 
 const VARIANTS = ['sidecar', 'sidecar-native', 'standalone'] as const;
@@ -55,7 +63,7 @@ const flag = (c: IContainer, name: string): string | undefined => c.args?.find((
 describe('deploy/kubernetes manifests', () => {
   it('every kustomization lists every manifest next to it, and the root one includes the generated PrometheusRule', () => {
     const dirs = [DIR, ...readdirSync(DIR).map((d) => join(DIR, d))].filter((d) => existsSync(join(d, 'kustomization.yaml')));
-    expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual(['', 'fleet', 'sidecar', 'sidecar-common', 'sidecar-native', 'standalone']);
+    expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual(['', 'fleet', 'ha-pair', 'sidecar', 'sidecar-common', 'sidecar-native', 'standalone']);
     for (const dir of dirs) {
       const listed = new Set((parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] }).resources);
       for (const f of readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml'))
@@ -67,7 +75,7 @@ describe('deploy/kubernetes manifests', () => {
   });
 
   it('are valid Kubernetes and Prometheus Operator objects (kubernetes-models schemas)', () => {
-    for (const docs of [...Object.values(built), build(DIR), build(join(DIR, 'fleet'))]) {
+    for (const docs of [...Object.values(built), build(DIR), build(join(DIR, 'fleet')), build(join(DIR, 'ha-pair'))]) {
       for (const d of docs) {
         const validate = VALIDATORS[`${d.apiVersion}/${d.kind}`];
         expect(validate, `${d.apiVersion}/${d.kind}`).toBeDefined();
@@ -192,7 +200,9 @@ describe('deploy/kubernetes manifests', () => {
   it('every PodMonitor and ServiceMonitor labels its targets job="zego-stream-exporter", the job the alert rules select', () => {
     const rules = readFileSync(join(ROOT, 'alerts/zego-alerts.yaml'), 'utf8');
     expect(rules).toContain('up{job="zego-stream-exporter"}');
-    const monitors = [...Object.values(built), build(join(DIR, 'fleet'))].flat().filter((d) => d.kind === 'PodMonitor' || d.kind === 'ServiceMonitor');
+    const monitors = [...Object.values(built), build(join(DIR, 'fleet')), build(join(DIR, 'ha-pair'))]
+      .flat()
+      .filter((d) => d.kind === 'PodMonitor' || d.kind === 'ServiceMonitor');
     expect(monitors.length).toBeGreaterThanOrEqual(3);
     for (const m of monitors) {
       const spec = m['spec'] as { podMetricsEndpoints?: { relabelings?: unknown[] }[]; endpoints?: { relabelings?: unknown[] }[] };
@@ -241,6 +251,158 @@ describe('deploy/kubernetes manifests', () => {
         5000,
       );
       await run.stop();
+    });
+  });
+
+  describe('ha-pair: 2 replicas in fleet mode, callbacks through an Ingress', () => {
+    const docs = build(join(DIR, 'ha-pair'));
+    const one = <T>(kind: string, name?: string): T => {
+      const all = of<Doc>(docs, kind).filter((d) => name === undefined || d.metadata.name === name);
+      expect(all, `${kind} ${name ?? ''}`).toHaveLength(1);
+      return all[0] as unknown as T;
+    };
+    const dep = of<Doc>(docs, 'Deployment').find((d) => d.metadata.name.endsWith('-ha'))!;
+    const c = exporterOf(dep);
+    const podLabels = new Deployment(dep as never).spec!.template.metadata!.labels!;
+    const selects = (sel: Record<string, string>): boolean => Object.entries(sel).every(([k, v]) => podLabels[k] === v);
+    const cm = new ConfigMap(of<Doc>(docs, 'ConfigMap')[0] as never);
+    const text = cm.data!['config.yaml']!;
+    const loaded = parseConfig(text, {
+      env: { REDIS_URL: 'redis://zego-exporter-redis:6379' },
+      baseDir: '/etc/zego-stream-exporter',
+      readFile: () => 'from-a-secret\n',
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+    const config = loaded.config;
+
+    it('runs 2 replicas in fleet mode with share_results and callbacks, the fleet budget under the API ceiling, and a PDB that keeps one up', () => {
+      const d = new Deployment(dep as never);
+      expect(d.spec!.replicas).toBe(2);
+      expect(config.fleet?.shareResults).toBe(true);
+      expect(config.callbacks).toBeDefined();
+      // rate_limit is the fleet's, whatever the replica count.
+      expect(config.zego.rateLimit).toBeLessThan(config.zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT);
+      expect(c.env?.find((e) => e.name === 'REDIS_URL')?.value).toBe(`redis://${one<Doc>('Service', 'zego-exporter-redis').metadata.name}:6379`);
+      const pdb = new PodDisruptionBudget(one<Doc>('PodDisruptionBudget') as never);
+      expect(pdb.spec!.minAvailable).toBe(1);
+      expect(selects(pdb.spec!.selector!.matchLabels!)).toBe(true);
+      expect(d.spec!.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
+    });
+
+    it('reads the callback secret from a Secret volume, and serves callbacks on a port of their own that only the callback Service targets', () => {
+      const file = config.callbacks!.secretFile!;
+      expect(text).not.toMatch(/\bsecret:/);
+      const mount = c.volumeMounts!.find((m) => m.mountPath === posix.dirname(file))!;
+      expect(mount.readOnly).toBe(true);
+      expect(mount.subPath).toBeUndefined();
+      expect(podSpec(dep).volumes!.find((v) => v.name === mount.name)?.secret?.secretName).toMatch(/callback-secret$/);
+      const listen = parseHostPort(config.callbacks!.listenAddress!);
+      expect(listen.ok && c.ports!.find((p) => p.name === 'callbacks')?.containerPort).toBe(listen.ok ? listen.port : -1);
+      const cbSvc = new Service(one<Doc>('Service', 'zego-exporter-1234567890-ha-callbacks') as never);
+      expect(selects(cbSvc.spec!.selector!)).toBe(true);
+      expect(cbSvc.spec!.ports!.map((p) => p.targetPort)).toEqual(['callbacks']);
+      const metricsSvc = new Service(one<Doc>('Service', 'zego-exporter-1234567890-ha') as never);
+      expect(metricsSvc.spec!.ports!.map((p) => p.targetPort)).toEqual(['metrics']);
+      const sm = new ServiceMonitor(one<Doc>('ServiceMonitor') as never);
+      const smSel = sm.spec.selector.matchLabels!;
+      expect(Object.entries(smSel).every(([k, v]) => metricsSvc.metadata!.labels![k] === v)).toBe(true);
+      expect(Object.entries(smSel).every(([k, v]) => cbSvc.metadata!.labels![k] === v)).toBe(false);
+    });
+
+    it('the Ingress routes exactly the callback path, over TLS, to the callback Service', () => {
+      const ing = new Ingress(one<Doc>('Ingress') as never);
+      expect(ing.spec!.tls?.[0]?.hosts).toEqual([ing.spec!.rules![0]!.host]);
+      const paths = ing.spec!.rules!.flatMap((r) => r.http!.paths);
+      expect(paths.map((p) => [p.path, p.pathType, p.backend.service?.name, p.backend.service?.port?.name])).toEqual([
+        [config.callbacks!.path, 'Exact', 'zego-exporter-1234567890-ha-callbacks', 'callbacks'],
+      ]);
+      expect(ing.metadata!.annotations?.['cert-manager.io/cluster-issuer']).toBeDefined();
+    });
+
+    it('the NetworkPolicy lets anyone reach only the callback port, and the monitoring namespace only the metrics port', () => {
+      const np = new NetworkPolicy(one<Doc>('NetworkPolicy') as never);
+      expect(selects(np.spec!.podSelector.matchLabels!)).toBe(true);
+      expect(np.spec!.policyTypes).toEqual(['Ingress']);
+      const rules = np.spec!.ingress!;
+      const open = rules.filter((r) => r.from === undefined || r.from.length === 0);
+      expect(open.flatMap((r) => r.ports!.map((p) => p.port))).toEqual(['callbacks']);
+      const scoped = rules.filter((r) => r.from && r.from.length > 0);
+      expect(scoped.flatMap((r) => r.ports!.map((p) => p.port))).toEqual(['metrics']);
+      expect(scoped[0]!.from![0]!.namespaceSelector?.matchLabels).toEqual({ 'kubernetes.io/metadata.name': 'monitoring' });
+      // Every rule names its ports: no rule opens the whole pod.
+      for (const r of rules) expect(r.ports?.length).toBeGreaterThan(0);
+    });
+
+    describe('the pair runs: the ConfigMap config, two real processes, a real Redis', () => {
+      let sim: Simulator;
+      let redis: RedisProcess;
+      const scratch = mkdtempSync(join(tmpdir(), 'zego-k8s-ha-'));
+      const SECRET = '00112233445566778899aabbccddeeff';
+      const CB_SECRET = 'the-callback-secret';
+      beforeAll(async () => {
+        sim = await startSimulator({ apps: [{ appId: 1234567890, secret: SECRET }] });
+        redis = await startRedis();
+      });
+      afterAll(async () => {
+        await stopAll();
+        await sim.close();
+        await redis.stop();
+        rmSync(scratch, { recursive: true, force: true });
+      });
+
+      it("a callback posted to one replica's callback listener (the Ingress path) shows on both; that listener serves nothing else", async () => {
+        const serverFile = join(scratch, config.zego.serverSecretFile!);
+        const cbFile = join(scratch, config.callbacks!.secretFile!);
+        for (const [f, v] of [
+          [serverFile, SECRET],
+          [cbFile, CB_SECRET],
+        ] as const) {
+          mkdirSync(dirname(f), { recursive: true });
+          writeFileSync(f, `${v}\n`);
+        }
+        sim.setStream('live-main', { state: 'closed', createTime: Math.floor(Date.now() / 1000) - 600, closeTime: Math.floor(Date.now() / 1000) - 300 });
+        const runs: { p: ExporterProcess; cb: string }[] = [];
+        for (let i = 0; i < 2; i++) {
+          // Two pods on one machine: each its own callback port; everything else as the ConfigMap says.
+          const port = await freePort();
+          const yaml = text
+            .replace(config.zego.serverSecretFile!, serverFile)
+            .replace(config.callbacks!.secretFile!, cbFile)
+            .replace(/endpoint: \S+/, `endpoint: ${sim.url}`)
+            .replace(/listen_address: '\S+'/, `listen_address: '127.0.0.1:${port}'`);
+          runs.push({ p: await startExporter(yaml, { env: { REDIS_URL: redis.url }, logLevel: 'info' }), cb: `http://127.0.0.1:${port}` });
+        }
+        for (const r of runs) {
+          await eventually(
+            () => scrape(r.p.url),
+            (m) => m.get('zego_stream_active{stream_id="live-main"}') === 0 && m.get('zego_exporter_callbacks_fanout_connected') === 1,
+            10_000,
+          );
+        }
+        const path = new Ingress(one<Doc>('Ingress') as never).spec!.rules![0]!.http!.paths[0]!.path!;
+        const ts = String(Math.floor(Date.now() / 1000));
+        const body = {
+          appid: '1234567890',
+          event: 'stream_create',
+          stream_id: 'live-main',
+          stream_seq: '1',
+          create_time_ms: String(Date.now()),
+          timestamp: ts,
+          nonce: '4242',
+          signature: callbackSignature(CB_SECRET, ts, '4242'),
+        };
+        const res = await fetch(`${runs[0]!.cb}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        expect(res.status).toBe(200);
+        for (const r of runs) {
+          await eventually(
+            () => scrape(r.p.url),
+            (m) => m.get('zego_stream_active{stream_id="live-main"}') === 1,
+            1000,
+            20,
+          );
+        }
+        expect((await fetch(`${runs[1]!.cb}/metrics`)).status).toBe(404);
+      }, 30_000);
     });
   });
 });

@@ -54,6 +54,16 @@ describe('Budget', () => {
     return calls;
   }
 
+  it("hands the gate's Sequence to the call it admitted, and none when the gate gives none", async () => {
+    let n = 0;
+    const gate = { acquire: () => Promise.resolve({ release: () => undefined, ...(++n % 2 === 1 ? { sequence: 1000 + n } : {}) }) };
+    const budget = new Budget({ rateLimit: 10, hardLimit: 40, gate });
+    const seen: (number | undefined)[] = [];
+    for (let i = 0; i < 4; i++) void budget.run((_signal, sequence) => Promise.resolve(void seen.push(sequence)));
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(seen).toEqual([1001, undefined, 1003, undefined]);
+  });
+
   it.each([38, 20, 7.5])('never lets a server second count more than rate_limit=%s calls, with random latency', async (rate) => {
     const r = rng(42);
     const budget = new Budget({ rateLimit: rate, hardLimit: 40 });

@@ -31,6 +31,9 @@ describe('settings a reload cannot apply', () => {
     ]);
     expect(restartOnlyChanges(config(FLEET), config(FLEET, 2))).toEqual(['zego.app_id (fleet budget key)']);
     expect(restartOnlyChanges(config(''), config('', 2))).toEqual([]);
+    // In fleet mode the fan-out and the fleet-wide replay check are built at start.
+    expect(restartOnlyChanges(config(FLEET), config(`${FLEET}${CALLBACKS}`))).toEqual(['callbacks (fleet fan-out and replay check)']);
+    expect(restartOnlyChanges(config(`${FLEET}${CALLBACKS}`), config(FLEET))).toEqual([]);
   });
 
   it('never puts the Redis URL (it may hold a password) in what it reports', () => {

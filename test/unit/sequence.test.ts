@@ -62,4 +62,18 @@ describe('SequenceCounter', () => {
     expect(v).toBeGreaterThanOrEqual(before);
     expect(v).toBeLessThanOrEqual(Date.now());
   });
+
+  it("sends the fleet's Sequence as given, and its own counter never falls below one it sent", () => {
+    let now = T0 + 5000; // this host runs 5 s ahead of the fleet
+    const seq = new SequenceCounter(() => now);
+    expect(seq.next(T0 + 10)).toBe(String(T0 + 10));
+    expect(seq.next(T0 + 11)).toBe(String(T0 + 11));
+    expect(seq.last).toBe(T0 + 11);
+    // Redis away: the local counter, from its clock.
+    expect(seq.next()).toBe(String(T0 + 5000));
+    // A fleet value far ahead (another host's) raises it: back on the local counter, it stays above.
+    seq.next(T0 + 9000);
+    now = T0 + 6000;
+    expect(seq.next()).toBe(String(T0 + 9001));
+  });
 });
