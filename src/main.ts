@@ -6,6 +6,10 @@ import { formatConfigError } from './config/load.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
+import { loadWebConfig } from './http/web-config.js';
+import { WebConfigPart } from './http/web-part.js';
+import { WebSecurity } from './http/web-security.js';
+import { PARTS } from './parts/index.js';
 import { createLogger } from './log.js';
 import { ReloadStatus, Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
@@ -26,7 +30,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     process.stdout.write(`zego-stream-exporter, version ${VERSION} (revision: ${REVISION})\n  node: ${process.version}\n`);
     return 0;
   }
-  if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`));
+  if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`), flags.webConfigFile);
 
   const log = createLogger(flags.logLevel, flags.logFormat);
   const listen = parseHostPort(flags.listenAddress);
@@ -41,8 +45,30 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
 
+  let web: WebSecurity | undefined;
+  let webPart: WebConfigPart | undefined;
+  if (flags.webConfigFile !== undefined) {
+    const file = flags.webConfigFile;
+    const w = await loadWebConfig(file);
+    if (!w.ok) {
+      for (const e of w.errors) log.error(formatConfigError(e, file));
+      log.error({ file, errors: w.errors.length }, 'invalid web config, not starting');
+      return 1;
+    }
+    web = new WebSecurity(w.config, log);
+    webPart = new WebConfigPart({ file, security: web, logger: log, watch: flags.configWatch });
+  }
+
   const reloadStatus = new ReloadStatus();
-  const exporter = new Exporter({ config: loaded.config, logger: log, build: { version: VERSION, revision: REVISION }, reloadStatus });
+  const parts = webPart ? [...PARTS, () => webPart] : PARTS;
+  const exporter = new Exporter({
+    config: loaded.config,
+    logger: log,
+    build: { version: VERSION, revision: REVISION },
+    reloadStatus,
+    parts,
+    ...(web ? { web } : {}),
+  });
   const reloader = new Reloader({ file: flags.configFile, env, target: exporter, status: reloadStatus, logger: log, hash: loaded.hash });
   let http;
   try {
@@ -60,6 +86,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         },
         extra: exporter.route,
       },
+      web,
+      // ZEGO sends no credentials: the signature authenticates callbacks on the main listener.
+      authExempt: (path) => {
+        const cb = exporter.config.callbacks;
+        return cb !== undefined && cb.listenAddress === undefined && path === cb.path;
+      },
     });
   } catch (err) {
     log.error({ err, address: flags.listenAddress }, 'cannot listen');
@@ -67,7 +99,16 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const z = loaded.config.zego;
   log.info(
-    { address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length },
+    {
+      address: http.url,
+      tls: web?.tlsOptions !== undefined,
+      basic_auth: (web?.config.users.size ?? 0) > 0,
+      version: VERSION,
+      app_id: z.appId,
+      endpoint: z.endpoint,
+      is_test: z.isTest,
+      streams: loaded.config.streams.length,
+    },
     'listening',
   );
   try {
@@ -78,7 +119,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
 
-  process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    void reloader.reload('SIGHUP');
+    void webPart?.reload('SIGHUP');
+  });
   let watcher: ConfigWatcher | undefined;
   if (flags.configWatch) {
     watcher = new ConfigWatcher({

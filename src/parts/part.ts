@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import type { WebSecurity } from '../http/web-security.js';
 import type { ExtraGauge } from '../metrics/self.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
@@ -62,6 +63,8 @@ export interface PartContext {
   watchedChanged(): void;
   /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
   rateChanged(): void;
+  /** --web.config.file (TLS, basic auth, headers) for listeners a part opens; absent: plain HTTP. */
+  web?: WebSecurity | undefined;
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */
