@@ -161,7 +161,7 @@ function text1(r: ConfigReader, node: YamlNode | null | undefined, path: string)
 }
 
 function list(r: ConfigReader, node: YamlNode | null | undefined, path: string): { node: YamlNode; path: string }[] {
-  if (node === null || (isScalar(node) && node.value === null)) return [];
+  if (node === undefined || node === null || (isScalar(node) && node.value === null)) return [];
   if (!isSeq(node)) {
     r.err(path, node, 'must be a list');
     return [];
