@@ -175,6 +175,7 @@ function readTls(
   readNamed: (node: YamlNode | null | undefined, path: string) => Buffer | undefined,
 ): WebTls | undefined {
   const P = 'tls_server_config';
+  const before = r.errors.length;
   const f = r.fields(node, P, [
     'cert_file',
     'key_file',
@@ -191,7 +192,6 @@ function readTls(
     'client_allowed_sans',
   ]);
   if (!f) return undefined;
-  const before = r.errors.length;
   if (f.has('client_allowed_sans'))
     r.err(
       `${P}.client_allowed_sans`,
@@ -214,8 +214,9 @@ function readTls(
   const key = pem('key_file', 'key');
   const ca = pem('client_ca_file', 'client_ca');
 
-  let clientAuth: ClientAuthType = 'NoClientCert';
+  let clientAuth: ClientAuthType | undefined = 'NoClientCert';
   if (f.has('client_auth_type')) {
+    clientAuth = undefined;
     const v = text1(r, f.get('client_auth_type'), `${P}.client_auth_type`);
     // RequireClientCert: exporter-toolkit's old spelling of RequireAnyClientCert, still accepted there.
     const name = v === 'RequireClientCert' ? 'RequireAnyClientCert' : v === '' ? 'NoClientCert' : v;
@@ -241,16 +242,17 @@ function readTls(
   if (!f.has('cert_file') && !f.has('cert')) r.err(`${P}.cert_file`, node, 'missing one of cert or cert_file');
   if (!f.has('key_file') && !f.has('key')) r.err(`${P}.key_file`, node, 'missing one of key or key_file');
 
-  const version = (k: 'min_version' | 'max_version', dflt: SecureVersion): SecureVersion => {
+  const version = (k: 'min_version' | 'max_version', dflt: SecureVersion): SecureVersion | undefined => {
     if (!f.has(k)) return dflt;
     const v = text1(r, f.get(k), `${P}.${k}`);
     const out = v === undefined ? undefined : TLS_VERSIONS[v];
     if (v !== undefined && out === undefined) r.err(`${P}.${k}`, f.get(k), `must be one of ${Object.keys(TLS_VERSIONS).join(', ')}, got "${v}"`);
-    return out ?? dflt;
+    return out;
   };
   const minVersion = version('min_version', 'TLSv1.2');
   const maxVersion = version('max_version', 'TLSv1.3');
-  if (VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)) r.err(`${P}.min_version`, f.get('min_version'), 'is above max_version');
+  if (minVersion && maxVersion && VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion))
+    r.err(`${P}.min_version`, f.get('min_version'), 'is above max_version');
 
   const names = (k: string, table: Readonly<Record<string, string>>, what: string): string[] =>
     list(r, f.get(k), `${P}.${k}`).flatMap(({ node: n, path }) => {
@@ -265,7 +267,7 @@ function readTls(
   let honorCipherOrder = true;
   if (f.has('prefer_server_cipher_suites')) honorCipherOrder = r.bool(f.get('prefer_server_cipher_suites'), `${P}.prefer_server_cipher_suites`) ?? true;
 
-  if (r.errors.length > before || !cert || !key) return undefined;
+  if (r.errors.length > before || !cert || !key || !clientAuth || !minVersion || !maxVersion) return undefined;
   const options: TlsOptions = {
     cert,
     key,
