@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
 import { PATHS } from './paths.js';
@@ -82,11 +83,24 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
   server.requestTimeout = t.requestMs ?? 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const answer = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Only an HTTP-level error gets an HTTP answer. A TLS one (a handshake that timed out, plain
+    // HTTP sent to the TLS port) comes here too, on a socket that cannot carry one: writing would
+    // wait for a handshake that never completes, and hold the socket.
+    const code = err.code ?? '';
+    const http = code.startsWith('HPE_') || code.startsWith('ERR_HTTP_');
+    const answer = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (http && socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
+  // Sockets still in the TLS handshake are not HTTP connections yet, so closeAllConnections() misses them.
+  const handshaking = new Set<Socket>();
+  if (https) {
+    https.on('connection', (s: Socket) => {
+      handshaking.add(s);
+      s.once('close', () => handshaking.delete(s));
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -102,7 +116,10 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
     url: `${https ? 'https' : 'http'}://${host}:${address.port}`,
     close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          for (const s of handshaking) s.destroy();
+        }, graceMs);
         server.close(() => {
           clearTimeout(timer);
           resolve();

@@ -83,8 +83,8 @@ export class WebSecurity {
     const wasTls = this.#config.tls !== undefined;
     const isTls = next.tls !== undefined;
     if (wasTls !== isTls) {
-      this.#config = { ...next, ...(this.#config.tls ? { tls: this.#config.tls } : {}) };
-      if (!isTls) delete (this.#config as { tls?: unknown }).tls;
+      const { tls: _ignored, ...rest } = next;
+      this.#config = { ...rest, ...(this.#config.tls ? { tls: this.#config.tls } : {}) };
       this.#auth.setUsers(next.users);
       return `tls_server_config was ${isTls ? 'added' : 'removed'}: TLS ${isTls ? 'starts' : 'stops'} only after a restart; users and headers applied`;
     }

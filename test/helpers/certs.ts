@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -8,14 +8,22 @@ import { requireBinary } from './binaries.js';
 export interface Pki {
   dir: string;
   ca: { cert: string; key: string; pem: Buffer };
-  /** A server certificate for 127.0.0.1 and localhost, signed by the CA. */
+  /** A certificate signed by the CA: a server one names 127.0.0.1 and localhost. */
   issue(name: string, kind: 'server' | 'client'): { cert: string; key: string; certPem: Buffer; keyPem: Buffer; fingerprint: string };
+}
+
+const made: string[] = [];
+
+/** Removes every folder makePki() made (call in afterAll). */
+export function removePkis(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A throwaway CA with the openssl CLI (EC P-256 keys: fast), for TLS and mTLS tests. */
 export function makePki(): Pki {
   const openssl = requireBinary('openssl', 'OPENSSL');
   const dir = mkdtempSync(join(tmpdir(), 'zego-pki-'));
+  made.push(dir);
   const run = (...args: string[]): void => void execFileSync(openssl, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   const genKey = (file: string): void => run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file);
   genKey('ca.key');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { CallbackSender } from '../../simulator/callbacks.js';
 import { callbackSignature } from '../../src/callbacks/verify.js';
-import { makePki, type Pki } from '../helpers/certs.js';
+import { makePki, removePkis, type Pki } from '../helpers/certs.js';
 import { eventually, parseMetrics, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { httpsRequest, plainHttpGet } from '../helpers/https.js';
 
@@ -52,6 +52,7 @@ describe('--web.config.file: TLS and basic auth on the exporter (real process)',
   afterAll(async () => {
     await stopAll();
     await sim?.close();
+    removePkis();
   });
 
   it('serves https; a client that trusts the CA gets /metrics with the right credentials, and the configured header', async () => {
@@ -153,6 +154,7 @@ describe('--web.config.file: client certificates (RequireAndVerifyClientCert), a
   afterAll(async () => {
     await stopAll();
     await sim?.close();
+    removePkis();
   });
 
   it('serves a client with a certificate from the client CA, and refuses one without or with a foreign one', async () => {

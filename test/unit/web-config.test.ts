@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWebConfig, parseWebConfig } from '../../src/http/web-config.js';
-import { makePki, type Pki } from '../helpers/certs.js';
+import { makePki, removePkis, type Pki } from '../helpers/certs.js';
 
 describe('web config: valid files and what they turn into', () => {
   let pki: Pki;
@@ -11,6 +11,7 @@ describe('web config: valid files and what they turn into', () => {
     pki = makePki();
     pki.issue('server', 'server');
   });
+  afterAll(removePkis);
 
   it('maps exporter-toolkit names to Node TLS options, files relative to the web config folder', async () => {
     const file = join(pki.dir, 'web.yml');
