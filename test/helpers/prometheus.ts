@@ -16,14 +16,20 @@ export interface PrometheusProcess {
  * A real Prometheus (Debian's package; $PROMETHEUS or from PATH, a missing one fails the test with
  * how to install it) on a random loopback port, scraping and evaluating every second.
  */
-export async function startPrometheus(opts: { target: string; job: string; ruleFiles: string[] }): Promise<PrometheusProcess> {
+export async function startPrometheus(opts: {
+  target: string;
+  job: string;
+  ruleFiles: string[];
+  /** More keys of the scrape job (scheme, tls_config, basic_auth), as YAML lines indented 4 spaces. */
+  scrapeExtra?: string;
+}): Promise<PrometheusProcess> {
   const binary = requireBinary('prometheus', 'PROMETHEUS');
   const dir = mkdtempSync(join(tmpdir(), 'zego-prom-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(
     config,
     `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n${opts.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`).join('\n')}\n` +
-      `scrape_configs:\n  - job_name: ${opts.job}\n    static_configs:\n      - targets: [${JSON.stringify(opts.target)}]\n`,
+      `scrape_configs:\n  - job_name: ${opts.job}\n${opts.scrapeExtra ?? ''}    static_configs:\n      - targets: [${JSON.stringify(opts.target)}]\n`,
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
