@@ -7,7 +7,7 @@ import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { CallbackSender } from '../../simulator/callbacks.js';
 import { callbackSignature } from '../../src/callbacks/verify.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
-import { eventually, parseMetrics, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
+import { eventually, parseMetrics, runCli, startExporter, stopAll, writeTemp, type ExporterProcess } from '../helpers/exporter-process.js';
 import { httpsRequest, plainHttpGet } from '../helpers/https.js';
 
 const APP_ID = 246813579;
@@ -164,5 +164,37 @@ describe('--web.config.file: client certificates (RequireAndVerifyClientCert), a
     await expect(httpsRequest(`${exp.url}/metrics`, { ca: pki.ca.pem })).rejects.toThrow();
     const other = makePki().issue('intruder', 'client');
     await expect(httpsRequest(`${exp.url}/metrics`, { ca: pki.ca.pem, cert: other.certPem, key: other.keyPem })).rejects.toThrow();
+  });
+});
+
+describe('--config.check with --web.config.file', () => {
+  afterAll(removePkis);
+
+  it('checks the web config too: a good one is summarised, a bad one exits 1 with file:line:col and no hash', async () => {
+    const pki = makePki();
+    pki.issue('server', 'server');
+    const config = writeTemp('config.yaml', `zego:\n  app_id: 1234567890\n  server_secret: x\nstreams: [a]\n`);
+    const good = join(pki.dir, 'web.yml');
+    writeFileSync(good, `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: ${HASH}\n`);
+    const ok = await runCli(['--config.check', `--config.file=${config}`, `--web.config.file=${good}`]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`${good}: OK (TLS TLSv1.2–TLSv1.3, client certificates: NoClientCert; 1 basic auth user; 0 extra headers)`);
+
+    const bad = join(pki.dir, 'bad.yml');
+    writeFileSync(bad, `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS9\nbasic_auth_users:\n  prometheus: ${HASH}x\n`);
+    const r = await runCli(['--config.check', `--config.file=${config}`, `--web.config.file=${bad}`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${bad}:4:16: tls_server_config.min_version: must be one of TLS10, TLS11, TLS12, TLS13, got "TLS9"`);
+    expect(r.stdout).toContain(`${bad}:6:15: basic_auth_users.prometheus: is not a bcrypt hash`);
+    expect(r.stdout + r.stderr).not.toContain(HASH);
+  });
+
+  it('refuses to start on an invalid web config, exit 1 with the error in the log', async () => {
+    const config = writeTemp('config.yaml', `zego:\n  app_id: 1234567890\n  server_secret: x\nstreams: [a]\n`);
+    const web = writeTemp('web.yml', `tls_server_config:\n  cert_file: nowhere.crt\n  key_file: nowhere.key\n`);
+    const r = await runCli([`--config.file=${config}`, `--web.config.file=${web}`, '--web.listen-address=127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('tls_server_config.cert_file: cannot read');
+    expect(r.stderr).toContain('invalid web config, not starting');
   });
 });
