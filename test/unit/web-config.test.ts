@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,23 @@ describe('web config: valid files and what they turn into', () => {
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]).toMatchObject({ path: 'tls_server_config', line: 2, col: 3 });
     expect(r.errors[0]!.message).toMatch(/^cannot use the certificate, key or client CA: .*key values mismatch/);
+  });
+
+  it("docs/web-config.md's example parses (its files stubbed)", () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/web-config.md'), 'utf8');
+    const example = /```yaml\n(tls_server_config:[\s\S]*?)```/.exec(doc)![1]!;
+    const read: string[] = [];
+    const r = parseWebConfig(example, {
+      baseDir: '/etc/zego',
+      readFile: (p) => {
+        read.push(p);
+        return readFileSync(join(pki.dir, p.endsWith('.crt') ? 'server.crt' : 'server.key'));
+      },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(read).toEqual(['/etc/zego/server.crt', '/etc/zego/server.key']);
+    expect([...r.config.users.keys()]).toEqual(['prometheus']);
+    expect(Object.keys(r.config.headers)).toEqual(['Strict-Transport-Security', 'X-Content-Type-Options']);
   });
 
   it('changes its digest when a file it names changes, so a rotated certificate is noticed', () => {
