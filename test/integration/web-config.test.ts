@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { CallbackSender } from '../../simulator/callbacks.js';
 import { callbackSignature } from '../../src/callbacks/verify.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
-import { eventually, parseMetrics, runCli, startExporter, stopAll, writeTemp, type ExporterProcess } from '../helpers/exporter-process.js';
+import { eventually, parseMetrics, ROOT, runCli, startExporter, stopAll, writeTemp, type ExporterProcess } from '../helpers/exporter-process.js';
 import { httpsRequest, plainHttpGet } from '../helpers/https.js';
 
 const APP_ID = 246813579;
@@ -164,6 +165,65 @@ describe('--web.config.file: client certificates (RequireAndVerifyClientCert), a
     await expect(httpsRequest(`${exp.url}/metrics`, { ca: pki.ca.pem })).rejects.toThrow();
     const other = makePki().issue('intruder', 'client');
     await expect(httpsRequest(`${exp.url}/metrics`, { ca: pki.ca.pem, cert: other.certPem, key: other.keyPem })).rejects.toThrow();
+  });
+});
+
+describe('--web.config.file on the callback listener (callbacks.listen_address) and the image healthcheck', () => {
+  let sim: Simulator;
+  let pki: Pki;
+  let exp: ExporterProcess;
+  let callbackUrl: string;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }] });
+    pki = makePki();
+    pki.issue('server', 'server');
+    const webFile = join(pki.dir, 'web.yml');
+    writeFileSync(webFile, `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: ${HASH}\n`);
+    exp = await startExporter(exporterConfig(sim.url).replace('callbacks:\n', 'callbacks:\n  listen_address: "127.0.0.1:0"\n'), {
+      env: { S: SECRET, CB: CB_SECRET },
+      args: [`--web.config.file=${webFile}`],
+      logLevel: 'info',
+    });
+    callbackUrl = (await eventually(
+      async () => exp.logs().find((l) => l.msg === 'callbacks listening')?.['address'] as string | undefined,
+      (a) => a !== undefined,
+    )) as string;
+  }, 30_000);
+
+  afterAll(async () => {
+    await stopAll();
+    await sim?.close();
+    removePkis();
+  });
+
+  it('serves the signed callback over TLS without basic auth, guards its other paths, refuses plain HTTP', async () => {
+    expect(callbackUrl.startsWith('https://127.0.0.1:')).toBe(true);
+    const sender = new CallbackSender({ url: 'unused', appId: APP_ID, secret: CB_SECRET });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const nonce = String(randomInt(1, 2 ** 47));
+    const body = JSON.stringify({ ...sender.createEvent('cb-1', Date.now()), timestamp, nonce, signature: callbackSignature(CB_SECRET, timestamp, nonce) });
+    const r = await httpsRequest(`${callbackUrl}/zego/callback`, { ca: pki.ca.pem, method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    expect(r.status).toBe(200);
+    sender.close();
+    const other = await httpsRequest(`${callbackUrl}/elsewhere`, { ca: pki.ca.pem });
+    expect(other.status).toBe(401);
+    expect(other.headers['www-authenticate']).toBe('Basic');
+    await expect(plainHttpGet(`${callbackUrl.replace('https://', 'http://')}/zego/callback`)).rejects.toThrow();
+  });
+
+  it('the image HEALTHCHECK passes over https to the loopback address, with basic auth on', async () => {
+    const run = (url: string): Promise<number | null> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [join(ROOT, 'dist/src/healthcheck.js')], {
+          env: { PATH: process.env['PATH'] ?? '', ZEGO_EXPORTER_HEALTHCHECK_URL: url },
+          stdio: 'ignore',
+        });
+        child.on('exit', (code) => resolve(code));
+      });
+    expect(await run(`${exp.url}/-/healthy`)).toBe(0);
+    // Proof that it asks: the same check against the plain-HTTP URL fails on the TLS port.
+    expect(await run(`${exp.url.replace('https://', 'http://')}/-/healthy`)).toBe(1);
   });
 });
 
