@@ -87,11 +87,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         extra: exporter.route,
       },
       web,
-      // ZEGO sends no credentials: the signature authenticates callbacks on the main listener.
-      authExempt: (path) => {
-        const cb = exporter.config.callbacks;
-        return cb !== undefined && cb.listenAddress === undefined && path === cb.path;
-      },
+      // ZEGO sends no credentials: the signature authenticates callbacks. Exempt whether or not the
+      // main listener serves them (which listener does is fixed at start): where it does not, the
+      // path is a 404 either way.
+      authExempt: (path) => path === exporter.config.callbacks?.path,
     });
   } catch (err) {
     log.error({ err, address: flags.listenAddress }, 'cannot listen');

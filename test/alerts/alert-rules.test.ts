@@ -72,6 +72,7 @@ describe('alerts/zego-alerts.yaml', () => {
         'ZegoExporterDown',
         'ZegoExporterAbsent',
         'ZegoExporterConfigReloadFailed',
+        'ZegoExporterWebConfigReloadFailed',
       ]),
     );
   });
@@ -152,6 +153,7 @@ describe('alerts/zego-alerts.yaml', () => {
       ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]')],
       ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0')],
       ['config reload alert inverted', (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1')],
+      ['web config reload alert inverted', (s) => s.replace('web_config_last_reload_successful == 0', 'web_config_last_reload_successful == 1')],
       ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_rate_limit_configured', '> zego_exporter_rate_limit')],
     ];
 
