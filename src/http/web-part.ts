@@ -73,6 +73,14 @@ export class WebConfigPart implements Part {
     this.#watcher = null;
   }
 
+  /** Counts and modes only: never a user name, a hash or a path. */
+  landing(): string {
+    const c = this.#o.security.config;
+    const tls = c.tls ? `TLS (client certificates: ${c.tls.clientAuth})` : 'no TLS';
+    const users = c.users.size === 0 ? 'no basic auth' : `basic auth for ${c.users.size} user${c.users.size === 1 ? '' : 's'}`;
+    return `Web config: ${tls}, ${users}${this.#successful ? '' : '; the last reload failed, the previous web config is in use'}.`;
+  }
+
   /** One at a time; resolves with whether the file was good. */
   reload(trigger: string): Promise<boolean> {
     const next = this.#chain.then(() => this.#reload(trigger));

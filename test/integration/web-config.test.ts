@@ -63,6 +63,8 @@ describe('--web.config.file: TLS and basic auth on the exporter (real process)',
     expect(r.fingerprint).toBe(server.fingerprint);
     expect(r.headers['x-content-type-options']).toBe('nosniff');
     expect(parseMetrics(r.body).get('zego_exporter_web_config_last_reload_successful')).toBe(1);
+    const landing = await httpsRequest(`${exp.url}/`, { ca: pki.ca.pem, auth });
+    expect(landing.body).toContain('Web config: TLS (client certificates: NoClientCert), basic auth for 1 user.');
   });
 
   it('no credentials → 401 with WWW-Authenticate: Basic; a wrong password or an unknown user → 401', async () => {
