@@ -66,6 +66,8 @@ const BCRYPT = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
 
 export interface WebTls {
   clientAuth: ClientAuthType;
+  /** client_allowed_sans: a client certificate must name one of these (DNS name, e-mail, IP or URI); absent: any. */
+  allowedSans?: readonly string[];
   /** What the TLS server is built with and what setSecureContext() gets on a reload. */
   options: TlsOptions;
 }
@@ -192,12 +194,6 @@ function readTls(
     'client_allowed_sans',
   ]);
   if (!f) return undefined;
-  if (f.has('client_allowed_sans'))
-    r.err(
-      `${P}.client_allowed_sans`,
-      f.get('client_allowed_sans'),
-      'is not supported by this exporter yet (use client_ca_file with a CA that signs only the allowed clients)',
-    );
   const pem = (fileKey: string, inlineKey: string): Buffer | undefined => {
     if (f.has(fileKey) && f.has(inlineKey)) {
       r.err(`${P}.${inlineKey}`, f.get(inlineKey), `set ${fileKey} or ${inlineKey}, not both`);
@@ -238,6 +234,14 @@ function readTls(
       f.get('client_auth_type'),
       `client_auth_type ${clientAuth} needs client_ca_file (or client_ca): the CA that signs the clients' certificates`,
     );
+  }
+  let allowedSans: string[] | undefined;
+  if (f.has('client_allowed_sans')) {
+    allowedSans = list(r, f.get('client_allowed_sans'), `${P}.client_allowed_sans`).flatMap(({ node: n, path }) => text1(r, n, path) ?? []);
+    // As exporter-toolkit: matching needs a certificate the client cannot leave out.
+    if (clientAuth !== undefined && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
+      r.err(`${P}.client_allowed_sans`, f.get('client_allowed_sans'), 'needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert');
+    }
   }
   if (!f.has('cert_file') && !f.has('cert')) r.err(`${P}.cert_file`, node, 'missing one of cert or cert_file');
   if (!f.has('key_file') && !f.has('key')) r.err(`${P}.key_file`, node, 'missing one of key or key_file');
@@ -286,7 +290,7 @@ function readTls(
     r.err(P, node, `cannot use the certificate, key or client CA: ${(err as Error).message}`);
     return undefined;
   }
-  return { clientAuth, options };
+  return { clientAuth, ...(allowedSans ? { allowedSans } : {}), options };
 }
 
 /**

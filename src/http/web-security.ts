@@ -101,16 +101,40 @@ export class WebSecurity {
     return null;
   }
 
-  /** The client-certificate modes between "none" and "required and verified", which Node leaves to us. */
+  /** The client-certificate modes between "none" and "required and verified", which Node leaves to us, and client_allowed_sans. */
   #clientCertRefusal(socket: TLSSocket): string | null {
     const mode = this.#config.tls?.clientAuth;
+    const sans = this.#config.tls?.allowedSans;
     const cert = socket.getPeerCertificate();
     const given = cert !== null && Object.keys(cert).length > 0;
     if (mode === 'RequireAnyClientCert' && !given) return 'no client certificate';
     if (mode === 'VerifyClientCertIfGiven' && given && !socket.authorized) return `client certificate not verified: ${String(socket.authorizationError)}`;
     if (mode === 'RequireAndVerifyClientCert' && !socket.authorized) return `client certificate not verified: ${String(socket.authorizationError)}`;
+    if (sans !== undefined) {
+      const names = subjectAltNames(socket.getPeerX509Certificate()?.subjectAltName);
+      if (!names.some((n) => sans.includes(n))) return 'client certificate names none of client_allowed_sans';
+    }
     return null;
   }
+}
+
+/**
+ * The values of a certificate's subjectAltName as Node prints it (`DNS:a, IP Address:1.2.3.4,
+ * email:x@y, URI:spiffe://…`; a value with a comma or quote comes JSON-quoted), compared as Go's
+ * exporter-toolkit compares them: the bare values of DNS names, e-mails, IPs and URIs.
+ */
+export function subjectAltNames(text: string | undefined): string[] {
+  if (!text) return [];
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|, )(DNS|IP Address|email|URI):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const raw = m[2]!;
+    try {
+      out.push(raw.startsWith('"') ? (JSON.parse(raw) as string) : raw);
+    } catch {
+      // an unparsable entry matches nothing
+    }
+  }
+  return out;
 }
 
 function unauthorized(req: IncomingMessage, res: ServerResponse): void {

@@ -9,7 +9,7 @@ export interface Pki {
   dir: string;
   ca: { cert: string; key: string; pem: Buffer };
   /** A certificate signed by the CA: a server one names 127.0.0.1 and localhost. */
-  issue(name: string, kind: 'server' | 'client'): { cert: string; key: string; certPem: Buffer; keyPem: Buffer; fingerprint: string };
+  issue(name: string, kind: 'server' | 'client', clientSans?: string): { cert: string; key: string; certPem: Buffer; keyPem: Buffer; fingerprint: string };
 }
 
 const made: string[] = [];
@@ -49,10 +49,13 @@ export function makePki(): Pki {
   return {
     dir,
     ca,
-    issue(name, kind) {
+    issue(name, kind, clientSans) {
       genKey(`${name}.key`);
       run('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-out', `${name}.csr`);
-      const ext = kind === 'server' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' : 'extendedKeyUsage=clientAuth\n';
+      const ext =
+        kind === 'server'
+          ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'
+          : `extendedKeyUsage=clientAuth\n${clientSans ? `subjectAltName=${clientSans}\n` : ''}`;
       writeFileSync(join(dir, `${name}.ext`), ext);
       run(
         'x509',

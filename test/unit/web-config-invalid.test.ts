@@ -93,15 +93,11 @@ const ROWS: [name: string, errors: ConfigError[]][] = [
   ],
   [
     'unsupported',
-    [
-      { path: 'rate_limit', line: 9, col: 3, message: 'is not supported by this exporter (remove it; the listeners bound slow clients themselves)' },
-      {
-        path: 'tls_server_config.client_allowed_sans',
-        line: 7,
-        col: 24,
-        message: 'is not supported by this exporter yet (use client_ca_file with a CA that signs only the allowed clients)',
-      },
-    ],
+    [{ path: 'rate_limit', line: 3, col: 3, message: 'is not supported by this exporter (remove it; the listeners bound slow clients themselves)' }],
+  ],
+  [
+    'sans-optional-cert',
+    [{ path: 'tls_server_config.client_allowed_sans', line: 7, col: 24, message: 'needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert' }],
   ],
   [
     'users',

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BasicAuth, parseBasic } from '../../src/http/basic-auth.js';
 import { startHttpServer, type RunningServer } from '../../src/http/server.js';
 import { parseWebConfig, type WebConfig } from '../../src/http/web-config.js';
-import { WebSecurity } from '../../src/http/web-security.js';
+import { subjectAltNames, WebSecurity } from '../../src/http/web-security.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
 import { httpsRequest } from '../helpers/https.js';
 
@@ -131,6 +131,31 @@ describe('TLS on the hardened listener', () => {
     expect((await httpsRequest(`${running!.url}/metrics`, { ca: pki.ca.pem, cert: mine.certPem, key: mine.keyPem })).status).toBe(200);
     const foreign = makePki().issue('intruder', 'client');
     await expect(httpsRequest(`${running!.url}/metrics`, { ca: pki.ca.pem, cert: foreign.certPem, key: foreign.keyPem })).rejects.toThrow();
+  });
+
+  it('client_allowed_sans: serves a client certificate naming an allowed SAN, refuses one from the same CA that does not', async () => {
+    await start(
+      new WebSecurity(
+        webConfig(
+          `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  client_allowed_sans: [prometheus.example, spiffe://cluster/ns/monitoring/sa/prometheus]\n`,
+        ),
+        log,
+      ),
+    );
+    for (const sans of ['DNS:other.example,DNS:prometheus.example', 'URI:spiffe://cluster/ns/monitoring/sa/prometheus']) {
+      const ok = pki.issue(`allowed-${sans.length}`, 'client', sans);
+      expect((await httpsRequest(`${running!.url}/metrics`, { ca: pki.ca.pem, cert: ok.certPem, key: ok.keyPem })).status, sans).toBe(200);
+    }
+    const wrong = pki.issue('not-allowed', 'client', 'DNS:grafana.example,email:prometheus.example@x');
+    await expect(httpsRequest(`${running!.url}/metrics`, { ca: pki.ca.pem, cert: wrong.certPem, key: wrong.keyPem })).rejects.toThrow();
+    const none = pki.issue('no-sans', 'client');
+    await expect(httpsRequest(`${running!.url}/metrics`, { ca: pki.ca.pem, cert: none.certPem, key: none.keyPem })).rejects.toThrow();
+  });
+
+  it('reads subjectAltName as Node prints it, quoted values included', () => {
+    expect(subjectAltNames('DNS:a.example, IP Address:127.0.0.1, email:x@y, URI:spiffe://c/p')).toEqual(['a.example', '127.0.0.1', 'x@y', 'spiffe://c/p']);
+    expect(subjectAltNames('DNS:"a, b", DNS:c')).toEqual(['a, b', 'c']);
+    expect(subjectAltNames(undefined)).toEqual([]);
   });
 
   it('a reload that turns on RequireAndVerifyClientCert applies to the next connection', async () => {
