@@ -1,12 +1,15 @@
 import { parseArgs } from 'node:util';
 import { formatDuration } from './config/duration.js';
 import { formatConfigError, formatConfigWarning, loadConfig } from './config/load.js';
+import { loadWebConfig } from './http/web-config.js';
 import type { LogFormat, LogLevel } from './log.js';
 import { planBudget } from './scheduler/plan.js';
 
 export interface Flags {
   configFile: string;
   listenAddress: string;
+  /** --web.config.file: TLS, basic auth and headers in the exporter-toolkit format; undefined: plain HTTP, open. */
+  webConfigFile: string | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;
   configCheck: boolean;
@@ -31,6 +34,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { ok: true; fl
       options: {
         'config.file': { type: 'string', default: 'config.yaml' },
         'web.listen-address': { type: 'string', default: DEFAULT_LISTEN },
+        'web.config.file': { type: 'string' },
         'log.level': { type: 'string' },
         'log.format': { type: 'string', default: 'json' },
         'config.check': { type: 'boolean', default: false },
@@ -51,6 +55,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { ok: true; fl
     flags: {
       configFile: values['config.file'],
       listenAddress: values['web.listen-address'],
+      webConfigFile: values['web.config.file'] === '' ? undefined : values['web.config.file'],
       logLevel: level as LogLevel,
       logFormat: format as LogFormat,
       configCheck: values['config.check'],
@@ -69,9 +74,11 @@ Prometheus exporter for ZEGOCLOUD live stream state (DescribeRTCStreamState), ve
 Flags:
   --config.file=config.yaml        configuration file
   --web.listen-address=${DEFAULT_LISTEN}      address for /metrics, /-/healthy, /-/ready, /-/reload and /
+  --web.config.file=FILE           TLS, client certificates, basic auth and headers for both listeners,
+                                   in the Prometheus exporter-toolkit format (docs/web-config.md)
   --log.level=info                 debug, info, warn or error (default: $LOG_LEVEL, else info)
   --log.format=json                json or pretty (logs go to stderr)
-  --no-config.watch                do not reload when the config or secret file changes on disk
+  --no-config.watch                do not reload when the config, secret or web config files change on disk
                                    (watched by default: directory events plus a 30 s poll)
   --config.check                   validate the configuration, print a summary and the budget math, exit
   --version                        print the version and exit
@@ -82,12 +89,23 @@ Reload: SIGHUP, POST /-/reload, or a change of the file (e.g. a ConfigMap update
 }
 
 /** --config.check: the summary an operator wants before deploying, errors with file:line:col. */
-export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: (line: string) => void, webFile?: string): Promise<number> {
   const loaded = await loadConfig(file, env);
+  const web = webFile === undefined ? undefined : await loadWebConfig(webFile);
+  if (web && !web.ok) {
+    for (const e of web.errors) out(formatConfigError(e, webFile!));
+    out(`${webFile}: ${web.errors.length} error${web.errors.length === 1 ? '' : 's'}`);
+  }
   if (!loaded.ok) {
     for (const e of loaded.errors) out(formatConfigError(e, file));
     out(`${file}: ${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}`);
     return 1;
+  }
+  if (web && !web.ok) return 1;
+  if (web?.ok) {
+    const w = web.config;
+    const tls = w.tls ? `TLS ${String(w.tls.options.minVersion)}–${String(w.tls.options.maxVersion)}, client certificates: ${w.tls.clientAuth}` : 'no TLS';
+    out(`${webFile}: OK (${tls}; ${w.users.size} basic auth user${w.users.size === 1 ? '' : 's'}; ${Object.keys(w.headers).length} extra headers)`);
   }
   const c = loaded.config;
   const plan = planBudget(

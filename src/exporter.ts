@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type Config } from './config/types.js';
 import { landingRows, renderLanding } from './http/landing.js';
+import type { WebSecurity } from './http/web-security.js';
 import type { Format } from './metrics/exposition.js';
 import { ScrapeRenderer } from './metrics/scrape.js';
 import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
@@ -28,6 +29,8 @@ export interface ExporterOptions {
   reloadStatus?: ReloadStatus;
   /** The optional features; parts/index.ts's PARTS unless a test brings its own. */
   parts?: readonly PartFactory[];
+  /** --web.config.file, for the listeners parts open (the callback listener). */
+  web?: WebSecurity;
 }
 
 /**
@@ -70,7 +73,11 @@ export class Exporter {
     const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
     const changed = { watchedChanged: () => this.#setStreams(), rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()) };
     const lastSequence = (): number => this.#client.lastSequence;
-    this.#parts = new Parts(opts.config, { logger: this.#log, now: this.#now, store: this.#store, recordCallback, lastSequence, ...changed }, opts.parts);
+    this.#parts = new Parts(
+      opts.config,
+      { logger: this.#log, now: this.#now, store: this.#store, recordCallback, lastSequence, ...changed, web: opts.web },
+      opts.parts,
+    );
     const { gate, share, route } = this.#parts;
     this.route = route;
     const z = opts.config.zego;

@@ -6,6 +6,10 @@ import { formatConfigError, formatConfigWarning } from './config/load.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
+import { loadWebConfig } from './http/web-config.js';
+import { WebConfigPart } from './http/web-part.js';
+import { WebSecurity } from './http/web-security.js';
+import { PARTS } from './parts/index.js';
 import { createLogger } from './log.js';
 import { ReloadStatus, Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
@@ -27,7 +31,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     process.stdout.write(`zego-stream-exporter, version ${VERSION} (revision: ${REVISION})\n  node: ${process.version}\n`);
     return 0;
   }
-  if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`));
+  if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`), flags.webConfigFile);
 
   const log = createLogger(flags.logLevel, flags.logFormat);
   const listen = parseHostPort(flags.listenAddress);
@@ -49,13 +53,31 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
   if (clock) log.warn({ offset_ms: clock.offsetMs }, 'test clock offset in effect: this process runs its clock off the host clock (tests only)');
+
+  let web: WebSecurity | undefined;
+  let webPart: WebConfigPart | undefined;
+  if (flags.webConfigFile !== undefined) {
+    const file = flags.webConfigFile;
+    const w = await loadWebConfig(file);
+    if (!w.ok) {
+      for (const e of w.errors) log.error(formatConfigError(e, file));
+      log.error({ file, errors: w.errors.length }, 'invalid web config, not starting');
+      return 1;
+    }
+    web = new WebSecurity(w.config, log);
+    webPart = new WebConfigPart({ file, security: web, logger: log, watch: flags.configWatch });
+  }
+
   const reloadStatus = new ReloadStatus();
+  const parts = webPart ? [...PARTS, () => webPart] : PARTS;
   const exporter = new Exporter({
     config: loaded.config,
     logger: log,
     build: { version: VERSION, revision: REVISION },
     reloadStatus,
     ...(clock ? { now: clock.now } : {}),
+    parts,
+    ...(web ? { web } : {}),
   });
   const reloader = new Reloader({ file: flags.configFile, env, target: exporter, status: reloadStatus, logger: log, hash: loaded.hash });
   let http;
@@ -74,6 +96,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         },
         extra: exporter.route,
       },
+      web,
+      // ZEGO sends no credentials: the signature authenticates callbacks. Exempt whether or not the
+      // main listener serves them (which listener does is fixed at start): where it does not, the
+      // path is a 404 either way.
+      authExempt: (path) => path === exporter.config.callbacks?.path,
     });
   } catch (err) {
     log.error({ err, address: flags.listenAddress }, 'cannot listen');
@@ -81,7 +108,16 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const z = loaded.config.zego;
   log.info(
-    { address: http.url, version: VERSION, app_id: z.appId, endpoint: z.endpoint, is_test: z.isTest, streams: loaded.config.streams.length },
+    {
+      address: http.url,
+      tls: web?.tlsOptions !== undefined,
+      basic_auth: (web?.config.users.size ?? 0) > 0,
+      version: VERSION,
+      app_id: z.appId,
+      endpoint: z.endpoint,
+      is_test: z.isTest,
+      streams: loaded.config.streams.length,
+    },
     'listening',
   );
   try {
@@ -92,7 +128,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
 
-  process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    void reloader.reload('SIGHUP');
+    void webPart?.reload('SIGHUP');
+  });
   let watcher: ConfigWatcher | undefined;
   if (flags.configWatch) {
     watcher = new ConfigWatcher({

@@ -72,7 +72,11 @@ export class CallbacksPart implements Part {
       const a = parseHostPort(address);
       try {
         if (!a.ok) throw new Error(a.message);
-        this.#listener = await startCallbackListener(a.host, a.port, this.#route(true));
+        // Basic auth covers the rest of this listener; the callback path is authenticated by its signature (ZEGO sends no credentials).
+        this.#listener = await startCallbackListener(a.host, a.port, this.#route(true), {
+          web: this.#ctx.web,
+          authExempt: (path) => path === this.#config.callbacks?.path,
+        });
       } catch (err) {
         this.#ctx.logger.error({ err, address }, 'cannot listen for callbacks');
         throw err;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { processBodyBudget, type BodyBudget } from '../http/body-budget.js';
-import { listen, type RunningServer } from '../http/server.js';
+import { listen, type ListenOptions, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
 import { implausibleTime, parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
@@ -288,6 +288,7 @@ export function startCallbackListener(
   host: string | undefined,
   port: number,
   route: (req: IncomingMessage, res: ServerResponse) => boolean,
+  security: Pick<ListenOptions, 'web' | 'authExempt'> = {},
 ): Promise<RunningServer> {
   return listen(
     (req, res) => {
@@ -296,6 +297,6 @@ export function startCallbackListener(
         reply(res, 404, 'not found');
       }
     },
-    { host, port },
+    { host, port, ...security },
   );
 }

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
 import { PATHS } from './paths.js';
+import type { WebSecurity } from './web-security.js';
 
 /** What the HTTP layer needs from the rest; it knows nothing about ZEGO. */
 export interface HttpHandlers {
@@ -22,6 +25,10 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Defaults suit production; tests shorten them to watch a slow client being cut off. */
   timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number };
+  /** --web.config.file: TLS, basic auth and headers; absent: plain HTTP, open. */
+  web?: WebSecurity | undefined;
+  /** Paths basic auth leaves open (the callback path on the main listener: ZEGO sends no credentials). */
+  authExempt?: (path: string) => boolean;
 }
 
 export interface RunningServer {
@@ -43,27 +50,57 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
   }, opts);
 }
 
+/** Options of listen(): where, the deadlines, and the web config's security with what it exempts. */
+export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authExempt'> & { host?: string | undefined; port: number };
+
 /**
  * A hardened listener for any handler: the main server and the callback listener (the one ZEGO
  * reaches from outside) get the same limits. Slow or stuck clients must not pin sockets: headers,
  * whole requests and idle keep-alives are bounded, and the deadlines are checked every second
  * (Node's default is every 30 s, which lets a slow-loris client hold a socket that long).
  */
-export async function listen(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  opts: { host?: string | undefined; port: number; timeouts?: HttpServerOptions['timeouts'] },
-): Promise<RunningServer> {
+export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenOptions): Promise<RunningServer> {
   const t = opts.timeouts ?? {};
-  const server = createServer({ connectionsCheckingInterval: t.checkIntervalMs ?? 1000 }, handler);
+  const { web, authExempt } = opts;
+  const guarded = web
+    ? (req: IncomingMessage, res: ServerResponse): void => {
+        const ok = web.admit(req, res, authExempt?.((req.url ?? '/').split('?')[0]!) ?? false);
+        if (ok === true) handler(req, res);
+        else if (ok !== false) void ok.then((pass) => pass && handler(req, res));
+      }
+    : handler;
+  const httpOptions = { connectionsCheckingInterval: t.checkIntervalMs ?? 1000 };
+  // One listener, with TLS or without: the deadlines and caps below hold for both.
+  const tls = web?.tlsOptions;
+  // A client that connects and never finishes the handshake is the TLS slow-loris: bounded like headers, not Node's 120 s.
+  const https = tls ? createHttpsServer({ ...httpOptions, ...tls, handshakeTimeout: t.headersMs ?? 10_000 }, guarded) : undefined;
+  const server: Server = https ?? createServer(httpOptions, guarded);
+  if (https) {
+    const detach = web!.attach(https);
+    https.once('close', detach);
+  }
   server.headersTimeout = t.headersMs ?? 10_000;
   server.requestTimeout = t.requestMs ?? 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const answer = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Only an HTTP-level error gets an HTTP answer. A TLS one (a handshake that timed out, plain
+    // HTTP sent to the TLS port) comes here too, on a socket that cannot carry one: writing would
+    // wait for a handshake that never completes, and hold the socket.
+    const code = err.code ?? '';
+    const http = code.startsWith('HPE_') || code.startsWith('ERR_HTTP_');
+    const answer = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (http && socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
+  // Sockets still in the TLS handshake are not HTTP connections yet, so closeAllConnections() misses them.
+  const handshaking = new Set<Socket>();
+  if (https) {
+    https.on('connection', (s: Socket) => {
+      handshaking.add(s);
+      s.once('close', () => handshaking.delete(s));
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -76,10 +113,13 @@ export async function listen(
   return {
     server,
     address,
-    url: `http://${host}:${address.port}`,
+    url: `${https ? 'https' : 'http'}://${host}:${address.port}`,
     close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          for (const s of handshaking) s.destroy();
+        }, graceMs);
         server.close(() => {
           clearTimeout(timer);
           resolve();

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import type { WebSecurity } from '../http/web-security.js';
 import type { ExtraGauge } from '../metrics/self.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
@@ -64,6 +65,8 @@ export interface PartContext {
   rateChanged(): void;
   /** The last Sequence this process sent to the API (0 before the first); a fleet's Sequence must stay above it. */
   lastSequence?(): number;
+  /** --web.config.file (TLS, basic auth, headers) for listeners a part opens; absent: plain HTTP. */
+  web?: WebSecurity | undefined;
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */

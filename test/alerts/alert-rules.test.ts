@@ -76,6 +76,7 @@ describe('alerts/zego-alerts.yaml', () => {
         'ZegoExporterDown',
         'ZegoExporterAbsent',
         'ZegoExporterConfigReloadFailed',
+        'ZegoExporterWebConfigReloadFailed',
       ]),
     );
   });
@@ -207,6 +208,7 @@ describe('alerts/zego-alerts.yaml', () => {
       ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]')],
       ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0')],
       ['config reload alert inverted', (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1')],
+      ['web config reload alert inverted', (s) => s.replace('web_config_last_reload_successful == 0', 'web_config_last_reload_successful == 1')],
       ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit')],
       [
         'budget alert on the configured rate, not what it yields',

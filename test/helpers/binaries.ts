@@ -1,10 +1,10 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 
-const INSTALL = 'apt-get install -y prometheus redis-server';
+const INSTALL = 'apt-get install -y prometheus redis-server openssl';
 
 /**
- * The path of a tool a test runs (redis-server, prometheus, promtool): `$<envVar>` when set, else
+ * The path of a tool a test runs (redis-server, prometheus, promtool, openssl): `$<envVar>` when set, else
  * the first executable of that name on PATH. A missing tool fails the test with how to install
  * it, never skips it: a suite that passes because nothing ran proves nothing. .ci/run installs them.
  */

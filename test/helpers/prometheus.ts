@@ -28,6 +28,8 @@ export interface PrometheusOptions {
   ruleFiles: string[];
   /** Base URL of an Alertmanager (or a stand-in) to send alerts to; resent every second. */
   alertmanager?: string;
+  /** More keys of the scrape job (scheme, tls_config, basic_auth), as YAML lines indented 4 spaces. */
+  scrapeExtra?: string;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   writeFileSync(
     config,
     `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${alerting}rule_files:\n${opts.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`).join('\n')}\n` +
-      `scrape_configs:\n  - job_name: ${opts.job}\n    file_sd_configs:\n      - files: [${JSON.stringify(targetsFile)}]\n        refresh_interval: 1s\n`,
+      `scrape_configs:\n  - job_name: ${opts.job}\n${opts.scrapeExtra ?? ''}    file_sd_configs:\n      - files: [${JSON.stringify(targetsFile)}]\n        refresh_interval: 1s\n`,
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

@@ -13,7 +13,7 @@ describe('command line (the built binary)', () => {
   it('--help lists the flags and exits 0', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--config.file', '--web.listen-address', '--log.level', '--log.format', '--config.check', '--version'])
+    for (const flag of ['--config.file', '--web.listen-address', '--web.config.file', '--log.level', '--log.format', '--config.check', '--version'])
       expect(r.stdout).toContain(flag);
   });
 

@@ -15,11 +15,18 @@ import { parseConfig } from '../../src/config/load.js';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from '../../src/config/types.js';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { callbackSignature } from '../../src/callbacks/verify.js';
-import { ROOT, eventually, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
+import { ROOT, eventually, parseMetrics, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { freePort } from '../helpers/ports.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { makePki, removePkis } from '../helpers/certs.js';
+import { httpsRequest } from '../helpers/https.js';
+import { parseWebConfig } from '../../src/http/web-config.js';
+import bcrypt from 'bcryptjs';
 
 const DIR = join(ROOT, 'deploy/kubernetes');
+/** Where standalone-tls mounts its kubernetes.io/tls Secret, and the hash its web.yml ships without. */
+const TLS_MOUNT = '/run/secrets/zego-stream-exporter-tls';
+const HASH_PLACEHOLDER = 'REPLACE-WITH-BCRYPT-HASH';
 type Doc = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: unknown };
 
 /** What `kubectl kustomize <dir>` would emit, for the plain-resource kustomizations used here. */
@@ -47,7 +54,7 @@ const VALIDATORS: Record<string, (d: Doc) => void> = {
   'policy/v1/PodDisruptionBudget': (d) => new PodDisruptionBudget(d as never).validate(),
 };
 
-const VARIANTS = ['sidecar', 'sidecar-native', 'standalone'] as const;
+const VARIANTS = ['sidecar', 'sidecar-native', 'standalone', 'standalone-tls'] as const;
 const built = Object.fromEntries(VARIANTS.map((v) => [v, build(join(DIR, v))])) as Record<(typeof VARIANTS)[number], Doc[]>;
 const of = <T>(docs: Doc[], kind: string): T[] => docs.filter((d) => d.kind === kind) as unknown as T[];
 const podSpec = (d: Doc): IPodSpec => new Deployment(d as never).spec!.template.spec!;
@@ -63,7 +70,16 @@ const flag = (c: IContainer, name: string): string | undefined => c.args?.find((
 describe('deploy/kubernetes manifests', () => {
   it('every kustomization lists every manifest next to it, and the root one includes the generated PrometheusRule', () => {
     const dirs = [DIR, ...readdirSync(DIR).map((d) => join(DIR, d))].filter((d) => existsSync(join(d, 'kustomization.yaml')));
-    expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual(['', 'fleet', 'ha-pair', 'sidecar', 'sidecar-common', 'sidecar-native', 'standalone']);
+    expect(dirs.map((d) => relative(DIR, d)).sort()).toEqual([
+      '',
+      'fleet',
+      'ha-pair',
+      'sidecar',
+      'sidecar-common',
+      'sidecar-native',
+      'standalone',
+      'standalone-tls',
+    ]);
     for (const dir of dirs) {
       const listed = new Set((parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] }).resources);
       for (const f of readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml'))
@@ -165,7 +181,7 @@ describe('deploy/kubernetes manifests', () => {
       const replicas = new Deployment(dep as never).spec!.replicas ?? 1;
       const ceiling = r.config.zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT;
       expect(replicas * r.config.zego.rateLimit, `${variant}: replicas × rate_limit`).toBeLessThan(ceiling);
-      if (variant === 'standalone') expect(replicas).toBe(1);
+      if (variant.startsWith('standalone')) expect(replicas).toBe(1);
     }
   });
 
@@ -182,7 +198,7 @@ describe('deploy/kubernetes manifests', () => {
 
       const podLabels = new Deployment(dep as never).spec!.template.metadata!.labels!;
       const matches = (sel: Record<string, string>): boolean => Object.entries(sel).every(([k, v]) => podLabels[k] === v);
-      if (variant === 'standalone') {
+      if (variant.startsWith('standalone')) {
         const svc = new Service(of<Doc>(docs, 'Service')[0] as never);
         expect(matches(svc.spec!.selector!)).toBe(true);
         expect(svc.spec!.ports!.map((p) => [p.name, p.targetPort])).toEqual([['metrics', 'metrics']]);
@@ -195,6 +211,46 @@ describe('deploy/kubernetes manifests', () => {
         expect(pm.spec.podMetricsEndpoints!.map((e) => [e.port, e.path])).toEqual([['metrics', '/metrics']]);
       }
     }
+  });
+
+  it('standalone-tls: web.yml comes from a Secret, names files on the TLS Secret mount, refuses its placeholder; the ServiceMonitor scrapes https with basic auth', () => {
+    const docs = built['standalone-tls'];
+    const dep = of<Doc>(docs, 'Deployment')[0]!;
+    const spec = podSpec(dep);
+    const c = exporterOf(dep);
+    const mountedSecret = (path: string): string | undefined => {
+      const m = (c.volumeMounts ?? []).find((v) => posix.dirname(path) === v.mountPath);
+      expect(m?.subPath, path).toBeUndefined(); // a subPath mount never sees a renewed certificate
+      return spec.volumes!.find((v) => v.name === m?.name)?.secret?.secretName;
+    };
+    const webFlag = flag(c, 'web.config.file')!;
+    expect(mountedSecret(webFlag)).toBe('zego-exporter-1234567890-web-config');
+    const text = readFileSync(join(DIR, 'standalone-tls', posix.basename(webFlag)), 'utf8');
+    // As shipped, the placeholder hash is refused: nobody runs it with a password from the repository.
+    const shipped = parseWebConfig(text, { baseDir: posix.dirname(webFlag), readFile: () => Buffer.from('') });
+    expect(shipped.ok).toBe(false);
+    if (!shipped.ok) expect(shipped.errors.map((e) => e.path)).toContain('basic_auth_users.prometheus');
+    const read: string[] = [];
+    const filled = parseWebConfig(text.replace(HASH_PLACEHOLDER, bcrypt.hashSync('x', 4)), {
+      baseDir: posix.dirname(webFlag),
+      readFile: (p) => {
+        read.push(p);
+        throw Object.assign(new Error('not here'), { code: 'ENOENT' });
+      },
+    });
+    expect(filled.ok).toBe(false); // the files are not on this machine: but every path it names is on the TLS Secret mount
+    expect(read.length).toBeGreaterThanOrEqual(2);
+    for (const p of read) expect(mountedSecret(p), p).toBe('zego-exporter-1234567890-tls');
+    expect(read.every((p) => p.startsWith(`${TLS_MOUNT}/`))).toBe(true);
+    for (const probe of [c.livenessProbe!, c.readinessProbe!]) expect(probe.httpGet?.scheme).toBe('HTTPS');
+
+    const sm = new ServiceMonitor(of<Doc>(docs, 'ServiceMonitor')[0] as never);
+    const e = sm.spec.endpoints![0]!;
+    expect(e.scheme).toBe('https');
+    expect(e.tlsConfig?.ca?.secret).toEqual({ name: 'zego-exporter-1234567890-tls', key: 'ca.crt' });
+    expect(e.tlsConfig?.serverName).toBe(of<Doc>(docs, 'Service')[0]!.metadata.name);
+    expect(e.basicAuth?.username).toEqual({ name: 'zego-exporter-1234567890-scrape-auth', key: 'username' });
+    expect(e.basicAuth?.password).toEqual({ name: 'zego-exporter-1234567890-scrape-auth', key: 'password' });
   });
 
   it('every PodMonitor and ServiceMonitor labels its targets job="zego-stream-exporter", the job the alert rules select', () => {
@@ -223,6 +279,7 @@ describe('deploy/kubernetes manifests', () => {
       await stopAll();
       await sim.close();
       rmSync(scratch, { recursive: true, force: true });
+      removePkis();
     });
 
     it.each(VARIANTS)('%s', async (variant) => {
@@ -236,20 +293,38 @@ describe('deploy/kubernetes manifests', () => {
       mkdirSync(dirname(secretFile), { recursive: true });
       writeFileSync(secretFile, `${SECRET}\n`);
       sim.setStream('live-main', { state: 'active', createTime: Math.floor(Date.now() / 1000) - 5 });
-      const run = await startExporter(text.replace(secretPath, secretFile).replace(/endpoint: \S+/, `endpoint: ${sim.url}`), { logLevel: 'info' });
+      // With --web.config.file: the shipped web.yml, its TLS Secret mount re-rooted to a certificate made here and its placeholder hash filled in.
+      const webFlag = flag(c, 'web.config.file');
+      const tls = webFlag === undefined ? undefined : { pki: makePki(), auth: ['prometheus', 'scrape-pw'] as [string, string] };
+      const args: string[] = [];
+      if (webFlag !== undefined && tls) {
+        const server = tls.pki.issue('server', 'server');
+        const tlsDir = join(scratch, variant, 'tls');
+        mkdirSync(tlsDir, { recursive: true });
+        writeFileSync(join(tlsDir, 'tls.crt'), server.certPem);
+        writeFileSync(join(tlsDir, 'tls.key'), server.keyPem);
+        const web = readFileSync(join(DIR, variant, posix.basename(webFlag)), 'utf8')
+          .replaceAll(TLS_MOUNT, tlsDir)
+          .replace(HASH_PLACEHOLDER, bcrypt.hashSync(tls.auth[1], 4));
+        const webFile = join(scratch, variant, 'web.yml');
+        writeFileSync(webFile, web);
+        args.push(`--web.config.file=${webFile}`);
+      }
+      const run = await startExporter(text.replace(secretPath, secretFile).replace(/endpoint: \S+/, `endpoint: ${sim.url}`), { logLevel: 'info', args });
       for (const probe of [c.livenessProbe!, c.readinessProbe!]) {
-        const res = await eventually(
-          () => fetch(`${run.url}${probe.httpGet!.path!}`),
-          (r) => r.status === 200,
-          5000,
-        );
-        expect(res.status).toBe(200);
+        // The kubelet sends no credentials: the probes must pass with basic auth on.
+        const get = async (): Promise<number> =>
+          probe.httpGet!.scheme === 'HTTPS'
+            ? (await httpsRequest(`${run.url}${probe.httpGet!.path!}`, { ca: tls!.pki.ca.pem })).status
+            : (await fetch(`${run.url}${probe.httpGet!.path!}`)).status;
+        expect(await eventually(get, (s) => s === 200, 5000)).toBe(200);
       }
       await eventually(
-        () => scrape(run.url),
+        async () => (tls ? parseMetrics((await httpsRequest(`${run.url}/metrics`, { ca: tls.pki.ca.pem, auth: tls.auth })).body) : scrape(run.url)),
         (m) => m.get('zego_stream_active{stream_id="live-main"}') === 1,
         5000,
       );
+      if (tls) expect((await httpsRequest(`${run.url}/metrics`, { ca: tls.pki.ca.pem })).status).toBe(401);
       await run.stop();
     });
   });
