@@ -37,7 +37,7 @@ export async function unfinishedUploads(connections: number, scrapes = 100): Pro
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }] });
   const exp = await startExporter(
     `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\nstreams:\n  - up-0\ncallbacks:\n  secret: \${CB}\n`,
-    { env: { S: SECRET, CB: 'bench-uploads-callback-secret' }, logLevel: 'warn' },
+    { env: { S: SECRET, CB: 'bench-uploads-callback-secret' }, logLevel: 'info' },
   );
   const sockets: Socket[] = [];
   try {
