@@ -8,14 +8,19 @@
  * Targets (2-core machine): ≥ 95% of the budget at loopback latency, zero throttling, peak window
  * ≤ rate_limit; staleness ≤ 1.2 × N/R; throttled < 2% after convergence; /metrics for 10k streams
  * p99 ≤ 50 ms and RSS ≤ 150 MB; event-loop delay p99 ≤ 20 ms.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet`.
+ * Discovery of 10k streams by callback in < 5 s, the exporter's CPU per 1000 flat (the last ≤ 2 × the
+ * second), /metrics p99 ≤ 250 ms during the burst; 3000
+ * unfinished uploads cost < 64 MB of RSS with /metrics p99 < 100 ms meanwhile.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads`.
  */
 import { parseArgs } from 'node:util';
 import { mixedIntervals, printMixed, printThrottle, throttleConvergence } from './adaptive.js';
 import { measureCallbackLatency } from './callbacks.js';
 import { benchFleetCallbacks } from './callbacks-fleet.js';
+import { discoverStreams, printDiscovery } from './discovery.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
 import { printSaturation, saturation } from './saturation.js';
+import { printUploads, unfinishedUploads } from './uploads.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const quick = values.quick;
@@ -75,6 +80,19 @@ async function main(): Promise<void> {
       `callbacks-fleet  3 replicas, round-robin POSTs → visible on every replica's /metrics: p50 ${r.p50Ms.toFixed(1)} ms p99 ${r.p99Ms.toFixed(1)} ms max ${r.maxMs.toFixed(1)} ms (n=${r.n})`,
     );
     if (r.p99Ms >= 1000 || r.notAccepted > 0) missed.push('fleet callbacks on every replica within 1 s');
+  }
+  if (!only || only === 'discovery') {
+    const r = await discoverStreams(quick ? 2000 : 10_000);
+    printDiscovery(r);
+    if (r.rejected > 0 || r.totalSec >= (quick ? 3 : 5) || r.scrapeP99Ms > 250) missed.push('discovery: 10k in < 5 s, /metrics p99 ≤ 250 ms');
+    // Flat: the last 1000 cost the exporter no more CPU than twice the second 1000 (the first warms up).
+    const cpu = r.cpuPerThousandMs;
+    if (cpu.length >= 2 && cpu[cpu.length - 1]! > 2 * cpu[1]!) missed.push('discovery: CPU per 1000 flat');
+  }
+  if (!only || only === 'uploads') {
+    const r = await unfinishedUploads(quick ? 1000 : 3000, quick ? 30 : 100);
+    printUploads(r);
+    if (!(r.rssDeltaMb < 64) || !(r.scrapeP99Ms < 100)) missed.push('unfinished uploads: RSS delta < 64 MB, /metrics p99 < 100 ms');
   }
   console.log(`bench took ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(missed.length === 0 ? 'RESULT: all targets met' : `RESULT: missed: ${missed.join('; ')}`);

@@ -71,7 +71,12 @@ export class Exporter {
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
     // Called back only after construction, when every field below is set.
     const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
-    const changed = { watchedChanged: () => this.#setStreams(), rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()) };
+    const changed = {
+      watchStart: (w: WatchedStream) => this.#watchStart(w),
+      watchStop: (id: string) => this.#watchStop(id),
+      watchedChanged: () => this.#setStreams(),
+      rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()),
+    };
     const lastSequence = (): number => this.#client.lastSequence;
     this.#parts = new Parts(
       opts.config,
@@ -94,7 +99,7 @@ export class Exporter {
       onResult: (id, result, shared) => this.#onResult(id, result, shared),
       ...(share ? { share } : {}),
     });
-    this.#plan = new PlanCache(() => this.#scheduler.intervals());
+    this.#plan = new PlanCache(() => this.#scheduler.intervalClasses());
     this.#metrics = new SelfMetrics(() => this.status(), this.#build, this.#parts.gauges);
     this.#scrape = new ScrapeRenderer({ self: this.#metrics, families: new StreamFamilies(), snapshot: () => this.#store.snapshot(), now: this.#now });
     this.#setStreams();
@@ -220,13 +225,28 @@ export class Exporter {
     );
   }
 
-  /** The configured streams, then what the parts add (discovered streams), each id once. */
+  /** The configured streams, then what the parts add (discovered streams), each id once: O(streams), for a reload. */
   #setStreams(): void {
     if (this.#stopping) return;
-    const watched: WatchedStream[] = this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
-    for (const w of this.#parts.watched(new Set(watched.map((w) => w.id)))) watched.push(w);
+    const config: WatchedStream[] = this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
+    const watched = this.#parts.watched(config);
     this.#plan.invalidate();
     this.#store.setStreams(watched);
     this.#scheduler.setStreams(watched);
+  }
+
+  /** A stream a part found that nobody watched: O(1), however many are watched (a discovery burst is 10k of these). */
+  #watchStart(w: WatchedStream): void {
+    if (this.#stopping) return;
+    this.#plan.invalidate();
+    this.#store.add(w);
+    this.#scheduler.add(w);
+  }
+
+  #watchStop(id: string): void {
+    if (this.#stopping) return;
+    this.#plan.invalidate();
+    this.#store.remove(id);
+    this.#scheduler.remove(id);
   }
 }

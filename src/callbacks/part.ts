@@ -111,7 +111,7 @@ export class CallbacksPart implements Part {
 
   *watched(): Iterable<WatchedStream> {
     if (!this.#discovery) return;
-    for (const id of this.#discovery.ids()) yield { id, intervalMs: this.#config.probe.intervalMs, labels: {} };
+    for (const id of this.#discovery.ids()) yield this.#watchedStream(id);
   }
 
   files(): string[] {
@@ -178,7 +178,7 @@ export class CallbacksPart implements Part {
     const id = bareStreamId(e.streamId, z.appId, z.isTest);
     if (store.get(id) === undefined && e.event === 'stream_create' && this.#discovery?.offer(id) === 'added') {
       this.#ctx.logger.info({ stream_id: id, discovered: this.#discovery.size }, 'watching a discovered stream');
-      this.#ctx.watchedChanged();
+      this.#ctx.watchAdded(this.#watchedStream(id));
     }
     return store.applyCallback(id, e, receivedAtMs);
   }
@@ -191,10 +191,19 @@ export class CallbacksPart implements Part {
       return s && s.active === false ? (s.changedAtMs ?? null) : null;
     });
     if (gone.length === 0) return;
-    for (const id of gone) this.#ctx.logger.info({ stream_id: id }, 'forgetting a closed discovered stream');
-    this.#ctx.watchedChanged();
+    for (const id of gone) {
+      this.#ctx.logger.info({ stream_id: id }, 'forgetting a closed discovered stream');
+      this.#ctx.watchRemoved(id);
+    }
+  }
+
+  #watchedStream(id: string): WatchedStream {
+    return { id, intervalMs: this.#config.probe.intervalMs, labels: NO_LABELS };
   }
 }
+
+/** Discovered streams carry no labels of their own; one shared object, so the store sees the labels unchanged across reloads. */
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 export function callbacksPart(config: Config, ctx: PartContext): Part {
   return new CallbacksPart(config, ctx);

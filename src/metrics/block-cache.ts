@@ -30,7 +30,12 @@ interface Block {
   /** Per family (not those that move with the clock): the encoded lines and their offsets. */
   bodies: (Buffer | undefined)[];
   offsets: (Uint32Array | undefined)[];
+  /** false until the first refresh encodes it: until then it has no bytes to copy. */
+  encoded: boolean;
 }
+
+/** Members [from, to) of a block with their encoded bytes, or streams not encoded yet. */
+type Run = { block: Block; from: number; to: number } | { fresh: readonly Readonly<StreamRecord>[] };
 
 export interface StreamFamiliesOptions {
   /** Streams per block; by default the list is cut into at most 16 blocks of at least 256. */
@@ -65,31 +70,21 @@ export class StreamFamilies {
   *chunks(streams: Iterable<Readonly<StreamRecord>>, nowMs: number, format: Format): Generator<Buffer> {
     const list = Array.isArray(streams) ? (streams as Readonly<StreamRecord>[]) : [...streams];
     const nowSec = nowMs / 1000;
-    const size = this.#blockSize ?? Math.max(MIN_BLOCK, Math.ceil(list.length / TARGET_BLOCKS));
-    const count = Math.ceil(list.length / size);
     let work = 0;
-    // The blocks of this render's list. Another render (the other format) may run while this one
-    // waits at a yield, on a newer list after a reload: it installs its own blocks, but this
-    // render goes on with these, so its output holds exactly its list, each stream once.
-    const blocks: Block[] = [];
-    // Bring every block up to date with the list and with its streams' state.
-    for (let k = 0; k < count; k++) {
-      const from = k * size;
-      const to = Math.min(list.length, from + size);
-      let b = this.#blocks[k];
-      if (!b || !sameSlice(b.members, list, from, to)) {
-        const members = list.slice(from, to);
-        b = { members, labels: members.map((s) => this.#labelText(s)), versions: members.map(() => -1), bodies: [], offsets: [] };
-        this.#blocks[k] = b;
-      }
-      blocks.push(b);
+    // The blocks of this render's list, laid out before the first yield. Another render (the
+    // other format) may run while this one waits at a yield, on a newer list: it lays out its
+    // own blocks (never editing the members of these), and this render goes on with these, so
+    // its output holds exactly its list, each stream once.
+    const blocks = this.#layout(list);
+    this.#blocks = blocks;
+    // Bring every block up to date with its streams' state.
+    for (const b of blocks) {
       work += b.members.length + this.#refresh(b, nowSec);
       if (work >= SLICE) {
         work = 0;
         yield YIELD;
       }
     }
-    this.#blocks.length = count;
     const headers = this.#headerChunks(format);
     for (let j = 0; j < FAMILIES.length; j++) {
       const f = FAMILIES[j]!;
@@ -108,6 +103,84 @@ export class StreamFamilies {
         }
       }
     }
+  }
+
+  /**
+   * The blocks for `list` made from the last render's: the list is the last one with some streams
+   * gone and new ones after them (what the store does), so each old block whose members are all
+   * still there, in place, is kept as it is; one that lost members is copied without them (bytes,
+   * no formatting), and merged into the one before when it got small; new streams fill the last
+   * block, then new ones. A discovery burst thus re-encodes its new streams and at most one block,
+   * not the whole list. Any other list (reordered) comes out right too, only with more re-encoding.
+   */
+  #layout(list: readonly Readonly<StreamRecord>[]): Block[] {
+    const n = list.length;
+    const size = this.#blockSize ?? Math.max(MIN_BLOCK, Math.ceil(n / TARGET_BLOCKS));
+    const out: Block[] = [];
+    const place = (b: Block): void => {
+      const last = out[out.length - 1];
+      if (last && b.members.length * 2 < size && last.members.length + b.members.length <= size) out[out.length - 1] = this.#build([whole(last), whole(b)]);
+      else out.push(b);
+    };
+    let p = 0;
+    for (const b of this.#blocks) {
+      // The members still at list[p…], in order; a member not there is taken as removed.
+      const m = b.members.length;
+      const runs: Run[] = [];
+      let from = 0;
+      for (let i = 0; i < m; i++) {
+        if (p < n && list[p] === b.members[i]) {
+          p++;
+          continue;
+        }
+        if (i > from) runs.push({ block: b, from, to: i });
+        from = i + 1;
+      }
+      if (from === 0) place(b);
+      else {
+        if (m > from) runs.push({ block: b, from, to: m });
+        if (runs.length > 0) place(this.#build(runs));
+      }
+    }
+    while (p < n) {
+      const last = out[out.length - 1];
+      const room = last ? size - last.members.length : 0;
+      const k = Math.min(room > 0 ? room : size, n - p);
+      const fresh = { fresh: list.slice(p, p + k) };
+      if (room > 0) out[out.length - 1] = this.#build([whole(last!), fresh]);
+      else out.push(this.#build([fresh]));
+      p += k;
+    }
+    return out;
+  }
+
+  /** A new block of the runs' members, their encoded lines copied by offset; fresh streams are encoded at its first refresh. */
+  #build(runs: readonly Run[]): Block {
+    const members: Readonly<StreamRecord>[] = [];
+    const labels: LabelText[] = [];
+    const versions: number[] = [];
+    let encoded = true;
+    for (const r of runs) {
+      if ('fresh' in r) {
+        for (const s of r.fresh) {
+          members.push(s);
+          labels.push(this.#labelText(s));
+          versions.push(-1);
+        }
+        continue;
+      }
+      encoded &&= r.block.encoded;
+      for (let i = r.from; i < r.to; i++) {
+        members.push(r.block.members[i]!);
+        labels.push(r.block.labels[i]!);
+        versions.push(r.block.versions[i]!);
+      }
+    }
+    const b: Block = { members, labels, versions, bodies: [], offsets: [], encoded };
+    // A block another render laid out but has not encoded yet has no bytes to copy: encode all afresh.
+    if (!encoded) versions.fill(-1);
+    else for (let j = 0; j < FAMILIES.length; j++) if (!FAMILIES[j]!.clock) [b.bodies[j], b.offsets[j]] = splice(runs, j, members.length);
+    return b;
   }
 
   /** Re-encodes the block's families if any member changed; returns the lines formatted. */
@@ -132,6 +205,7 @@ export class StreamFamilies {
       b.bodies[j] = body;
       b.offsets[j] = offsets;
     }
+    b.encoded = true;
     return n * FAMILIES.length;
   }
 
@@ -205,11 +279,31 @@ function clockLines(f: Family, b: Block, nowSec: number): Buffer {
   return Buffer.from(parts.join(''));
 }
 
-/** Whether `members` is exactly list[from, to) (same objects, same order). */
-function sameSlice(members: readonly unknown[], list: readonly unknown[], from: number, to: number): boolean {
-  if (members.length !== to - from) return false;
-  for (let i = 0; i < members.length; i++) if (members[i] !== list[from + i]) return false;
-  return true;
+function whole(block: Block): Run {
+  return { block, from: 0, to: block.members.length };
+}
+
+/** Family j's lines of the runs' members, copied from their blocks; a fresh stream gets no bytes yet (its version -1 has it formatted at the next refresh). */
+function splice(runs: readonly Run[], j: number, m: number): [Buffer, Uint32Array] {
+  let total = 0;
+  for (const r of runs) if (!('fresh' in r)) total += r.block.offsets[j]![r.to]! - r.block.offsets[j]![r.from]!;
+  const body = Buffer.allocUnsafe(total);
+  const off = new Uint32Array(m + 1);
+  let pos = 0;
+  let k = 0;
+  for (const r of runs) {
+    if ('fresh' in r) {
+      for (let i = 0; i < r.fresh.length; i++) off[k++] = pos;
+      continue;
+    }
+    const o = r.block.offsets[j]!;
+    const base = o[r.from]!;
+    r.block.bodies[j]!.copy(body, pos, base, o[r.to]!);
+    for (let i = r.from; i < r.to; i++) off[k++] = pos + o[i]! - base;
+    pos += o[r.to]! - base;
+  }
+  off[m] = pos;
+  return [body, off];
 }
 
 function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {

@@ -33,7 +33,11 @@ export interface Part {
 
   /** A request on the main listener, tried before the built-in routes: true when the part answered it. */
   route?(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Streams to watch beyond `config.streams` (ids the config does not list); re-read after `ctx.watchedChanged()`. */
+  /**
+   * Streams to watch beyond `config.streams` (ids the config lists are left out), in full: read
+   * at start, after every applyConfig() and after `ctx.watchedChanged()`. In between, the part
+   * reports single changes with `ctx.watchAdded()` / `ctx.watchRemoved()`, and this must agree.
+   */
   watched?(): Iterable<WatchedStream>;
   /** Caps the calls/s this process spends, given the rate so far; re-read after `ctx.rateChanged()`. */
   rateLimit?(rate: number): number;
@@ -59,7 +63,15 @@ export interface PartContext {
   store: StateStore;
   /** Counts a received callback in zego_exporter_callbacks_total. */
   recordCallback(event: CallbackEventLabel, result: CallbackResultLabel): void;
-  /** The part's `watched()` changed: the Exporter recomputes the watched set. */
+  /**
+   * The part now watches one more stream (it found it: a callback, a room list), O(1) however many
+   * are watched. Nothing happens when the config lists the id or another part watched it first
+   * (their interval and labels stay); adding one the part already watches changes nothing either.
+   */
+  watchAdded(stream: WatchedStream): void;
+  /** The part no longer watches `id`: probing and its series stop, unless the config or another part still watches it. O(1). */
+  watchRemoved(id: string): void;
+  /** The part's `watched()` changed wholesale: the Exporter re-reads every part's list (O(streams); for single changes use watchAdded/watchRemoved). */
   watchedChanged(): void;
   /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
   rateChanged(): void;

@@ -24,9 +24,17 @@ export interface BudgetPlan {
  * are each refreshed every N / R seconds.
  */
 export function planBudget(intervalsMs: readonly number[], rate: number): BudgetPlan {
-  const counts = new Map<number, number>();
-  for (const i of intervalsMs) counts.set(i, (counts.get(i) ?? 0) + 1);
-  const sorted = [...counts.entries()].sort((a, b) => a[0] - b[0]);
+  const classes = new IntervalClasses();
+  for (const i of intervalsMs) classes.add(i);
+  return planClasses(classes.counts, rate);
+}
+
+/**
+ * planBudget() for a watched set given as interval classes (interval in ms → streams): the work
+ * grows with the number of distinct intervals, a handful, not with the streams.
+ */
+export function planClasses(counts: ReadonlyMap<number, number>, rate: number): BudgetPlan {
+  const sorted = [...counts.entries()].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
   const demandOf = (cls: [number, number][], lateSec: number): number => cls.reduce((d, [i, n]) => d + n / (i / 1000 + lateSec), 0);
   const demand = demandOf(sorted, 0);
 
@@ -47,7 +55,7 @@ export function planBudget(intervalsMs: readonly number[], rate: number): Budget
     achievedSec: idx < k ? intervalMs / 1000 : intervalMs / 1000 + lateSec,
   }));
   return {
-    streams: intervalsMs.length,
+    streams: sorted.reduce((t, [, n]) => t + n, 0),
     demandPerSec: demand,
     rate,
     overloaded: demand > rate,
@@ -85,13 +93,40 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+/**
+ * The streams per interval class, kept as streams come and go (O(1) each), so a discovered stream
+ * never costs a pass over all the others to re-plan the budget.
+ */
+export class IntervalClasses {
+  readonly #counts = new Map<number, number>();
+
+  add(intervalMs: number): void {
+    this.#counts.set(intervalMs, (this.#counts.get(intervalMs) ?? 0) + 1);
+  }
+
+  remove(intervalMs: number): void {
+    const n = (this.#counts.get(intervalMs) ?? 0) - 1;
+    if (n > 0) this.#counts.set(intervalMs, n);
+    else this.#counts.delete(intervalMs);
+  }
+
+  clear(): void {
+    this.#counts.clear();
+  }
+
+  get counts(): ReadonlyMap<number, number> {
+    return this.#counts;
+  }
+}
+
 /** The plan of the current watched set, redone only when the set changed (invalidate()) or the rate did: self-metrics ask at every scrape. */
 export class PlanCache {
-  readonly #intervals: () => readonly number[];
+  readonly #classes: () => ReadonlyMap<number, number>;
   #cached: BudgetPlan | undefined;
 
-  constructor(intervalsMs: () => readonly number[]) {
-    this.#intervals = intervalsMs;
+  /** `classes`: the watched set as interval classes (IntervalClasses.counts). */
+  constructor(classes: () => ReadonlyMap<number, number>) {
+    this.#classes = classes;
   }
 
   invalidate(): void {
@@ -99,7 +134,7 @@ export class PlanCache {
   }
 
   get(rate: number): BudgetPlan {
-    if (this.#cached?.rate !== rate) this.#cached = planBudget(this.#intervals(), rate);
+    if (this.#cached?.rate !== rate) this.#cached = planClasses(this.#classes(), rate);
     return this.#cached;
   }
 }

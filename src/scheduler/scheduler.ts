@@ -1,6 +1,6 @@
 import type { ProbeResult } from '../zego/outcome.js';
 import type { Budget } from './budget.js';
-import { planBudget } from './plan.js';
+import { IntervalClasses, planClasses } from './plan.js';
 
 export interface ScheduledStream {
   id: string;
@@ -61,6 +61,8 @@ export class Scheduler {
   readonly #dueRest = new Fifo<Entry>();
   /** Streams with an interval up to this keep it and go first (planBudget's protected classes). */
   #protectedUpToMs = -1;
+  /** The watched streams per interval, kept with #entries: what the plan is computed from. */
+  readonly #classes = new IntervalClasses();
 
   constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -73,39 +75,66 @@ export class Scheduler {
    * (a queued call for them leaves the queue unspent), added ones are due now.
    */
   setStreams(streams: readonly ScheduledStream[]): void {
-    const wanted = new Map(streams.map((s) => [s.id, s]));
-    for (const [id, entry] of this.#entries) {
-      if (!wanted.has(id)) {
-        entry.removed = true;
-        clearTimeout(entry.timer);
-        entry.dequeue?.abort();
-        this.#entries.delete(id);
-      }
+    const wanted = new Set(streams.map((s) => s.id));
+    for (const id of this.#entries.keys()) if (!wanted.has(id)) this.#drop(id);
+    const fresh = streams.map((s) => this.#put(s));
+    this.#replan();
+    for (const entry of fresh) if (entry && this.#running) this.#enqueue(entry);
+  }
+
+  /** One more stream (or a new interval for a watched one), due now: O(1) in the streams watched. */
+  add(stream: ScheduledStream): void {
+    const fresh = this.#put(stream);
+    this.#replan();
+    if (fresh && this.#running) this.#enqueue(fresh);
+  }
+
+  /** Stops probing one stream at once (a queued call for it leaves the queue unspent). */
+  remove(id: string): void {
+    if (this.#drop(id)) this.#replan();
+  }
+
+  /** Records a stream; returns it when new, to be enqueued once the plan knows it. */
+  #put(s: ScheduledStream): Entry | undefined {
+    const entry = this.#entries.get(s.id);
+    if (!entry) {
+      const fresh: Entry = {
+        id: s.id,
+        intervalMs: s.intervalMs,
+        phase: 'waiting',
+        removed: false,
+        timer: undefined,
+        dequeue: undefined,
+        lastSentAtMs: undefined,
+        lastResultSentAtMs: undefined,
+      };
+      this.#entries.set(s.id, fresh);
+      this.#classes.add(s.intervalMs);
+      return fresh;
     }
-    this.#protectedUpToMs = planBudget(
-      streams.map((s) => s.intervalMs),
-      this.#opts.budget.rateLimit,
-    ).protectedUpToMs;
-    for (const s of streams) {
-      const entry = this.#entries.get(s.id);
-      if (!entry) {
-        const fresh: Entry = {
-          id: s.id,
-          intervalMs: s.intervalMs,
-          phase: 'waiting',
-          removed: false,
-          timer: undefined,
-          dequeue: undefined,
-          lastSentAtMs: undefined,
-          lastResultSentAtMs: undefined,
-        };
-        this.#entries.set(s.id, fresh);
-        if (this.#running) this.#enqueue(fresh);
-      } else if (entry.intervalMs !== s.intervalMs) {
-        entry.intervalMs = s.intervalMs;
-        if (entry.phase === 'waiting' && this.#running) this.#scheduleNext(entry, s.intervalMs);
-      }
+    if (entry.intervalMs !== s.intervalMs) {
+      this.#classes.remove(entry.intervalMs);
+      this.#classes.add(s.intervalMs);
+      entry.intervalMs = s.intervalMs;
+      if (entry.phase === 'waiting' && this.#running) this.#scheduleNext(entry, s.intervalMs);
     }
+    return undefined;
+  }
+
+  #drop(id: string): boolean {
+    const entry = this.#entries.get(id);
+    if (!entry) return false;
+    entry.removed = true;
+    clearTimeout(entry.timer);
+    entry.dequeue?.abort();
+    this.#entries.delete(id);
+    this.#classes.remove(entry.intervalMs);
+    return true;
+  }
+
+  /** Which classes keep their interval: from the class counts, so its cost is the few distinct intervals, not the streams. */
+  #replan(): void {
+    this.#protectedUpToMs = planClasses(this.#classes.counts, this.#opts.budget.rateLimit).protectedUpToMs;
   }
 
   start(): void {
@@ -134,8 +163,9 @@ export class Scheduler {
     return this.#entries.size;
   }
 
-  intervals(): number[] {
-    return [...this.#entries.values()].map((e) => e.intervalMs);
+  /** The watched streams per interval (ms → streams), live: for PlanCache. */
+  intervalClasses(): ReadonlyMap<number, number> {
+    return this.#classes.counts;
   }
 
   #enqueue(entry: Entry): void {

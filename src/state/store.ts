@@ -84,8 +84,8 @@ export class StateStore {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #streams = new Map<string, StreamRecord>();
-  /** The records in watch order, replaced (never edited) by setStreams(): see snapshot(). */
-  #list: readonly StreamRecord[] = [];
+  /** The records in watch order, replaced (never edited) when the set changed: see snapshot(). null: to be rebuilt at the next read. */
+  #list: readonly StreamRecord[] | null = [];
   #disagreementsTotal = 0;
 
   constructor(opts: StateStoreOptions) {
@@ -97,17 +97,34 @@ export class StateStore {
   setStreams(watched: readonly WatchedStream[]): void {
     const ids = new Set(watched.map((w) => w.id));
     for (const id of this.#streams.keys()) if (!ids.has(id)) this.#streams.delete(id);
-    for (const w of watched) {
-      const s = this.#streams.get(w.id);
-      if (s) {
-        if (s.labels !== w.labels || s.intervalMs !== w.intervalMs) s.version++;
-        s.labels = w.labels;
-        s.intervalMs = w.intervalMs;
-      } else {
-        this.#streams.set(w.id, initialState(w));
-      }
-    }
+    for (const w of watched) this.#put(w);
     this.#list = [...this.#streams.values()];
+  }
+
+  /**
+   * One more watched stream, after the others (a watched one takes the new labels and interval and
+   * keeps its state). O(1): the snapshot list is rebuilt once at its next read, not per stream, so
+   * a burst of discoveries costs one copy per scrape rather than one per stream.
+   */
+  add(w: WatchedStream): void {
+    if (!this.#streams.has(w.id)) this.#list = null;
+    this.#put(w);
+  }
+
+  /** Forgets one stream at once; O(1) like add(). */
+  remove(id: string): void {
+    if (this.#streams.delete(id)) this.#list = null;
+  }
+
+  #put(w: WatchedStream): void {
+    const s = this.#streams.get(w.id);
+    if (s) {
+      if (s.labels !== w.labels || s.intervalMs !== w.intervalMs) s.version++;
+      s.labels = w.labels;
+      s.intervalMs = w.intervalMs;
+    } else {
+      this.#streams.set(w.id, initialState(w));
+    }
   }
 
   /** `atMs`: when the probe's answer came, for a result another replica probed (default now). */
@@ -189,14 +206,15 @@ export class StateStore {
   }
 
   /**
-   * The watched streams as of the last setStreams(), in watch order: a list that never changes
-   * once handed out (a reload installs a new one), so a reader that yields part-way, like a
-   * scrape, sees each stream of one list exactly once; and no copy per call, which /metrics at 10k
-   * streams would pay on every scrape. The records in it are live (see `version`) and read-only
-   * to callers.
+   * The watched streams, in watch order (added streams after those watched before them; removing
+   * one keeps the order of the rest): a list that never changes once handed out (a change of the
+   * set installs a new one), so a reader that yields part-way, like a scrape, sees each stream of
+   * one list exactly once; and no copy per call while the set stays the same, which /metrics at
+   * 10k streams would pay on every scrape. The records in it are live (see `version`) and
+   * read-only to callers.
    */
   snapshot(): readonly Readonly<StreamRecord>[] {
-    return this.#list;
+    return (this.#list ??= [...this.#streams.values()]);
   }
 
   get size(): number {

@@ -10,11 +10,14 @@ import type { ProbeOutcome } from '../../src/zego/outcome.js';
 /**
  * The /metrics render keeps encoded blocks and re-encodes only the streams that changed, copying
  * every other line's bytes by offset. Whatever happens between two scrapes (probes, callbacks,
- * reloads that add, drop, reorder or relabel streams, labels with multi-byte characters), its
- * output must be byte for byte what a render without any cache writes.
+ * reloads that add, drop, reorder or relabel streams, streams discovered or forgotten one at a
+ * time, labels with multi-byte characters), its output must be byte for byte what a render
+ * without any cache writes.
  */
 const T0 = 1_700_000_000_000;
 const IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+/** Ids that only single adds bring (discovery), besides the reloads' ones. */
+const FOUND = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9'];
 const LABEL_VALUES = ['x', 'é', '日本', 'a"b', 'c\\d', 'line1\nline2', ''];
 
 const outcome: fc.Arbitrary<ProbeOutcome> = fc.oneof(
@@ -38,15 +41,29 @@ type Op =
   | { op: 'probe'; id: string; outcome: ProbeOutcome }
   | { op: 'callback'; id: string; close: boolean; type: number }
   | { op: 'reload'; streams: WatchedStream[] }
+  | { op: 'add'; stream: WatchedStream }
+  | { op: 'remove'; id: string }
   | { op: 'scrape'; format: Format; advanceMs: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('probe' as const), id: fc.constantFrom(...IDS), outcome }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('probe' as const), id: fc.constantFrom(...IDS, ...FOUND), outcome }) },
   {
     weight: 2,
     arbitrary: fc.record({ op: fc.constant('callback' as const), id: fc.constantFrom(...IDS), close: fc.boolean(), type: fc.integer({ min: 0, max: 7 }) }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('reload' as const), streams: watched }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('add' as const),
+      stream: fc.record({
+        id: fc.constantFrom(...IDS, ...FOUND),
+        intervalMs: fc.constantFrom(1000, 15_000),
+        labels: fc.constantFrom<Record<string, string>>({}, { zone: 'é' }),
+      }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('remove' as const), id: fc.constantFrom(...IDS, ...FOUND) }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -92,6 +109,10 @@ describe('StreamFamilies cache (property)', () => {
             store.applyCallback(o.id, e, now);
           } else if (o.op === 'reload') {
             store.setStreams(o.streams);
+          } else if (o.op === 'add') {
+            store.add(o.stream);
+          } else if (o.op === 'remove') {
+            store.remove(o.id);
           } else {
             now += o.advanceMs;
             check(o.format);
@@ -100,6 +121,44 @@ describe('StreamFamilies cache (property)', () => {
         check('text');
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('renders exactly what an uncached render writes while thousands of streams are discovered and forgotten between scrapes', () => {
+    // The default block layout (at least 256 per block, at most ~16 blocks) at sizes where the
+    // block size grows with the list, with streams probed, added in bursts and removed anywhere.
+    type Step = { add: number; removeEvery: number; probeEvery: number; format: Format };
+    const step: fc.Arbitrary<Step> = fc.record({
+      add: fc.integer({ min: 0, max: 1500 }),
+      removeEvery: fc.integer({ min: 0, max: 400 }),
+      probeEvery: fc.integer({ min: 1, max: 50 }),
+      format: fc.constantFrom<Format>('text', 'openmetrics'),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3000 }), fc.array(step, { minLength: 1, maxLength: 5 }), (initial, steps) => {
+        let now = T0;
+        let next = 0;
+        const store = new StateStore({ logger: pino({ level: 'silent' }), now: () => now });
+        const add = (): void => {
+          const id = `s${next++}`;
+          store.add({ id, intervalMs: 1000, labels: next % 3 ? {} : { zone: '日本' } });
+        };
+        for (let i = 0; i < initial; i++) add();
+        const fam = new StreamFamilies();
+        fam.render(store.snapshot(), now, 'text');
+        for (const st of steps) {
+          for (let i = 0; i < st.add; i++) add();
+          const ids = store.snapshot().map((s) => s.id);
+          if (st.removeEvery > 0) for (let i = st.removeEvery - 1; i < ids.length; i += st.removeEvery) store.remove(ids[i]!);
+          for (let i = 0; i < ids.length; i += st.probeEvery) {
+            store.applyProbe(ids[i]!, { outcome: { kind: 'active', createTimeSec: T0 / 1000 - i }, code: '0', sentAtMs: now, durationMs: 1 });
+          }
+          now += 1000;
+          const expected = new StreamFamilies({ blockSize: 1e9 }).render([...store.snapshot()], now, st.format);
+          expect(fam.render(store.snapshot(), now, st.format)).toBe(expected);
+        }
+      }),
+      { numRuns: 25 },
     );
   });
 

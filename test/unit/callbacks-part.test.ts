@@ -43,7 +43,7 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-/** The part with the context the Exporter would give it: the watched set follows watchedChanged(). */
+/** The part with the context the Exporter would give it: the watched set follows watchAdded/watchRemoved/watchedChanged. */
 function harness(cfg: Config): Harness {
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
@@ -56,6 +56,14 @@ function harness(cfg: Config): Harness {
     now: Date.now,
     store,
     recordCallback: () => undefined,
+    watchAdded: (w) => {
+      changes++;
+      store.add(w);
+    },
+    watchRemoved: (id) => {
+      changes++;
+      store.remove(id);
+    },
     watchedChanged: () => {
       changes++;
       watch();
