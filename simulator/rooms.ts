@@ -54,11 +54,14 @@ export class RoomTable {
 
   /** Creates the room if needed; counts not given keep their value (0 for a new room). */
   setCounts(roomId: string, counts: { userCount?: number; adminUserCount?: number }): RoomState {
-    const room = this.#room(roomId);
-    const userCount = counts.userCount ?? room.userCount;
-    const adminUserCount = counts.adminUserCount ?? room.adminUserCount;
+    if (!isValidRoomId(roomId)) throw new RoomStateError(`invalid room id: ${JSON.stringify(roomId)}`);
+    // Checked before the room exists: a refused change must not leave an empty room behind.
+    const existing = this.#rooms.get(roomId);
+    const userCount = counts.userCount ?? existing?.userCount ?? 0;
+    const adminUserCount = counts.adminUserCount ?? existing?.adminUserCount ?? 0;
     if (!isCount(userCount) || !isCount(adminUserCount)) throw new RoomStateError('userCount and adminUserCount must be non-negative integers');
     if (adminUserCount > userCount) throw new RoomStateError('adminUserCount is included in userCount, so it cannot exceed it');
+    const room = this.#room(roomId);
     room.userCount = userCount;
     room.adminUserCount = adminUserCount;
     return this.#snapshotOf(room);
