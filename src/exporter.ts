@@ -77,10 +77,11 @@ export class Exporter {
       watchedChanged: () => this.#setStreams(),
       rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()),
     };
+    const recordApiCall: PartContext['recordApiCall'] = (api, result) => this.#metrics.observe(result, api);
     const lastSequence = (): number => this.#client.lastSequence;
     this.#parts = new Parts(
       opts.config,
-      { logger: this.#log, now: this.#now, store: this.#store, recordCallback, lastSequence, ...changed, web: opts.web },
+      { logger: this.#log, now: this.#now, store: this.#store, recordCallback, recordApiCall, roomApi: this.#client, lastSequence, ...changed, web: opts.web },
       opts.parts,
     );
     const { gate, share, route } = this.#parts;
@@ -151,6 +152,7 @@ export class Exporter {
       reloadSuccessful: this.#reload.successful,
       reloadSuccessTimestampSec: this.#reload.successAtSec,
       callbackDisagreements: this.#store.disagreementsTotal,
+      apiBudgets: this.#parts.apiBudgets(),
     };
   }
 

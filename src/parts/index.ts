@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { callbacksPart } from '../callbacks/part.js';
 import type { Config } from '../config/types.js';
 import { fleetPart } from '../fleet/part.js';
-import type { ExtraGauge } from '../metrics/self.js';
+import type { ApiBudgetStatus, ExtraGauge } from '../metrics/self.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { WatchedStream } from '../state/store.js';
@@ -107,6 +107,11 @@ export class Parts {
 
   files(): string[] {
     return this.list.flatMap((p) => p.files?.() ?? []);
+  }
+
+  /** The other APIs' budgets, for the `api`-labelled budget gauges. */
+  apiBudgets(): ApiBudgetStatus[] {
+    return this.list.flatMap((p) => p.apiBudgets?.() ?? []);
   }
 
   landing(): string[] {

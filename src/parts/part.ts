@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import type { WebSecurity } from '../http/web-security.js';
-import type { ExtraGauge } from '../metrics/self.js';
+import type { ApiBudgetStatus, ApiCallResult, ExtraGauge } from '../metrics/self.js';
+import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
+import type { ApiAction } from '../zego/protocol.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { StateStore, WatchedStream } from '../state/store.js';
@@ -49,6 +51,8 @@ export interface Part {
   readonly gauges?: readonly PartGauge[];
   /** Files besides the config file that its settings come from (secret files): a change on disk reloads. */
   files?(): readonly string[];
+  /** Budgets of other APIs this part spends (rooms), read at scrape time for the `api`-labelled gauges. */
+  apiBudgets?(): readonly ApiBudgetStatus[];
   /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
   landing?(): string | null;
 }
@@ -79,6 +83,16 @@ export interface PartContext {
   lastSequence?(): number;
   /** --web.config.file (TLS, basic auth, headers) for listeners a part opens; absent: plain HTTP. */
   web?: WebSecurity | undefined;
+  /** The room APIs of the running config's client (swapped on reload like the probe client). */
+  roomApi: RoomApi;
+  /** Counts a call of a room API in zego_exporter_api_requests_total{api=…} and its duration. */
+  recordApiCall(api: ApiAction, result: ApiCallResult): void;
+}
+
+/** DescribeSimpleStreamList and DescribeUserNum, signed and bounded (see zego/client.ts). */
+export interface RoomApi {
+  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult>;
+  describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult>;
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ZegoConfig } from '../config/types.js';
 import { ZegoClient } from './client.js';
-import type { ProbeResult } from './outcome.js';
+import type { ProbeResult, RoomStreamsResult, UserCountResult } from './outcome.js';
 import { SequenceCounter } from './sequence.js';
 
 /**
@@ -38,6 +38,14 @@ export class CurrentClient {
   /** The last Sequence this process sent: the fleet's next one is above it. */
   get lastSequence(): number {
     return this.#sequence.last;
+  }
+
+  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult> {
+    return this.#client.describeSimpleStreamList(roomId, signal);
+  }
+
+  describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult> {
+    return this.#client.describeUserNum(roomIds, signal);
   }
 
   applyConfig(z: ZegoConfig): void {
