@@ -5,7 +5,7 @@ import { RoomStateError, type RoomState } from './rooms.js';
 import { StreamStateError, type StreamState } from './streams.js';
 
 /** What the control endpoints may do to a running simulator. */
-export interface ControlTarget {
+interface ControlTarget {
   stats(): SimStats;
   resetStats(): void;
   streams(): Record<string, StreamState>;

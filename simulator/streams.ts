@@ -11,7 +11,7 @@ function isUnixSeconds(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-export function validateStreamState(s: StreamState): StreamState {
+function validateStreamState(s: StreamState): StreamState {
   if (s.state === 'active') {
     if (!isUnixSeconds(s.createTime)) throw new StreamStateError('createTime must be Unix seconds');
     return { state: 'active', createTime: s.createTime };
@@ -77,7 +77,7 @@ export interface DemoTimers {
   clearInterval(handle: unknown): void;
 }
 
-export interface DemoTarget {
+interface DemoTarget {
   setStream(id: string, state: StreamState): void;
 }
 

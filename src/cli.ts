@@ -19,7 +19,7 @@ export interface Flags {
   help: boolean;
 }
 
-export const DEFAULT_LISTEN = ':9792';
+const DEFAULT_LISTEN = ':9792';
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 

@@ -101,7 +101,7 @@ export class Exporter {
       ...(share ? { share } : {}),
     });
     this.#plan = new PlanCache(() => this.#scheduler.intervalClasses());
-    this.#metrics = new SelfMetrics(() => this.status(), this.#build, this.#parts.gauges);
+    this.#metrics = new SelfMetrics({ status: () => this.status(), build: this.#build, gauges: this.#parts.gauges });
     this.#scrape = new ScrapeRenderer({ self: this.#metrics, families: new StreamFamilies(), snapshot: () => this.#store.snapshot(), now: this.#now });
     this.#setStreams();
   }

@@ -21,7 +21,7 @@ export function eventKey(e: StreamEvent): EventKey {
  * "stale" until restart. Times are bounded by the plausible-time check (at most a day ahead), so
  * the next publish session always heals it; within a session the seq still decides.
  */
-export function compareKeys(a: EventKey, b: EventKey): number {
+function compareKeys(a: EventKey, b: EventKey): number {
   if (a.rank === 0 && a.timeMs > b.timeMs && a.seq < b.seq) return 1;
   if (b.rank === 0 && b.timeMs > a.timeMs && b.seq < a.seq) return -1;
   return a.seq - b.seq || a.timeMs - b.timeMs || a.rank - b.rank;

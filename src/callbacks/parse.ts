@@ -11,7 +11,7 @@ import { isValidStreamId } from '../zego/protocol.js';
 export type CloseReason = 'normal_stop' | 'heartbeat_timeout' | 'relogin' | 'kicked' | 'tcp_disconnect' | 'room_cleared' | 'deleted' | 'other';
 
 /** stream_close `type` → the `reason` label of zego_stream_last_close_reason. */
-export const CLOSE_REASONS: Readonly<Record<number, CloseReason>> = {
+const CLOSE_REASONS: Readonly<Record<number, CloseReason>> = {
   0: 'normal_stop',
   1: 'heartbeat_timeout',
   2: 'relogin',

@@ -17,7 +17,7 @@ export function callbackSignature(secret: string, timestamp: string, nonce: stri
  */
 export const DEFAULT_WINDOW_MS = 5 * 60_000;
 /** A hard cap on remembered nonces whatever the rate; the oldest are evicted first. */
-export const DEFAULT_MAX_NONCES = 100_000;
+const DEFAULT_MAX_NONCES = 100_000;
 /**
  * And a cap in bytes, because a count alone lets the size of each entry decide: 16 MiB holds the
  * full 100 000 entries of short (ZEGO-sized) nonces, and far fewer only when the nonces are long.

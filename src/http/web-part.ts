@@ -25,7 +25,7 @@ export interface WebConfigPartOptions {
 export class WebConfigPart implements Part {
   readonly name = 'web-config';
   readonly gauges: readonly PartGauge[];
-  readonly #o: WebConfigPartOptions;
+  readonly #opts: WebConfigPartOptions;
   readonly #now: () => number;
   #watcher: ConfigWatcher | null = null;
   #successful = true;
@@ -33,7 +33,7 @@ export class WebConfigPart implements Part {
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(opts: WebConfigPartOptions) {
-    this.#o = opts;
+    this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#successAtSec = this.#now() / 1000;
     this.gauges = [
@@ -51,13 +51,13 @@ export class WebConfigPart implements Part {
   }
 
   async start(): Promise<void> {
-    if (!this.#o.watch) return;
+    if (!this.#opts.watch) return;
     this.#watcher = new ConfigWatcher({
-      paths: () => [this.#o.file, ...this.#o.security.config.files],
+      paths: () => [this.#opts.file, ...this.#opts.security.config.files],
       onChange: () => void this.reload('file'),
-      logger: this.#o.logger,
-      ...(this.#o.debounceMs !== undefined ? { debounceMs: this.#o.debounceMs } : {}),
-      ...(this.#o.pollMs !== undefined ? { pollMs: this.#o.pollMs } : {}),
+      logger: this.#opts.logger,
+      ...(this.#opts.debounceMs !== undefined ? { debounceMs: this.#opts.debounceMs } : {}),
+      ...(this.#opts.pollMs !== undefined ? { pollMs: this.#opts.pollMs } : {}),
     });
     await this.#watcher.start();
     // A change between the first read and the watcher's baseline would be missed: check once now (free when nothing changed).
@@ -75,7 +75,7 @@ export class WebConfigPart implements Part {
 
   /** Counts and modes only: never a user name, a hash or a path. */
   landing(): string {
-    const c = this.#o.security.config;
+    const c = this.#opts.security.config;
     const tls = c.tls ? `TLS (client certificates: ${c.tls.clientAuth})` : 'no TLS';
     const users = c.users.size === 0 ? 'no basic auth' : `basic auth for ${c.users.size} user${c.users.size === 1 ? '' : 's'}`;
     return `Web config: ${tls}, ${users}${this.#successful ? '' : '; the last reload failed, the previous web config is in use'}.`;
@@ -89,18 +89,18 @@ export class WebConfigPart implements Part {
   }
 
   async #reload(trigger: string): Promise<boolean> {
-    const log = this.#o.logger;
-    const loaded = await loadWebConfig(this.#o.file);
+    const log = this.#opts.logger;
+    const loaded = await loadWebConfig(this.#opts.file);
     if (!loaded.ok) {
       this.#successful = false;
-      const error = loaded.errors.map((e) => formatConfigError(e, this.#o.file)).join('; ');
+      const error = loaded.errors.map((e) => formatConfigError(e, this.#opts.file)).join('; ');
       log.error({ trigger, errors: loaded.errors.length }, `web config reload failed, keeping the running web config: ${error}`);
       return false;
     }
     this.#successful = true;
     this.#successAtSec = this.#now() / 1000;
-    if (loaded.config.digest === this.#o.security.config.digest) return true;
-    const pending = this.#o.security.apply(loaded.config);
+    if (loaded.config.digest === this.#opts.security.config.digest) return true;
+    const pending = this.#opts.security.apply(loaded.config);
     const c = loaded.config;
     log.info({ trigger, tls: c.tls !== undefined, users: c.users.size, headers: Object.keys(c.headers).length }, 'web config reloaded');
     if (pending !== null) log.warn({ trigger }, `web config reloaded, but ${pending}`);

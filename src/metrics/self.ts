@@ -62,6 +62,14 @@ export interface BuildInfo {
 }
 
 /** The exporter's own metrics, kept in a registry of its own (never prom-client's global one). */
+export interface SelfMetricsOptions {
+  /** The exporter's status, read once per scrape. */
+  status: () => ExporterStatus;
+  build: BuildInfo;
+  /** Gauges the parts add (see parts/part.ts). */
+  gauges?: readonly ExtraGauge[];
+}
+
 export class SelfMetrics {
   readonly registry = new Registry();
   #status: ExporterStatus | undefined;
@@ -69,7 +77,8 @@ export class SelfMetrics {
   readonly #duration: Histogram<'api'>;
   readonly #callbacks: Counter<'event' | 'result'>;
 
-  constructor(readStatus: () => ExporterStatus, build: BuildInfo, extraGauges: readonly ExtraGauge[] = []) {
+  constructor(opts: SelfMetricsOptions) {
+    const { status: readStatus, build, gauges: extraGauges = [] } = opts;
     // Read once per scrape (render() clears it), not once per gauge: all of them show one moment.
     const status = (): ExporterStatus => (this.#status ??= readStatus());
     const registers = [this.registry];

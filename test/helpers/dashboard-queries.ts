@@ -11,14 +11,14 @@ export interface DashboardQuery {
 }
 
 /** Marker a panel's description carries when its queries legitimately return nothing. */
-export const ALLOW_EMPTY_MARKER = '(empty when healthy)';
+const ALLOW_EMPTY_MARKER = '(empty when healthy)';
 
 /**
  * Values for the dashboard's variables and Grafana's built-ins, chosen for a short-lived test
  * Prometheus: every label regex matches everything, windows are short enough to hold data soon
  * after start but cover ≥ 2 scrapes at a 15 s scrape interval.
  */
-export const TEST_VARIABLES: Readonly<Record<string, string>> = {
+const TEST_VARIABLES: Readonly<Record<string, string>> = {
   job: '.*',
   instance: '.*',
   stream_id: '.*',

@@ -29,7 +29,7 @@ function record(id: string, over: Partial<StreamRecord> = {}): StreamRecord {
 /** Prometheus's own linter over what a scrape returns: the real promtool (a missing one fails the test). */
 describe('promtool check metrics', () => {
   it('accepts the text exposition with streams (every family, escaped labels) and self metrics', async () => {
-    const self = new SelfMetrics(() => STATUS, { version: '1.2.3', revision: 'abc' });
+    const self = new SelfMetrics({ status: () => STATUS, build: { version: '1.2.3', revision: 'abc' } });
     self.observe({ code: '0', outcome: { kind: 'active', createTimeSec: 1 }, durationMs: 30, sentAtMs: NOW_MS });
     const list = [
       record('unknown-1', { intervalMs: 30_000 }),

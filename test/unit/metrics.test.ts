@@ -155,7 +155,7 @@ describe('StreamFamilies.render', () => {
 
 describe('SelfMetrics', () => {
   function observed(): SelfMetrics {
-    const m = new SelfMetrics(() => STATUS, { version: '1.2.3', revision: 'abc123' });
+    const m = new SelfMetrics({ status: () => STATUS, build: { version: '1.2.3', revision: 'abc123' } });
     m.observe(probe('0', { kind: 'active', createTimeSec: 1 }, 30));
     m.observe(probe('timeout', { kind: 'failed', reason: 'transient', message: 'x' }, 2000));
     return m;
@@ -184,7 +184,7 @@ describe('SelfMetrics', () => {
   });
 
   it('counts room API calls and their durations under their own api label', async () => {
-    const m = new SelfMetrics(() => STATUS, { version: '1.2.3', revision: 'abc123' });
+    const m = new SelfMetrics({ status: () => STATUS, build: { version: '1.2.3', revision: 'abc123' } });
     m.observe({ roomId: 'r', code: '0', outcome: { kind: 'ok', streams: [] }, sentAtMs: 0, durationMs: 40 }, 'DescribeSimpleStreamList');
     m.observe(
       { roomIds: ['r'], code: '30002', outcome: { kind: 'failed', reason: 'throttled', message: 'x' }, sentAtMs: 0, durationMs: 10 },
@@ -210,7 +210,7 @@ describe('SelfMetrics', () => {
     } as const;
     // A part's duplicate of DescribeRTCStreamState is ignored: the exporter's own budget is that one.
     const dup = { ...list, api: 'DescribeRTCStreamState', rateLimit: 1 } as const;
-    const m = new SelfMetrics(() => ({ ...STATUS, apiBudgets: [list, dup] }), { version: '1', revision: 'x' });
+    const m = new SelfMetrics({ status: () => ({ ...STATUS, apiBudgets: [list, dup] }), build: { version: '1', revision: 'x' } });
     const text = await m.render('text');
     expect(text).toContain('zego_exporter_rate_limit{api="DescribeRTCStreamState"} 38\n');
     expect(text).toContain('zego_exporter_rate_limit{api="DescribeSimpleStreamList"} 28\n');
@@ -244,7 +244,7 @@ describe('SelfMetrics', () => {
 
   it('reads the status at every render', async () => {
     let queue = 1;
-    const m = new SelfMetrics(() => ({ ...STATUS, queueLength: queue }), { version: 'v', revision: 'r' });
+    const m = new SelfMetrics({ status: () => ({ ...STATUS, queueLength: queue }), build: { version: 'v', revision: 'r' } });
     expect(await m.render('text')).toContain('zego_exporter_queue_length{api="DescribeRTCStreamState"} 1\n');
     queue = 7;
     expect(await m.render('text')).toContain('zego_exporter_queue_length{api="DescribeRTCStreamState"} 7\n');
@@ -275,8 +275,8 @@ describe('SelfMetrics', () => {
   });
 
   it('keeps its own registry apart from other instances', async () => {
-    const a = new SelfMetrics(() => STATUS, { version: 'a', revision: 'a' });
-    const b = new SelfMetrics(() => STATUS, { version: 'b', revision: 'b' });
+    const a = new SelfMetrics({ status: () => STATUS, build: { version: 'a', revision: 'a' } });
+    const b = new SelfMetrics({ status: () => STATUS, build: { version: 'b', revision: 'b' } });
     a.observe(probe('0', { kind: 'active', createTimeSec: 1 }, 10));
     expect(await a.render('text')).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"} 1\n');
     expect(await b.render('text')).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"} 0\n');
