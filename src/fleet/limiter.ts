@@ -173,7 +173,8 @@ export class FleetLimiter {
     const base = budgetKeyBase(opts.keyPrefix, opts.appId, opts.api ?? 'DescribeRTCStreamState');
     this.#leases = `${base}:leases`;
     this.#nextStart = `${base}:next_start`;
-    this.#sequence = `${base}:sequence`;
+    // Sequence is DescribeRTCStreamState's rule; one counter for the AppID, whichever API's grant raises it.
+    this.#sequence = `${budgetKeyBase(opts.keyPrefix, opts.appId, 'DescribeRTCStreamState')}:sequence`;
     this.#memberPrefix = opts.memberPrefix;
     this.#logger = opts.logger;
   }

@@ -87,6 +87,12 @@ describe('FleetRoomLock and per-API budgets (real Redis)', () => {
     expect((await list.acquire(1, 10_000, 0)).granted).toBe(true);
     expect((await users.acquire(1, 10_000, 0)).granted).toBe(true);
     const keys = (await redis().keys(`${key}:budget:*`)).sort();
-    expect(keys).toEqual([`${key}:budget:42:DescribeSimpleStreamList:leases`, `${key}:budget:42:DescribeUserNum:leases`, `${key}:budget:42:leases`]);
+    // One fleet-wide Sequence counter for the AppID (only DescribeRTCStreamState sends it), not one per API.
+    expect(keys).toEqual([
+      `${key}:budget:42:DescribeSimpleStreamList:leases`,
+      `${key}:budget:42:DescribeUserNum:leases`,
+      `${key}:budget:42:leases`,
+      `${key}:budget:42:sequence`,
+    ]);
   });
 });
