@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Secret } from '../config/secret.js';
-import type { ProbeResult } from './outcome.js';
-import { parseResponse } from './response.js';
+import type { ApiCallMeta, FailedOutcome, ProbeResult, RoomStreamsResult, UserCountResult } from './outcome.js';
+import { parseResponse, parseStreamListResponse, parseUserNumResponse, type Parsed } from './response.js';
 import type { SequenceCounter } from './sequence.js';
-import { apiStreamId } from './protocol.js';
+import { apiStreamId, MAX_ROOMS_PER_USER_NUM, type ApiAction } from './protocol.js';
 import { newNonce, signature } from './sign.js';
 
 export interface ZegoClientOptions {
@@ -34,7 +34,11 @@ const MAX_BODY_BYTES = 64 * 1024;
  */
 export const MAX_CLOCK_OFFSET_MS = 24 * 3600_000;
 
-/** One DescribeRTCStreamState call per probe: signed, sequenced, bounded in time and size. */
+/**
+ * ZEGO's server API: one DescribeRTCStreamState call per probe (signed, sequenced), and the room
+ * APIs DescribeSimpleStreamList and DescribeUserNum (signed, no Sequence); every call bounded in
+ * time and size, and read through the same envelope parser.
+ */
 export class ZegoClient {
   readonly #opts: ZegoClientOptions;
   readonly #dispatcher: Dispatcher;
@@ -61,27 +65,94 @@ export class ZegoClient {
     return this.#clockOffsetMs;
   }
 
-  /** The URL of one call; exported for tests and for the simulator's own checks. */
+  /** The URL of one DescribeRTCStreamState call; exported for tests and for the simulator's own checks. */
   buildUrl(streamId: string, nowMs: number): URL {
-    const { appId, secret, isTest, sequence } = this.#opts;
+    const { appId, isTest, sequence } = this.#opts;
+    return this.#signedUrl(
+      'DescribeRTCStreamState',
+      [
+        ['StreamId', apiStreamId(streamId, appId, isTest)],
+        ['Sequence', sequence.next()],
+      ],
+      nowMs,
+    );
+  }
+
+  /** Never throws: every failure is an outcome, so one bad call cannot take the prober down. */
+  describeStreamState(streamId: string, signal?: AbortSignal): Promise<ProbeResult> {
+    return this.#call(
+      (nowMs) => this.buildUrl(streamId, nowMs),
+      (status, body, sentAtMs) => parseResponse(status, body, sentAtMs),
+      signal,
+    );
+  }
+
+  /**
+   * The streams published in one room (DescribeSimpleStreamList). The room id is sent as
+   * configured; listed stream ids lose the test prefix. Never throws.
+   */
+  async describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult> {
+    const ids = { appId: this.#opts.appId, isTest: this.#opts.isTest };
+    const r = await this.#call(
+      (nowMs) => this.#signedUrl('DescribeSimpleStreamList', [['RoomId', roomId]], nowMs),
+      (status, body, sentAtMs) => parseStreamListResponse(status, body, ids, sentAtMs),
+      signal,
+    );
+    return { ...r, roomId };
+  }
+
+  /**
+   * Users in 1..10 rooms (DescribeUserNum, `RoomId[]` repeated). Rejects with a RangeError for
+   * 0 or more than 10 rooms: batching is the caller's job and a wrong batch is a bug, not an
+   * answer. Otherwise never throws.
+   */
+  async describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult> {
+    if (roomIds.length < 1 || roomIds.length > MAX_ROOMS_PER_USER_NUM) {
+      throw new RangeError(`DescribeUserNum takes 1 to ${MAX_ROOMS_PER_USER_NUM} rooms, got ${roomIds.length}`);
+    }
+    const rooms = [...roomIds];
+    const ids = { appId: this.#opts.appId, isTest: this.#opts.isTest };
+    const r = await this.#call(
+      (nowMs) =>
+        this.#signedUrl(
+          'DescribeUserNum',
+          rooms.map((id): [string, string] => ['RoomId[]', id]),
+          nowMs,
+        ),
+      (status, body) => parseUserNumResponse(status, body, rooms, ids),
+      signal,
+    );
+    return { ...r, roomIds: rooms };
+  }
+
+  /** Action, the signed common parameters (fresh nonce and timestamp), then the Action's own. */
+  #signedUrl(action: ApiAction, params: readonly (readonly [string, string])[], nowMs: number): URL {
+    const { appId, secret, isTest } = this.#opts;
     const timestamp = Math.floor((nowMs + this.#clockOffsetMs) / 1000);
     const nonce = this.#nonce();
     const url = new URL(this.#url);
     const q = url.searchParams;
-    q.set('Action', 'DescribeRTCStreamState');
+    q.set('Action', action);
     q.set('AppId', String(appId));
     q.set('SignatureNonce', nonce);
     q.set('Timestamp', String(timestamp));
     q.set('Signature', signature(appId, nonce, secret.reveal(), timestamp));
     q.set('SignatureVersion', '2.0');
     if (isTest) q.set('IsTest', 'true');
-    q.set('StreamId', apiStreamId(streamId, appId, isTest));
-    q.set('Sequence', sequence.next());
+    for (const [k, v] of params) q.append(k, v);
     return url;
   }
 
-  /** Never throws: every failure is an outcome, so one bad call cannot take the prober down. */
-  async describeStreamState(streamId: string, signal?: AbortSignal): Promise<ProbeResult> {
+  /**
+   * What every Action shares: a signed GET bounded in time and body size, the body parsed by the
+   * Action's reader, transport failures turned into outcomes, the clock offset learned from a
+   * timestamp error. Never throws.
+   */
+  async #call<O extends { kind: string }>(
+    url: (nowMs: number) => URL,
+    parse: (status: number, body: string, sentAtMs: number) => Parsed<O>,
+    signal: AbortSignal | undefined,
+  ): Promise<ApiCallMeta & { outcome: O | FailedOutcome }> {
     const sentAtMs = this.#now();
     const started = performance.now();
     const controller = new AbortController();
@@ -90,14 +161,13 @@ export class ZegoClient {
     // A signal that fired before the call never fires 'abort' again: honour it now.
     if (signal?.aborted) controller.abort(signal.reason);
     else signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const done = (r: Omit<ProbeResult, 'sentAtMs' | 'durationMs'>): ProbeResult => ({
+    const done = (r: Parsed<O | FailedOutcome>): ApiCallMeta & { outcome: O | FailedOutcome } => ({
       ...r,
       sentAtMs,
       durationMs: performance.now() - started,
     });
     try {
-      const url = this.buildUrl(streamId, sentAtMs);
-      const res = await request(url, {
+      const res = await request(url(sentAtMs), {
         method: 'GET',
         dispatcher: this.#dispatcher,
         signal: controller.signal,
@@ -110,8 +180,9 @@ export class ZegoClient {
         res.body.destroy(); // frees the keep-alive connection an unread body would pin
         throw err;
       }
-      const parsed = parseResponse(res.statusCode, body, sentAtMs);
-      if (parsed.outcome.kind === 'failed' && parsed.outcome.reason === 'clock_skew') {
+      const parsed = parse(res.statusCode, body, sentAtMs);
+      const outcome: { kind: string; reason?: string } = parsed.outcome;
+      if (outcome.kind === 'failed' && outcome.reason === 'clock_skew') {
         this.#learnOffset(res.headers['date'], sentAtMs);
       }
       return done(parsed);

@@ -31,12 +31,34 @@ const TABLE: ReadonlyMap<number, CodeClass> = new Map<number, CodeClass>([
   [100000015, 'transient'],
 ]);
 
+/** Codes only the room APIs give: 154 is DescribeSimpleStreamList's "failed to get list information". */
+const ROOM_TABLE: ReadonlyMap<number, RoomCodeClass> = new Map<number, RoomCodeClass>([
+  [0, 'ok'],
+  [154, 'transient'],
+]);
+
+/** A room API's reading of a Code: `ok` or why the call told us nothing. */
+export type RoomCodeClass = 'ok' | FailureReason;
+
 /**
- * The `code` label value of a Code: its own for the codes of the table, one shared `other` for
+ * The `code` label value of a Code: its own for the codes of the tables, one shared `other` for
  * the rest, so a broken or hostile server cannot grow the series set (the Message keeps the code).
  */
 export function codeLabel(code: number): string {
-  return TABLE.has(code) ? String(code) : 'other';
+  return TABLE.has(code) || ROOM_TABLE.has(code) ? String(code) : 'other';
+}
+
+/**
+ * Room APIs (DescribeSimpleStreamList, DescribeUserNum) share the AppID-wide codes of the table
+ * (rate, clock, auth, config, internal errors); the stream-state readings (closed, not found, a
+ * StreamId breaking the rules) mean nothing for a room, so they and unknown codes are errors.
+ */
+export function classifyRoomCode(code: number): RoomCodeClass {
+  const own = ROOM_TABLE.get(code);
+  if (own !== undefined) return own;
+  const shared = TABLE.get(code);
+  if (shared === undefined || shared === 'active' || shared === 'closed' || shared === 'not_found' || shared === 'stream_config') return 'error';
+  return shared;
 }
 
 /** Unknown codes are errors, retried at the normal pace: they tell us nothing about the stream. */

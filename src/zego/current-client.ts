@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ZegoConfig } from '../config/types.js';
 import { ZegoClient } from './client.js';
-import type { ProbeResult } from './outcome.js';
+import type { ProbeResult, RoomStreamsResult, UserCountResult } from './outcome.js';
 import { SequenceCounter } from './sequence.js';
 
 /**
@@ -31,6 +31,14 @@ export class CurrentClient {
 
   describeStreamState(streamId: string, signal?: AbortSignal): Promise<ProbeResult> {
     return this.#client.describeStreamState(streamId, signal);
+  }
+
+  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult> {
+    return this.#client.describeSimpleStreamList(roomId, signal);
+  }
+
+  describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult> {
+    return this.#client.describeUserNum(roomIds, signal);
   }
 
   applyConfig(z: ZegoConfig): void {

@@ -1,6 +1,6 @@
 /**
- * The rules ZEGO's API and callbacks share with this exporter, written once: what a stream id may
- * be, the test environment's id prefix, and the host:port grammar of every listen address. The
+ * The rules ZEGO's API and callbacks share with this exporter, written once: what a stream id and
+ * a room id may be, the test environment's id prefix, and the host:port grammar of every listen address. The
  * config reader, the callback parser, the client and the simulator all ask here, so they cannot
  * drift apart.
  */
@@ -50,6 +50,26 @@ export function stripTestPrefix(apiId: string, appId: number): string | null {
 export function bareStreamId(apiId: string, appId: number, isTest: boolean): string {
   return (isTest && stripTestPrefix(apiId, appId)) || apiId;
 }
+
+/**
+ * ZEGO's room id rule, from the Express SDK's loginRoom docs (the server APIs point there): up to
+ * 128 bytes of digits, English letters and ~ ! @ # $ % ^ & * ( ) _ + = - ` ; ' , . < > /.
+ * Space, quotes, `?`, `:` and non-ASCII are not allowed. Whether the test environment prefixes
+ * room ids like stream ids is unconfirmed: room ids are checked and sent as configured.
+ */
+export const MAX_ROOM_ID_BYTES = 128;
+const ROOM_ID_CHARS = /^[A-Za-z0-9~!@#$%^&*()_+=`;',.<>/-]+$/;
+
+export function isValidRoomId(id: string): boolean {
+  return id.length >= 1 && ROOM_ID_CHARS.test(id) && Buffer.byteLength(id, 'utf8') <= MAX_ROOM_ID_BYTES;
+}
+
+/** The Actions the exporter calls; the `api` label of the self-metrics carries these names. */
+export const API_ACTIONS = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum'] as const;
+export type ApiAction = (typeof API_ACTIONS)[number];
+
+/** DescribeUserNum answers for 1 to 10 rooms a call. */
+export const MAX_ROOMS_PER_USER_NUM = 10;
 
 export type HostPort = { ok: true; host: string | undefined; port: number } | { ok: false; message: string };
 
