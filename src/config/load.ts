@@ -6,7 +6,7 @@ import { ConfigReader, type ConfigError, type Fields, type ParseOptions } from '
 import { readCallbacks } from './sections/callbacks.js';
 import { readFleet } from './sections/fleet.js';
 import { readProbe } from './sections/probe.js';
-import { readRooms, roomIdProblem } from './sections/rooms.js';
+import { readRooms } from './sections/rooms.js';
 import { readStreams } from './sections/streams.js';
 import { readZego } from './sections/zego.js';
 import type { Config } from './types.js';
@@ -52,7 +52,7 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
   // zego first: the streams' prefix and length rule and the fleet's fallback rate depend on it.
   const zego = readZego(r, top.get('zego'));
   const probe = readProbe(r, top.get('probe'), top.has('probe'));
-  const rooms = readRooms(r, top.get('rooms'), roomIdProblem);
+  const rooms = readRooms(r, top.get('rooms'));
   const streams = readStreams(r, top.get('streams'), probe.intervalMs, zego, (rooms?.length ?? 0) > 0);
   const fleet = top.has('fleet') ? readFleet(r, top.get('fleet'), zego?.rateLimit) : undefined;
   const callbacks = top.has('callbacks') ? readCallbacks(r, top.get('callbacks')) : undefined;

@@ -73,7 +73,7 @@ const ROWS: Row[] = [
   [
     'room-id-bad-and-duplicate',
     [
-      { path: 'rooms[0]', line: 6, col: 5, message: 'invalid room id "stage one": only letters, digits and ~!@#$%^&*()_+=-`;\',.<>/\\ are allowed' },
+      { path: 'rooms[0]', line: 6, col: 5, message: 'invalid room id "stage one": 1 to 128 bytes of letters, digits and ~!@#$%^&*()_+=-`;\',.<>/' },
       { path: 'rooms[2].id', line: 8, col: 9, message: 'duplicate room id "lobby" (first listed at line 7)' },
     ],
   ],

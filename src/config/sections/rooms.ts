@@ -1,4 +1,5 @@
 import { isMap, isSeq } from 'yaml';
+import { isValidRoomId, MAX_ROOM_ID_BYTES } from '../../zego/protocol.js';
 import { formatDuration } from '../duration.js';
 import type { ConfigReader, YamlNode } from '../reader.js';
 import { ROOM_MIN_INTERVAL_MS, type RoomConfig } from '../types.js';
@@ -9,19 +10,8 @@ const MAX_ROOM_INTERVAL_MS = 86_400_000;
 /** The room's series carry room_id; the streams found in it get its labels next to stream_id. */
 const ROOM_RESERVED_LABELS = ['room_id'];
 
-/**
- * ZEGO's RoomID rule: up to 128 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\ ; null when
- * `id` keeps it, else what is wrong.
- */
-export function roomIdProblem(id: string): string | null {
-  if (id.length === 0) return 'must not be empty';
-  if (Buffer.byteLength(id, 'utf8') > 128) return 'longer than 128 bytes';
-  if (!/^[A-Za-z0-9~!@#$%^&*()_+=\-`;',.<>/\\]+$/.test(id)) return "only letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\ are allowed";
-  return null;
-}
-
 /** `rooms:` (optional) — room ids, or `{ id, interval, labels }`. */
-export function readRooms(r: ConfigReader, node: YamlNode | null | undefined, isValidRoomId: (id: string) => string | null): RoomConfig[] | undefined {
+export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): RoomConfig[] | undefined {
   if (node === undefined || node === null) return [];
   if (!isSeq(node)) {
     r.err('rooms', node, 'must be a list');
@@ -52,9 +42,8 @@ export function readRooms(r: ConfigReader, node: YamlNode | null | undefined, is
     const idPath = isMap(item) ? `${path}.id` : path;
     const id = r.string(idNode, idPath);
     if (id === undefined) return;
-    const problem = isValidRoomId(id);
-    if (problem !== null) {
-      r.err(idPath, idNode, `invalid room id "${id}": ${problem}`);
+    if (!isValidRoomId(id)) {
+      r.err(idPath, idNode, `invalid room id "${id}": 1 to ${MAX_ROOM_ID_BYTES} bytes of letters, digits and ~!@#$%^&*()_+=-\`;',.<>/`);
       return;
     }
     const first = seen.get(id);
