@@ -69,7 +69,11 @@ export class Exporter {
     // Called back only after construction, when every field below is set.
     const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
     const changed = { watchedChanged: () => this.#setStreams(), rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()) };
-    this.#parts = new Parts(opts.config, { logger: this.#log, now: this.#now, store: this.#store, recordCallback, ...changed }, opts.parts);
+    this.#parts = new Parts(
+      opts.config,
+      { logger: this.#log, now: this.#now, store: this.#store, recordCallback, roomApi: this.#client, ...changed },
+      opts.parts,
+    );
     const { gate, share, route } = this.#parts;
     this.route = route;
     const z = opts.config.zego;
@@ -88,7 +92,13 @@ export class Exporter {
     });
     this.#plan = new PlanCache(() => this.#scheduler.intervals());
     this.#metrics = new SelfMetrics(() => this.status(), this.#build, this.#parts.gauges);
-    this.#scrape = new ScrapeRenderer({ self: this.#metrics, families: new StreamFamilies(), snapshot: () => this.#store.snapshot(), now: this.#now });
+    this.#scrape = new ScrapeRenderer({
+      self: this.#metrics,
+      families: new StreamFamilies(),
+      snapshot: () => this.#store.snapshot(),
+      now: this.#now,
+      parts: (format) => this.#parts.metrics(format),
+    });
     this.#setStreams();
   }
 

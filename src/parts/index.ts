@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { callbacksPart } from '../callbacks/part.js';
 import type { Config } from '../config/types.js';
 import { fleetPart } from '../fleet/part.js';
+import type { Format } from '../metrics/exposition.js';
+import { roomsPart } from '../rooms/part.js';
 import type { ExtraGauge } from '../metrics/self.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
@@ -10,9 +12,10 @@ import type { Part, PartContext, PartFactory } from './part.js';
 
 /**
  * Every optional feature, in start order (stopped in reverse): adding one is its folder plus one
- * line here. Fleet comes first: its gate is what the budget asks before every send.
+ * line here. Fleet comes first: its gate is what the budget asks before every send. Rooms come
+ * before callbacks: a stream both find carries its room's labels.
  */
-export const PARTS: readonly PartFactory[] = [fleetPart, callbacksPart];
+export const PARTS: readonly PartFactory[] = [fleetPart, roomsPart, callbacksPart];
 
 /** The parts this config turns on, driven and read as one. */
 export class Parts {
@@ -80,6 +83,13 @@ export class Parts {
 
   files(): string[] {
     return this.list.flatMap((p) => p.files?.() ?? []);
+  }
+
+  /** The parts' own families for /metrics. */
+  metrics(format: Format): string {
+    let out = '';
+    for (const p of this.list) out += p.metrics?.(format) ?? '';
+    return out;
   }
 
   landing(): string[] {

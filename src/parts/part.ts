@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import type { Format } from '../metrics/exposition.js';
 import type { ExtraGauge } from '../metrics/self.js';
+import type { RoomApi } from '../rooms/part.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { StateStore, WatchedStream } from '../state/store.js';
@@ -46,6 +48,8 @@ export interface Part {
   files?(): readonly string[];
   /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
   landing?(): string | null;
+  /** Families of its own on /metrics, rendered on every scrape: keep them few (rooms, not streams) or cached. */
+  metrics?(format: Format): string;
 }
 
 export type PartGauge = ExtraGauge;
@@ -62,6 +66,8 @@ export interface PartContext {
   watchedChanged(): void;
   /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
   rateChanged(): void;
+  /** The room APIs of the running client (absent: parts that need them stay off). */
+  roomApi?: RoomApi;
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */
