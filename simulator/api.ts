@@ -3,7 +3,8 @@ import { signature } from '../src/zego/sign.js';
 import type { SimClock } from './clock.js';
 import type { Faults } from './faults.js';
 import type { StatsCollector } from './stats.js';
-import { isValidStreamId, stripTestPrefix, testPrefix } from '../src/zego/protocol.js';
+import { isValidRoomId, isValidStreamId, MAX_ROOMS_PER_USER_NUM, stripTestPrefix, testPrefix, type ApiAction } from '../src/zego/protocol.js';
+import type { RoomTable } from './rooms.js';
 import type { StreamTable } from './streams.js';
 import { SlidingWindow } from './window.js';
 
@@ -19,13 +20,19 @@ export interface AppConfig {
   rateLimit?: number;
   /** Requests per sliding second, test environment. Default 10. */
   testRateLimit?: number;
+  /** DescribeSimpleStreamList per sliding second, both environments. Default 50. */
+  listRateLimit?: number;
+  /** DescribeUserNum per sliding second, production environment. Default 10. */
+  userNumRateLimit?: number;
+  /** DescribeUserNum per sliding second, test environment. Default 1. */
+  userNumTestRateLimit?: number;
 }
 
 export interface Envelope {
   Code: number;
   Message: string;
   RequestId: string;
-  Data: Record<string, string>;
+  Data: Record<string, unknown>;
 }
 
 export const CODES = {
@@ -37,6 +44,14 @@ export const CODES = {
   BAD_REQUEST: 3004,
   TIMESTAMP: 3002,
   RATE: 30002,
+  /**
+   * A second DescribeSimpleStreamList for one room within 10 s. The docs state the rule but not
+   * its Code; 1010 (one of the documented "call rate too high" codes) is the simulator's choice,
+   * so a client reads it as throttling, as it would read whichever rate code the service sends.
+   */
+  ROOM_RATE: 1010,
+  /** DescribeSimpleStreamList's "failed to get list information" (transient), injectable as a fault. */
+  LIST_FAILED: 154,
   IS_TEST: 30004,
   APP_ID: 30005,
   STREAM_ID: 30009,
@@ -54,6 +69,8 @@ export const MESSAGES: Readonly<Record<number, string>> = {
   [CODES.OK]: 'ok',
   [CODES.TIMESTAMP]: 'Timestamp error',
   [CODES.RATE]: 'API call rate too high',
+  [CODES.ROOM_RATE]: 'API call rate too high: at most 1 call per room per 10 s',
+  [CODES.LIST_FAILED]: 'failed to get list information',
   [CODES.IS_TEST]: 'Incorrect IsTest parameter',
   [CODES.APP_ID]: 'Invalid AppId',
   [CODES.STREAM_ID]: 'Invalid StreamId',
@@ -65,6 +82,9 @@ export const MESSAGES: Readonly<Record<number, string>> = {
 
 const TIMESTAMP_SKEW_S = 600;
 const SEQUENCE_WINDOW_MS = 10_000;
+/** DescribeSimpleStreamList: at most one call per room per 10 s. */
+export const ROOM_RULE_MS = 10_000;
+const ACTIONS: readonly ApiAction[] = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum'];
 const UINT32_MAX = 0xffff_ffff;
 const NONCE_RE = /^[0-9a-fA-F]{16}$/;
 const DECIMAL_RE = /^\d+$/;
@@ -73,16 +93,35 @@ type Env = 'production' | 'test';
 
 interface AppState {
   cfg: Required<AppConfig>;
-  limiter: Record<Env, SlidingWindow>;
+  /** One sliding window per API and environment: the APIs never share a limit. */
+  limiter: Record<ApiAction, Record<Env, SlidingWindow>>;
   /** Separate from the limiter so resetStats() can restart peaks without touching the limit. */
-  statsAll: Record<Env, SlidingWindow>;
-  statsAdmitted: Record<Env, SlidingWindow>;
+  statsAll: Record<ApiAction, Record<Env, SlidingWindow>>;
+  statsAdmitted: Record<ApiAction, Record<Env, SlidingWindow>>;
+  /** `<env>:<RoomId>` → monotonic ms of the last DescribeSimpleStreamList arrival for it. */
+  roomArrivals: Map<string, number>;
+  lastRoomSweepMs: number;
 }
 
 /** What the rate limiter decided for one arrival; `app` is null when the AppId is unknown. */
 export interface Admission {
   app: AppState | null;
   throttled: boolean;
+  /** A DescribeSimpleStreamList for a room that had one within the last 10 s. */
+  roomRuleBroken?: boolean;
+}
+
+/**
+ * The limit an arrival counts against. Unknown Actions count against DescribeRTCStreamState's
+ * window (as before rooms existed): hammering with a typo still throttles.
+ */
+function actionOf(q: URLSearchParams): ApiAction {
+  const a = q.get('Action');
+  return (ACTIONS as readonly (string | null)[]).includes(a) ? (a as ApiAction) : 'DescribeRTCStreamState';
+}
+
+function apiWindows(): Record<ApiAction, Record<Env, SlidingWindow>> {
+  return { DescribeRTCStreamState: windows(), DescribeSimpleStreamList: windows(), DescribeUserNum: windows() };
 }
 
 /** Parses a decimal uint32 in canonical form ("012" is not 12: the signature is over the text). */
@@ -108,7 +147,7 @@ function windows(): Record<Env, SlidingWindow> {
 }
 
 /**
- * DescribeRTCStreamState: request validation in the order the real service is believed to apply
+ * DescribeRTCStreamState, DescribeSimpleStreamList and DescribeUserNum: request validation in the order the real service is believed to apply
  * it, and the response envelope. Transport concerns (HTTP, delays, injected faults) live in
  * server.ts; this class only sees query parameters and clocks.
  */
@@ -122,7 +161,18 @@ export class ZegoApi {
   #lastSweepMs = -Infinity;
   #requestId = 100_000;
 
-  constructor(apps: AppConfig[], streams: StreamTable, stats: StatsCollector, clock: SimClock, faults: () => Faults) {
+  readonly #rooms: RoomTable;
+  readonly #random: () => number;
+
+  constructor(
+    apps: AppConfig[],
+    streams: StreamTable,
+    stats: StatsCollector,
+    clock: SimClock,
+    faults: () => Faults,
+    rooms: RoomTable,
+    random: () => number = Math.random,
+  ) {
     for (const a of apps) {
       if (!Number.isInteger(a.appId) || a.appId < 0 || a.appId > UINT32_MAX) throw new RangeError(`appId must be uint32: ${a.appId}`);
       if (typeof a.secret !== 'string' || a.secret.length === 0) throw new RangeError(`app ${a.appId}: secret is required`);
@@ -134,16 +184,28 @@ export class ZegoApi {
         history: a.history ?? true,
         rateLimit: a.rateLimit ?? 40,
         testRateLimit: a.testRateLimit ?? 10,
+        listRateLimit: a.listRateLimit ?? 50,
+        userNumRateLimit: a.userNumRateLimit ?? 10,
+        userNumTestRateLimit: a.userNumTestRateLimit ?? 1,
       };
-      for (const lim of [cfg.rateLimit, cfg.testRateLimit]) {
+      for (const lim of [cfg.rateLimit, cfg.testRateLimit, cfg.listRateLimit, cfg.userNumRateLimit, cfg.userNumTestRateLimit]) {
         if (!Number.isInteger(lim) || lim < 0) throw new RangeError(`app ${a.appId}: rate limits must be non-negative integers`);
       }
-      this.#apps.set(a.appId, { cfg, limiter: windows(), statsAll: windows(), statsAdmitted: windows() });
+      this.#apps.set(a.appId, {
+        cfg,
+        limiter: apiWindows(),
+        statsAll: apiWindows(),
+        statsAdmitted: apiWindows(),
+        roomArrivals: new Map(),
+        lastRoomSweepMs: -Infinity,
+      });
     }
     this.#streams = streams;
     this.#stats = stats;
     this.#clock = clock;
     this.#faults = faults;
+    this.#rooms = rooms;
+    this.#random = random;
   }
 
   /** Simulator wall clock in epoch ms (real wall clock + the clockOffsetMs fault). */
@@ -155,24 +217,44 @@ export class ZegoApi {
    * Step 1, on arrival. Every arrival naming a known AppId counts against that AppId's window,
    * including ones that will fail later checks and ones that are themselves throttled: a client
    * that keeps hammering while throttled stays throttled. (Whether the real service counts
-   * throttled calls is not documented; counting them is the stricter reading.)
+   * throttled calls is not documented; counting them is the stricter reading.) Each API has its
+   * own window. The per-room rule of DescribeSimpleStreamList is counted on arrival the same way:
+   * any arrival for a room within 10 s of the previous one for it breaks the rule.
    */
   admit(q: URLSearchParams): Admission {
-    this.#stats.arrival(q.get('StreamId'));
+    const action = actionOf(q);
+    this.#stats.arrival(q, action);
     const appId = parseAppId(q.get('AppId'));
     const app = appId === null ? undefined : this.#apps.get(appId);
     if (app === undefined) return { app: null, throttled: false };
     const env: Env = q.get('IsTest') === 'true' ? 'test' : 'production';
     const now = this.#clock.monoMs();
-    const configured = env === 'test' ? app.cfg.testRateLimit : app.cfg.rateLimit;
-    const squeeze = this.#faults().throttleRate;
-    const limit = squeeze === null ? configured : Math.min(configured, squeeze);
-    const count = app.limiter[env].add(now);
+    const { cfg } = app;
+    let limit: number;
+    if (action === 'DescribeSimpleStreamList') limit = cfg.listRateLimit;
+    else if (action === 'DescribeUserNum') limit = env === 'test' ? cfg.userNumTestRateLimit : cfg.userNumRateLimit;
+    else {
+      // The squeeze fault stands for another caller of DescribeRTCStreamState on the same AppID.
+      const squeeze = this.#faults().throttleRate;
+      const configured = env === 'test' ? cfg.testRateLimit : cfg.rateLimit;
+      limit = squeeze === null ? configured : Math.min(configured, squeeze);
+    }
+    const count = app.limiter[action][env].add(now);
     const throttled = count > limit;
-    const all = app.statsAll[env].add(now);
-    const admitted = throttled ? app.statsAdmitted[env].count(now) : app.statsAdmitted[env].add(now);
-    this.#stats.admission(`${app.cfg.appId}:${env}`, throttled, all, admitted);
-    return { app, throttled };
+    const all = app.statsAll[action][env].add(now);
+    const admitted = throttled ? app.statsAdmitted[action][env].count(now) : app.statsAdmitted[action][env].add(now);
+    // DescribeRTCStreamState keeps its key of before rooms, so existing readers of the stats still work.
+    const key = action === 'DescribeRTCStreamState' ? `${cfg.appId}:${env}` : `${cfg.appId}:${env}:${action}`;
+    this.#stats.admission(key, action, throttled, all, admitted);
+    const roomId = q.get('RoomId');
+    if (action !== 'DescribeSimpleStreamList' || roomId === null) return { app, throttled };
+    this.#sweepRooms(app, now);
+    const roomKey = `${env}:${roomId}`;
+    const last = app.roomArrivals.get(roomKey);
+    app.roomArrivals.set(roomKey, now);
+    const roomRuleBroken = last !== undefined && now - last < ROOM_RULE_MS;
+    if (roomRuleBroken) this.#stats.roomRuleViolation();
+    return { app, throttled, roomRuleBroken };
   }
 
   /** Steps 2–7. With `forceCode` set, the request is answered with it and has no other effect. */
@@ -182,6 +264,9 @@ export class ZegoApi {
     if (forced !== null) {
       this.#stats.fault('forced');
       env = this.#envelope(forced, MESSAGES[forced] ?? 'simulated error');
+    } else if (admission.app !== null && !admission.throttled && q.get('Action') === 'DescribeSimpleStreamList' && this.#roll154()) {
+      this.#stats.fault('listFailure');
+      env = this.#fail(CODES.LIST_FAILED);
     } else {
       env = this.#validate(q, admission);
     }
@@ -199,14 +284,16 @@ export class ZegoApi {
 
   resetStatsWindows(): void {
     for (const app of this.#apps.values()) {
-      for (const e of ['production', 'test'] as const) {
-        app.statsAll[e].clear();
-        app.statsAdmitted[e].clear();
+      for (const a of ACTIONS) {
+        for (const e of ['production', 'test'] as const) {
+          app.statsAll[a][e].clear();
+          app.statsAdmitted[a][e].clear();
+        }
       }
     }
   }
 
-  #envelope(code: number, message: string, data: Record<string, string> = {}): Envelope {
+  #envelope(code: number, message: string, data: Record<string, unknown> = {}): Envelope {
     return { Code: code, Message: message, RequestId: String(++this.#requestId), Data: data };
   }
 
@@ -214,10 +301,14 @@ export class ZegoApi {
     return this.#envelope(code, message);
   }
 
-  #validate(q: URLSearchParams, { app, throttled }: Admission): Envelope {
+  #validate(q: URLSearchParams, { app, throttled, roomRuleBroken }: Admission): Envelope {
     if (throttled) return this.#fail(CODES.RATE);
+    if (roomRuleBroken === true) return this.#fail(CODES.ROOM_RATE);
 
-    if (q.get('Action') !== 'DescribeRTCStreamState') return this.#fail(CODES.BAD_REQUEST, 'Invalid Action');
+    const action = q.get('Action');
+    if (action !== 'DescribeRTCStreamState' && action !== 'DescribeSimpleStreamList' && action !== 'DescribeUserNum') {
+      return this.#fail(CODES.BAD_REQUEST, 'Invalid Action');
+    }
     if (q.get('SignatureVersion') !== '2.0') return this.#fail(CODES.BAD_REQUEST, 'Invalid SignatureVersion');
 
     if (app === null) return this.#fail(CODES.APP_ID);
@@ -238,6 +329,9 @@ export class ZegoApi {
     if (isTest !== null && isTest !== 'true' && isTest !== 'false') return this.#fail(CODES.IS_TEST);
     const env: Env = isTest === 'true' ? 'test' : 'production';
     if (env === 'production' && !cfg.production) return this.#fail(CODES.IS_TEST);
+
+    if (action === 'DescribeSimpleStreamList') return this.#streamList(q);
+    if (action === 'DescribeUserNum') return this.#userNum(q);
 
     const streamId = q.get('StreamId');
     if (streamId === null || !isValidStreamId(streamId)) return this.#fail(CODES.STREAM_ID);
@@ -266,6 +360,45 @@ export class ZegoApi {
       create_time: String(s.createTime),
       close_time: String(s.closeTime),
     });
+  }
+
+  /**
+   * Room ids are taken as sent in both environments (whether the real test environment prefixes
+   * them is unconfirmed); listed stream ids are the table's, prefixed in the test environment.
+   * An id breaking the room id rule gets BAD_REQUEST: the docs name no code for it.
+   */
+  #streamList(q: URLSearchParams): Envelope {
+    const all = q.getAll('RoomId');
+    const roomId = all[0];
+    if (all.length !== 1 || roomId === undefined || !isValidRoomId(roomId)) return this.#fail(CODES.BAD_REQUEST, 'Invalid RoomId');
+    return this.#envelope(CODES.OK, 'ok', { StreamList: this.#rooms.list(roomId) });
+  }
+
+  /** 1 to 10 rooms as `RoomId[]`; every room asked for is listed, a room that does not exist with 0. */
+  #userNum(q: URLSearchParams): Envelope {
+    const roomIds = q.getAll('RoomId[]');
+    if (roomIds.length < 1 || roomIds.length > MAX_ROOMS_PER_USER_NUM) {
+      return this.#fail(CODES.BAD_REQUEST, `RoomId[] must name 1 to ${MAX_ROOMS_PER_USER_NUM} rooms`);
+    }
+    if (!roomIds.every(isValidRoomId)) return this.#fail(CODES.BAD_REQUEST, 'Invalid RoomId');
+    this.#stats.userNumRooms(roomIds.length);
+    const list = roomIds.map((id) => {
+      const c = this.#rooms.counts(id);
+      return { RoomId: id, UserCount: c.userCount, AdminUserCount: c.adminUserCount };
+    });
+    return this.#envelope(CODES.OK, 'ok', { UserCountList: list });
+  }
+
+  #roll154(): boolean {
+    const p = this.#faults().listFailure;
+    return p > 0 && this.#random() < p;
+  }
+
+  /** Room arrivals older than the rule's window can no longer break it. */
+  #sweepRooms(app: AppState, now: number): void {
+    if (now - app.lastRoomSweepMs < ROOM_RULE_MS) return;
+    app.lastRoomSweepMs = now;
+    for (const [k, at] of app.roomArrivals) if (now - at >= ROOM_RULE_MS) app.roomArrivals.delete(k);
   }
 
   /** Only accepted sequences are remembered, so a rejected one can't raise the bar. */

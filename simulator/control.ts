@@ -1,6 +1,7 @@
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
 import type { SimStats } from './stats.js';
-import { isValidStreamId } from '../src/zego/protocol.js';
+import { isValidRoomId, isValidStreamId } from '../src/zego/protocol.js';
+import { RoomStateError, type RoomState } from './rooms.js';
 import { StreamStateError, type StreamState } from './streams.js';
 
 /** What the control endpoints may do to a running simulator. */
@@ -12,6 +13,11 @@ export interface ControlTarget {
   removeStream(id: string): boolean;
   setFaults(patch: Partial<Faults>): Faults;
   faults(): Faults;
+  rooms(): Record<string, RoomState>;
+  setRoomCounts(roomId: string, counts: { userCount?: number; adminUserCount?: number }): RoomState;
+  publishInRoom(roomId: string, streamId: string): RoomState;
+  unpublishFromRoom(roomId: string, streamId: string): boolean;
+  removeRoom(roomId: string): boolean;
 }
 
 export interface ControlResponse {
@@ -56,6 +62,8 @@ export function handleControl(method: string, path: string, rawBody: string, sim
       throw err;
     }
   }
+  if (route === 'rooms') return method === 'GET' ? { status: 200, body: sim.rooms() } : bad('method not allowed', 405);
+  if (route.startsWith('rooms/')) return handleRoom(method, route.slice('rooms/'.length), rawBody, sim);
   if (route.startsWith('streams/')) {
     let id: string;
     try {
@@ -81,4 +89,54 @@ export function handleControl(method: string, path: string, rawBody: string, sim
     }
   }
   return bad('not found', 404);
+}
+
+function decode(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `rooms/<room>`: PUT `{userCount?, adminUserCount?}` creates or updates the room, DELETE closes
+ * it. `rooms/<room>/streams/<stream>`: PUT publishes the stream in the room, DELETE stops it. Ids
+ * are URL-encoded path segments (room ids may hold `/`, `?`, `#`).
+ */
+function handleRoom(method: string, rest: string, rawBody: string, sim: ControlTarget): ControlResponse {
+  const parts = rest.split('/');
+  const roomId = decode(parts[0] ?? '');
+  if (roomId === null || !isValidRoomId(roomId)) return bad("room id must be 1..128 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/");
+  try {
+    if (parts.length === 1) {
+      if (method === 'DELETE') return sim.removeRoom(roomId) ? { status: 200, body: { deleted: roomId } } : bad('no such room', 404);
+      if (method !== 'PUT') return bad('method not allowed', 405);
+      const parsed = parseJson(rawBody === '' ? '{}' : rawBody);
+      const v = parsed.ok ? parsed.value : undefined;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('body must be {"userCount"?: n, "adminUserCount"?: n}');
+      const body = v as Record<string, unknown>;
+      const unknown = Object.keys(body).filter((k) => k !== 'userCount' && k !== 'adminUserCount');
+      if (unknown.length > 0) return bad(`unknown field: ${unknown[0]}`);
+      const counts: { userCount?: number; adminUserCount?: number } = {};
+      for (const k of ['userCount', 'adminUserCount'] as const) {
+        const n = body[k];
+        if (n === undefined) continue;
+        if (typeof n !== 'number') return bad(`${k} must be a non-negative integer`);
+        counts[k] = n;
+      }
+      return { status: 200, body: { id: roomId, ...sim.setRoomCounts(roomId, counts) } };
+    }
+    if (parts.length !== 3 || parts[1] !== 'streams') return bad('not found', 404);
+    const streamId = decode(parts[2] ?? '');
+    if (streamId === null || !isValidStreamId(streamId)) return bad('stream id must be 1..256 bytes of [A-Za-z0-9_-]');
+    if (method === 'PUT') return { status: 200, body: { id: roomId, ...sim.publishInRoom(roomId, streamId) } };
+    if (method === 'DELETE') {
+      return sim.unpublishFromRoom(roomId, streamId) ? { status: 200, body: { id: roomId, stopped: streamId } } : bad('no such stream in the room', 404);
+    }
+    return bad('method not allowed', 405);
+  } catch (err) {
+    if (err instanceof RoomStateError) return bad(err.message);
+    throw err;
+  }
 }

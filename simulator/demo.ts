@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseHostPort } from '../src/zego/protocol.js';
 import { startSimulator } from './index.js';
 import { CallbackSender, withCallbacks } from './callbacks.js';
+import { DEMO_ROOM_ID, startRoomDemoScript } from './rooms.js';
 import { startDemoScript } from './streams.js';
 
 const APP_ID = 1234567890;
@@ -34,6 +35,9 @@ async function main(): Promise<void> {
   const port = listen.port;
   const sender = new CallbackSender({ url: `http://127.0.0.1:${port}/zego/callback`, appId: APP_ID, secret: callbackSecret });
   const script = startDemoScript(withCallbacks(sim, sender), { count: STREAMS });
+  // The demo room (DEMO_ROOM_ID): its streams come and go, its audience moves. The exporter
+  // config below names it under `rooms:` once the rooms part reads that key.
+  const roomScript = startRoomDemoScript(sim);
   const dir = mkdtempSync(join(tmpdir(), 'zego-demo-'));
   const configFile = join(dir, 'config.yaml');
   const streams = Array.from({ length: STREAMS }, (_, i) => {
@@ -59,6 +63,7 @@ ${streams.join('\n')}
 `,
   );
   console.log(`simulator: ${sim.url}  (streams demo-1..demo-${STREAMS} flip every 20-50 s; control: ${sim.url}/_sim/streams)`);
+  console.log(`room:      ${DEMO_ROOM_ID} (host always on, guests come and go, audience 40-260; control: ${sim.url}/_sim/rooms)`);
   console.log(`config:    ${configFile}`);
   console.log('exporter:  http://localhost:9792/  and  http://localhost:9792/metrics  (Ctrl-C stops both)\n');
 
@@ -74,6 +79,7 @@ ${streams.join('\n')}
   process.on('SIGTERM', stop);
   child.on('exit', (code) => {
     script.stop();
+    roomScript.stop();
     sender.close();
     void sim.close().then(() => {
       rmSync(dir, { recursive: true, force: true });

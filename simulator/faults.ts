@@ -21,6 +21,8 @@ export interface Faults {
   forceCode: number | null;
   /** Simulator wall clock = real wall clock + this (drives Timestamp checks and `Date`). */
   clockOffsetMs: number;
+  /** Probability a DescribeSimpleStreamList that passed the rate limits answers Code 154 (transient). */
+  listFailure: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -33,6 +35,7 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   throttleRate: null,
   forceCode: null,
   clockOffsetMs: 0,
+  listFailure: 0,
 });
 
 export type TransportFault = 'http500' | 'badJson' | 'reset' | 'hang';
@@ -44,7 +47,7 @@ export class FaultsError extends Error {
   override name = 'FaultsError';
 }
 
-const PROBABILITIES = ['http500', 'badJson', 'reset', 'hang'] as const;
+const PROBABILITIES = ['http500', 'badJson', 'reset', 'hang', 'listFailure'] as const;
 const DURATIONS = ['latencyMs', 'jitterMs'] as const;
 const MAX_DELAY_MS = 600_000;
 

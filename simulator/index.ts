@@ -6,3 +6,5 @@ export { DEFAULT_FAULTS, FaultsError, type Faults, type RandomSource } from './f
 export type { SimStats, WindowPeaks } from './stats.js';
 export { demoIsUp, startDemoScript, type DemoScript, type DemoScriptOptions, type StreamState } from './streams.js';
 export { CallbackSender, withCallbacks, ZEGO_RETRY_GAPS_MS, type CallbackSenderOptions, type SenderStats, type SenderTimers } from './callbacks.js';
+export { DEMO_ROOM_ID, DEMO_ROOM_STREAMS, demoRoomAt, startRoomDemoScript, RoomStateError, type RoomState, type RoomDemoOptions } from './rooms.js';
+export { ROOM_RULE_MS } from './api.js';

@@ -8,11 +8,14 @@ import { parseArgs } from 'node:util';
 import { apiStreamId, parseHostPort } from '../src/zego/protocol.js';
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
 import { startSimulator, type StreamState } from './server.js';
+import { startRoomDemoScript } from './rooms.js';
 import { startDemoScript, type DemoScript } from './streams.js';
 
 const USAGE = `usage: zego-simulator --app-id N (--secret S | env SIM_SECRET) [--listen 127.0.0.1:0]
   [--test-env] [--no-history] [--rate-limit 40] [--test-rate-limit 10]
-  [--streams N [--script]] [--faults '{"jitterMs":20}']`;
+  [--list-rate-limit 50] [--user-num-rate-limit 10] [--user-num-test-rate-limit 1]
+  [--streams N [--script]] [--room-script] [--faults '{"jitterMs":20}']
+  --room-script plays the demo room (demo-room: streams come and go, the audience moves)`;
 
 class UsageError extends Error {}
 
@@ -44,6 +47,10 @@ async function main(argv: string[]): Promise<void> {
       'test-rate-limit': { type: 'string' },
       streams: { type: 'string' },
       script: { type: 'boolean', default: false },
+      'list-rate-limit': { type: 'string' },
+      'user-num-rate-limit': { type: 'string' },
+      'user-num-test-rate-limit': { type: 'string' },
+      'room-script': { type: 'boolean', default: false },
       faults: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -92,6 +99,9 @@ async function main(argv: string[]): Promise<void> {
         history: !values['no-history'],
         rateLimit: parseNonNegInt('--rate-limit', values['rate-limit'], 40),
         testRateLimit: parseNonNegInt('--test-rate-limit', values['test-rate-limit'], 10),
+        listRateLimit: parseNonNegInt('--list-rate-limit', values['list-rate-limit'], 50),
+        userNumRateLimit: parseNonNegInt('--user-num-rate-limit', values['user-num-rate-limit'], 10),
+        userNumTestRateLimit: parseNonNegInt('--user-num-test-rate-limit', values['user-num-test-rate-limit'], 1),
       },
     ],
     streams,
@@ -107,6 +117,8 @@ async function main(argv: string[]): Promise<void> {
     });
   }
 
+  const roomScript = values['room-script'] ? startRoomDemoScript(sim, { idFor: (name) => apiStreamId(name, appId, isTest) }) : null;
+
   process.stdout.write(`${JSON.stringify({ url: sim.url })}\n`);
 
   let stopping = false;
@@ -114,6 +126,7 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     script?.stop();
+    roomScript?.stop();
     sim.close().then(
       () => process.exit(0),
       (err: unknown) => {

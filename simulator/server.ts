@@ -14,12 +14,14 @@ import {
   type RandomSource,
 } from './faults.js';
 import { StatsCollector, type SimStats } from './stats.js';
+import { RoomTable, type RoomState } from './rooms.js';
 import { StreamTable, type StreamState } from './streams.js';
 
 export type { AppConfig } from './api.js';
 export type { Faults } from './faults.js';
 export type { SimStats } from './stats.js';
 export type { StreamState } from './streams.js';
+export type { RoomState } from './rooms.js';
 
 export interface SimulatorOptions {
   host?: string;
@@ -27,6 +29,8 @@ export interface SimulatorOptions {
   apps: AppConfig[];
   /** Keyed by the full API stream id (test-environment ids include `zegotest-<AppId>-`). */
   streams?: Record<string, StreamState>;
+  /** Rooms by id: members are API stream ids (published, so active, at start). */
+  rooms?: Record<string, { streams?: string[]; userCount?: number; adminUserCount?: number }>;
   faults?: Partial<Faults>;
   clock?: SimClock;
   /** Uniform [0, 1) source for faults and jitter; inject for reproducible tests. */
@@ -40,6 +44,15 @@ export interface Simulator {
   setStream(id: string, state: StreamState): void;
   removeStream(id: string): boolean;
   streams(): Record<string, StreamState>;
+  /** Creates the room if needed and sets its counts (throws RoomStateError on bad input). */
+  setRoomCounts(roomId: string, counts: { userCount?: number; adminUserCount?: number }): RoomState;
+  /** The stream publishes in the room: listed there and active for DescribeRTCStreamState. */
+  publishInRoom(roomId: string, streamId: string): RoomState;
+  /** The stream stops: gone from the room's list, closed for DescribeRTCStreamState. */
+  unpublishFromRoom(roomId: string, streamId: string): boolean;
+  /** The room closes: its streams stop, its counts read 0. */
+  removeRoom(roomId: string): boolean;
+  rooms(): Record<string, RoomState>;
   /** Rotates an app's secret (throws RangeError for an unknown app or an empty secret). */
   setAppSecret(appId: number, secret: string): void;
   /** Validates like the control endpoint (throws FaultsError); returns the resulting faults. */
@@ -60,7 +73,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const table = new StreamTable();
   for (const [id, s] of Object.entries(opts.streams ?? {})) table.set(id, s);
   const stats = new StatsCollector();
-  const api = new ZegoApi(opts.apps, table, stats, clock, () => faults);
+  const rooms = new RoomTable(table);
+  const api = new ZegoApi(opts.apps, table, stats, clock, () => faults, rooms, random);
+
+  const startSec = Math.floor(api.wallMs() / 1000);
+  for (const [roomId, r] of Object.entries(opts.rooms ?? {})) {
+    rooms.setCounts(roomId, { userCount: r.userCount ?? 0, adminUserCount: r.adminUserCount ?? 0 });
+    for (const streamId of r.streams ?? []) rooms.publish(roomId, streamId, startSec);
+  }
 
   const inFlight = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
@@ -72,6 +92,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     url: '',
     port: 0,
     setStream: (id, state) => table.set(id, state),
+    setRoomCounts: (roomId, counts) => rooms.setCounts(roomId, counts),
+    publishInRoom: (roomId, streamId) => rooms.publish(roomId, streamId, nowSec()),
+    unpublishFromRoom: (roomId, streamId) => rooms.unpublish(roomId, streamId, nowSec()),
+    removeRoom: (roomId) => rooms.remove(roomId, nowSec()),
+    rooms: () => rooms.snapshot(),
     removeStream: (id) => table.delete(id),
     setAppSecret: (appId, secret) => api.setAppSecret(appId, secret),
     streams: () => table.snapshot(),
@@ -196,6 +221,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         removeStream: sim.removeStream,
         setFaults: sim.setFaults,
         faults: sim.faults,
+        rooms: sim.rooms,
+        setRoomCounts: sim.setRoomCounts,
+        publishInRoom: sim.publishInRoom,
+        unpublishFromRoom: sim.unpublishFromRoom,
+        removeRoom: sim.removeRoom,
       });
       return sendJson(res, out.status, out.body);
     }

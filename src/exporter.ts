@@ -68,10 +68,11 @@ export class Exporter {
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
     // Called back only after construction, when every field below is set.
     const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
+    const recordApiCall: PartContext['recordApiCall'] = (api, result) => this.#metrics.observe(result, api);
     const changed = { watchedChanged: () => this.#setStreams(), rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()) };
     this.#parts = new Parts(
       opts.config,
-      { logger: this.#log, now: this.#now, store: this.#store, recordCallback, roomApi: this.#client, ...changed },
+      { logger: this.#log, now: this.#now, store: this.#store, recordCallback, recordApiCall, roomApi: this.#client, ...changed },
       opts.parts,
     );
     const { gate, share, route } = this.#parts;
@@ -148,6 +149,7 @@ export class Exporter {
       reloadSuccessful: this.#reload.successful,
       reloadSuccessTimestampSec: this.#reload.successAtSec,
       callbackDisagreements: this.#store.disagreementsTotal,
+      apiBudgets: this.#parts.apiBudgets(),
     };
   }
 

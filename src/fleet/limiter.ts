@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { ApiAction } from '../zego/protocol.js';
 
 /**
  * One sliding-window budget for every exporter of an AppID, kept in Redis. A grant is a lease: a
@@ -93,6 +94,15 @@ return 1
 
 type AcquireReply = [number, number, number, string?];
 
+/**
+ * Each API has a budget of its own: `<prefix>:budget:<AppId>:<Action>`. DescribeRTCStreamState
+ * keeps the key it had before there were other APIs (`<prefix>:budget:<AppId>`), so a fleet
+ * upgraded one process at a time still shares one budget for it.
+ */
+export function budgetKeyBase(keyPrefix: string, appId: number, api: ApiAction): string {
+  return api === 'DescribeRTCStreamState' ? `${keyPrefix}:budget:${appId}` : `${keyPrefix}:budget:${appId}:${api}`;
+}
+
 interface FleetCommands {
   zegoFleetAcquire(leases: string, nextStart: string, ...args: (string | number)[]): Promise<AcquireReply>;
   zegoFleetRelease(leases: string, member: string, holdMs: number): Promise<number>;
@@ -100,9 +110,11 @@ interface FleetCommands {
 
 export interface FleetLimiterOptions {
   redis: Redis;
-  /** Key prefix and AppID: exporters sharing both share one budget. */
+  /** Key prefix and AppID: exporters sharing both share one budget (per API). */
   keyPrefix: string;
   appId: number;
+  /** The API whose budget this is; default DescribeRTCStreamState. */
+  api?: ApiAction;
   /** Unique per process (several processes may share a host). */
   memberPrefix: string;
   /** Told once per kind when the script had to repair a broken key. */
@@ -124,8 +136,9 @@ export class FleetLimiter {
     opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     opts.redis.defineCommand('zegoFleetRelease', { numberOfKeys: 1, lua: RELEASE });
     this.#redis = opts.redis as Redis & FleetCommands;
-    this.#leases = `${opts.keyPrefix}:budget:${opts.appId}:leases`;
-    this.#nextStart = `${opts.keyPrefix}:budget:${opts.appId}:next_start`;
+    const base = budgetKeyBase(opts.keyPrefix, opts.appId, opts.api ?? 'DescribeRTCStreamState');
+    this.#leases = `${base}:leases`;
+    this.#nextStart = `${base}:next_start`;
     this.#memberPrefix = opts.memberPrefix;
     this.#logger = opts.logger;
   }

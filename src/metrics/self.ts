@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
-import { outcomeLabel, type ProbeResult } from '../zego/outcome.js';
+import { outcomeLabel, type ProbeResult, type RoomStreamsResult, type UserCountResult } from '../zego/outcome.js';
+import type { ApiAction } from '../zego/protocol.js';
 import { familyHeader, formatLabels, formatValue, sampleName, type Format, type MetricType } from './exposition.js';
 
 /** Read at scrape time from the running parts; never computed on the probe path. */
@@ -19,7 +20,34 @@ export interface ExporterStatus {
   reloadSuccessTimestampSec: number;
   /** Probes that contradicted a callback's state, since start. */
   callbackDisagreements: number;
+  /**
+   * The budgets of the other APIs (the fields above are DescribeRTCStreamState's), read at
+   * scrape time from the parts that own them: their series carry `api="<Action>"`.
+   */
+  apiBudgets?: readonly ApiBudgetStatus[];
 }
+
+/** One API's budget, as the `api`-labelled budget gauges show it. */
+export interface ApiBudgetStatus {
+  api: ApiAction;
+  /** Calls/s paced at now (configured less back-off). */
+  rateLimit: number;
+  rateLimitConfigured: number;
+  /** Calls past their due time waiting for a slot. */
+  queueLength: number;
+  slotsHeld: number;
+  /** rate_limit / (1 + L) at the measured latency L. */
+  achievableCallsPerSec: number;
+  /** Slowest refresh any subject of this API gets (s); 0 when unknown. */
+  achievableRefreshSec: number;
+  /** Calls/s the configured intervals ask for. */
+  demandPerSec: number;
+}
+
+/** What any Action's call reports to the self-metrics. */
+export type ApiCallResult = ProbeResult | RoomStreamsResult | UserCountResult;
+
+const STREAM_STATE: ApiAction = 'DescribeRTCStreamState';
 
 /** A gauge an optional feature adds (see parts/part.ts), read at scrape time. */
 export interface ExtraGauge {
@@ -37,8 +65,8 @@ export interface BuildInfo {
 export class SelfMetrics {
   readonly registry = new Registry();
   #status: ExporterStatus | undefined;
-  readonly #requests: Counter<'code' | 'outcome'>;
-  readonly #duration: Histogram;
+  readonly #requests: Counter<'api' | 'code' | 'outcome'>;
+  readonly #duration: Histogram<'api'>;
   readonly #callbacks: Counter<'event' | 'result'>;
 
   constructor(readStatus: () => ExporterStatus, build: BuildInfo, extraGauges: readonly ExtraGauge[] = []) {
@@ -47,8 +75,8 @@ export class SelfMetrics {
     const registers = [this.registry];
     this.#requests = new Counter({
       name: 'zego_exporter_api_requests_total',
-      help: 'DescribeRTCStreamState calls by ZEGO result code (or timeout/network/http_5xx/bad_response) and what the exporter read from them.',
-      labelNames: ['code', 'outcome'],
+      help: 'ZEGO API calls by Action (api), ZEGO result code (or timeout/network/http_5xx/bad_response) and what the exporter read from them.',
+      labelNames: ['api', 'code', 'outcome'],
       registers,
     });
     // Series that dashboards and alerts divide by or compare against exist from the start at 0,
@@ -59,11 +87,12 @@ export class SelfMetrics {
       ['41004', 'not_found'],
       ['30002', 'throttled'],
     ] as const) {
-      this.#requests.inc({ code, outcome }, 0);
+      this.#requests.inc({ api: STREAM_STATE, code, outcome }, 0);
     }
     this.#duration = new Histogram({
       name: 'zego_exporter_api_request_duration_seconds',
-      help: 'Duration of DescribeRTCStreamState calls, from send to the end of the response.',
+      help: 'Duration of ZEGO API calls by Action (api), from send to the end of the response.',
+      labelNames: ['api'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
@@ -95,26 +124,48 @@ export class SelfMetrics {
         },
       });
     };
-    gauge(
+    // Each API has a budget of its own: these carry `api`, DescribeRTCStreamState's from the
+    // fields of the status, the others' from the parts that own them.
+    const budgetGauge = (name: string, help: string, read: (b: ApiBudgetStatus) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['api'],
+        registers,
+        collect() {
+          this.reset();
+          for (const b of apiBudgets(status())) this.set({ api: b.api }, read(b));
+        },
+      });
+    };
+    budgetGauge(
       'zego_exporter_rate_limit',
-      'API calls per second the exporter paces itself at now (configured rate_limit less throttling back-off).',
-      (s) => s.rateLimit,
+      'API calls per second the exporter paces itself at now, per API (configured budget less throttling back-off).',
+      (b) => b.rateLimit,
     );
-    gauge('zego_exporter_rate_limit_configured', 'Configured rate_limit: API calls per second this exporter may spend.', (s) => s.rateLimitConfigured);
-    gauge('zego_exporter_queue_length', 'Streams past their due time waiting for a slot in the budget.', (s) => s.queueLength);
-    gauge(
+    budgetGauge(
+      'zego_exporter_rate_limit_configured',
+      'Configured budget per API (rate_limit for DescribeRTCStreamState): calls per second this exporter may spend.',
+      (b) => b.rateLimitConfigured,
+    );
+    budgetGauge('zego_exporter_queue_length', 'Calls past their due time waiting for a slot in their API budget.', (b) => b.queueLength);
+    budgetGauge(
       'zego_exporter_achievable_refresh_seconds',
-      'Slowest refresh interval any watched stream gets from the budget (budget math at the current rate).',
-      (s) => s.achievableRefreshSec,
+      'Slowest refresh interval any watched stream (or room) gets from its API budget (budget math at the current rate).',
+      (b) => b.achievableRefreshSec,
     );
-    gauge(
+    budgetGauge(
       'zego_exporter_achievable_probes_per_second',
       'API calls per second the budget yields at the measured call latency L (send to end of response): rate_limit / (1 + L), each call holding its slot until 1 s after its response.',
-      (s) => s.achievableProbesPerSec,
+      (b) => b.achievableCallsPerSec,
     );
-    gauge('zego_exporter_demand_probes_per_second', 'API calls per second the configured intervals ask for (sum of 1/interval).', (s) => s.demandPerSec);
+    budgetGauge(
+      'zego_exporter_demand_probes_per_second',
+      'API calls per second the configured intervals ask for (sum of 1/interval), per API.',
+      (b) => b.demandPerSec,
+    );
     gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
-    gauge('zego_exporter_budget_slots_held', 'Budget slots held: calls in flight plus calls within 1 s of their response.', (s) => s.slotsHeld);
+    budgetGauge('zego_exporter_budget_slots_held', 'Budget slots held per API: calls in flight plus calls within 1 s of their response.', (b) => b.slotsHeld);
     gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);
     gauge('zego_exporter_config_last_reload_successful', 'Whether the last configuration reload attempt succeeded.', (s) => (s.reloadSuccessful ? 1 : 0));
     gauge(
@@ -138,9 +189,10 @@ export class SelfMetrics {
     }
   }
 
-  observe(result: ProbeResult): void {
-    this.#requests.inc({ code: result.code, outcome: outcomeLabel(result.outcome) });
-    this.#duration.observe(result.durationMs / 1000);
+  /** One call of `api` (DescribeRTCStreamState unless named). */
+  observe(result: ApiCallResult, api: ApiAction = STREAM_STATE): void {
+    this.#requests.inc({ api, code: result.code, outcome: outcomeLabel(result.outcome) });
+    this.#duration.observe({ api }, result.durationMs / 1000);
   }
 
   observeCallback(event: CallbackEventLabel, result: CallbackResultLabel): void {
@@ -154,6 +206,21 @@ export class SelfMetrics {
     for (const f of families) out += renderFamily(f, format);
     return out;
   }
+}
+
+/** DescribeRTCStreamState's budget first, then the parts' (a part's duplicate of it is ignored). */
+function apiBudgets(s: ExporterStatus): ApiBudgetStatus[] {
+  const own: ApiBudgetStatus = {
+    api: STREAM_STATE,
+    rateLimit: s.rateLimit,
+    rateLimitConfigured: s.rateLimitConfigured,
+    queueLength: s.queueLength,
+    slotsHeld: s.slotsHeld,
+    achievableCallsPerSec: s.achievableProbesPerSec,
+    achievableRefreshSec: s.achievableRefreshSec,
+    demandPerSec: s.demandPerSec,
+  };
+  return [own, ...(s.apiBudgets ?? []).filter((b) => b.api !== STREAM_STATE)];
 }
 
 function renderFamily(f: MetricObjectWithValues<MetricValue<string>>, format: Format): string {

@@ -3,8 +3,8 @@ import { callbacksPart } from '../callbacks/part.js';
 import type { Config } from '../config/types.js';
 import { fleetPart } from '../fleet/part.js';
 import type { Format } from '../metrics/exposition.js';
+import type { ApiBudgetStatus, ExtraGauge } from '../metrics/self.js';
 import { roomsPart } from '../rooms/part.js';
-import type { ExtraGauge } from '../metrics/self.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { WatchedStream } from '../state/store.js';
@@ -90,6 +90,11 @@ export class Parts {
     let out = '';
     for (const p of this.list) out += p.metrics?.(format) ?? '';
     return out;
+  }
+
+  /** The other APIs' budgets, for the `api`-labelled budget gauges. */
+  apiBudgets(): ApiBudgetStatus[] {
+    return this.list.flatMap((p) => p.apiBudgets?.() ?? []);
   }
 
   landing(): string[] {

@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import type { Format } from '../metrics/exposition.js';
-import type { ExtraGauge } from '../metrics/self.js';
-import type { RoomApi } from '../rooms/part.js';
+import type { ApiBudgetStatus, ApiCallResult, ExtraGauge } from '../metrics/self.js';
+import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
+import type { ApiAction } from '../zego/protocol.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { StateStore, WatchedStream } from '../state/store.js';
@@ -46,6 +47,8 @@ export interface Part {
   readonly gauges?: readonly PartGauge[];
   /** Files besides the config file that its settings come from (secret files): a change on disk reloads. */
   files?(): readonly string[];
+  /** Budgets of other APIs this part spends (rooms), read at scrape time for the `api`-labelled gauges. */
+  apiBudgets?(): readonly ApiBudgetStatus[];
   /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
   landing?(): string | null;
   /** Families of its own on /metrics, rendered on every scrape: keep them few (rooms, not streams) or cached. */
@@ -66,8 +69,16 @@ export interface PartContext {
   watchedChanged(): void;
   /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
   rateChanged(): void;
-  /** The room APIs of the running client (absent: parts that need them stay off). */
-  roomApi?: RoomApi;
+  /** The room APIs of the running config's client (swapped on reload like the probe client). */
+  roomApi: RoomApi;
+  /** Counts a call of a room API in zego_exporter_api_requests_total{api=…} and its duration. */
+  recordApiCall(api: ApiAction, result: ApiCallResult): void;
+}
+
+/** DescribeSimpleStreamList and DescribeUserNum, signed and bounded (see zego/client.ts). */
+export interface RoomApi {
+  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult>;
+  describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult>;
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */

@@ -1,7 +1,7 @@
 import type { Config, RoomConfig } from '../config/types.js';
 import { API_STREAM_LIST_LIMIT, API_USER_NUM_LIMIT, API_USER_NUM_LIMIT_TEST } from '../config/types.js';
 import type { Format } from '../metrics/exposition.js';
-import type { Part, PartContext, PartGauge } from '../parts/part.js';
+import type { Part, PartContext, PartGauge, RoomApi } from '../parts/part.js';
 import { Budget, type Gate } from '../scheduler/budget.js';
 import type { WatchedStream } from '../state/store.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
@@ -12,12 +12,6 @@ import { RoomInfoFamily, renderRooms, type RoomView } from './metrics.js';
 
 /** The callbacks' default forget_after, used when callbacks.discover sets none. */
 const DEFAULT_FORGET_AFTER_MS = 3_600_000;
-
-/** The room APIs the part calls (the exporter's CurrentClient). */
-export interface RoomApi {
-  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult>;
-  describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult>;
-}
 
 /** Fleet mode: each API's budget and the per-room rule shared through Redis. */
 export interface RoomsFleet {
@@ -302,7 +296,6 @@ function newRoom(rc: RoomConfig): Room {
 }
 
 /** Always built (callbacks' room_id feeds zego_stream_room_info even without rooms); idle while no room is configured. */
-export function roomsPart(config: Config, ctx: PartContext): Part | null {
-  if (!ctx.roomApi) return null;
+export function roomsPart(config: Config, ctx: PartContext): Part {
   return new RoomsPart(config, ctx, { api: ctx.roomApi });
 }

@@ -204,7 +204,21 @@ describe('alerts/zego-alerts.yaml', () => {
       ],
       ['throttling alert on any throttling', (s) => s.replace('> 0.1\n', '> 0\n')],
       ['throttling alert without `for`', (s) => s.replace(/(ZegoApiThrottling[\s\S]*?)for: 10m/, '$1for: 1m')],
+      [
+        'throttling alert summed over APIs',
+        (s) =>
+          s.replaceAll('sum by (job, instance, api) (rate(zego_exporter_api_requests_total', 'sum by (job, instance) (rate(zego_exporter_api_requests_total'),
+      ],
       ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]')],
+      ['auth alert per API', (s) => s.replace('sum by (job, instance, outcome)', 'sum by (job, instance, outcome, api)')],
+      [
+        'budget alert summed over APIs',
+        (s) =>
+          s.replace(
+            'zego_exporter_demand_probes_per_second > zego_exporter_achievable_probes_per_second',
+            'sum without (api) (zego_exporter_demand_probes_per_second) > sum without (api) (zego_exporter_achievable_probes_per_second)',
+          ),
+      ],
       ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0')],
       ['config reload alert inverted', (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1')],
       ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit')],

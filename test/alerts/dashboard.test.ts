@@ -128,7 +128,7 @@ describe('grafana/dashboards/zego-streams.json', () => {
     expect(byTitle('Streams up / watched').type).toBe('stat');
     expect(byTitle('Streams currently down').type).toBe('table');
     expect(exprs('Probe freshness (age of last successful probe)').join()).toContain('time() - zego_stream_last_success_timestamp_seconds{');
-    expect(exprs('API calls by result').join()).toMatch(/sum by \(outcome, code\) \(rate\(zego_exporter_api_requests_total\{/);
+    expect(exprs('API calls by result').join()).toMatch(/sum by \(api, outcome, code\) \(rate\(zego_exporter_api_requests_total\{/);
     const budget = exprs('Rate budget use').join('\n');
     for (const m of ['zego_exporter_api_requests_total', 'zego_exporter_rate_limit{', 'zego_exporter_rate_limit_configured{']) {
       expect(budget).toContain(m);
@@ -188,6 +188,24 @@ describe('grafana/dashboards/zego-streams.json', () => {
     expect(rowOf(byTitle('Streams the exporters disagree on'))).toBe('Exporter health');
   });
 
+  it('keeps the APIs apart wherever it aggregates the per-API exporter metrics: each API has a budget of its own', () => {
+    const perApi =
+      /zego_exporter_(api_requests_total|api_request_duration_seconds_\w+|rate_limit|rate_limit_configured|queue_length|budget_slots_held|achievable_\w+|demand_probes_per_second)\{/;
+    let seen = 0;
+    for (const p of queryPanels) {
+      for (const t of p.targets ?? []) {
+        const expr = t.expr ?? '';
+        if (!perApi.test(expr)) continue;
+        seen++;
+        for (const m of expr.matchAll(/\b(sum|max|min|avg|count)\s*(by \(([^)]*)\))?\s*\(/g)) {
+          expect(m[3] ?? '', `${p.title}: ${expr}`).toMatch(/\bapi\b/);
+        }
+        expect((t as { legendFormat?: string }).legendFormat ?? '', p.title).toContain('{{api}}');
+      }
+    }
+    expect(seen).toBeGreaterThanOrEqual(13);
+  });
+
   it('counts key streams only in "Key streams down"', () => {
     const key = exprs('Key streams down');
     expect(key).toHaveLength(1);
@@ -220,7 +238,7 @@ describe('grafana/dashboards/zego-streams.json', () => {
         expect(q.expr, q.panel).not.toMatch(/\$|\[\[/);
       }
       expect(queries.find((q) => q.panel.startsWith('API calls by result'))?.expr).toBe(
-        'sum by (outcome, code) (rate(zego_exporter_api_requests_total{job=~".*",instance=~".*"}[1m]))',
+        'sum by (api, outcome, code) (rate(zego_exporter_api_requests_total{job=~".*",instance=~".*"}[1m]))',
       );
     });
 

@@ -261,4 +261,26 @@ describe('Budget', () => {
       process.off('warning', onWarning);
     }
   });
+  it('a budget per API: two instances share no slots, spacing or back-off', async () => {
+    const list = new Budget({ rateLimit: 1, hardLimit: 50 });
+    const users = new Budget({ rateLimit: 1, hardLimit: 10 });
+    list.noteThrottled();
+    const started: string[] = [];
+    const hang =
+      (name: string) =>
+      (signal: AbortSignal): Promise<void> => {
+        started.push(name);
+        return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      };
+    void list.run(hang('list'));
+    void users.run(hang('users'));
+    void list.run(hang('list-2'));
+    await vi.advanceTimersByTimeAsync(10);
+    // Each holds its one slot; the second list call waits for list's slot only.
+    expect(started.sort()).toEqual(['list', 'users']);
+    expect([list.slotsHeld, users.slotsHeld, list.queued]).toEqual([1, 1, 1]);
+    expect(users.effectiveRate).toBe(1);
+    expect(list.effectiveRate).toBeLessThan(1);
+    await Promise.all([list.stop(0), users.stop(0), vi.advanceTimersByTimeAsync(10)]);
+  });
 });

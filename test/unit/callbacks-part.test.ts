@@ -58,6 +58,11 @@ function harness(cfg: Config): Harness {
     now: Date.now,
     store,
     recordCallback: () => undefined,
+    recordApiCall: () => undefined,
+    roomApi: {
+      describeSimpleStreamList: () => Promise.reject(new Error('the callbacks part calls no room API')),
+      describeUserNum: () => Promise.reject(new Error('the callbacks part calls no room API')),
+    },
     watchedChanged: () => {
       changes++;
       watch();

@@ -101,7 +101,7 @@ describe('Exporter reload', () => {
     // State survives: what the last probes found is still there before any new probe.
     const right = await metrics(exp);
     expect(right).toContain('zego_stream_active{stream_id="a"} 1');
-    expect(right).toContain('zego_exporter_rate_limit_configured 20');
+    expect(right).toContain('zego_exporter_rate_limit_configured{api="DescribeRTCStreamState"} 20');
     await vi.advanceTimersByTimeAsync(500);
     // The added stream is probed at once; the kept ones are not re-probed by the reload.
     expect(Object.fromEntries(api.calls)).toEqual({ a: 1, b: 1, c: 1 });

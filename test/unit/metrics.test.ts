@@ -164,34 +164,74 @@ describe('SelfMetrics', () => {
   it('counts requests by code and outcome in the text format', async () => {
     const text = await observed().render('text');
     expect(text).toContain('# TYPE zego_exporter_api_requests_total counter\n');
-    expect(text).toContain('zego_exporter_api_requests_total{code="0",outcome="active"} 1\n');
-    expect(text).toContain('zego_exporter_api_requests_total{code="timeout",outcome="transient"} 1\n');
+    expect(text).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"} 1\n');
+    expect(text).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="timeout",outcome="transient"} 1\n');
     // pre-created series exist at 0
-    expect(text).toContain('zego_exporter_api_requests_total{code="41004",outcome="not_found"} 0\n');
-    expect(text).toContain('zego_exporter_api_requests_total{code="30002",outcome="throttled"} 0\n');
+    expect(text).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="41004",outcome="not_found"} 0\n');
+    expect(text).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="30002",outcome="throttled"} 0\n');
   });
 
   it('writes the duration histogram buckets, sum and count', async () => {
     const text = await observed().render('text');
     expect(text).toContain('# TYPE zego_exporter_api_request_duration_seconds histogram\n');
-    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="0.025"} 0\n');
-    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="0.05"} 1\n');
-    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="1"} 1\n');
-    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="2.5"} 2\n');
-    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="+Inf"} 2\n');
-    expect(text).toContain('zego_exporter_api_request_duration_seconds_count 2\n');
-    expect(text).toMatch(/^zego_exporter_api_request_duration_seconds_sum 2\.03\d*\n/m);
+    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="0.025",api="DescribeRTCStreamState"} 0\n');
+    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="0.05",api="DescribeRTCStreamState"} 1\n');
+    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="1",api="DescribeRTCStreamState"} 1\n');
+    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="2.5",api="DescribeRTCStreamState"} 2\n');
+    expect(text).toContain('zego_exporter_api_request_duration_seconds_bucket{le="+Inf",api="DescribeRTCStreamState"} 2\n');
+    expect(text).toContain('zego_exporter_api_request_duration_seconds_count{api="DescribeRTCStreamState"} 2\n');
+    expect(text).toMatch(/^zego_exporter_api_request_duration_seconds_sum\{api="DescribeRTCStreamState"\} 2\.03\d*\n/m);
+  });
+
+  it('counts room API calls and their durations under their own api label', async () => {
+    const m = new SelfMetrics(() => STATUS, { version: '1.2.3', revision: 'abc123' });
+    m.observe({ roomId: 'r', code: '0', outcome: { kind: 'ok', streams: [] }, sentAtMs: 0, durationMs: 40 }, 'DescribeSimpleStreamList');
+    m.observe(
+      { roomIds: ['r'], code: '30002', outcome: { kind: 'failed', reason: 'throttled', message: 'x' }, sentAtMs: 0, durationMs: 10 },
+      'DescribeUserNum',
+    );
+    const text = await m.render('text');
+    expect(text).toContain('zego_exporter_api_requests_total{api="DescribeSimpleStreamList",code="0",outcome="ok"} 1\n');
+    expect(text).toContain('zego_exporter_api_requests_total{api="DescribeUserNum",code="30002",outcome="throttled"} 1\n');
+    expect(text).toContain('zego_exporter_api_request_duration_seconds_count{api="DescribeSimpleStreamList"} 1\n');
+    expect(text).not.toMatch(/zego_exporter_api_requests_total\{api="DescribeRTCStreamState",code="0",outcome="active"\} [1-9]/);
+  });
+
+  it('shows every API budget the parts report next to DescribeRTCStreamState, one series per api', async () => {
+    const list = {
+      api: 'DescribeSimpleStreamList',
+      rateLimit: 28,
+      rateLimitConfigured: 40,
+      queueLength: 3,
+      slotsHeld: 27,
+      achievableCallsPerSec: 39.1,
+      achievableRefreshSec: 15,
+      demandPerSec: 60,
+    } as const;
+    // A part's duplicate of DescribeRTCStreamState is ignored: the exporter's own budget is that one.
+    const dup = { ...list, api: 'DescribeRTCStreamState', rateLimit: 1 } as const;
+    const m = new SelfMetrics(() => ({ ...STATUS, apiBudgets: [list, dup] }), { version: '1', revision: 'x' });
+    const text = await m.render('text');
+    expect(text).toContain('zego_exporter_rate_limit{api="DescribeRTCStreamState"} 38\n');
+    expect(text).toContain('zego_exporter_rate_limit{api="DescribeSimpleStreamList"} 28\n');
+    expect(text).toContain('zego_exporter_rate_limit_configured{api="DescribeSimpleStreamList"} 40\n');
+    expect(text).toContain('zego_exporter_queue_length{api="DescribeSimpleStreamList"} 3\n');
+    expect(text).toContain('zego_exporter_budget_slots_held{api="DescribeSimpleStreamList"} 27\n');
+    expect(text).toContain('zego_exporter_achievable_probes_per_second{api="DescribeSimpleStreamList"} 39.1\n');
+    expect(text).toContain('zego_exporter_achievable_refresh_seconds{api="DescribeSimpleStreamList"} 15\n');
+    expect(text).toContain('zego_exporter_demand_probes_per_second{api="DescribeSimpleStreamList"} 60\n');
+    expect(text.match(/^zego_exporter_rate_limit\{/gm)).toHaveLength(2);
   });
 
   it('writes build_info, the status gauges and process metrics', async () => {
     const text = await observed().render('text');
     expect(text).toContain(`zego_exporter_build_info{version="1.2.3",revision="abc123",nodejs="${process.version}"} 1\n`);
-    expect(text).toContain('zego_exporter_rate_limit 38\n');
-    expect(text).toContain('zego_exporter_rate_limit_configured 40\n');
-    expect(text).toContain('zego_exporter_queue_length 2\n');
-    expect(text).toContain('zego_exporter_achievable_refresh_seconds 12.5\n');
+    expect(text).toContain('zego_exporter_rate_limit{api="DescribeRTCStreamState"} 38\n');
+    expect(text).toContain('zego_exporter_rate_limit_configured{api="DescribeRTCStreamState"} 40\n');
+    expect(text).toContain('zego_exporter_queue_length{api="DescribeRTCStreamState"} 2\n');
+    expect(text).toContain('zego_exporter_achievable_refresh_seconds{api="DescribeRTCStreamState"} 12.5\n');
     expect(text).toContain('# TYPE zego_exporter_achievable_probes_per_second gauge\n');
-    expect(text).toContain('zego_exporter_achievable_probes_per_second 36.5\n');
+    expect(text).toContain('zego_exporter_achievable_probes_per_second{api="DescribeRTCStreamState"} 36.5\n');
     expect(text).toContain('zego_exporter_clock_offset_seconds -0.5\n');
     expect(text).toContain('zego_exporter_config_last_reload_successful 1\n');
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
@@ -205,9 +245,9 @@ describe('SelfMetrics', () => {
   it('reads the status at every render', async () => {
     let queue = 1;
     const m = new SelfMetrics(() => ({ ...STATUS, queueLength: queue }), { version: 'v', revision: 'r' });
-    expect(await m.render('text')).toContain('zego_exporter_queue_length 1\n');
+    expect(await m.render('text')).toContain('zego_exporter_queue_length{api="DescribeRTCStreamState"} 1\n');
     queue = 7;
-    expect(await m.render('text')).toContain('zego_exporter_queue_length 7\n');
+    expect(await m.render('text')).toContain('zego_exporter_queue_length{api="DescribeRTCStreamState"} 7\n');
   });
 
   it('writes counters the OpenMetrics way', async () => {
@@ -215,7 +255,7 @@ describe('SelfMetrics', () => {
     expect(om).toContain('# TYPE zego_exporter_api_requests counter\n');
     expect(om).toContain('# HELP zego_exporter_api_requests ');
     expect(om).not.toContain('# TYPE zego_exporter_api_requests_total');
-    expect(om).toContain('zego_exporter_api_requests_total{code="0",outcome="active"} 1\n');
+    expect(om).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"} 1\n');
     expect(om).toContain('# TYPE process_cpu_user_seconds counter\n');
     expect(om).toMatch(/^process_cpu_user_seconds_total \d/m);
     expect(om).toContain('# TYPE zego_exporter_api_request_duration_seconds histogram\n');
@@ -227,7 +267,7 @@ describe('SelfMetrics', () => {
     await m.render('openmetrics');
     const text = await m.render('text');
     expect(text).toContain('# TYPE zego_exporter_api_requests_total counter\n');
-    expect(text).toContain('zego_exporter_api_requests_total{code="0",outcome="active"} 1\n');
+    expect(text).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"} 1\n');
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
     const om = await m.render('openmetrics');
     expect(om).toContain('# TYPE zego_exporter_api_requests counter\n');
@@ -238,8 +278,8 @@ describe('SelfMetrics', () => {
     const a = new SelfMetrics(() => STATUS, { version: 'a', revision: 'a' });
     const b = new SelfMetrics(() => STATUS, { version: 'b', revision: 'b' });
     a.observe(probe('0', { kind: 'active', createTimeSec: 1 }, 10));
-    expect(await a.render('text')).toContain('zego_exporter_api_requests_total{code="0",outcome="active"} 1\n');
-    expect(await b.render('text')).toContain('zego_exporter_api_requests_total{code="0",outcome="active"} 0\n');
+    expect(await a.render('text')).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"} 1\n');
+    expect(await b.render('text')).toContain('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"} 0\n');
   });
 });
 
