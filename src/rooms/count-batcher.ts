@@ -11,6 +11,8 @@ export interface CountBatcherOptions {
   budget: Budget;
   count: (roomIds: readonly string[], signal: AbortSignal) => Promise<UserCountResult>;
   onResult: (result: UserCountResult) => void;
+  /** Every call this process made (for the self-metrics), before onResult. */
+  sent?: (result: UserCountResult) => void;
   now?: () => number;
 }
 
@@ -140,6 +142,7 @@ export class CountBatcher {
     };
     const done = (result: UserCountResult | undefined): void => {
       if (result !== undefined) {
+        this.#opts.sent?.(result);
         feedback(this.#opts.budget, result.outcome);
         this.#opts.onResult(result);
       }

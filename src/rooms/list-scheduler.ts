@@ -27,6 +27,8 @@ export interface ListSchedulerOptions {
   budget: Budget;
   list: (roomId: string, signal: AbortSignal) => Promise<RoomStreamsResult>;
   onResult: (result: RoomStreamsResult) => void;
+  /** Every call this process made (for the self-metrics), before onResult. */
+  sent?: (result: RoomStreamsResult) => void;
   /** Fleet mode: the per-room rule shared through Redis. */
   lock?: RoomLock;
   now?: () => number;
@@ -195,6 +197,7 @@ export class ListScheduler {
       .then((result) => {
         lock?.release(e.id, sent ? ROOM_HOLD_MS : 0);
         if (result !== undefined) {
+          this.#opts.sent?.(result);
           feedback(this.#opts.budget, result.outcome);
           if (!e.removed) this.#opts.onResult(result);
         }

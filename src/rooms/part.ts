@@ -1,6 +1,8 @@
 import type { Config, RoomConfig } from '../config/types.js';
 import { API_STREAM_LIST_LIMIT, API_USER_NUM_LIMIT, API_USER_NUM_LIMIT_TEST } from '../config/types.js';
 import type { Format } from '../metrics/exposition.js';
+import type { ApiBudgetStatus } from '../metrics/self.js';
+import { roomPlan, roomPlanLines } from './plan.js';
 import type { Part, PartContext, PartGauge, RoomApi } from '../parts/part.js';
 import { Budget, type Gate } from '../scheduler/budget.js';
 import type { WatchedStream } from '../state/store.js';
@@ -85,6 +87,7 @@ export class RoomsPart implements Part {
       budget: this.listBudget,
       now: ctx.now,
       list: (id, signal) => opts.api.describeSimpleStreamList(id, signal),
+      sent: (r) => ctx.recordApiCall('DescribeSimpleStreamList', r),
       onResult: (r) => this.#onList(r),
       ...(opts.fleet ? { lock: opts.fleet.roomLock } : {}),
     });
@@ -92,6 +95,7 @@ export class RoomsPart implements Part {
       budget: this.countBudget,
       now: ctx.now,
       count: (ids, signal) => opts.api.describeUserNum(ids, signal),
+      sent: (r) => ctx.recordApiCall('DescribeUserNum', r),
       onResult: (r) => this.#onCount(r),
     });
     this.#discovery = new RoomDiscovery(config.probe.maxRoomStreams);
@@ -111,6 +115,28 @@ export class RoomsPart implements Part {
   }
 
   async start(): Promise<void> {
+    const z = this.#config.zego;
+    const rooms = [...this.#rooms.values()];
+    if (rooms.length > 0) {
+      const plan = roomPlan(
+        rooms.map((r) => r.intervalMs),
+        z.streamListRateLimit,
+        z.userNumRateLimit,
+      );
+      const limited = plan.list.demandPerSec > plan.list.budgetPerSec || plan.count.demandPerSec > plan.count.budgetPerSec;
+      this.#ctx.logger[limited ? 'warn' : 'info'](
+        {
+          rooms: plan.rooms,
+          list_demand_per_sec: plan.list.demandPerSec,
+          list_budget_per_sec: plan.list.budgetPerSec,
+          list_refresh_sec: plan.list.worstRefreshSec,
+          count_demand_per_sec: plan.count.demandPerSec,
+          count_budget_per_sec: plan.count.budgetPerSec,
+          count_refresh_sec: plan.count.worstRefreshSec,
+        },
+        roomPlanLines(plan).join('; '),
+      );
+    }
     this.#lists.start();
     this.#counts.start();
     this.#resetSweep(true);
@@ -141,6 +167,38 @@ export class RoomsPart implements Part {
   metrics(format: Format): string {
     const { store } = this.#ctx;
     return renderRooms(this.#rooms.values(), format) + this.#roomInfo.render(store.snapshot(), store.roomsVersion, format);
+  }
+
+  /** Each room API's budget for the `api`-labelled gauges: the refresh is the list's (rooms ÷ budget) and the counts' (rooms ÷ 10 ÷ budget). */
+  apiBudgets(): ApiBudgetStatus[] {
+    const rooms = [...this.#rooms.values()];
+    const plan = roomPlan(
+      rooms.map((r) => r.intervalMs),
+      this.listBudget.effectiveRate,
+      this.countBudget.effectiveRate,
+    );
+    return [
+      {
+        api: 'DescribeSimpleStreamList',
+        rateLimit: this.listBudget.effectiveRate,
+        rateLimitConfigured: this.#config.zego.streamListRateLimit,
+        queueLength: this.#lists.queueLength,
+        slotsHeld: this.listBudget.slotsHeld,
+        achievableCallsPerSec: this.listBudget.achievableRate,
+        achievableRefreshSec: plan.list.worstRefreshSec,
+        demandPerSec: plan.list.demandPerSec,
+      },
+      {
+        api: 'DescribeUserNum',
+        rateLimit: this.countBudget.effectiveRate,
+        rateLimitConfigured: this.#config.zego.userNumRateLimit,
+        queueLength: this.#counts.queueLength,
+        slotsHeld: this.countBudget.slotsHeld,
+        achievableCallsPerSec: this.countBudget.achievableRate,
+        achievableRefreshSec: plan.count.worstRefreshSec,
+        demandPerSec: plan.count.demandPerSec,
+      },
+    ];
   }
 
   landing(): string | null {
