@@ -8,6 +8,7 @@ import { Budget, type Gate } from '../scheduler/budget.js';
 import type { WatchedStream } from '../state/store.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
 import { CountBatcher } from './count-batcher.js';
+import { RoomsFleet } from './fleet.js';
 import { RoomDiscovery } from './discovery.js';
 import { ListScheduler, type RoomLock } from './list-scheduler.js';
 import { RoomInfoFamily, renderRooms, type RoomView } from './metrics.js';
@@ -15,16 +16,21 @@ import { RoomInfoFamily, renderRooms, type RoomView } from './metrics.js';
 /** The callbacks' default forget_after, used when callbacks.discover sets none. */
 const DEFAULT_FORGET_AFTER_MS = 3_600_000;
 
-/** Fleet mode: each API's budget and the per-room rule shared through Redis. */
-export interface RoomsFleet {
+/** Fleet mode: each API's budget and the per-room rule shared through Redis (see fleet.ts). */
+export interface RoomsFleetLike {
   listGate: Gate;
   countGate: Gate;
   roomLock: RoomLock;
+  /** The rate a budget may spend now (its fallback share while Redis is away). */
+  rate(which: 'list' | 'count', rate: number): number;
+  setRateLimits(list: number, count: number): void;
+  close(): Promise<void>;
 }
 
 export interface RoomsPartOptions {
   api: RoomApi;
-  fleet?: RoomsFleet;
+  /** Built with the part; told when the fleet's mode changes via `fleetModeChanged()`. */
+  fleet?: (onModeChange: () => void) => RoomsFleetLike;
 }
 
 interface Room extends RoomView {
@@ -66,22 +72,25 @@ export class RoomsPart implements Part {
   #listed = new Set<string>();
   #sweepTimer: NodeJS.Timeout | null = null;
   #fullLogged = false;
+  readonly #fleet: RoomsFleetLike | undefined;
 
   constructor(config: Config, ctx: PartContext, opts: RoomsPartOptions) {
     this.#ctx = ctx;
     this.#config = config;
     const z = config.zego;
+    const fleet = opts.fleet?.(() => this.#applyRates());
+    this.#fleet = fleet;
     this.listBudget = new Budget({
-      rateLimit: z.streamListRateLimit,
+      rateLimit: fleet ? fleet.rate('list', z.streamListRateLimit) : z.streamListRateLimit,
       hardLimit: API_STREAM_LIST_LIMIT,
       now: ctx.now,
-      ...(opts.fleet ? { gate: opts.fleet.listGate } : {}),
+      ...(fleet ? { gate: fleet.listGate } : {}),
     });
     this.countBudget = new Budget({
-      rateLimit: z.userNumRateLimit,
+      rateLimit: fleet ? fleet.rate('count', z.userNumRateLimit) : z.userNumRateLimit,
       hardLimit: z.isTest ? API_USER_NUM_LIMIT_TEST : API_USER_NUM_LIMIT,
       now: ctx.now,
-      ...(opts.fleet ? { gate: opts.fleet.countGate } : {}),
+      ...(fleet ? { gate: fleet.countGate } : {}),
     });
     this.#lists = new ListScheduler({
       budget: this.listBudget,
@@ -89,7 +98,7 @@ export class RoomsPart implements Part {
       list: (id, signal) => opts.api.describeSimpleStreamList(id, signal),
       sent: (r) => ctx.recordApiCall('DescribeSimpleStreamList', r),
       onResult: (r) => this.#onList(r),
-      ...(opts.fleet ? { lock: opts.fleet.roomLock } : {}),
+      ...(fleet ? { lock: fleet.roomLock } : {}),
     });
     this.#counts = new CountBatcher({
       budget: this.countBudget,
@@ -144,9 +153,12 @@ export class RoomsPart implements Part {
 
   applyConfig(config: Config): void {
     const z = config.zego;
-    if (z.streamListRateLimit !== this.#config.zego.streamListRateLimit) this.listBudget.setRateLimit(z.streamListRateLimit);
-    if (z.userNumRateLimit !== this.#config.zego.userNumRateLimit) this.countBudget.setRateLimit(z.userNumRateLimit);
+    const changed = z.streamListRateLimit !== this.#config.zego.streamListRateLimit || z.userNumRateLimit !== this.#config.zego.userNumRateLimit;
     this.#config = config;
+    if (changed) {
+      this.#fleet?.setRateLimits(z.streamListRateLimit, z.userNumRateLimit);
+      this.#applyRates();
+    }
     this.#configure(config);
     this.#resetSweep(this.#sweepTimer !== null);
   }
@@ -156,6 +168,15 @@ export class RoomsPart implements Part {
     this.#lists.stop();
     this.#counts.stop();
     await Promise.all([this.listBudget.stop(graceMs), this.countBudget.stop(graceMs)]);
+    await this.#fleet?.close();
+  }
+
+  /** Each budget at its configured rate, or its fallback share while the fleet's Redis is away. */
+  #applyRates(): void {
+    const z = this.#config.zego;
+    const f = this.#fleet;
+    this.listBudget.setRateLimit(f ? f.rate('list', z.streamListRateLimit) : z.streamListRateLimit);
+    this.countBudget.setRateLimit(f ? f.rate('count', z.userNumRateLimit) : z.userNumRateLimit);
   }
 
   /** Streams found in rooms (not listed), each with its room's labels, probed at the default interval. */
@@ -355,5 +376,10 @@ function newRoom(rc: RoomConfig): Room {
 
 /** Always built (callbacks' room_id feeds zego_stream_room_info even without rooms); idle while no room is configured. */
 export function roomsPart(config: Config, ctx: PartContext): Part {
-  return new RoomsPart(config, ctx, { api: ctx.roomApi });
+  // Fleet mode for the room APIs is set up at start, when rooms are configured (adding it later takes a restart).
+  const fleet = config.fleet && (config.rooms?.length ?? 0) > 0 ? config.fleet : undefined;
+  return new RoomsPart(config, ctx, {
+    api: ctx.roomApi,
+    ...(fleet ? { fleet: (onModeChange: () => void) => new RoomsFleet(config, fleet, ctx.logger, onModeChange) } : {}),
+  });
 }
