@@ -61,13 +61,13 @@ ${streams}
     // Each call holds its slot for its latency + 1 s, so added latency costs throughput by design.
     const expected = jitterMs === 0 ? 0.9 * rate : (0.9 * rate) / (1 + jitterMs / 2 / 1000);
     expect(perSec).toBeGreaterThanOrEqual(expected);
-    expect(m.get('zego_exporter_demand_probes_per_second')).toBe(400);
+    expect(m.get('zego_exporter_demand_probes_per_second{api="DescribeRTCStreamState"}')).toBe(400);
     // What the exporter says its budget yields at the latency it measured is what it really did.
-    const achievable = m.get('zego_exporter_achievable_probes_per_second') ?? 0;
+    const achievable = m.get('zego_exporter_achievable_probes_per_second{api="DescribeRTCStreamState"}') ?? 0;
     expect(achievable).toBeLessThanOrEqual(rate);
     expect(Math.abs(achievable - perSec) / perSec).toBeLessThan(0.1);
-    expect(m.get('zego_exporter_achievable_refresh_seconds')).toBeCloseTo(400 / rate, 1);
-    expect(m.get('zego_exporter_queue_length')).toBeGreaterThan(300);
+    expect(m.get('zego_exporter_achievable_refresh_seconds{api="DescribeRTCStreamState"}')).toBeCloseTo(400 / rate, 1);
+    expect(m.get('zego_exporter_queue_length{api="DescribeRTCStreamState"}')).toBeGreaterThan(300);
     expect(exp.logs().some((l) => String(l.msg).startsWith('demand exceeds the budget'))).toBe(true);
   });
 });

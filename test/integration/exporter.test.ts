@@ -58,9 +58,9 @@ describe('exporter process against the simulator', () => {
     expect(m.get('zego_stream_uptime_seconds{stream_id="down",severity="critical",team="broadcast"}')).toBe(0);
     expect(m.get('zego_stream_probe_success{stream_id="up"}')).toBe(1);
     expect(m.get('zego_stream_interval_seconds{stream_id="up"}')).toBe(1);
-    expect(m.get('zego_exporter_api_requests_total{code="0",outcome="active"}')).toBeGreaterThan(0);
-    expect(m.get('zego_exporter_api_requests_total{code="41006",outcome="closed"}')).toBeGreaterThan(0);
-    expect(m.get('zego_exporter_api_requests_total{code="41004",outcome="not_found"}')).toBeGreaterThan(0);
+    expect(m.get('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"}')).toBeGreaterThan(0);
+    expect(m.get('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="41006",outcome="closed"}')).toBeGreaterThan(0);
+    expect(m.get('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="41004",outcome="not_found"}')).toBeGreaterThan(0);
 
     // Changes show within one interval (1 s) plus a scrape's slack.
     const flip = Date.now();
@@ -103,7 +103,9 @@ describe('exporter process against the simulator', () => {
     }
     const m = await scrape(exp.url);
     for (const code of ['http_5xx', 'bad_response', 'network', 'timeout', '30002', '40005', '3001']) {
-      const sum = [...m.entries()].filter(([k]) => k.startsWith(`zego_exporter_api_requests_total{code="${code}"`)).reduce((a, [, v]) => a + v, 0);
+      const sum = [...m.entries()]
+        .filter(([k]) => k.startsWith(`zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="${code}"`))
+        .reduce((a, [, v]) => a + v, 0);
       expect(sum, code).toBeGreaterThan(0);
     }
     expect(exp.child.exitCode).toBeNull();

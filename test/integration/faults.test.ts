@@ -77,7 +77,7 @@ async function recovers(exp: ExporterProcess, timeoutMs = 10_000): Promise<void>
 }
 
 function codeCount(m: Map<string, number>, code: string): number {
-  return [...m].filter(([k]) => k.startsWith(`zego_exporter_api_requests_total{code="${code}"`)).reduce((a, [, v]) => a + v, 0);
+  return [...m].filter(([k]) => k.startsWith(`zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="${code}"`)).reduce((a, [, v]) => a + v, 0);
 }
 
 function healthy(exp: ExporterProcess): void {
@@ -129,14 +129,14 @@ describe('fault matrix (exporter process against the simulator)', () => {
     // Some calls still get through, so a given stream's last probe may well have succeeded.
     const m = await holdsThrough(exp, 4000, false);
     expect(codeCount(m, '30002')).toBeGreaterThan(0);
-    expect(m.get('zego_exporter_rate_limit')).toBeLessThan(10);
-    const lowest = m.get('zego_exporter_rate_limit')!;
+    expect(m.get('zego_exporter_rate_limit{api="DescribeRTCStreamState"}')).toBeLessThan(10);
+    const lowest = m.get('zego_exporter_rate_limit{api="DescribeRTCStreamState"}')!;
     s.setFaults({ throttleRate: null });
     await recovers(exp);
     // After 5 s without throttling the rate climbs linearly back towards rate_limit.
     await eventually(
       () => scrape(exp.url),
-      (m2) => m2.get('zego_exporter_rate_limit')! > lowest,
+      (m2) => m2.get('zego_exporter_rate_limit{api="DescribeRTCStreamState"}')! > lowest,
       10_000,
       250,
     );

@@ -48,7 +48,9 @@ describe('fleet mode (real Redis, strict simulator)', () => {
 
   /** The exporter's own gauges only (keeps failure messages short). */
   const metrics = async (m: Member): Promise<Map<string, number>> =>
-    new Map([...(await scrape(m.url))].filter(([k]) => k.startsWith('zego_exporter_fleet') || k.startsWith('zego_exporter_rate_limit')));
+    new Map(
+      [...(await scrape(m.url))].filter(([k]) => k.startsWith('zego_exporter_fleet') || k.startsWith('zego_exporter_rate_limit{api="DescribeRTCStreamState"}')),
+    );
   const streamMetrics = async (m: Member): Promise<Map<string, number>> => scrape(m.url);
   const ids = (p: number): string[] => Array.from({ length: 100 }, (_, i) => `p${p}-s${i}`);
 
@@ -82,7 +84,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     }
 
     // Each local budget is at the fleet's full rate: a process alone could spend all of it.
-    expect((await metrics(ms[0]!)).get('zego_exporter_rate_limit')).toBe(38);
+    expect((await metrics(ms[0]!)).get('zego_exporter_rate_limit{api="DescribeRTCStreamState"}')).toBe(38);
 
     expect(await ms[3]!.stop('SIGTERM')).toBe(0);
     members.splice(members.indexOf(ms[3]!), 1);
@@ -117,7 +119,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
       3000,
       50,
     );
-    for (const m of down) expect(m.get('zego_exporter_rate_limit')).toBe(2);
+    for (const m of down) expect(m.get('zego_exporter_rate_limit{api="DescribeRTCStreamState"}')).toBe(2);
     // The switch itself releases nothing at once: from the kill on, at most the fallback slots per process.
     expect(sim.stats().peakWindow.all).toBeLessThanOrEqual(38);
     await sleep(Math.max(0, killedAt + 2500 - Date.now())); // calls granted before the kill have run out
@@ -142,7 +144,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
     restarted = true;
     await eventually(
       () => Promise.all(ms.map(metrics)),
-      (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1 && m.get('zego_exporter_rate_limit') === 38),
+      (all) => all.every((m) => m.get('zego_exporter_fleet_connected') === 1 && m.get('zego_exporter_rate_limit{api="DescribeRTCStreamState"}') === 38),
       5000,
       50,
     );
@@ -183,7 +185,7 @@ describe('fleet mode (real Redis, strict simulator)', () => {
       expect(ma.get(key(id))).toBe(1);
       expect(mb.get(key(id))).toBe(1);
     }
-    const reqs = (m: Map<string, number>): number => m.get('zego_exporter_api_requests_total{code="0",outcome="active"}') ?? 0;
+    const reqs = (m: Map<string, number>): number => m.get('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"}') ?? 0;
     expect(reqs(ma) + reqs(mb)).toBeGreaterThan(0);
     // A shared result carries its probe time: never newer than now, never older than about one interval.
     const nowSec = Date.now() / 1000;

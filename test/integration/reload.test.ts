@@ -176,7 +176,7 @@ describe('hot reload (real process against the simulator)', () => {
     const m = await scrape(exp.url);
     expect(m.get('zego_exporter_config_last_reload_successful')).toBe(0);
     expect(m.get('zego_exporter_config_last_reload_success_timestamp_seconds')).toBe(before);
-    expect(m.get('zego_exporter_rate_limit_configured')).toBe(10);
+    expect(m.get('zego_exporter_rate_limit_configured{api="DescribeRTCStreamState"}')).toBe(10);
     expect(m.has(active('add'))).toBe(false);
     // Still probing the old set.
     const probes = m.get('zego_stream_last_probe_timestamp_seconds{stream_id="keep"}')!;
@@ -250,7 +250,7 @@ describe('hot reload (real process against the simulator)', () => {
       () => scrape(exp.url),
       (m) => m.get(active('keep')) === 1,
     );
-    expect((await scrape(exp.url)).get('zego_exporter_rate_limit_configured')).toBe(10);
+    expect((await scrape(exp.url)).get('zego_exporter_rate_limit_configured{api="DescribeRTCStreamState"}')).toBe(10);
 
     vol.update(config(sim, ['keep', 'add'], { rateLimit: 4 }));
     const m = await eventually(
@@ -259,8 +259,8 @@ describe('hot reload (real process against the simulator)', () => {
       3000,
       50,
     );
-    expect(m.get('zego_exporter_rate_limit_configured')).toBe(4);
-    expect(m.get('zego_exporter_rate_limit')).toBe(4);
+    expect(m.get('zego_exporter_rate_limit_configured{api="DescribeRTCStreamState"}')).toBe(4);
+    expect(m.get('zego_exporter_rate_limit{api="DescribeRTCStreamState"}')).toBe(4);
     expect(reloads(exp)).toBe(1);
     expect(exp.logs().find((l) => l.msg === 'config reloaded')?.['trigger']).toBe('file');
 
@@ -312,8 +312,8 @@ describe('hot reload (real process against the simulator)', () => {
     const text = config(sim, ['rot'], { zego: `server_secret_file: ${secretVol.file}` }).replace(`app_id: ${APP_ID}`, `app_id: ${ROT_APP}`);
     sim.setFaults({ clockOffsetMs: 700_000 });
     const exp = await startExporter(text, { env: {}, args: ['--no-config.watch'] });
-    const skew = 'zego_exporter_api_requests_total{code="3002",outcome="clock_skew"}';
-    const ok = 'zego_exporter_api_requests_total{code="0",outcome="active"}';
+    const skew = 'zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="3002",outcome="clock_skew"}';
+    const ok = 'zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"}';
     try {
       // The first call learns the offset from the timestamp error's Date header.
       await eventually(
@@ -356,10 +356,10 @@ describe('hot reload (real process against the simulator)', () => {
         3000,
         50,
       );
-      const okBefore = (await scrape(exp.url)).get('zego_exporter_api_requests_total{code="0",outcome="active"}') ?? 0;
+      const okBefore = (await scrape(exp.url)).get('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"}') ?? 0;
       await eventually(
         () => scrape(exp.url),
-        (m) => (m.get('zego_exporter_api_requests_total{code="0",outcome="active"}') ?? 0) > okBefore,
+        (m) => (m.get('zego_exporter_api_requests_total{api="DescribeRTCStreamState",code="0",outcome="active"}') ?? 0) > okBefore,
         4000,
       );
       expect((await scrape(exp.url)).get('zego_stream_probe_success{stream_id="rot"}')).toBe(1);

@@ -140,6 +140,26 @@ describe('describeSimpleStreamList against the simulator', () => {
   });
 });
 
+describe('room APIs share the client plumbing', () => {
+  it('a timestamp error on a room API teaches the clock offset every later call uses', async () => {
+    const { s, clock } = await sim();
+    s.setFaults({ clockOffsetMs: 20 * 60_000 });
+    const c = client(s.url, clock);
+    const first = await c.describeUserNum(['a']);
+    expect(first.code).toBe('3002');
+    expect(first.outcome).toMatchObject({ kind: 'failed', reason: 'clock_skew' });
+    expect((await c.describeSimpleStreamList('a')).code).toBe('0');
+    expect((await c.describeStreamState('x')).code).toBe('41004');
+  });
+
+  it('a body over the size cap is a bad response, not a crash', async () => {
+    const api = await fixed(ok({ StreamList: Array.from({ length: 2000 }, (_, i) => ({ StreamId: `stream-${i}`, CreateTime: NOW_SEC })) }));
+    const r = await client(api.url, null).describeSimpleStreamList('big');
+    expect(r.code).toBe('bad_response');
+    expect(r.outcome).toMatchObject({ kind: 'failed', reason: 'error' });
+  });
+});
+
 describe('describeUserNum against the simulator', () => {
   it('counts users and admins of up to 10 rooms in one call, 0 for a room that does not exist', async () => {
     const { s, clock } = await sim();
