@@ -26,6 +26,8 @@ export class RoomsFleet {
   readonly roomLock: RoomLock;
   readonly #redis: Redis;
   #connected = { list: false, count: false };
+  /** Redis was found away (the list gate switched to its fallback), as opposed to not reached yet. */
+  #listFallback = false;
 
   constructor(config: Config, fleet: FleetConfig, logger: Logger, onModeChange: () => void) {
     const { zego } = config;
@@ -43,6 +45,7 @@ export class RoomsFleet {
         logger,
         onModeChange: (connected) => {
           this.#connected[which] = connected;
+          if (which === 'list') this.#listFallback = !connected;
           onModeChange();
         },
       });
@@ -51,8 +54,9 @@ export class RoomsFleet {
     const lock = new FleetRoomLock({ redis: this.#redis, keyPrefix: fleet.keyPrefix, appId: zego.appId, memberPrefix: owner, logger });
     const leaseMs = zego.timeoutMs + ROOM_HOLD_MS + QUEUE_MARGIN_MS;
     this.roomLock = {
-      // Redis away: the call goes ahead on this process's own rule (like the gates' fallback).
-      hold: async (roomId) => (await lock.acquire(roomId, leaseMs).catch(() => ({ granted: true }) as const)).granted,
+      // Redis found away: the call goes ahead on this process's own rule (like the gates' fallback).
+      // Not reached yet (start-up): the room waits its interval, since another process may hold it.
+      hold: async (roomId) => (await lock.acquire(roomId, leaseMs).catch(() => ({ granted: this.#listFallback }) as const)).granted,
       release: (roomId, holdMs) => void lock.release(roomId, holdMs).catch(() => undefined),
     };
     this.fallbackShare = share;

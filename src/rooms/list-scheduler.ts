@@ -59,6 +59,8 @@ export class ListScheduler {
   readonly #entries = new Map<string, Entry>();
   readonly #due: Entry[] = [];
   #running = false;
+  /** Rooms asking the fleet's lock: they count against the look-ahead like queued calls, so rooms are taken just in time. */
+  #locking = 0;
   /** Calls that found the room held by another process (fleet mode), since start. */
   heldElsewhere = 0;
 
@@ -140,7 +142,7 @@ export class ListScheduler {
   }
 
   #pump(): void {
-    while (this.#running && this.#opts.budget.queued < LOOKAHEAD) {
+    while (this.#running && this.#opts.budget.queued + this.#locking < LOOKAHEAD) {
       const e = this.#due.shift();
       if (!e) return;
       if (!e.removed) this.#submit(e);
@@ -154,23 +156,30 @@ export class ListScheduler {
     // so a room another process holds costs the budget nothing.
     const dequeue = new AbortController();
     e.dequeue = dequeue;
-    lock.hold(e.id, dequeue.signal).then(
-      (mine) => {
-        if (e.removed || !this.#running) {
-          if (mine) lock.release(e.id, 0);
-          return;
-        }
-        if (mine) return this.#send(e, true);
-        this.heldElsewhere++;
-        // Another process is calling it: ours is due one interval on, and 10 s after theirs at least.
-        e.lastSentAtMs = this.#now();
-        e.heldUntilMs = Math.max(e.heldUntilMs, this.#now() + ROOM_HOLD_MS);
-        this.#scheduleNext(e);
-      },
-      () => {
-        if (!e.removed && this.#running) this.#scheduleNext(e);
-      },
-    );
+    this.#locking++;
+    lock
+      .hold(e.id, dequeue.signal)
+      .then(
+        (mine) => {
+          this.#locking--;
+          if (e.removed || !this.#running) {
+            if (mine) lock.release(e.id, 0);
+            return;
+          }
+          if (mine) return this.#send(e, true);
+          this.heldElsewhere++;
+          // Another process is calling it: ours is due one interval on, and 10 s after theirs at least.
+          e.lastSentAtMs = this.#now();
+          e.heldUntilMs = Math.max(e.heldUntilMs, this.#now() + ROOM_HOLD_MS);
+          this.#scheduleNext(e);
+        },
+        () => {
+          this.#locking--;
+          if (!e.removed && this.#running) this.#scheduleNext(e);
+        },
+      )
+      // Whatever became of it, the look-ahead has room again (the call, if any, is queued by now).
+      .finally(() => this.#pump());
   }
 
   #send(e: Entry, locked: boolean): void {
