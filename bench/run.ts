@@ -8,12 +8,16 @@
  * Targets (2-core machine): ≥ 95% of the budget at loopback latency, zero throttling, peak window
  * ≤ rate_limit; staleness ≤ 1.2 × N/R; throttled < 2% after convergence; /metrics for 10k streams
  * p99 ≤ 50 ms and RSS ≤ 150 MB; event-loop delay p99 ≤ 20 ms.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|rooms`.
+ * Rooms: 600 rooms at 10 s on the list budget 40/s and DescribeUserNum 5/s (both saturated): accepted/s
+ * per API vs its budget, no rate error, no per-room rule violation, ≥ 9.5 rooms a DescribeUserNum
+ * call, the stalest room within 1.2 × the ideal refresh (rooms ÷ list budget).
  */
 import { parseArgs } from 'node:util';
 import { mixedIntervals, printMixed, printThrottle, throttleConvergence } from './adaptive.js';
 import { measureCallbackLatency } from './callbacks.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
+import { printRooms, roomsBench } from './rooms.js';
 import { printSaturation, saturation } from './saturation.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
@@ -67,6 +71,14 @@ async function main(): Promise<void> {
     const r = await measureCallbackLatency(quick ? 20 : 100);
     console.log(`callbacks   signed stream_create/close → visible on /metrics: p50 ${r.p50Ms.toFixed(1)} ms p99 ${r.p99Ms.toFixed(1)} ms (n=${r.n})`);
     if (r.p99Ms >= 1000) missed.push('callback to /metrics within 1 s');
+  }
+  if (!only || only === 'rooms') {
+    const r = await roomsBench(600, 10, 40, 5, quick ? 10 : 30);
+    printRooms(r);
+    if (r.throttled > 0 || r.roomRuleViolations > 0) missed.push('rooms: rate errors or per-room rule broken');
+    if (r.listAcceptedPerSec < 0.95 * r.listBudget || r.countAcceptedPerSec < 0.95 * r.countBudget || r.roomsPerCountCall < 9.5)
+      missed.push('rooms: budget use or batching');
+    if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('rooms: staleness');
   }
   console.log(`bench took ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(missed.length === 0 ? 'RESULT: all targets met' : `RESULT: missed: ${missed.join('; ')}`);
