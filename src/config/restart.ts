@@ -17,6 +17,8 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
     if (a.keyPrefix !== b.keyPrefix) changed.push('fleet.key_prefix');
     if (a.shareResults !== b.shareResults) changed.push('fleet.share_results');
     if (running.zego.appId !== next.zego.appId) changed.push('zego.app_id (fleet budget key)');
+    // The room APIs' fleet budgets and room holds are set up at start, when rooms were listed.
+    if ((running.rooms?.length ?? 0) === 0 && (next.rooms?.length ?? 0) > 0) changed.push('rooms (fleet mode for the room APIs)');
   }
   return changed;
 }
