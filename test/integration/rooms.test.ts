@@ -110,7 +110,8 @@ describe('rooms (real process, strict simulator)', () => {
       (all) => all.every((x) => x.get('zego_exporter_fleet_connected') === 1),
       5000,
     );
-    await sleep(5000);
+    // Past the start-up, when every member finds every room due at once and most held by another.
+    await sleep(15_000);
     const w = await window(15_000);
     const list = w.stats.apis.DescribeSimpleStreamList;
     const count = w.stats.apis.DescribeUserNum;
@@ -119,14 +120,13 @@ describe('rooms (real process, strict simulator)', () => {
     expect(w.stats.roomRuleViolations).toBe(0);
     expect(list.peakWindow.all).toBeLessThanOrEqual(LIST_BUDGET);
     expect(count.peakWindow.all).toBeLessThanOrEqual(COUNT_BUDGET);
-    // Rooms another member holds are skipped (they cost no slot), so together the members use less
-    // of the list budget than one process does (about 75% here; see the report of issue 12).
-    expect(list.accepted / w.seconds).toBeGreaterThanOrEqual(0.7 * LIST_BUDGET);
+    // Rooms another member holds are skipped and cost no slot: together they spend the list budget.
+    expect(list.accepted / w.seconds).toBeGreaterThanOrEqual(0.9 * LIST_BUDGET);
     expect(w.stats.userNumRooms / w.stats.userNumCalls).toBeGreaterThanOrEqual(9.5);
     // Every member did some of the work.
     for (const m of ms) {
       const x = await scrape(m.url);
       expect(x.get('zego_exporter_api_requests_total{api="DescribeSimpleStreamList",code="0",outcome="ok"}') ?? 0).toBeGreaterThan(10);
     }
-  }, 60_000);
+  }, 70_000);
 });
