@@ -295,7 +295,9 @@ export class RoomsPart implements Part {
     if (added) this.#ctx.watchedChanged();
     for (const [id, createTimeSec] of current) store.applyRoomList(id, { roomId: room.id, listed: true, createTimeSec, sentAtMs: r.sentAtMs });
     for (const id of room.streams?.keys() ?? []) {
-      if (!current.has(id)) store.applyRoomList(id, { roomId: room.id, listed: false, createTimeSec: null, sentAtMs: r.sentAtMs });
+      // A stream that moved to another room is not closed: only its current room's list says so.
+      if (current.has(id) || store.get(id)?.roomId !== room.id) continue;
+      store.applyRoomList(id, { roomId: room.id, listed: false, createTimeSec: null, sentAtMs: r.sentAtMs });
     }
     room.streams = current;
     room.streamCount = current.size;

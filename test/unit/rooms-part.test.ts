@@ -149,6 +149,28 @@ describe('rooms part', () => {
     await stop(h);
   });
 
+  it('a stream that moves to another watched room stays active, carried by its new room', async () => {
+    const h = harness(
+      // b's list is read before a's in each round: a's later list must not close what b now carries.
+      config([
+        { id: 'b', intervalMs: 10_000, labels: { stage: 'b' } },
+        { id: 'a', intervalMs: 10_000, labels: { stage: 'a' } },
+      ]),
+    );
+    h.lists.set('a', [stream('host')]);
+    await h.part.start();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.store.get('host')).toMatchObject({ active: true, roomId: 'a' });
+    h.lists.set('a', []);
+    h.lists.set('b', [stream('host', 1_700_000_005)]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(h.store.get('host')).toMatchObject({ active: true, roomId: 'b' });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(h.store.get('host')).toMatchObject({ active: true, roomId: 'b' });
+    expect(h.part.metrics('text')).toContain('zego_stream_room_info{stream_id="host",room_id="b"} 1');
+    await stop(h);
+  });
+
   it('holds the discovery cap: streams past probe.max_room_streams are not watched, and the cap is logged once', async () => {
     const h = harness(config([{ id: 'big', intervalMs: 10_000, labels: {} }], [], 3));
     h.lists.set(
