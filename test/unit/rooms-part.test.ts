@@ -35,6 +35,8 @@ interface Harness {
   users: Map<string, number>;
   logs: { msg: string; room_id?: string }[];
   calls: { api: string; code: string }[];
+  /** What the Exporter does after applyConfig: recompute the watched set. */
+  rewatch: () => void;
 }
 
 function harness(cfg: Config): Harness {
@@ -82,7 +84,7 @@ function harness(cfg: Config): Harness {
   };
   const part = new RoomsPart(cfg, ctx, { api: ctx.roomApi });
   watch();
-  return { part, store, lists, users, logs, calls };
+  return { part, store, lists, users, logs, calls, rewatch: watch };
 }
 
 async function stop(h: Harness): Promise<void> {
@@ -168,6 +170,35 @@ describe('rooms part', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(h.store.get('host')).toMatchObject({ active: true, roomId: 'b' });
     expect(h.part.metrics('text')).toContain('zego_stream_room_info{stream_id="host",room_id="b"} 1');
+    await stop(h);
+  });
+
+  it('a reload adds and removes rooms in place: a removed room stops being called, its streams stop being watched', async () => {
+    const before = config([
+      { id: 'a', intervalMs: 10_000, labels: {} },
+      { id: 'b', intervalMs: 10_000, labels: {} },
+    ]);
+    const h = harness(before);
+    h.lists.set('a', [stream('sa')]);
+    h.lists.set('b', [stream('sb')]);
+    await h.part.start();
+    await vi.advanceTimersByTimeAsync(100);
+    expect([...h.part.watched()].map((w) => w.id).sort()).toEqual(['sa', 'sb']);
+    const after = config([
+      { id: 'a', intervalMs: 20_000, labels: { team: 'x' } },
+      { id: 'c', intervalMs: 10_000, labels: {} },
+    ]);
+    h.part.applyConfig(after);
+    h.rewatch();
+    expect(h.store.get('sb')).toBeUndefined();
+    const callsBefore = h.calls.length;
+    await vi.advanceTimersByTimeAsync(25_000);
+    expect([...h.part.watched()]).toEqual([{ id: 'sa', intervalMs: 15_000, labels: { team: 'x' } }]);
+    const text = h.part.metrics('text');
+    expect(text).not.toContain('room_id="b"');
+    expect(text).toContain('zego_room_streams{room_id="a",team="x"} 1');
+    expect(text).toContain('zego_room_streams{room_id="c"} 0');
+    expect(h.calls.length).toBeGreaterThan(callsBefore);
     await stop(h);
   });
 
