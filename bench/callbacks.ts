@@ -27,8 +27,17 @@ export interface Harness {
 export async function startHarness(streams: string[], opts: { intervalMs?: number; retryGapsMs?: number[]; dropRate?: number } = {}): Promise<Harness> {
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SERVER_SECRET }] });
   const config: Config = {
-    zego: { appId: APP_ID, serverSecret: new Secret(SERVER_SECRET), endpoint: sim.url, isTest: false, rateLimit: 10, timeoutMs: 2000 },
-    probe: { intervalMs: opts.intervalMs ?? 60_000 },
+    zego: {
+      appId: APP_ID,
+      serverSecret: new Secret(SERVER_SECRET),
+      endpoint: sim.url,
+      isTest: false,
+      rateLimit: 10,
+      streamListRateLimit: 40,
+      userNumRateLimit: 8,
+      timeoutMs: 2000,
+    },
+    probe: { intervalMs: opts.intervalMs ?? 60_000, maxRoomStreams: 1000 },
     streams: streams.map((id) => ({ id, intervalMs: opts.intervalMs ?? 60_000, labels: {} })),
     callbacks: { secret: new Secret(CALLBACK_SECRET), path: '/zego/callback' },
   };

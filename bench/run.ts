@@ -11,7 +11,10 @@
  * Discovery of 10k streams by callback in < 5 s, the exporter's CPU per 1000 flat (the last ≤ 2 × the
  * second), /metrics p99 ≤ 250 ms during the burst; 3000
  * unfinished uploads cost < 64 MB of RSS with /metrics p99 < 100 ms meanwhile.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms`.
+ * Rooms: 600 rooms at 10 s on the list budget 40/s and DescribeUserNum 5/s (both saturated): accepted/s
+ * per API vs its budget, no rate error, no per-room rule violation, ≥ 9.5 rooms a DescribeUserNum
+ * call, the stalest room within 1.2 × the ideal refresh (rooms ÷ list budget).
  */
 import { parseArgs } from 'node:util';
 import { mixedIntervals, printMixed, printThrottle, throttleConvergence } from './adaptive.js';
@@ -19,6 +22,7 @@ import { measureCallbackLatency } from './callbacks.js';
 import { benchFleetCallbacks } from './callbacks-fleet.js';
 import { discoverStreams, printDiscovery } from './discovery.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
+import { printRooms, roomsBench } from './rooms.js';
 import { printSaturation, saturation } from './saturation.js';
 import { printUploads, unfinishedUploads } from './uploads.js';
 
@@ -93,6 +97,14 @@ async function main(): Promise<void> {
     const r = await unfinishedUploads(quick ? 1000 : 3000, quick ? 30 : 100);
     printUploads(r);
     if (!(r.rssDeltaMb < 64) || !(r.scrapeP99Ms < 100)) missed.push('unfinished uploads: RSS delta < 64 MB, /metrics p99 < 100 ms');
+  }
+  if (!only || only === 'rooms') {
+    const r = await roomsBench(600, 10, 40, 5, quick ? 10 : 30);
+    printRooms(r);
+    if (r.throttled > 0 || r.roomRuleViolations > 0) missed.push('rooms: rate errors or per-room rule broken');
+    if (r.listAcceptedPerSec < 0.95 * r.listBudget || r.countAcceptedPerSec < 0.95 * r.countBudget || r.roomsPerCountCall < 9.5)
+      missed.push('rooms: budget use or batching');
+    if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('rooms: staleness');
   }
   console.log(`bench took ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(missed.length === 0 ? 'RESULT: all targets met' : `RESULT: missed: ${missed.join('; ')}`);

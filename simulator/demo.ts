@@ -35,8 +35,8 @@ async function main(): Promise<void> {
   const port = listen.port;
   const sender = new CallbackSender({ url: `http://127.0.0.1:${port}/zego/callback`, appId: APP_ID, secret: callbackSecret });
   const script = startDemoScript(withCallbacks(sim, sender), { count: STREAMS });
-  // The demo room (DEMO_ROOM_ID): its streams come and go, its audience moves. The exporter
-  // config below names it under `rooms:` once the rooms part reads that key.
+  // The demo room (DEMO_ROOM_ID): its streams come and go, its audience moves; the exporter
+  // config below watches it under `rooms:` (its streams are found there, not listed).
   const roomScript = startRoomDemoScript(sim);
   const dir = mkdtempSync(join(tmpdir(), 'zego-demo-'));
   const configFile = join(dir, 'config.yaml');
@@ -60,6 +60,10 @@ callbacks:
 streams:
 ${streams.join('\n')}
   - never-published
+rooms:
+  - id: ${DEMO_ROOM_ID}
+    interval: 10s
+    labels: { severity: critical, team: live }
 `,
   );
   console.log(`simulator: ${sim.url}  (streams demo-1..demo-${STREAMS} flip every 20-50 s; control: ${sim.url}/_sim/streams)`);

@@ -3,6 +3,7 @@ import { formatDuration } from './config/duration.js';
 import { formatConfigError, formatConfigWarning, loadConfig } from './config/load.js';
 import { loadWebConfig } from './http/web-config.js';
 import type { LogFormat, LogLevel } from './log.js';
+import { roomPlan, roomPlanLines } from './rooms/plan.js';
 import { planBudget } from './scheduler/plan.js';
 
 export interface Flags {
@@ -125,6 +126,17 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
   }
   if (plan.overloaded) {
     out(`  demand exceeds the budget: slowest refresh ${round(plan.worstRefreshSec)}s (N/R; shorter intervals are served first)`);
+  }
+  // The room APIs, each on its own budget (rooms ÷ interval; rooms ÷ 10 ÷ interval).
+  const rooms = c.rooms ?? [];
+  for (const line of roomPlanLines(
+    roomPlan(
+      rooms.map((r) => r.intervalMs),
+      c.zego.streamListRateLimit,
+      c.zego.userNumRateLimit,
+    ),
+  )) {
+    out(`  ${line}`);
   }
   return 0;
 }

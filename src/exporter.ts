@@ -102,7 +102,13 @@ export class Exporter {
     });
     this.#plan = new PlanCache(() => this.#scheduler.intervalClasses());
     this.#metrics = new SelfMetrics({ status: () => this.status(), build: this.#build, gauges: this.#parts.gauges });
-    this.#scrape = new ScrapeRenderer({ self: this.#metrics, families: new StreamFamilies(), snapshot: () => this.#store.snapshot(), now: this.#now });
+    this.#scrape = new ScrapeRenderer({
+      self: this.#metrics,
+      families: new StreamFamilies(),
+      snapshot: () => this.#store.snapshot(),
+      now: this.#now,
+      parts: (format) => this.#parts.metrics(format),
+    });
     this.#setStreams();
   }
 

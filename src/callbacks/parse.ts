@@ -6,7 +6,7 @@ import { isPlausibleTimeMs } from '../zego/time.js';
  * short reason, never an exception.
  */
 
-import { isValidStreamId } from '../zego/protocol.js';
+import { isValidRoomId, isValidStreamId } from '../zego/protocol.js';
 
 export type CloseReason = 'normal_stop' | 'heartbeat_timeout' | 'relogin' | 'kicked' | 'tcp_disconnect' | 'room_cleared' | 'deleted' | 'other';
 
@@ -34,10 +34,12 @@ export interface SignedPart {
   event: string;
 }
 
+/** `roomId`: the callback's room_id when it keeps the room id rule (absent otherwise: the room stays unknown). */
 export type StreamEvent =
-  | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number }
+  | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number; roomId?: string }
   | {
       event: 'stream_close';
+      roomId?: string;
       streamId: string;
       streamSeq: number;
       createTimeMs: number | null;
@@ -116,17 +118,19 @@ export function streamEvent(f: Record<string, string>): Parsed<StreamEvent> {
   if (!isValidStreamId(streamId)) return { ok: false, reason: 'stream_id missing or invalid' };
   const streamSeq = uint(f['stream_seq']);
   if (streamSeq === null) return { ok: false, reason: 'stream_seq missing or not a number' };
+  const room = f['room_id'];
+  const roomId = room !== undefined && isValidRoomId(room) ? { roomId: room } : {};
   if (event === 'stream_create') {
     // create_time (s) is the documented fallback when create_time_ms is absent.
     const createTimeMs = uint(f['create_time_ms']) ?? mul(uint(f['create_time']), 1000);
     if (createTimeMs === null) return { ok: false, reason: 'create_time_ms missing or not a number' };
-    return { ok: true, value: { event, streamId, streamSeq, createTimeMs } };
+    return { ok: true, value: { event, streamId, streamSeq, createTimeMs, ...roomId } };
   }
   const type = uint(f['type']);
   if (type === null) return { ok: false, reason: 'type missing or not a number' };
   const destroyTimeMs = uint(f['destroy_timemillis']);
   const createTimeMs = uint(f['create_time_ms']);
-  return { ok: true, value: { event, streamId, streamSeq, createTimeMs, destroyTimeMs, type, reason: closeReason(type) } };
+  return { ok: true, value: { event, streamId, streamSeq, createTimeMs, destroyTimeMs, type, reason: closeReason(type), ...roomId } };
 }
 
 /**

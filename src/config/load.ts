@@ -6,6 +6,7 @@ import { ConfigReader, type ConfigError, type Fields, type ParseOptions } from '
 import { readCallbacks } from './sections/callbacks.js';
 import { readFleet } from './sections/fleet.js';
 import { readProbe } from './sections/probe.js';
+import { readRooms } from './sections/rooms.js';
 import { readStreams } from './sections/streams.js';
 import { readZego } from './sections/zego.js';
 import type { Config } from './types.js';
@@ -16,7 +17,7 @@ export type { ConfigError, ParseOptions } from './reader.js';
 export type LoadResult = { ok: true; config: Config; hash: string; warnings: ConfigError[] } | { ok: false; errors: ConfigError[] };
 
 /** The top-level keys, each read by its own section reader in sections/. */
-const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks'] as const;
+const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms'] as const;
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
   let text: string;
@@ -59,11 +60,17 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
   // zego first: the streams' prefix and length rule and the fleet's fallback rate depend on it.
   const zego = readZego(r, top.get('zego'));
   const probe = readProbe(r, top.get('probe'), top.has('probe'));
-  const streams = readStreams(r, top.get('streams'), probe.intervalMs, zego);
+  const rooms = readRooms(r, top.get('rooms'));
+  const streams = readStreams(r, top.get('streams'), probe.intervalMs, zego, (rooms?.length ?? 0) > 0);
   const fleet = top.has('fleet') ? readFleet(r, top.get('fleet'), zego?.rateLimit) : undefined;
   const callbacks = top.has('callbacks') ? readCallbacks(r, top.get('callbacks')) : undefined;
 
-  if (r.errors.length > 0 || !zego || !streams) return { ok: false, errors: r.errors };
+  if (r.errors.length > 0 || !zego || !streams || !rooms) return { ok: false, errors: r.errors };
   const hash = createHash('sha256').update(text).update(r.secretFileText).digest('hex');
-  return { ok: true, config: { zego, probe, streams, ...(fleet ? { fleet } : {}), ...(callbacks ? { callbacks } : {}) }, hash, warnings: r.warnings };
+  return {
+    ok: true,
+    config: { zego, probe, streams, ...(fleet ? { fleet } : {}), ...(callbacks ? { callbacks } : {}), ...(rooms.length > 0 ? { rooms } : {}) },
+    hash,
+    warnings: r.warnings,
+  };
 }

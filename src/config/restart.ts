@@ -19,6 +19,8 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
     if (running.zego.appId !== next.zego.appId) changed.push('zego.app_id (fleet budget key)');
     // The fan-out and the fleet-wide replay check are built at start, when callbacks are on then.
     if (running.callbacks === undefined && next.callbacks !== undefined) changed.push('callbacks (fleet fan-out and replay check)');
+    // The room APIs' fleet budgets and room holds are set up at start, when rooms were listed.
+    if ((running.rooms?.length ?? 0) === 0 && (next.rooms?.length ?? 0) > 0) changed.push('rooms (fleet mode for the room APIs)');
   }
   return changed;
 }

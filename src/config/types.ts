@@ -8,7 +8,26 @@ export interface Config {
   callbacks?: CallbacksConfig;
   /** Absent: this process spends its own rate_limit alone (single-process behaviour). */
   fleet?: FleetConfig;
+  /** Rooms whose streams and audience are watched (DescribeSimpleStreamList, DescribeUserNum); absent: none. */
+  rooms?: RoomConfig[];
 }
+
+/** One watched room. */
+export interface RoomConfig {
+  id: string;
+  /** How often its stream list and user count are refreshed; at least ROOM_MIN_INTERVAL_MS. */
+  intervalMs: number;
+  /** Extra labels for the room's series, and for the streams found in it that the config does not list. */
+  labels: Record<string, string>;
+}
+
+/** ZEGO allows one DescribeSimpleStreamList call per room per 10 s. */
+export const ROOM_MIN_INTERVAL_MS = 10_000;
+/** DescribeSimpleStreamList's ceiling per AppID (all rooms together). */
+export const API_STREAM_LIST_LIMIT = 50;
+/** DescribeUserNum's ceilings per AppID (1 to 10 rooms a call). */
+export const API_USER_NUM_LIMIT = 10;
+export const API_USER_NUM_LIMIT_TEST = 1;
 
 /** Many exporters on one AppID share its budget (and optionally their results) through Redis. */
 export interface FleetConfig {
@@ -31,12 +50,18 @@ export interface ZegoConfig {
   isTest: boolean;
   /** Probes per second this exporter may spend (≤ 40, ≤ 10 when isTest). */
   rateLimit: number;
+  /** DescribeSimpleStreamList calls per second (≤ 50), a budget of its own. */
+  streamListRateLimit: number;
+  /** DescribeUserNum calls per second (≤ 10, ≤ 1 when isTest), a budget of its own. */
+  userNumRateLimit: number;
   timeoutMs: number;
 }
 
 export interface ProbeConfig {
   /** Default refresh interval per stream. */
   intervalMs: number;
+  /** At most this many streams found in room lists are watched beyond the listed ones. */
+  maxRoomStreams: number;
 }
 
 export interface StreamConfig {

@@ -96,7 +96,7 @@ export function fleetPart(config: Config, ctx: PartContext): Part | null {
   return config.fleet ? new FleetPart(config, config.fleet, ctx) : null;
 }
 
-function newRedis(url: string): Redis {
+export function newRedis(url: string): Redis {
   return new Redis(url, {
     // Fail at once while disconnected rather than queue: the gate falls back instead of waiting.
     enableOfflineQueue: false,

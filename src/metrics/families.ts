@@ -78,7 +78,7 @@ export const FAMILIES: readonly Family[] = [
   },
   {
     name: 'zego_stream_state_source',
-    help: 'Where the current state of the stream came from: 1 on the series whose source label is callback (a ZEGO stream_create/stream_close callback not yet re-checked by a probe) or probe.',
+    help: 'Where the current state of the stream came from: 1 on the series whose source label is callback (a ZEGO stream_create/stream_close callback not yet re-checked by a probe), probe, or room_list (the stream list of a watched room).',
     type: 'gauge',
     value: (s) => (s.source === null ? undefined : 1),
     label: { name: 'source', value: (s) => s.source },

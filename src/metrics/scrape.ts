@@ -9,6 +9,8 @@ export interface ScrapeSources {
   families: StreamFamilies;
   snapshot: () => Iterable<Readonly<StreamRecord>>;
   now: () => number;
+  /** Families the parts render themselves (rooms), after the exporter's own. */
+  parts?: (format: Format) => string;
 }
 
 interface Waiter {
@@ -68,6 +70,8 @@ export class ScrapeRenderer {
 
   async #render(format: Format): Promise<Buffer[]> {
     const chunks: Buffer[] = [Buffer.from(await this.#src.self.render(format))];
+    const own = this.#src.parts?.(format) ?? '';
+    if (own !== '') chunks.push(Buffer.from(own));
     for (const chunk of this.#src.families.chunks(this.#src.snapshot(), this.#src.now(), format)) {
       if (chunk.length > 0) chunks.push(chunk);
       else await nextTurn();

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { callbacksPart } from '../callbacks/part.js';
 import type { Config } from '../config/types.js';
 import { fleetPart } from '../fleet/part.js';
+import type { Format } from '../metrics/exposition.js';
 import type { ApiBudgetStatus, ExtraGauge } from '../metrics/self.js';
+import { roomsPart } from '../rooms/part.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { WatchedStream } from '../state/store.js';
@@ -11,9 +13,10 @@ import { MAX_PARTS, WatchedSet } from './watched.js';
 
 /**
  * Every optional feature, in start order (stopped in reverse): adding one is its folder plus one
- * line here. Fleet comes first: its gate is what the budget asks before every send.
+ * line here. Fleet comes first: its gate is what the budget asks before every send. Rooms come
+ * before callbacks: a stream both find carries its room's labels.
  */
-export const PARTS: readonly PartFactory[] = [fleetPart, callbacksPart];
+export const PARTS: readonly PartFactory[] = [fleetPart, roomsPart, callbacksPart];
 
 /**
  * What the Exporter gives the parts as one: a part's single watch changes reach it only when they
@@ -107,6 +110,13 @@ export class Parts {
 
   files(): string[] {
     return this.list.flatMap((p) => p.files?.() ?? []);
+  }
+
+  /** The parts' own families for /metrics. */
+  metrics(format: Format): string {
+    let out = '';
+    for (const p of this.list) out += p.metrics?.(format) ?? '';
+    return out;
   }
 
   /** The other APIs' budgets, for the `api`-labelled budget gauges. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import type { WebSecurity } from '../http/web-security.js';
+import type { Format } from '../metrics/exposition.js';
 import type { ApiBudgetStatus, ApiCallResult, ExtraGauge } from '../metrics/self.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
 import type { ApiAction } from '../zego/protocol.js';
@@ -55,6 +56,8 @@ export interface Part {
   apiBudgets?(): readonly ApiBudgetStatus[];
   /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
   landing?(): string | null;
+  /** Families of its own on /metrics, rendered on every scrape: keep them few (rooms, not streams) or cached. */
+  metrics?(format: Format): string;
 }
 
 export type PartGauge = ExtraGauge;

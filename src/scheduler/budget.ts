@@ -256,8 +256,14 @@ export class Budget {
     if (startAt > now) await this.#sleep(startAt - now);
   }
 
-  #hold(): Promise<void> {
-    return this.#sleep(HOLD_MS);
+  /**
+   * HOLD_MS of real time from now. A timer counts from the event loop's cached clock, which lags
+   * real time by however long the current turn has run; under load it would fire early and a
+   * second could see one call too many. So the remainder is slept until the clock agrees.
+   */
+  async #hold(): Promise<void> {
+    const until = performance.now() + HOLD_MS;
+    for (let left = HOLD_MS; left > 0 && !this.#stopped; left = until - performance.now()) await this.#sleep(Math.ceil(left));
   }
 
   #sleep(ms: number): Promise<void> {

@@ -40,9 +40,23 @@ export interface StreamRecord {
   disagreements: number;
   /** Bumped on every change, so readers (the metrics) can skip streams that did not change. */
   version: number;
+  /** The room the stream was last seen in (a room's stream list or a callback's room_id); null: unknown. */
+  roomId: string | null;
+  /** When the observation behind the current state was made (probe or list: sent; callback: received). */
+  observedAtMs: number | null;
 }
 
-export type StateSource = 'probe' | 'callback';
+export type StateSource = 'probe' | 'callback' | 'room_list';
+
+/** What one DescribeSimpleStreamList answer says about one stream of a watched room. */
+export interface RoomListObservation {
+  roomId: string;
+  /** In the list (active since `createTimeSec`) or not (closed). */
+  listed: boolean;
+  createTimeSec: number | null;
+  /** When the list call was sent: the list describes a moment no earlier than this. */
+  sentAtMs: number;
+}
 export type CallbackApply = 'accepted' | 'duplicate' | 'stale' | 'unwatched';
 
 /** A newly watched stream: nothing known yet. */
@@ -67,6 +81,8 @@ export function initialState(w: WatchedStream): StreamRecord {
     closeReason: null,
     disagreements: 0,
     version: 0,
+    roomId: null,
+    observedAtMs: null,
   };
 }
 
@@ -87,6 +103,7 @@ export class StateStore {
   /** The records in watch order, replaced (never edited) when the set changed: see snapshot(). null: to be rebuilt at the next read. */
   #list: readonly StreamRecord[] | null = [];
   #disagreementsTotal = 0;
+  #roomsVersion = 0;
 
   constructor(opts: StateStoreOptions) {
     this.#log = opts.logger;
@@ -99,6 +116,7 @@ export class StateStore {
     for (const id of this.#streams.keys()) if (!ids.has(id)) this.#streams.delete(id);
     for (const w of watched) this.#put(w);
     this.#list = [...this.#streams.values()];
+    this.#roomsVersion++;
   }
 
   /**
@@ -149,6 +167,8 @@ export class StateStore {
       if (result.sentAtMs < s.callbackAtMs) return;
       this.#noteAgreement(s, o.kind === 'active', result.code);
     }
+    // Likewise a probe sent before the room list that set the state.
+    if (s.source === 'room_list' && s.observedAtMs !== null && result.sentAtMs < s.observedAtMs) return;
     const wasActive = s.active;
     const wasNotFound = s.notFound;
     s.active = o.kind === 'active';
@@ -156,6 +176,7 @@ export class StateStore {
     s.createTimeSec = o.kind === 'active' ? o.createTimeSec : null;
     s.closeTimeSec = o.kind === 'closed' ? o.closeTimeSec : null;
     s.source = 'probe';
+    s.observedAtMs = result.sentAtMs;
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = now;
       this.#logChange(s, wasActive, result.code, 'probe');
@@ -172,10 +193,12 @@ export class StateStore {
     const key = eventKey(e);
     const ord = order(key, s.lastCallback);
     if (ord !== 'newer') return ord === 'duplicate' ? 'duplicate' : 'stale';
-    if (s.source === 'probe' && isOlderThanProbe(s, e)) return 'stale';
+    if ((s.source === 'probe' || s.source === 'room_list') && isOlderThanProbe(s, e)) return 'stale';
     s.version++;
     s.lastCallback = key;
     s.callbackAtMs = receivedAtMs;
+    s.observedAtMs = receivedAtMs;
+    if (e.roomId !== undefined) this.#setRoom(s, e.roomId);
     const wasActive = s.active;
     const wasNotFound = s.notFound;
     s.active = e.event === 'stream_create';
@@ -194,6 +217,41 @@ export class StateStore {
       this.#logChange(s, wasActive, e.event, 'callback');
     }
     return 'accepted';
+  }
+
+  /**
+   * A room's stream list about one of its streams. The freshest observation wins: a list sent
+   * before the probe or callback behind the current state describes an older moment and only
+   * records the room. A stream in the list is active since its CreateTime; one that left it is
+   * closed as of the list's send time (when it closed exactly, the list does not say).
+   */
+  applyRoomList(id: string, o: RoomListObservation): void {
+    const s = this.#streams.get(id);
+    if (!s) return;
+    this.#setRoom(s, o.roomId);
+    if (s.observedAtMs !== null && o.sentAtMs < s.observedAtMs) return;
+    const wasActive = s.active;
+    const wasNotFound = s.notFound;
+    if (o.listed === wasActive && s.source === 'room_list' && (!o.listed || o.createTimeSec === s.createTimeSec)) {
+      s.observedAtMs = o.sentAtMs;
+      return;
+    }
+    s.version++;
+    s.observedAtMs = o.sentAtMs;
+    s.source = 'room_list';
+    s.active = o.listed;
+    s.notFound = false;
+    s.createTimeSec = o.listed ? o.createTimeSec : null;
+    s.closeTimeSec = o.listed ? null : wasActive === false ? s.closeTimeSec : o.sentAtMs / 1000;
+    if (wasActive !== s.active || wasNotFound !== s.notFound) {
+      s.changedAtMs = o.sentAtMs;
+      this.#logChange(s, wasActive, o.listed ? 'listed' : 'unlisted', 'room_list');
+    }
+  }
+
+  /** Bumped whenever a stream's room changes or the watched set is replaced: zego_stream_room_info is re-rendered then. */
+  get roomsVersion(): number {
+    return this.#roomsVersion;
   }
 
   /** Probes that contradicted a callback, since start. */
@@ -219,6 +277,12 @@ export class StateStore {
 
   get size(): number {
     return this.#streams.size;
+  }
+
+  #setRoom(s: StreamRecord, roomId: string): void {
+    if (s.roomId === roomId) return;
+    s.roomId = roomId;
+    this.#roomsVersion++;
   }
 
   #noteAgreement(s: StreamRecord, probeActive: boolean, code: string): void {

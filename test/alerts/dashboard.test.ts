@@ -206,6 +206,17 @@ describe('grafana/dashboards/zego-streams.json', () => {
     expect(seen).toBeGreaterThanOrEqual(13);
   });
 
+  it('has a rooms row: streams and users per room (one series per room across exporters), top rooms by users, calls and failures by API', () => {
+    const rooms = ['Streams per room', 'Users per room', 'Top rooms by users', 'Room API calls and failures by API'];
+    for (const t of rooms) expect(rowOf(byTitle(t)), t).toBe('Rooms');
+    expect(exprs('Streams per room').join()).toContain(`max ${PER_REPLICA} (zego_room_streams{`);
+    expect(exprs('Users per room').join()).toContain(`max ${PER_REPLICA} (zego_room_users{`);
+    expect(exprs('Top rooms by users').join()).toMatch(/^topk\(10, max without \(instance, pod, node, container, endpoint, service\) \(zego_room_users\{/);
+    const calls = exprs('Room API calls and failures by API').join();
+    expect(calls).toContain('sum by (api, outcome) (rate(zego_exporter_api_requests_total{');
+    expect(calls).toContain('api=~"DescribeSimpleStreamList|DescribeUserNum"');
+  });
+
   it('counts key streams only in "Key streams down"', () => {
     const key = exprs('Key streams down');
     expect(key).toHaveLength(1);

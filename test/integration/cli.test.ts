@@ -35,6 +35,16 @@ describe('command line (the built binary)', () => {
     expect(r.stdout + r.stderr).not.toContain(SECRET);
   });
 
+  it('--config.check gives the budget math of each room API and the refresh each room gets', async () => {
+    const rooms = Array.from({ length: 600 }, (_, i) => `  - { id: r-${i}, interval: 10s }`).join('\n');
+    const file = writeTemp('rooms.yaml', `zego:\n  app_id: 1234567890\n  server_secret: \${ZEGO_SERVER_SECRET}\nrooms:\n${rooms}\n`);
+    const r = await runCli(['--config.check', `--config.file=${file}`], { ZEGO_SERVER_SECRET: SECRET });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('DescribeSimpleStreamList: 600 rooms ÷ interval = 60 calls/s against 40/s; budget-limited: every room refreshed every 15s');
+    expect(r.stdout).toContain('DescribeUserNum: 600 rooms ÷ 10 ÷ interval = 6 calls/s against 8/s; every room refreshed at its interval (slowest 10s)');
+    expect(r.stdout).not.toContain(SECRET);
+  });
+
   it('--config.check on a bad file exits 1 naming the key path and line:column', async () => {
     const file = writeTemp('bad.yaml', `zego:\n  app_id: 1234567890\n  server_secret: x\nstreams:\n  - ok\n  - id: bad\n    interval: 5x\n`);
     const r = await runCli(['--config.check', `--config.file=${file}`]);

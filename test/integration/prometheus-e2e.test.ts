@@ -30,10 +30,13 @@ describe('end to end with a real Prometheus', () => {
     sim.setStream('stage-main', { state: 'active', createTime: now - 300 });
     sim.setStream('stage-backup', { state: 'active', createTime: now - 200 });
     sim.setStream('side-room', { state: 'closed', createTime: now - 900, closeTime: now - 100 });
+    // A watched room (no stream in it, three users) gives the dashboard's Rooms row its data.
+    sim.setRoomCounts('show', { userCount: 3, adminUserCount: 1 });
     exp = await startExporter(
       `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\ncallbacks:\n  secret: \${CB}\nprobe:\n  interval: 2s\nstreams:\n` +
         `  - id: stage-main\n    interval: 1s\n    labels: { severity: critical, team: broadcast }\n` +
-        `  - id: stage-backup\n    labels: { severity: critical, team: broadcast }\n  - side-room\n  - never-there\n`,
+        `  - id: stage-backup\n    labels: { severity: critical, team: broadcast }\n  - side-room\n  - never-there\n` +
+        `rooms:\n  - { id: show, interval: 10s }\n`,
       { env: { S: SECRET, CB: CALLBACK_SECRET }, logLevel: 'info' },
     );
     prom = await startPrometheus({ target: exp.url.replace('http://', ''), job: JOB, ruleFiles: [join(ROOT, 'alerts/zego-alerts.yaml')] });

@@ -20,9 +20,11 @@ function config(streams: string[], callbacks: Partial<CallbacksConfig> | null): 
       endpoint: 'http://127.0.0.1:9',
       isTest: false,
       rateLimit: 10,
+      streamListRateLimit: 40,
+      userNumRateLimit: 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: 15_000 },
+    probe: { intervalMs: 15_000, maxRoomStreams: 1000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
     ...(callbacks ? { callbacks: { secret: new Secret(CB_SECRET), path: '/zego/callback', ...callbacks } } : {}),
   };

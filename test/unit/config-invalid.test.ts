@@ -78,6 +78,36 @@ const ROWS: Row[] = [
     'rate-over-test-limit',
     [{ path: 'zego.rate_limit', line: 6, col: 15, message: "must be above 0 and at most 10 (the API's limit per AppID in the test environment), got 11" }],
   ],
+  ['max-room-streams-negative', [{ path: 'probe.max_room_streams', line: 6, col: 21, message: 'must be an integer from 0 to 100000' }]],
+  [
+    'room-id-bad-and-duplicate',
+    [
+      { path: 'rooms[0]', line: 6, col: 5, message: 'invalid room id "stage one": 1 to 128 bytes of letters, digits and ~!@#$%^&*()_+=-`;\',.<>/' },
+      { path: 'rooms[2].id', line: 8, col: 9, message: 'duplicate room id "lobby" (first listed at line 7)' },
+    ],
+  ],
+  [
+    'room-interval-under-10s',
+    [{ path: 'rooms[1].interval', line: 8, col: 15, message: 'must be from 10s to 24h (ZEGO answers one stream-list call per room per 10 s)' }],
+  ],
+  [
+    'room-label-room-id',
+    [{ path: 'rooms[0].labels.room_id', line: 7, col: 15, message: 'label "room_id" clashes with a label the exporter or Prometheus sets' }],
+  ],
+  [
+    'room-rates-over-limit',
+    [
+      { path: 'zego.stream_list_rate_limit', line: 5, col: 27, message: "must be above 0 and at most 50 (DescribeSimpleStreamList's limit per AppID), got 51" },
+      { path: 'zego.user_num_rate_limit', line: 6, col: 24, message: "must be above 0 and at most 10 (DescribeUserNum's limit per AppID), got 11" },
+    ],
+  ],
+  [
+    'rooms-not-a-list',
+    [
+      { path: 'rooms', line: 5, col: 8, message: 'must be a list' },
+      { path: 'streams', message: 'required: the list of stream ids to watch' },
+    ],
+  ],
   ['secret-and-secret-file', [{ path: 'zego.server_secret_file', line: 5, col: 23, message: 'set either server_secret or server_secret_file, not both' }]],
   ['secret-file-device', [{ path: 'zego.server_secret_file', line: 4, col: 23, message: 'cannot read /dev/zero: not a regular file (a character device)' }]],
   ['secret-file-directory', [{ path: 'callbacks.secret_file', line: 7, col: 16, message: `cannot read ${DIR}: not a regular file (a directory)` }]],
@@ -137,15 +167,27 @@ const ROWS: Row[] = [
         path: 'zego.rate',
         line: 5,
         col: 3,
-        message: 'unknown key "rate" (allowed: app_id, server_secret, server_secret_file, endpoint, is_test, rate_limit, timeout)',
+        message:
+          'unknown key "rate" (allowed: app_id, server_secret, server_secret_file, endpoint, is_test, rate_limit, stream_list_rate_limit, user_num_rate_limit, timeout)',
       },
     ],
   ],
   [
     'unknown-section',
     [
-      { path: 'stream', line: 5, col: 1, message: 'unknown key "stream" (allowed: zego, probe, streams, fleet, callbacks)' },
+      { path: 'stream', line: 5, col: 1, message: 'unknown key "stream" (allowed: zego, probe, streams, fleet, callbacks, rooms)' },
       { path: 'streams', message: 'required: the list of stream ids to watch' },
+    ],
+  ],
+  [
+    'user-num-rate-over-test-limit',
+    [
+      {
+        path: 'zego.user_num_rate_limit',
+        line: 6,
+        col: 24,
+        message: "must be above 0 and at most 1 (DescribeUserNum's limit per AppID in the test environment), got 2",
+      },
     ],
   ],
   ['yaml-syntax', [{ path: '', line: 4, col: 1, message: 'YAML: Flow sequence in block collection must be sufficiently indented and end with a ]' }]],

@@ -36,6 +36,12 @@ describe('settings a reload cannot apply', () => {
     expect(restartOnlyChanges(config(`${FLEET}${CALLBACKS}`), config(FLEET))).toEqual([]);
   });
 
+  it('rooms added under fleet mode (their fleet budgets are set up at start); rooms changed or added without fleet apply at once', () => {
+    expect(restartOnlyChanges(config(FLEET), config(`${FLEET}rooms: [show]\n`))).toEqual(['rooms (fleet mode for the room APIs)']);
+    expect(restartOnlyChanges(config(`${FLEET}rooms: [show]\n`), config(`${FLEET}rooms: [show, lobby]\n`))).toEqual([]);
+    expect(restartOnlyChanges(config(''), config('rooms: [show]\n'))).toEqual([]);
+  });
+
   it('never puts the Redis URL (it may hold a password) in what it reports', () => {
     const a = config('fleet:\n  redis_url: redis://:hunter2@127.0.0.1:6379/0\n');
     const b = config('fleet:\n  redis_url: redis://:hunter3@127.0.0.1:6379/0\n');

@@ -98,3 +98,38 @@ describe('config: errors never quote a secret, never throw', () => {
     }
   });
 });
+
+describe('config: rooms and the room APIs budgets', () => {
+  it('reads plain room ids and { id, interval, labels }, with a 30s default interval', () => {
+    const r = parse(`${BASE}rooms:\n  - lobby\n  - id: stage-1\n    interval: 10s\n    labels: { severity: critical }\n`);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.rooms).toEqual([
+      { id: 'lobby', intervalMs: 30_000, labels: {} },
+      { id: 'stage-1', intervalMs: 10_000, labels: { severity: 'critical' } },
+    ]);
+    // Rooms alone are enough to watch: their streams are found in the rooms' lists.
+    expect(r.config.streams).toEqual([]);
+  });
+
+  it('defaults each room API budget below its own limit, and caps room-discovered streams at 1000', () => {
+    const r = parse(`${BASE}streams: [a]\n`);
+    if (!r.ok) throw new Error('expected ok');
+    expect(r.config.zego).toMatchObject({ rateLimit: 30, streamListRateLimit: 40, userNumRateLimit: 8 });
+    expect(r.config.probe.maxRoomStreams).toBe(1000);
+    expect(r.config.rooms).toBeUndefined();
+    const t = parse(`${BASE}  is_test: true\nrooms: [x]\n`);
+    expect(t.ok && t.config.zego).toMatchObject({ rateLimit: 8, streamListRateLimit: 40, userNumRateLimit: 1 });
+  });
+
+  it('takes budgets up to each API limit, and the cap from the probe section', () => {
+    const r = parse(`${BASE}  stream_list_rate_limit: 50\n  user_num_rate_limit: 10\nprobe:\n  max_room_streams: 20\nrooms: [x]\n`);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.zego).toMatchObject({ streamListRateLimit: 50, userNumRateLimit: 10 });
+    expect(r.config.probe.maxRoomStreams).toBe(20);
+  });
+
+  it('still requires streams when no room is listed', () => {
+    const r = parse(`${BASE}rooms: []\n`);
+    expect(r.ok).toBe(false);
+  });
+});

@@ -32,8 +32,17 @@ function fakeApi(): { agent: MockAgent; calls: Map<string, number>; total: () =>
 
 function config(streams: string[], rateLimit = 10): Config {
   return {
-    zego: { appId: 1234, serverSecret: new Secret('0123456789abcdef0123456789abcdef'), endpoint: ENDPOINT, isTest: false, rateLimit, timeoutMs: 2000 },
-    probe: { intervalMs: 10_000 },
+    zego: {
+      appId: 1234,
+      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
+      endpoint: ENDPOINT,
+      isTest: false,
+      rateLimit,
+      streamListRateLimit: 40,
+      userNumRateLimit: 8,
+      timeoutMs: 2000,
+    },
+    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
   };
 }

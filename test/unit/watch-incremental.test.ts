@@ -21,8 +21,17 @@ const ENDPOINT = 'http://127.0.0.1:9';
 
 function config(streams: string[]): Config {
   return {
-    zego: { appId: 1234, serverSecret: new Secret('0123456789abcdef0123456789abcdef'), endpoint: ENDPOINT, isTest: false, rateLimit: 10, timeoutMs: 2000 },
-    probe: { intervalMs: 10_000 },
+    zego: {
+      appId: 1234,
+      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
+      endpoint: ENDPOINT,
+      isTest: false,
+      rateLimit: 10,
+      timeoutMs: 2000,
+      streamListRateLimit: 40,
+      userNumRateLimit: 8,
+    },
+    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
   };
 }

@@ -2,12 +2,24 @@ import type { ConfigReader, YamlNode } from '../reader.js';
 import type { ProbeConfig } from '../types.js';
 
 const DEFAULT_INTERVAL_MS = 15_000;
+const DEFAULT_MAX_ROOM_STREAMS = 1000;
+const MAX_ROOM_STREAMS_CEILING = 100_000;
 
-/** `probe:` (optional) — the default refresh interval of every stream. */
+/** `probe:` (optional) — the default refresh interval of every stream, and the cap on streams found in rooms. */
 export function readProbe(r: ConfigReader, node: YamlNode | null | undefined, present: boolean): ProbeConfig {
-  if (!present) return { intervalMs: DEFAULT_INTERVAL_MS };
-  const f = r.fields(node, 'probe', ['interval']);
-  return { intervalMs: (f && readInterval(r, f.get('interval'), 'probe.interval', DEFAULT_INTERVAL_MS)) ?? DEFAULT_INTERVAL_MS };
+  if (!present) return { intervalMs: DEFAULT_INTERVAL_MS, maxRoomStreams: DEFAULT_MAX_ROOM_STREAMS };
+  const f = r.fields(node, 'probe', ['interval', 'max_room_streams']);
+  const intervalMs = (f && readInterval(r, f.get('interval'), 'probe.interval', DEFAULT_INTERVAL_MS)) ?? DEFAULT_INTERVAL_MS;
+  let maxRoomStreams = DEFAULT_MAX_ROOM_STREAMS;
+  if (f?.has('max_room_streams')) {
+    const n = r.number(f.get('max_room_streams'), 'probe.max_room_streams');
+    if (n !== undefined) {
+      if (!Number.isInteger(n) || n < 0 || n > MAX_ROOM_STREAMS_CEILING) {
+        r.err('probe.max_room_streams', f.get('max_room_streams'), `must be an integer from 0 to ${MAX_ROOM_STREAMS_CEILING}`);
+      } else maxRoomStreams = n;
+    }
+  }
+  return { intervalMs, maxRoomStreams };
 }
 
 /** A probe interval: at least 1 s (the API's Sequence and budget make less meaningless), at most 24 h. */

@@ -22,7 +22,10 @@ export function readStreams(
   node: YamlNode | null | undefined,
   defaultIntervalMs: number,
   zego: ZegoConfig | undefined,
+  haveRooms = false,
 ): StreamConfig[] | undefined {
+  // Watching rooms alone is enough: their streams are found in the rooms' lists.
+  if ((node === undefined || node === null) && haveRooms) return [];
   if (node === undefined || node === null) {
     r.missing('streams', 'required: the list of stream ids to watch');
     return undefined;
@@ -31,7 +34,7 @@ export function readStreams(
     r.err('streams', node, 'must be a list');
     return undefined;
   }
-  if (node.items.length === 0) {
+  if (node.items.length === 0 && !haveRooms) {
     r.err('streams', node, 'must list at least one stream');
     return undefined;
   }
@@ -84,7 +87,8 @@ export function readStreams(
   return out;
 }
 
-function readLabels(r: ConfigReader, node: YamlNode | null | undefined, path: string): Record<string, string> {
+/** A mapping of label names to values; `reserved` adds names the caller's own series already carry. */
+export function readLabels(r: ConfigReader, node: YamlNode | null | undefined, path: string, reserved: readonly string[] = []): Record<string, string> {
   const labels: Record<string, string> = {};
   if (!isMap(node)) {
     r.err(path, node, 'must be a mapping of label name to value');
@@ -98,7 +102,7 @@ function readLabels(r: ConfigReader, node: YamlNode | null | undefined, path: st
       r.err(p, keyNode, `invalid label name "${name}" (letters, digits and _, not starting with a digit or __)`);
       continue;
     }
-    if (RESERVED_LABELS.has(name)) {
+    if (RESERVED_LABELS.has(name) || reserved.includes(name)) {
       r.err(p, keyNode, `label "${name}" clashes with a label the exporter or Prometheus sets`);
       continue;
     }

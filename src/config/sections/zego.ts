@@ -1,12 +1,16 @@
 import type { ConfigReader, Fields, YamlNode } from '../reader.js';
 import { Secret } from '../secret.js';
-import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type ZegoConfig } from '../types.js';
+import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, API_STREAM_LIST_LIMIT, API_USER_NUM_LIMIT, API_USER_NUM_LIMIT_TEST, type ZegoConfig } from '../types.js';
 
 const DEFAULT_ENDPOINT = 'https://rtc-api.zego.im';
 const DEFAULT_TIMEOUT_MS = 5000;
 /** Headroom below the API's limit: the AppID's budget is shared with the customer's other callers. */
 const DEFAULT_RATE = 30;
 const DEFAULT_RATE_TEST = 8;
+/** The room APIs' budgets, with the same kind of headroom under each API's own limit. */
+const DEFAULT_STREAM_LIST_RATE = 40;
+const DEFAULT_USER_NUM_RATE = 8;
+const DEFAULT_USER_NUM_RATE_TEST = 1;
 
 /** `zego:` (required) — the AppID, its ServerSecret, the endpoint and this exporter's share of the rate limit. */
 export function readZego(r: ConfigReader, node: YamlNode | null | undefined): ZegoConfig | undefined {
@@ -14,7 +18,17 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
     r.missing('zego', 'required section missing');
     return undefined;
   }
-  const f = r.fields(node, 'zego', ['app_id', 'server_secret', 'server_secret_file', 'endpoint', 'is_test', 'rate_limit', 'timeout']);
+  const f = r.fields(node, 'zego', [
+    'app_id',
+    'server_secret',
+    'server_secret_file',
+    'endpoint',
+    'is_test',
+    'rate_limit',
+    'stream_list_rate_limit',
+    'user_num_rate_limit',
+    'timeout',
+  ]);
   if (!f) return undefined;
 
   let appId: number | undefined;
@@ -61,6 +75,12 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
     }
   }
 
+  const env = isTest ? ' in the test environment' : '';
+  const streamListRateLimit = readRate(r, f, 'stream_list_rate_limit', DEFAULT_STREAM_LIST_RATE, API_STREAM_LIST_LIMIT, 'DescribeSimpleStreamList', '');
+  const userNumRateLimit = isTest
+    ? readRate(r, f, 'user_num_rate_limit', DEFAULT_USER_NUM_RATE_TEST, API_USER_NUM_LIMIT_TEST, 'DescribeUserNum', env)
+    : readRate(r, f, 'user_num_rate_limit', DEFAULT_USER_NUM_RATE, API_USER_NUM_LIMIT, 'DescribeUserNum', env);
+
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (f.has('timeout')) {
     const d = r.duration(f.get('timeout'), 'zego.timeout');
@@ -71,7 +91,29 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
   }
 
   if (appId === undefined || isTest === undefined || !secret) return undefined;
-  return { appId, serverSecret: secret.secret, ...(secret.file ? { serverSecretFile: secret.file } : {}), endpoint, isTest, rateLimit, timeoutMs };
+  return {
+    appId,
+    serverSecret: secret.secret,
+    ...(secret.file ? { serverSecretFile: secret.file } : {}),
+    endpoint,
+    isTest,
+    rateLimit,
+    streamListRateLimit,
+    userNumRateLimit,
+    timeoutMs,
+  };
+}
+
+/** A per-API budget: above 0, at most that API's limit per AppID. */
+function readRate(r: ConfigReader, f: Fields, key: string, fallback: number, limit: number, api: string, env: string): number {
+  if (!f.has(key)) return fallback;
+  const n = r.number(f.get(key), `zego.${key}`);
+  if (n === undefined) return fallback;
+  if (!(n > 0) || n > limit) {
+    r.err(`zego.${key}`, f.get(key), `must be above 0 and at most ${limit} (${api}'s limit per AppID${env}), got ${n}`);
+    return fallback;
+  }
+  return n;
 }
 
 function readServerSecret(r: ConfigReader, f: Fields, zegoNode: YamlNode | null): { secret: Secret; file?: string } | undefined {

@@ -1,0 +1,69 @@
+import { isMap, isSeq } from 'yaml';
+import { isValidRoomId, MAX_ROOM_ID_BYTES } from '../../zego/protocol.js';
+import { formatDuration } from '../duration.js';
+import type { ConfigReader, YamlNode } from '../reader.js';
+import { ROOM_MIN_INTERVAL_MS, type RoomConfig } from '../types.js';
+import { readLabels } from './streams.js';
+
+const DEFAULT_ROOM_INTERVAL_MS = 30_000;
+const MAX_ROOM_INTERVAL_MS = 86_400_000;
+/** The room's series carry room_id; the streams found in it get its labels next to stream_id. */
+const ROOM_RESERVED_LABELS = ['room_id'];
+
+/** `rooms:` (optional) — room ids, or `{ id, interval, labels }`. */
+export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): RoomConfig[] | undefined {
+  if (node === undefined || node === null) return [];
+  if (!isSeq(node)) {
+    r.err('rooms', node, 'must be a list');
+    return undefined;
+  }
+  const seen = new Map<string, YamlNode>();
+  const out: RoomConfig[] = [];
+  node.items.forEach((item, i) => {
+    const path = `rooms[${i}]`;
+    let idNode: YamlNode | null = item as YamlNode | null;
+    let intervalMs = DEFAULT_ROOM_INTERVAL_MS;
+    let labels: Record<string, string> = {};
+    if (isMap(item)) {
+      const f = r.fields(item, path, ['id', 'interval', 'labels']);
+      if (!f) return;
+      if (!f.has('id')) {
+        r.err(`${path}.id`, item, 'required');
+        return;
+      }
+      idNode = f.get('id') ?? null;
+      if (f.has('interval')) {
+        const d = readRoomInterval(r, f.get('interval'), `${path}.interval`);
+        if (d === undefined) return;
+        intervalMs = d;
+      }
+      if (f.has('labels')) labels = readLabels(r, f.get('labels'), `${path}.labels`, ROOM_RESERVED_LABELS);
+    }
+    const idPath = isMap(item) ? `${path}.id` : path;
+    const id = r.string(idNode, idPath);
+    if (id === undefined) return;
+    if (!isValidRoomId(id)) {
+      r.err(idPath, idNode, `invalid room id "${id}": 1 to ${MAX_ROOM_ID_BYTES} bytes of letters, digits and ~!@#$%^&*()_+=-\`;',.<>/`);
+      return;
+    }
+    const first = seen.get(id);
+    if (first) {
+      r.err(idPath, idNode, `duplicate room id "${id}" (first listed at line ${r.pos(first)?.line ?? '?'})`);
+      return;
+    }
+    if (idNode) seen.set(id, idNode);
+    out.push({ id, intervalMs, labels });
+  });
+  return out;
+}
+
+/** ZEGO answers one DescribeSimpleStreamList per room per 10 s: a shorter interval could never be kept. */
+function readRoomInterval(r: ConfigReader, node: YamlNode | null | undefined, path: string): number | undefined {
+  const d = r.duration(node, path);
+  if (d === undefined) return undefined;
+  if (d < ROOM_MIN_INTERVAL_MS || d > MAX_ROOM_INTERVAL_MS) {
+    r.err(path, node, `must be from ${formatDuration(ROOM_MIN_INTERVAL_MS)} to 24h (ZEGO answers one stream-list call per room per 10 s)`);
+    return undefined;
+  }
+  return d;
+}
