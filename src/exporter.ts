@@ -7,15 +7,13 @@ import type { Format } from './metrics/exposition.js';
 import { ScrapeRenderer } from './metrics/scrape.js';
 import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
 import { StreamFamilies } from './metrics/block-cache.js';
-import { Parts } from './parts/index.js';
-import type { PartContext, PartFactory } from './parts/part.js';
+import { Parts, type PartsContext } from './parts/index.js';
+import type { PartFactory } from './parts/part.js';
 import { ReloadStatus } from './reload.js';
-import { Budget } from './scheduler/budget.js';
-import { PlanCache, planSummary } from './scheduler/plan.js';
-import { Scheduler } from './scheduler/scheduler.js';
+import { StreamProbing } from './scheduler/probing.js';
 import { ApiHealth } from './state/api-health.js';
 import { StateStore, type WatchedStream } from './state/store.js';
-import type { ProbeResult } from './zego/outcome.js';
+import { outcomeLabel, type ProbeResult } from './zego/outcome.js';
 import { CurrentClient } from './zego/current-client.js';
 
 export interface ExporterOptions {
@@ -48,10 +46,8 @@ export class Exporter {
   readonly #health: ApiHealth;
   readonly #parts: Parts;
   /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
-  readonly route: Parts['route'];
-  readonly #budget: Budget;
-  readonly #scheduler: Scheduler;
-  readonly #plan: PlanCache;
+  readonly route: Parts['route'] = (req, res) => this.#parts.route(req, res);
+  readonly #probing: StreamProbing;
   readonly #metrics: SelfMetrics;
   readonly #scrape: ScrapeRenderer;
   readonly #startedAt: Date;
@@ -70,37 +66,26 @@ export class Exporter {
     this.#store = new StateStore({ logger: this.#log, now: this.#now });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
     // Called back only after construction, when every field below is set.
-    const recordCallback: PartContext['recordCallback'] = (event, result) => this.#metrics.observeCallback(event, result);
-    const changed = {
-      watchStart: (w: WatchedStream) => this.#watchStart(w),
-      watchStop: (id: string) => this.#watchStop(id),
+    const ctx: PartsContext = {
+      ...{ logger: this.#log, now: this.#now, store: this.#store, roomApi: this.#client, web: opts.web },
+      recordCallback: (event, result) => this.#metrics.observeCallback(event, result),
+      recordApiCall: (api, result) => this.#metrics.observe(result, api),
+      lastSequence: () => this.#client.lastSequence,
+      watchStart: (w) => this.#watchStart(w),
+      watchStop: (id) => this.#watchStop(id),
       watchedChanged: () => this.#setStreams(),
-      rateChanged: () => this.#budget.setRateLimit(this.#rateLimit()),
+      rateChanged: () => this.#probing.setRateLimit(this.#rateLimit()),
     };
-    const recordApiCall: PartContext['recordApiCall'] = (api, result) => this.#metrics.observe(result, api);
-    const lastSequence = (): number => this.#client.lastSequence;
-    this.#parts = new Parts(
-      opts.config,
-      { logger: this.#log, now: this.#now, store: this.#store, recordCallback, recordApiCall, roomApi: this.#client, lastSequence, ...changed, web: opts.web },
-      opts.parts,
-    );
-    const { gate, share, route } = this.#parts;
-    this.route = route;
-    const z = opts.config.zego;
-    this.#budget = new Budget({
+    this.#parts = new Parts(opts.config, ctx, opts.parts);
+    this.#probing = new StreamProbing({
       rateLimit: this.#rateLimit(),
-      hardLimit: z.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT,
-      now: this.#now,
-      ...(gate ? { gate } : {}),
-    });
-    this.#scheduler = new Scheduler({
-      budget: this.#budget,
+      hardLimit: opts.config.zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT,
       now: this.#now,
       probe: (id, signal, sequence) => this.#client.describeStreamState(id, signal, sequence),
       onResult: (id, result, shared) => this.#onResult(id, result, shared),
-      ...(share ? { share } : {}),
+      gate: this.#parts.gate,
+      share: this.#parts.share,
     });
-    this.#plan = new PlanCache(() => this.#scheduler.intervalClasses());
     this.#metrics = new SelfMetrics({ status: () => this.status(), build: this.#build, gauges: this.#parts.gauges });
     this.#scrape = new ScrapeRenderer({
       self: this.#metrics,
@@ -120,9 +105,9 @@ export class Exporter {
   async start(): Promise<void> {
     await this.#parts.start();
     this.#started = true;
-    this.#scheduler.start();
-    this.#prerender();
-    const plan = planSummary(this.#plan.get(this.#config.zego.rateLimit));
+    this.#probing.start();
+    this.#scrape.prerender(this.#log, this.#probing.size);
+    const plan = this.#probing.summary(this.#config.zego.rateLimit);
     this.#log[plan.level](plan.fields, plan.message);
   }
 
@@ -132,9 +117,9 @@ export class Exporter {
     this.#client.applyConfig(config.zego);
     this.#config = config;
     this.#parts.applyConfig(config);
-    if (rateChanged) this.#budget.setRateLimit(this.#rateLimit());
+    if (rateChanged) this.#probing.setRateLimit(this.#rateLimit());
     this.#setStreams();
-    if (this.#started) this.#prerender();
+    if (this.#started) this.#scrape.prerender(this.#log, this.#probing.size);
   }
 
   ready(): { ready: true } | { ready: false; reason: string } {
@@ -143,17 +128,9 @@ export class Exporter {
   }
 
   status(): ExporterStatus {
-    const rate = this.#budget.effectiveRate;
-    const plan = this.#plan.get(rate);
     return {
-      rateLimit: rate,
+      ...this.#probing.status(),
       rateLimitConfigured: this.#config.zego.rateLimit,
-      queueLength: this.#scheduler.queueLength,
-      achievableRefreshSec: Number.isFinite(plan.worstRefreshSec) ? plan.worstRefreshSec : 0,
-      achievableProbesPerSec: this.#budget.achievableRate,
-      demandPerSec: plan.demandPerSec,
-      streamsWatched: this.#scheduler.size,
-      slotsHeld: this.#budget.slotsHeld,
       clockOffsetSec: this.#client.clockOffsetMs / 1000,
       reloadSuccessful: this.#reload.successful,
       reloadSuccessTimestampSec: this.#reload.successAtSec,
@@ -172,40 +149,18 @@ export class Exporter {
   }
 
   landingPage(): string {
-    const { endpoint, appId, isTest } = this.#config.zego;
     const { rateLimit, achievableRefreshSec } = this.status();
-    const rows = landingRows(this.#store.snapshot(), this.#now());
-    const notes = this.#parts.landing();
-    return renderLanding({
-      version: this.#build.version,
-      startedAt: this.#startedAt,
-      endpoint,
-      appId,
-      isTest,
-      rateLimit,
-      achievableRefreshSec,
-      rows,
-      totalStreams: this.#store.size,
-      notes,
-    });
+    const { endpoint, appId, isTest } = this.#config.zego;
+    const view = { version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, rateLimit, achievableRefreshSec };
+    return renderLanding({ ...view, rows: landingRows(this.#store.snapshot(), this.#now()), totalStreams: this.#store.size, notes: this.#parts.landing() });
   }
 
   /** Probing first, then the parts in reverse order (the fleet's gate outlives the calls in flight), then the client. */
   async stop(graceMs = 2000): Promise<void> {
     this.#stopping = true;
-    this.#scheduler.stop();
-    await this.#budget.stop(graceMs);
+    await this.#probing.stop(graceMs);
     await this.#parts.stop(graceMs);
     await this.#client.close();
-  }
-
-  /** Builds the /metrics caches in the background (a yielding render) once the stream list is known, so the first scrape after a start or reload costs what any other does. */
-  #prerender(): void {
-    const started = performance.now();
-    this.#scrape.render('text').then(
-      () => this.#log.debug({ streams: this.#scheduler.size, ms: Math.round(performance.now() - started) }, 'metrics caches built'),
-      (err: unknown) => this.#log.warn({ err }, 'pre-rendering /metrics failed'),
-    );
   }
 
   /** The configured rate_limit, as the parts cap it (fleet mode without Redis: the fallback). */
@@ -214,47 +169,32 @@ export class Exporter {
   }
 
   #onResult(id: string, result: ProbeResult, shared: boolean): void {
-    if (shared) {
-      // Another replica's call: its answer time is the probe time, and it is not our API traffic.
-      this.#store.applyProbe(id, result, result.sentAtMs + result.durationMs);
-      return;
-    }
+    // Another replica's call (shared): its answer time is the probe time, and it is not our API traffic.
+    if (shared) return this.#store.applyProbe(id, result, result.sentAtMs + result.durationMs);
     this.#metrics.observe(result);
     this.#health.note(id, result);
     this.#store.applyProbe(id, result);
-    this.#log.debug(
-      {
-        stream_id: id,
-        code: result.code,
-        outcome: result.outcome.kind === 'failed' ? result.outcome.reason : result.outcome.kind,
-        duration_ms: Math.round(result.durationMs * 100) / 100,
-      },
-      'probe',
-    );
+    this.#log.debug({ stream_id: id, code: result.code, outcome: outcomeLabel(result.outcome), duration_ms: Math.round(result.durationMs) }, 'probe');
   }
 
   /** The configured streams, then what the parts add (discovered streams), each id once: O(streams), for a reload. */
   #setStreams(): void {
     if (this.#stopping) return;
-    const config: WatchedStream[] = this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
-    const watched = this.#parts.watched(config);
-    this.#plan.invalidate();
+    const watched = this.#parts.watched(this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels })));
     this.#store.setStreams(watched);
-    this.#scheduler.setStreams(watched);
+    this.#probing.setStreams(watched);
   }
 
   /** A stream a part found that nobody watched: O(1), however many are watched (a discovery burst is 10k of these). */
   #watchStart(w: WatchedStream): void {
     if (this.#stopping) return;
-    this.#plan.invalidate();
     this.#store.add(w);
-    this.#scheduler.add(w);
+    this.#probing.add(w);
   }
 
   #watchStop(id: string): void {
     if (this.#stopping) return;
-    this.#plan.invalidate();
     this.#store.remove(id);
-    this.#scheduler.remove(id);
+    this.#probing.remove(id);
   }
 }

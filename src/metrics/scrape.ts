@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import type { StreamRecord } from '../state/store.js';
 import { trailer, type Format } from './exposition.js';
 import type { SelfMetrics } from './self.js';
@@ -33,6 +34,18 @@ export class ScrapeRenderer {
 
   constructor(src: ScrapeSources) {
     this.#src = src;
+  }
+
+  /**
+   * Builds the caches in the background (a yielding render) once the stream list is known, so the
+   * first scrape after a start or reload costs what any other does.
+   */
+  prerender(log: Pick<Logger, 'debug' | 'warn'>, streams: number): void {
+    const started = performance.now();
+    this.render('text').then(
+      () => log.debug({ streams, ms: Math.round(performance.now() - started) }, 'metrics caches built'),
+      (err: unknown) => log.warn({ err }, 'pre-rendering /metrics failed'),
+    );
   }
 
   render(format: Format): Promise<Buffer[]> {
