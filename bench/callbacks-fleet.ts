@@ -53,8 +53,20 @@ export async function startFleetHarness(
       env: { S: SERVER_SECRET, CB: FLEET_CALLBACK_SECRET, REDIS_URL: redis.url, DISC: 'disc-*', ...opts.env?.(i), ...extra },
       logLevel: 'info',
     });
-  const replicas = await Promise.all(Array.from({ length: n }, (_, i) => launch(i)));
-  await Promise.all(replicas.map((r) => waitFor(r.url, streams)));
+  const stop = async (): Promise<void> => {
+    await stopAll();
+    await sim.close();
+    await redis.stop();
+  };
+  let replicas: ExporterProcess[];
+  try {
+    replicas = await Promise.all(Array.from({ length: n }, (_, i) => launch(i)));
+    await Promise.all(replicas.map((r) => waitFor(r.url, streams)));
+  } catch (err) {
+    // A harness that never comes up still stops what it started: nothing outlives the test.
+    await stop();
+    throw err;
+  }
   return {
     sim,
     redis,
@@ -64,11 +76,7 @@ export async function startFleetHarness(
       replicas[i] = await launch(i, env);
       return replicas[i]!;
     },
-    stop: async () => {
-      await stopAll();
-      await sim.close();
-      await redis.stop();
-    },
+    stop,
   };
 }
 

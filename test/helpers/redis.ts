@@ -40,6 +40,13 @@ async function launch(port: number): Promise<ChildProcess> {
  * A private redis-server ($REDIS_SERVER or from PATH; a missing one fails the test with how to
  * install it) on a free loopback port; the test stops it in afterAll.
  */
+const running = new Set<RedisProcess>();
+
+/** Stops every redis-server this file started and did not stop (a hook that failed half-way). */
+export async function stopAllRedis(): Promise<void> {
+  await Promise.all([...running].map((r) => r.stop()));
+}
+
 export async function startRedis(): Promise<RedisProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined = await launch(port);
@@ -51,7 +58,7 @@ export async function startRedis(): Promise<RedisProcess> {
     c.kill('SIGKILL');
     await exited;
   };
-  return {
+  const server: RedisProcess = {
     port,
     url: `redis://127.0.0.1:${port}`,
     kill,
@@ -59,6 +66,11 @@ export async function startRedis(): Promise<RedisProcess> {
       await kill();
       child = await launch(port);
     },
-    stop: kill,
+    stop: async () => {
+      running.delete(server);
+      await kill();
+    },
   };
+  running.add(server);
+  return server;
 }

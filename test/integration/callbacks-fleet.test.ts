@@ -29,7 +29,7 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
       (all) => all.every((m) => m.get('zego_exporter_callbacks_fanout_connected') === 1),
       5000,
     );
-  }, 30_000);
+  }, 60_000);
   afterAll(async () => {
     await h?.stop();
   });
