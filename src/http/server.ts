@@ -49,6 +49,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
  * whole requests and idle keep-alives are bounded, and the deadlines are checked every second
  * (Node's default is every 30 s, which lets a slow-loris client hold a socket that long).
  */
+/** How long a client that was answered 4xx/408 and told to go may take to close its side. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+
 export async function listen(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   opts: { host?: string | undefined; port: number; timeouts?: HttpServerOptions['timeouts'] },
@@ -61,8 +64,11 @@ export async function listen(
   server.maxHeadersCount = 100;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const answer = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
-    else socket.destroy();
+    if (!socket.writable) return socket.destroy();
+    socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
+    // end() only half-closes: a peer that never closes its side (never reads the answer) would
+    // keep the socket, and a file descriptor, for ever; enough of them and accept() fails.
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
