@@ -34,11 +34,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (flags.configCheck) return runConfigCheck(flags.configFile, env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`), flags.webConfigFile);
 
   const log = createLogger(flags.logLevel, flags.logFormat);
+  // SIGHUP's default action ends the process, and loading a large config takes seconds: until the
+  // reloader runs, a SIGHUP (a config-reloader sidecar, an operator) is remembered, not fatal.
+  let hup: () => void = () => (hupPending = true);
+  let hupPending = false;
+  process.on('SIGHUP', () => hup());
   const listen = parseHostPort(flags.listenAddress);
   if (!listen.ok) {
     log.error(`--web.listen-address: ${listen.message}`);
     return 2;
   }
+  log.debug({ file: flags.configFile }, 'loading the configuration');
   const loaded = await loadConfigIsolated(flags.configFile, env);
   if (!loaded.ok) {
     for (const e of loaded.errors) log.error(formatConfigError(e, flags.configFile));
@@ -128,10 +134,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
 
-  process.on('SIGHUP', () => {
+  hup = () => {
     void reloader.reload('SIGHUP');
     void webPart?.reload('SIGHUP');
-  });
+  };
+  if (hupPending) hup();
   let watcher: ConfigWatcher | undefined;
   if (flags.configWatch) {
     watcher = new ConfigWatcher({

@@ -182,32 +182,43 @@ export class CallbackReceiver {
       if (!budget.tryReserve(declared)) return this.#overloaded(req, res);
       reserved = declared;
     }
-    const chunks: Buffer[] = [];
+    // Bytes are copied into one buffer of our own, never kept as the chunks the parser hands out:
+    // a chunked body of 1-byte chunks is one Buffer object (and a slice of a socket read) per byte,
+    // about 400 bytes of memory for each byte the budget counts. The budget holds the capacity.
+    let body = Buffer.alloc(0);
     let size = 0;
     let done = false;
     req.on('data', (c: Buffer) => {
       if (done) return;
-      size += c.length;
-      if (size > this.#maxBody) {
+      const need = size + c.length;
+      if (need > this.#maxBody) {
         done = true;
         this.#tooLarge(req, res);
         return;
       }
-      if (size > reserved) {
-        if (!budget.tryReserve(size - reserved)) {
-          done = true;
-          this.#overloaded(req, res);
-          return;
+      if (need > body.length) {
+        // A declared length is reserved up front (one allocation); a chunked body doubles.
+        const capacity = Math.min(this.#maxBody, Math.max(need, reserved, 2 * body.length));
+        if (capacity > reserved) {
+          if (!budget.tryReserve(capacity - reserved)) {
+            done = true;
+            this.#overloaded(req, res);
+            return;
+          }
+          reserved = capacity;
         }
-        reserved = size;
+        const grown = Buffer.allocUnsafe(capacity);
+        body.copy(grown, 0, 0, size);
+        body = grown;
       }
-      chunks.push(c);
+      c.copy(body, size);
+      size = need;
     });
     req.on('end', () => {
       if (done) return;
       done = true;
-      const text = Buffer.concat(chunks).toString('utf8');
-      chunks.length = 0;
+      const text = body.toString('utf8', 0, size);
+      body = Buffer.alloc(0);
       free();
       this.receiveShared(req.headers['content-type'], text).then(
         (r) => reply(res, r.status, r.reason),

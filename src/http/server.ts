@@ -59,6 +59,9 @@ export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authEx
  * whole requests and idle keep-alives are bounded, and the deadlines are checked every second
  * (Node's default is every 30 s, which lets a slow-loris client hold a socket that long).
  */
+/** How long a client that was answered 4xx/408 and told to go may take to close its side. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+
 export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenOptions): Promise<RunningServer> {
   const t = opts.timeouts ?? {};
   const { web, authExempt } = opts;
@@ -90,8 +93,11 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
     const code = err.code ?? '';
     const http = code.startsWith('HPE_') || code.startsWith('ERR_HTTP_');
     const answer = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (http && socket.writable) socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
-    else socket.destroy();
+    if (!http || !socket.writable) return socket.destroy();
+    socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
+    // end() only half-closes: a peer that never closes its side (never reads the answer) would
+    // keep the socket, and a file descriptor, for ever; enough of them and accept() fails.
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   });
   // Sockets still in the TLS handshake are not HTTP connections yet, so closeAllConnections() misses them.
   const handshaking = new Set<Socket>();

@@ -154,9 +154,10 @@ describe('fault matrix (exporter process against the simulator)', () => {
     const s = await sim();
     s.setFaults({ clockOffsetMs: 15 * 60_000 });
     const exp = await start(s.url);
+    // Both streams: each one's first call meets the skew, and "down" may be retried a moment after "up".
     const m = await eventually(
       () => scrape(exp.url),
-      (m) => m.get(OK_UP) === 1 && m.get(UP) === 1,
+      (m) => m.get(OK_UP) === 1 && m.get(UP) === 1 && m.get(DOWN) !== undefined,
       10_000,
     );
     expect(codeCount(m, '3002')).toBeGreaterThan(0);

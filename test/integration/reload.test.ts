@@ -368,3 +368,41 @@ describe('hot reload (real process against the simulator)', () => {
     }
   });
 });
+
+describe('SIGHUP during start-up', () => {
+  it('a SIGHUP while a large config is still loading is remembered and replayed, never fatal', async () => {
+    const { spawn } = await import('node:child_process');
+    const { MAIN } = await import('../helpers/exporter-process.js');
+    const dir = mkdtempSync(join(tmpdir(), 'zego-hup-'));
+    const file = join(dir, 'config.yaml');
+    // 20 000 streams: loading takes about a second, a wide window for the signal.
+    const streams = Array.from({ length: 20_000 }, (_, i) => `  - id: s${i}\n    labels: { team: t${i % 50} }`).join('\n');
+    writeFileSync(file, `zego:\n  app_id: ${APP_ID}\n  server_secret: "${SECRET}"\n  endpoint: http://127.0.0.1:9\n  rate_limit: 1\nstreams:\n${streams}\n`);
+    const child = spawn(process.execPath, [MAIN, `--config.file=${file}`, '--web.listen-address=127.0.0.1:0', '--log.level=debug', '--no-config.watch'], {
+      env: { PATH: process.env['PATH'] ?? '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    try {
+      const until = async (cond: () => boolean, ms: number): Promise<void> => {
+        const end = Date.now() + ms;
+        while (!cond() && Date.now() < end && child.exitCode === null && child.signalCode === null) await sleep(10);
+      };
+      // The load starts (or, on a build without the marker, most of a second went by).
+      await until(() => err.includes('loading the configuration'), 700);
+      expect(err).not.toContain('"msg":"listening"');
+      child.kill('SIGHUP');
+      await until(() => err.includes('"trigger":"SIGHUP"'), 20_000);
+      expect(child.signalCode).toBeNull();
+      expect(err).toContain('"msg":"listening"');
+      expect(err).toContain('"trigger":"SIGHUP"');
+      child.kill('SIGTERM');
+      expect(await exited).toEqual({ code: 0, signal: null });
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});

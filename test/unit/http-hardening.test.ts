@@ -61,6 +61,21 @@ describe('HTTP hardening', () => {
     expect(await status('/-/healthy')).toBe(200);
   });
 
+  it('a timed-out client that never closes its side does not keep its socket: the server lets go within a second or so', async () => {
+    const server = await start({ headersMs: 300, requestMs: 1000, checkIntervalMs: 50 });
+    const url = new URL(server.url);
+    // Never reads (so never sees the server's FIN) and never closes: the socket stays half-open.
+    const sock = connect(Number(url.port), url.hostname, () => sock.write('GET /metrics HTTP/1.1\r\n'));
+    sockets.push(sock);
+    sock.pause();
+    sock.on('error', () => undefined);
+    const connections = (): Promise<number> => new Promise((r, j) => server.server.getConnections((e, n) => (e ? j(e) : r(n))));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await connections()).toBe(1);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await connections()).toBe(0);
+  });
+
   it('the production defaults are 10 s for headers and 30 s per request', async () => {
     const s = await start();
     expect(s.server.headersTimeout).toBe(10_000);

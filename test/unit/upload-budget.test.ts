@@ -1,5 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callbackRoute, CallbackReceiver } from '../../src/callbacks/receiver.js';
@@ -132,4 +134,26 @@ describe('in-flight request body budget', () => {
     for (let i = 0; i < 20; i++) expect((await get('/zego/callback', 'POST', `{"n":"${'y'.repeat(30 * KB)}"}`)).status).toBe(400);
     expect(budget.held).toBe(0);
   });
+
+  it('a chunked body of 1-byte chunks costs memory near its size, not a buffer object per byte', async () => {
+    const { budget } = await start(16 * 1024 * KB);
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const url = new URL(running!.url);
+    for (let i = 0; i < 3; i++) {
+      const sock = connect(Number(url.port), url.hostname);
+      sockets.push(sock);
+      sock.on('error', () => undefined);
+      sock.write('POST /zego/callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      sock.write('1\r\nx\r\n'.repeat(60_000));
+    }
+    await until(() => budget.held >= 3 * 60_000, 20_000);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 180 000 bytes of bodies; one Buffer kept per chunk was ~100 bytes of heap for each.
+    expect(grown).toBeLessThan(4 * 1024 * KB);
+    expect(budget.held).toBeLessThanOrEqual(3 * 64 * KB);
+  }, 30_000);
 });

@@ -13,6 +13,14 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  */
 export const KNOWN_SEVERITIES = ['critical', 'warning', 'none'] as const;
 
+/**
+ * Labels the shipped alert rules and dashboard treat as naming a replica and aggregate away
+ * (`max without (instance, pod, node, container, endpoint, service)`): a stream label of that name
+ * is silently missing from every stream alert and row. test/unit/replica-labels.test.ts reads the
+ * rules file and fails when this list and the rules drift apart.
+ */
+export const REPLICA_LABELS = ['instance', 'pod', 'node', 'container', 'endpoint', 'service'] as const;
+
 /** Labels the exporter or Prometheus already use on the same series. */
 const RESERVED_LABELS = new Set(['stream_id', 'job', 'instance', 'code', 'outcome', 'reason', 'source', 'le', 'quantile']);
 
@@ -105,6 +113,13 @@ export function readLabels(r: ConfigReader, node: YamlNode | null | undefined, p
     if (RESERVED_LABELS.has(name) || reserved.includes(name)) {
       r.err(p, keyNode, `label "${name}" clashes with a label the exporter or Prometheus sets`);
       continue;
+    }
+    if ((REPLICA_LABELS as readonly string[]).includes(name)) {
+      r.warn(
+        p,
+        keyNode,
+        `label "${name}" is one the shipped alert rules and dashboard aggregate away as naming a replica: stream alerts and rows will not carry it (rename it, e.g. "app_${name}")`,
+      );
     }
     const value = r.string(pair.value as YamlNode | null, p);
     if (value !== undefined) labels[name] = value;
