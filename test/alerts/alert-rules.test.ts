@@ -199,6 +199,7 @@ describe('alerts/zego-alerts.yaml', () => {
             '',
           ),
       ],
+      ["a key room's last known list of any age decides", (s) => s.replace(/\n\s*and time\(\) - zego_room_last_success_timestamp_seconds <= 180 \+ 3600/, '')],
       ['probe-failing alert when one replica fails', (s) => s.replace(/(alert: ZegoStreamProbeFailing[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
       ['stale alert when one replica is stale', (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
       ['probe-failing alert on a single failure', (s) => s.replace('<= 2 * zego_stream_interval_seconds', '<= 0')],
