@@ -189,8 +189,17 @@ describe('alerts/zego-alerts.yaml', () => {
       ],
       [
         'no last known state when no replica has current data',
-        (s) => s.replace(/\n\s*or\n\s*max without \([^)]*\) \(zego_stream_active\{severity="critical"\}\)/, ''),
+        (s) => s.replace(/\n\s*or\n\s*max without \([^)]*\) \(\n\s*zego_stream_active\{severity="critical"\}\n[^\n]*\n[^\n]*\n\s*\)/, ''),
       ],
+      [
+        'a last known state of any age decides when no replica has current data',
+        (s) =>
+          s.replaceAll(
+            /\n\s*and time\(\) - zego_stream_last_success_timestamp_seconds\n\s*<= clamp_min\(3 \* zego_stream_interval_seconds, 180\) \+ 3600/g,
+            '',
+          ),
+      ],
+      ["a key room's last known list of any age decides", (s) => s.replace(/\n\s*and time\(\) - zego_room_last_success_timestamp_seconds <= 180 \+ 3600/, '')],
       ['probe-failing alert when one replica fails', (s) => s.replace(/(alert: ZegoStreamProbeFailing[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
       ['stale alert when one replica is stale', (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
       ['probe-failing alert on a single failure', (s) => s.replace('<= 2 * zego_stream_interval_seconds', '<= 0')],
