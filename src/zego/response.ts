@@ -86,18 +86,29 @@ export interface IdContext {
   isTest: boolean;
 }
 
+/** The room APIs' common start: the envelope, and any Code but 0 read as its failure. */
+function readRoomEnvelope(
+  status: number,
+  body: string,
+): { ok: true; code: number; base: { requestId?: string }; data: Record<string, unknown> } | { ok: false; failed: Failed } {
+  const read = readEnvelope(status, body);
+  if (!read.ok) return read;
+  const { code, message, requestId, data } = read.envelope;
+  const base = requestId === undefined ? {} : { requestId };
+  const cls = classifyRoomCode(code);
+  if (cls === 'ok') return { ok: true, code, base, data };
+  return { ok: false, failed: { ...base, code: labelOf(code), outcome: { kind: 'failed', reason: cls, message: `Code ${code}: ${message}`.trim() } } };
+}
+
 /**
  * DescribeSimpleStreamList: `Data.StreamList[]` → the room's streams; never throws. One invalid
  * entry (no valid StreamId, no readable or plausible CreateTime, a duplicate) makes the whole
  * answer `bad_response`: a list with a hole would read the missing stream as gone.
  */
 export function parseStreamListResponse(status: number, body: string, ids: IdContext, nowMs: number = Date.now()): Parsed<RoomStreamsOutcome> {
-  const read = readEnvelope(status, body);
+  const read = readRoomEnvelope(status, body);
   if (!read.ok) return read.failed;
-  const { code, message, requestId, data } = read.envelope;
-  const base = requestId === undefined ? {} : { requestId };
-  const cls = classifyRoomCode(code);
-  if (cls !== 'ok') return { ...base, code: labelOf(code), outcome: { kind: 'failed', reason: cls, message: `Code ${code}: ${message}`.trim() } };
+  const { code, base, data } = read;
   // An empty room may come without the list at all; anything else that is not an array is broken.
   const list = data['StreamList'] ?? [];
   if (!Array.isArray(list)) return { ...base, ...failed('bad_response', 'error', 'Data.StreamList is not an array') };
@@ -136,12 +147,9 @@ export function parseStreamListResponse(status: number, body: string, ids: IdCon
  * A RoomId carrying the test prefix matches the bare room (whether ZEGO adds it is unconfirmed).
  */
 export function parseUserNumResponse(status: number, body: string, roomIds: readonly string[], ids: IdContext): Parsed<UserCountOutcome> {
-  const read = readEnvelope(status, body);
+  const read = readRoomEnvelope(status, body);
   if (!read.ok) return read.failed;
-  const { code, message, requestId, data } = read.envelope;
-  const base = requestId === undefined ? {} : { requestId };
-  const cls = classifyRoomCode(code);
-  if (cls !== 'ok') return { ...base, code: labelOf(code), outcome: { kind: 'failed', reason: cls, message: `Code ${code}: ${message}`.trim() } };
+  const { code, base, data } = read;
   const list = data['UserCountList'] ?? [];
   if (!Array.isArray(list)) return { ...base, ...failed('bad_response', 'error', 'Data.UserCountList is not an array') };
   const byRoom = new Map<string, RoomUserCount>();

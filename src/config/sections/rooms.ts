@@ -1,9 +1,9 @@
-import { isMap, isSeq } from 'yaml';
+import { isSeq } from 'yaml';
 import { isValidRoomId, MAX_ROOM_ID_BYTES } from '../../zego/protocol.js';
 import { formatDuration } from '../duration.js';
 import type { ConfigReader, YamlNode } from '../reader.js';
 import { ROOM_MIN_INTERVAL_MS, type RoomConfig } from '../types.js';
-import { readLabels } from './streams.js';
+import { readIdEntry, readLabels } from './streams.js';
 
 const DEFAULT_ROOM_INTERVAL_MS = 30_000;
 const MAX_ROOM_INTERVAL_MS = 86_400_000;
@@ -21,25 +21,12 @@ export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): R
   const out: RoomConfig[] = [];
   node.items.forEach((item, i) => {
     const path = `rooms[${i}]`;
-    let idNode: YamlNode | null = item as YamlNode | null;
-    let intervalMs = DEFAULT_ROOM_INTERVAL_MS;
-    let labels: Record<string, string> = {};
-    if (isMap(item)) {
-      const f = r.fields(item, path, ['id', 'interval', 'labels']);
-      if (!f) return;
-      if (!f.has('id')) {
-        r.err(`${path}.id`, item, 'required');
-        return;
-      }
-      idNode = f.get('id') ?? null;
-      if (f.has('interval')) {
-        const d = readRoomInterval(r, f.get('interval'), `${path}.interval`);
-        if (d === undefined) return;
-        intervalMs = d;
-      }
-      if (f.has('labels')) labels = readLabels(r, f.get('labels'), `${path}.labels`, ROOM_RESERVED_LABELS);
-    }
-    const idPath = isMap(item) ? `${path}.id` : path;
+    const e = readIdEntry(r, item as YamlNode | null, path);
+    if (!e) return;
+    const { idNode, idPath } = e;
+    const intervalMs = e.interval === undefined ? DEFAULT_ROOM_INTERVAL_MS : readRoomInterval(r, e.interval, `${path}.interval`);
+    if (intervalMs === undefined) return;
+    const labels = e.labels === undefined ? {} : readLabels(r, e.labels, `${path}.labels`, ROOM_RESERVED_LABELS);
     const id = r.string(idNode, idPath);
     if (id === undefined) return;
     if (!isValidRoomId(id)) {

@@ -51,23 +51,12 @@ export function readStreams(
   const out: StreamConfig[] = [];
   node.items.forEach((item, i) => {
     const path = `streams[${i}]`;
-    let idNode: YamlNode | null = item as YamlNode | null;
-    let intervalMs = defaultIntervalMs;
-    let labels: Record<string, string> = {};
-    let severityNode: YamlNode | undefined;
-    if (isMap(item)) {
-      const f = r.fields(item, path, ['id', 'interval', 'labels']);
-      if (!f) return;
-      if (!f.has('id')) {
-        r.err(`${path}.id`, item, 'required');
-        return;
-      }
-      idNode = f.get('id') ?? null;
-      if (f.has('interval')) intervalMs = readInterval(r, f.get('interval'), `${path}.interval`, defaultIntervalMs) ?? defaultIntervalMs;
-      if (f.has('labels')) labels = readLabels(r, f.get('labels'), `${path}.labels`);
-      severityNode = labelNode(f.get('labels'), 'severity');
-    }
-    const idPath = isMap(item) ? `${path}.id` : path;
+    const e = readIdEntry(r, item as YamlNode | null, path);
+    if (!e) return;
+    const { idNode, idPath } = e;
+    const intervalMs = e.interval === undefined ? defaultIntervalMs : (readInterval(r, e.interval, `${path}.interval`, defaultIntervalMs) ?? defaultIntervalMs);
+    const labels = e.labels === undefined ? {} : readLabels(r, e.labels, `${path}.labels`);
+    const severityNode = labelNode(e.labels ?? undefined, 'severity');
     const id = r.string(idNode, idPath);
     if (id === undefined) return;
     if (!hasStreamIdChars(id)) {
@@ -93,6 +82,31 @@ export function readStreams(
     out.push({ id, intervalMs, labels });
   });
   return out;
+}
+
+/** One entry of `streams:` or `rooms:` once read: its id node, and the optional interval and labels nodes (undefined: not given). */
+export interface IdEntry {
+  idNode: YamlNode | null;
+  idPath: string;
+  interval?: YamlNode | null;
+  labels?: YamlNode | null;
+}
+
+/** A plain id, or `{ id, interval, labels }`; null (the error recorded) when the mapping cannot be read. */
+export function readIdEntry(r: ConfigReader, item: YamlNode | null, path: string): IdEntry | null {
+  if (!isMap(item)) return { idNode: item, idPath: path };
+  const f = r.fields(item, path, ['id', 'interval', 'labels']);
+  if (!f) return null;
+  if (!f.has('id')) {
+    r.err(`${path}.id`, item, 'required');
+    return null;
+  }
+  return {
+    idNode: f.get('id') ?? null,
+    idPath: `${path}.id`,
+    ...(f.has('interval') ? { interval: f.get('interval') ?? null } : {}),
+    ...(f.has('labels') ? { labels: f.get('labels') ?? null } : {}),
+  };
 }
 
 /** A mapping of label names to values; `reserved` adds names the caller's own series already carry. */
