@@ -158,6 +158,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down');
+      // A reload now would build a new API client after the old one closed: nothing to apply it to.
+      hup = () => undefined;
       watcher?.close();
       // Each step has its own grace; this bounds the whole sequence whatever a step does.
       const forced = setTimeout(() => {
