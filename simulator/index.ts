@@ -1,6 +1,6 @@
 export { startSimulator, type Simulator, type SimulatorOptions } from './server.js';
 export type { AppConfig, Envelope } from './api.js';
-export { CODES } from './api.js';
+export { CODES } from './codes.js';
 export type { SimClock } from './clock.js';
 export { DEFAULT_FAULTS, FaultsError, type Faults, type RandomSource } from './faults.js';
 export type { SimStats, WindowPeaks } from './stats.js';
