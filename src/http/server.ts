@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
 import { PATHS } from './paths.js';
+import { PeerLimit } from './peer-limit.js';
 import type { WebSecurity } from './web-security.js';
 
 /** What the HTTP layer needs from the rest; it knows nothing about ZEGO. */
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Defaults suit production; tests shorten them to watch a slow client being cut off. */
   timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number };
+  /** Open connections one remote address may hold (peer-limit.ts); tests lower it. */
+  connectionsPerPeer?: number;
   /** --web.config.file: TLS, basic auth and headers; absent: plain HTTP, open. */
   web?: WebSecurity | undefined;
   /** Paths basic auth leaves open (the callback path on the main listener: ZEGO sends no credentials). */
@@ -51,7 +54,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
 }
 
 /** Options of listen(): where, the deadlines, and the web config's security with what it exempts. */
-export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authExempt'> & { host?: string | undefined; port: number };
+export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authExempt' | 'connectionsPerPeer'> & { host?: string | undefined; port: number };
+
+/** How long a client that was answered 4xx/408 and told to go may take to close its side. */
+const CLIENT_ERROR_LINGER_MS = 1000;
 
 /**
  * A hardened listener for any handler: the main server and the callback listener (the one ZEGO
@@ -59,9 +65,6 @@ export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authEx
  * whole requests and idle keep-alives are bounded, and the deadlines are checked every second
  * (Node's default is every 30 s, which lets a slow-loris client hold a socket that long).
  */
-/** How long a client that was answered 4xx/408 and told to go may take to close its side. */
-const CLIENT_ERROR_LINGER_MS = 1000;
-
 export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenOptions): Promise<RunningServer> {
   const t = opts.timeouts ?? {};
   const { web, authExempt } = opts;
@@ -86,6 +89,9 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
   server.requestTimeout = t.requestMs ?? 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
+  // Before the TLS handshake too: a flood of connections that never send a byte is held here.
+  const peers = new PeerLimit(opts.connectionsPerPeer);
+  server.on('connection', (s: Socket) => peers.admit(s));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Only an HTTP-level error gets an HTTP answer. A TLS one (a handshake that timed out, plain
     // HTTP sent to the TLS port) comes here too, on a socket that cannot carry one: writing would

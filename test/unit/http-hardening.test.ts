@@ -12,8 +12,9 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function start(timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number }): Promise<RunningServer> {
+async function start(timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number }, connectionsPerPeer?: number): Promise<RunningServer> {
   running = await startHttpServer({
+    ...(connectionsPerPeer ? { connectionsPerPeer } : {}),
     host: '127.0.0.1',
     port: 0,
     logger: pino({ level: 'silent' }),
@@ -24,9 +25,9 @@ async function start(timeouts?: { headersMs?: number; requestMs?: number; checkI
 }
 
 /** A raw connection that records everything the server sends and when it closed. */
-function open(): { sock: Socket; got: () => string; closedAt: Promise<number> } {
+function open(localAddress?: string): { sock: Socket; got: () => string; closedAt: Promise<number> } {
   const url = new URL(running!.url);
-  const sock = connect(Number(url.port), url.hostname);
+  const sock = connect({ port: Number(url.port), host: url.hostname, ...(localAddress ? { localAddress } : {}) });
   sockets.push(sock);
   let got = '';
   sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
@@ -42,6 +43,26 @@ async function status(path: string, method = 'GET'): Promise<number> {
 }
 
 describe('HTTP hardening', () => {
+  it('one address holding its cap of idle connections is refused more, while another address is served', async () => {
+    await start({ headersMs: 10_000, checkIntervalMs: 1000 }, 5);
+    // 127.0.0.2 is loopback too: the flood comes from another address than the scrape (127.0.0.1).
+    const held = Array.from({ length: 5 }, () => open('127.0.0.2'));
+    await Promise.all(held.map((c) => new Promise((r) => c.sock.once('connect', r))));
+    const extra = open('127.0.0.2');
+    const closed = await Promise.race([extra.closedAt, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 2000))]);
+    expect(Number.isNaN(closed)).toBe(false); // without a cap it would be held until the 10 s headers deadline
+    expect(extra.got()).toBe('');
+    expect(await status('/metrics')).toBe(200);
+    for (const c of held) c.sock.destroy();
+    await Promise.all(held.map((c) => c.closedAt));
+    await new Promise((r) => setTimeout(r, 50));
+    // Closed connections give their places back.
+    const again = open('127.0.0.2');
+    again.sock.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await again.closedAt;
+    expect(again.got()).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('cuts a slow-loris client that dribbles headers, and keeps serving others', async () => {
     await start({ headersMs: 600, requestMs: 2000, checkIntervalMs: 100 });
     const c = open();
