@@ -8,8 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { Pool } from 'undici';
-import { CallbackSender, startSimulator } from '../simulator/index.js';
-import { callbackSignature } from '../src/callbacks/verify.js';
+import { CallbackSender, encodeCallback, signCallback, startSimulator, type CallbackFields } from '../simulator/index.js';
 import { scrape, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, percentile, sleep } from './stats.js';
 
@@ -69,11 +68,10 @@ export async function discoverStreams(n: number, concurrency = 16): Promise<Disc
   // refused callback is counted, not resent behind the timing's back.
   const events = new CallbackSender({ url: `${exp.url}/zego/callback`, appId: APP_ID, secret: CB_SECRET });
   const pool = new Pool(exp.url, { connections: concurrency });
-  const post = async (fields: Record<string, string>): Promise<number> => {
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const nonce = String(randomInt(1, 2 ** 47));
-    const body = new URLSearchParams({ ...fields, timestamp, nonce, signature: callbackSignature(CB_SECRET, timestamp, nonce) }).toString();
-    const res = await pool.request({ path: '/zego/callback', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const post = async (fields: CallbackFields): Promise<number> => {
+    const signed = signCallback(fields, CB_SECRET, Math.floor(Date.now() / 1000), String(randomInt(1, 2 ** 47)));
+    const { contentType, body } = encodeCallback(signed, 'json');
+    const res = await pool.request({ path: '/zego/callback', method: 'POST', headers: { 'content-type': contentType }, body });
     await res.body.dump();
     return res.statusCode;
   };

@@ -15,8 +15,20 @@ export interface AppConfig {
   secret: string;
   /** false: the app is not launched, only IsTest=true requests are allowed (else 30004). Default true. */
   production?: boolean;
-  /** The "stream status history" permission: closed streams answer 41006 instead of 41004. Default true. */
+  /**
+   * The "stream status history" permission, which ZEGO does not grant by default: with it closed
+   * streams answer 41006 with their times; without it (default) 41004, like a stream never seen.
+   */
   history?: boolean;
+  /**
+   * A project created on or before 2021-11-16, which must send IsTest on every call (default true:
+   * a call without it answers 30004). false: a newer project, where it is optional (default production).
+   */
+  isTestRequired?: boolean;
+  /** DescribeSimpleStreamList of a room with nobody in it: Code 0 with an empty list instead of 104 (default false). */
+  emptyRoomList?: boolean;
+  /** Room APIs over the AppID's limit: 206 "AppID QPS limit" (default) or 7 "over the per-second limit". */
+  roomAppLimitCode?: RoomAppLimitCode;
   /** Requests per sliding second, production environment. Default 40. */
   rateLimit?: number;
   /** Requests per sliding second, test environment. Default 10. */
@@ -29,6 +41,9 @@ export interface AppConfig {
   userNumTestRateLimit?: number;
 }
 
+export type RoomAppLimitCode = typeof CODES.ROOM_APP_QPS | typeof CODES.ROOM_PER_SECOND;
+export const ROOM_APP_LIMIT_CODES: readonly RoomAppLimitCode[] = [CODES.ROOM_APP_QPS, CODES.ROOM_PER_SECOND];
+
 export interface Envelope {
   Code: number;
   Message: string;
@@ -40,7 +55,7 @@ const TIMESTAMP_SKEW_S = 600;
 const SEQUENCE_WINDOW_MS = 10_000;
 /** DescribeSimpleStreamList: at most one call per room per 10 s. */
 export const ROOM_RULE_MS = 10_000;
-const ACTIONS: readonly ApiAction[] = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum'];
+export const ACTIONS: readonly ApiAction[] = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum'];
 const UINT32_MAX = 0xffff_ffff;
 const NONCE_RE = /^[0-9a-fA-F]{16}$/;
 const DECIMAL_RE = /^\d+$/;
@@ -59,9 +74,11 @@ interface AppState {
   lastRoomSweepMs: number;
 }
 
-/** What the rate limiter decided for one arrival; `app` is null when the AppId is unknown. */
+/** What the rate limiter decided for one arrival; `app` is null when the AppId is malformed or unknown. */
 export interface Admission {
   app: AppState | null;
+  /** The AppId is not a canonical uint32 (else, with `app` null, nobody knows it). */
+  badAppId?: boolean;
   throttled: boolean;
   /** A DescribeSimpleStreamList for a room that had one within the last 10 s. */
   roomRuleBroken?: boolean;
@@ -78,6 +95,11 @@ function actionOf(q: URLSearchParams): ApiAction {
 
 function apiWindows(): Record<ApiAction, Record<Env, SlidingWindow>> {
   return { DescribeRTCStreamState: windows(), DescribeSimpleStreamList: windows(), DescribeUserNum: windows() };
+}
+
+/** IsTest is `true`/`false` in any case; anything else (or nothing) is production. */
+function envOf(q: URLSearchParams): Env {
+  return q.get('IsTest')?.toLowerCase() === 'true' ? 'test' : 'production';
 }
 
 /** Parses a decimal uint32 in canonical form ("012" is not 12: the signature is over the text). */
@@ -119,6 +141,8 @@ export class ZegoApi {
 
   readonly #rooms: RoomTable;
   readonly #random: () => number;
+  /** Actions answered 100000017, "service not enabled" (for every app). */
+  readonly #disabled = new Set<ApiAction>();
 
   constructor(
     apps: AppConfig[],
@@ -137,13 +161,17 @@ export class ZegoApi {
         appId: a.appId,
         secret: a.secret,
         production: a.production ?? true,
-        history: a.history ?? true,
+        history: a.history ?? false,
+        isTestRequired: a.isTestRequired ?? true,
+        emptyRoomList: a.emptyRoomList ?? false,
+        roomAppLimitCode: a.roomAppLimitCode ?? CODES.ROOM_APP_QPS,
         rateLimit: a.rateLimit ?? 40,
         testRateLimit: a.testRateLimit ?? 10,
         listRateLimit: a.listRateLimit ?? 50,
         userNumRateLimit: a.userNumRateLimit ?? 10,
         userNumTestRateLimit: a.userNumTestRateLimit ?? 1,
       };
+      if (!ROOM_APP_LIMIT_CODES.includes(cfg.roomAppLimitCode)) throw new RangeError(`app ${a.appId}: roomAppLimitCode must be 206 or 7`);
       for (const lim of [cfg.rateLimit, cfg.testRateLimit, cfg.listRateLimit, cfg.userNumRateLimit, cfg.userNumTestRateLimit]) {
         if (!Number.isInteger(lim) || lim < 0) throw new RangeError(`app ${a.appId}: rate limits must be non-negative integers`);
       }
@@ -182,8 +210,8 @@ export class ZegoApi {
     this.#stats.arrival(q, action);
     const appId = parseAppId(q.get('AppId'));
     const app = appId === null ? undefined : this.#apps.get(appId);
-    if (app === undefined) return { app: null, throttled: false };
-    const env: Env = q.get('IsTest') === 'true' ? 'test' : 'production';
+    if (app === undefined) return { app: null, throttled: false, badAppId: appId === null };
+    const env = envOf(q);
     const now = this.#clock.monoMs();
     const { cfg } = app;
     let limit: number;
@@ -238,6 +266,16 @@ export class ZegoApi {
     app.cfg.secret = secret;
   }
 
+  /** The Actions whose service is not enabled (answered 100000017); replaces the set. */
+  setDisabledActions(actions: readonly ApiAction[]): void {
+    this.#disabled.clear();
+    for (const a of actions) this.#disabled.add(a);
+  }
+
+  disabledActions(): ApiAction[] {
+    return ACTIONS.filter((a) => this.#disabled.has(a));
+  }
+
   resetStatsWindows(): void {
     for (const app of this.#apps.values()) {
       for (const a of ACTIONS) {
@@ -257,17 +295,20 @@ export class ZegoApi {
     return this.#envelope(code, message);
   }
 
-  #validate(q: URLSearchParams, { app, throttled, roomRuleBroken }: Admission): Envelope {
-    if (throttled) return this.#fail(CODES.RATE);
-    if (roomRuleBroken === true) return this.#fail(CODES.ROOM_RATE);
-
+  #validate(q: URLSearchParams, { app, throttled, roomRuleBroken, badAppId }: Admission): Envelope {
     const action = q.get('Action');
+    if (throttled) {
+      if (action === 'DescribeSimpleStreamList' || action === 'DescribeUserNum') return this.#fail(app?.cfg.roomAppLimitCode ?? CODES.ROOM_APP_QPS);
+      return this.#fail(CODES.RATE);
+    }
+    if (roomRuleBroken === true) return this.#fail(CODES.ROOM_QPS);
+
     if (action !== 'DescribeRTCStreamState' && action !== 'DescribeSimpleStreamList' && action !== 'DescribeUserNum') {
       return this.#fail(CODES.BAD_REQUEST, 'Invalid Action');
     }
     if (q.get('SignatureVersion') !== '2.0') return this.#fail(CODES.BAD_REQUEST, 'Invalid SignatureVersion');
 
-    if (app === null) return this.#fail(CODES.APP_ID);
+    if (app === null) return this.#fail(badAppId === true ? CODES.APP_ID_FORMAT : CODES.UNKNOWN_APP);
     const { cfg } = app;
 
     const nonce = q.get('SignatureNonce');
@@ -281,12 +322,15 @@ export class ZegoApi {
     const expected = signature(cfg.appId, nonce, cfg.secret, ts);
     if (!constantTimeEqual(q.get('Signature') ?? '', expected)) return this.#fail(CODES.AUTH);
 
-    const isTest = q.get('IsTest');
+    if (this.#disabled.has(action)) return this.#fail(CODES.SERVICE_NOT_ENABLED);
+
+    const isTest = q.get('IsTest')?.toLowerCase() ?? null;
+    if (isTest === null && cfg.isTestRequired) return this.#fail(CODES.IS_TEST, 'IsTest is required for this app');
     if (isTest !== null && isTest !== 'true' && isTest !== 'false') return this.#fail(CODES.IS_TEST);
     const env: Env = isTest === 'true' ? 'test' : 'production';
     if (env === 'production' && !cfg.production) return this.#fail(CODES.IS_TEST);
 
-    if (action === 'DescribeSimpleStreamList') return this.#streamList(q);
+    if (action === 'DescribeSimpleStreamList') return this.#streamList(q, cfg.emptyRoomList);
     if (action === 'DescribeUserNum') return this.#userNum(q);
 
     const streamId = q.get('StreamId');
@@ -323,14 +367,21 @@ export class ZegoApi {
    * them is unconfirmed); listed stream ids are the table's, prefixed in the test environment.
    * An id breaking the room id rule gets BAD_REQUEST: the docs name no code for it.
    */
-  #streamList(q: URLSearchParams): Envelope {
+  #streamList(q: URLSearchParams, emptyRoomList: boolean): Envelope {
     const all = q.getAll('RoomId');
     const roomId = all[0];
     if (all.length !== 1 || roomId === undefined || !isValidRoomId(roomId)) return this.#fail(CODES.BAD_REQUEST, 'Invalid RoomId');
-    return this.#envelope(CODES.OK, 'ok', { StreamList: this.#rooms.list(roomId) });
+    const list = this.#rooms.list(roomId);
+    // Nobody publishing and nobody in it: ZEGO has destroyed the room (or never had it).
+    if (list.length === 0 && !this.#rooms.hasUsers(roomId) && !emptyRoomList) return this.#fail(CODES.ROOM_NOT_EXIST);
+    return this.#envelope(CODES.OK, 'ok', { StreamList: list });
   }
 
-  /** 1 to 10 rooms as `RoomId[]`; every room asked for is listed, a room that does not exist with 0. */
+  /**
+   * 1 to 10 rooms as `RoomId[]`; every room asked for is listed, a room that does not exist with 0.
+   * AdminUserCount is left out when it is 0, as the docs allow ("if the room has no such users,
+   * ignore this parameter").
+   */
   #userNum(q: URLSearchParams): Envelope {
     const roomIds = q.getAll('RoomId[]');
     if (roomIds.length < 1 || roomIds.length > MAX_ROOMS_PER_USER_NUM) {
@@ -340,7 +391,7 @@ export class ZegoApi {
     this.#stats.userNumRooms(roomIds.length);
     const list = roomIds.map((id) => {
       const c = this.#rooms.counts(id);
-      return { RoomId: id, UserCount: c.userCount, AdminUserCount: c.adminUserCount };
+      return c.adminUserCount === 0 ? { RoomId: id, UserCount: c.userCount } : { RoomId: id, UserCount: c.userCount, AdminUserCount: c.adminUserCount };
     });
     return this.#envelope(CODES.OK, 'ok', { UserCountList: list });
   }

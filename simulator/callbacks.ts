@@ -1,31 +1,44 @@
 import { randomInt } from 'node:crypto';
-import { callbackSignature } from '../src/callbacks/verify.js';
+import { encodeCallback, signCallback, streamCallbackFields, type CallbackEncoding, type CallbackFields, type StreamCallbackEvent } from './callback-body.js';
+import { defaultRoomId, RoomSessions } from './sessions.js';
 import type { StreamState } from './streams.js';
 
 /** ZEGO's documented retry gaps after a non-2xx answer: up to 5 retries, then the callback is dropped. */
 export const ZEGO_RETRY_GAPS_MS: readonly number[] = [2000, 4000, 8000, 16_000, 32_000];
+
+const POST_TIMEOUT_MS = 10_000;
 
 export interface SenderTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
 
+/** The room a stream publishes in, and the user who publishes it. */
+export interface StreamRoom {
+  roomId: string;
+  userId?: string;
+}
+
 export interface CallbackSenderOptions {
   url: string;
   appId: number;
   secret: string;
-  /** Retry gaps; inject shorter ones (or fake timers) in tests. */
+  /** Retry gaps; inject shorter ones (or fake timers) in tests; [] sends once. */
   retryGapsMs?: readonly number[];
   timers?: SenderTimers;
   /** Unix ms, for timestamps and create/destroy times. */
   nowMs?: () => number;
-  /** Form fields (as ZEGO's samples read them) or JSON. */
-  encoding?: 'form' | 'json';
+  /** Default `json`, as ZEGO sends unless asked otherwise. */
+  encoding?: CallbackEncoding;
   /** Probability [0, 1) that a callback is lost (never sent). */
   dropRate?: number;
   random?: () => number;
   /** Close `type` for closes (0 normal stop). */
   closeType?: number;
+  /** Where a stream publishes; default (or undefined): a room of its own, `room-<stream id>`. */
+  roomOf?: (streamId: string) => StreamRoom | undefined;
+  /** Room sessions shared with whoever else numbers this app's events (the simulator); default: the sender's own. */
+  sessions?: RoomSessions;
 }
 
 export interface SenderStats {
@@ -36,18 +49,38 @@ export interface SenderStats {
   gaveUp: number;
 }
 
+/** A callback asked for by hand (control API, command line); what is not given follows the room's session. */
+export interface OnDemandEvent {
+  event: StreamCallbackEvent;
+  streamId: string;
+  roomId?: string;
+  roomSessionId?: string;
+  streamSeq?: number;
+  userId?: string;
+  createTimeMs?: number;
+  destroyTimeMs?: number;
+  type?: number;
+}
+
+interface Live {
+  room: StreamRoom;
+  createTimeMs: number;
+}
+
 /**
- * Sends what ZEGO would when a stream changes: a signed stream_create or stream_close, with a
- * per-stream stream_seq, retried on non-2xx with ZEGO's schedule. It follows the simulator's
- * setStream, so the API and the callbacks describe the same streams.
+ * Sends what ZEGO would when a stream changes: a signed stream_create or stream_close whose
+ * room_session_id and stream_seq follow the stream's room (see RoomSessions), retried on non-2xx
+ * with ZEGO's schedule. `onStream` follows a stream table; `sendEvent` sends one event on demand.
  */
 export class CallbackSender {
   readonly #o: CallbackSenderOptions;
   readonly #timers: SenderTimers;
   readonly #now: () => number;
   readonly #gaps: readonly number[];
-  readonly #seq = new Map<string, number>();
+  readonly #sessions: RoomSessions;
   readonly #last = new Map<string, StreamState>();
+  /** The room each published stream was created in: its close belongs to that room's session. */
+  readonly #live = new Map<string, Live>();
   readonly #pending = new Set<unknown>();
   readonly #inFlight = new Set<AbortController>();
   readonly stats: SenderStats = { sent: 0, delivered: 0, retried: 0, dropped: 0, gaveUp: 0 };
@@ -60,10 +93,21 @@ export class CallbackSender {
     this.#now = opts.nowMs ?? Date.now;
     this.#gaps = opts.retryGapsMs ?? ZEGO_RETRY_GAPS_MS;
     this.#dropRate = opts.dropRate ?? 0;
+    this.#sessions = opts.sessions ?? new RoomSessions();
   }
 
   setDropRate(rate: number): void {
     this.#dropRate = rate;
+  }
+
+  /** Takes a stream's state as already known, without a callback (a simulator's starting streams). */
+  prime(id: string, state: StreamState): void {
+    this.#last.set(id, state);
+    if (state.state === 'active' && !this.#live.has(id)) {
+      const room = this.#roomOf(id);
+      this.#sessions.streamAdded(room.roomId, id);
+      this.#live.set(id, { room, createTimeMs: state.createTime * 1000 });
+    }
   }
 
   /** Call with every state the stream table takes; only transitions produce callbacks. Resolves once the first attempt is answered. */
@@ -84,52 +128,95 @@ export class CallbackSender {
     return this.send(fields);
   }
 
-  /** The fields both events carry; each call takes the stream's next stream_seq. */
-  #common(event: 'stream_create' | 'stream_close', id: string, createTimeMs: number): Record<string, string> {
-    return {
-      event,
-      appid: String(this.#o.appId),
-      room_id: `room-${id}`,
-      user_id: `user-${id}`,
-      stream_id: id,
-      stream_sid: `s-${id}-${createTimeMs}`,
-      stream_seq: String(this.#nextSeq(id)),
-    };
+  /** A stream_create: the stream joins its room's list (the room's next stream_seq). */
+  createEvent(id: string, createTimeMs: number): CallbackFields {
+    const room = this.#roomOf(id);
+    const stamp = this.#sessions.streamAdded(room.roomId, id);
+    this.#live.set(id, { room, createTimeMs });
+    return streamCallbackFields({ event: 'stream_create', appId: this.#o.appId, streamId: id, createTimeMs, ...room, ...stamp });
   }
 
-  createEvent(id: string, createTimeMs: number): Record<string, string> {
-    return {
-      ...this.#common('stream_create', id, createTimeMs),
-      create_time: String(Math.floor(createTimeMs / 1000)),
-      create_time_ms: String(createTimeMs),
-      recreate: '0',
-    };
+  /** A stream_close: the stream leaves the list of the room it was created in. */
+  closeEvent(id: string, createTimeMs: number, destroyTimeMs: number, type = this.#o.closeType ?? 0): CallbackFields {
+    const room = this.#listedRoom(id);
+    this.#live.delete(id);
+    const stamp = this.#sessions.streamRemoved(room.roomId, id);
+    return streamCallbackFields({ event: 'stream_close', appId: this.#o.appId, streamId: id, createTimeMs, destroyTimeMs, type, ...room, ...stamp });
   }
 
-  closeEvent(id: string, createTimeMs: number, destroyTimeMs: number, type = this.#o.closeType ?? 0): Record<string, string> {
-    return {
-      ...this.#common('stream_close', id, createTimeMs),
-      type: String(type),
-      create_time_ms: String(createTimeMs),
-      destroy_timemillis: String(destroyTimeMs),
-    };
+  /**
+   * One event on demand, through the same builder, signing and delivery as the automatic ones.
+   * A given roomSessionId / streamSeq is sent as is (the room's session is left alone).
+   */
+  async sendEvent(e: OnDemandEvent): Promise<{ status: number | null; contentType: string; body: CallbackFields }> {
+    const now = this.#now();
+    const live = this.#live.get(e.streamId);
+    const base = e.roomId !== undefined ? { roomId: e.roomId } : this.#listedRoom(e.streamId);
+    const room: StreamRoom = e.userId === undefined ? base : { ...base, userId: e.userId };
+    let stamp: { roomSessionId: string; streamSeq: number };
+    if (e.roomSessionId !== undefined && e.streamSeq !== undefined) stamp = { roomSessionId: e.roomSessionId, streamSeq: e.streamSeq };
+    else {
+      const s = e.event === 'stream_create' ? this.#sessions.streamAdded(room.roomId, e.streamId) : this.#sessions.streamRemoved(room.roomId, e.streamId);
+      stamp = { roomSessionId: e.roomSessionId ?? s.roomSessionId, streamSeq: e.streamSeq ?? s.streamSeq };
+    }
+    const createTimeMs = e.createTimeMs ?? live?.createTimeMs ?? now;
+    if (e.event === 'stream_create') this.#live.set(e.streamId, { room, createTimeMs });
+    else this.#live.delete(e.streamId);
+    const fields = streamCallbackFields({
+      event: e.event,
+      appId: this.#o.appId,
+      streamId: e.streamId,
+      createTimeMs,
+      destroyTimeMs: e.destroyTimeMs ?? now,
+      type: e.type ?? this.#o.closeType ?? 0,
+      ...room,
+      ...stamp,
+    });
+    const signed = this.#sign(fields);
+    const { contentType } = encodeCallback(signed, this.#encoding());
+    const status = await this.#deliver(signed);
+    return { status, contentType, body: signed };
   }
 
   /** Signs (fresh timestamp and nonce) and posts one event, retrying on failure; resolves with the first attempt's status (null: lost or unreachable). */
-  send(event: Record<string, string>): Promise<number | null> {
+  send(event: CallbackFields): Promise<number | null> {
+    return this.#deliver(this.#sign(event));
+  }
+
+  #sign(event: CallbackFields): CallbackFields {
+    // ZEGO's nonces are short decimal numbers.
+    return signCallback(event, this.#o.secret, Math.floor(this.#now() / 1000), String(randomInt(1, 2 ** 47)));
+  }
+
+  #deliver(body: CallbackFields): Promise<number | null> {
     if (this.#closed) return Promise.resolve(null);
     const random = this.#o.random ?? Math.random;
     if (this.#dropRate > 0 && random() < this.#dropRate) {
       this.stats.dropped++;
       return Promise.resolve(null);
     }
-    const timestamp = String(Math.floor(this.#now() / 1000));
-    const nonce = String(randomInt(1, 2 ** 47));
-    const body = { ...event, timestamp, nonce, signature: callbackSignature(this.#o.secret, timestamp, nonce) };
     return this.#attempt(body, 0);
   }
 
-  async #attempt(body: Record<string, string>, retry: number): Promise<number | null> {
+  #encoding(): CallbackEncoding {
+    return this.#o.encoding ?? 'json';
+  }
+
+  /** The room the stream was listed in when created (by whichever sender shares the sessions), else where it publishes now. */
+  #listedRoom(streamId: string): StreamRoom {
+    const live = this.#live.get(streamId)?.room;
+    const listed = this.#sessions.listedIn(streamId);
+    if (listed === undefined) return live ?? this.#roomOf(streamId);
+    if (live?.roomId === listed) return live;
+    const now = this.#roomOf(streamId);
+    return now.roomId === listed ? now : { roomId: listed };
+  }
+
+  #roomOf(streamId: string): StreamRoom {
+    return this.#o.roomOf?.(streamId) ?? { roomId: defaultRoomId(streamId) };
+  }
+
+  async #attempt(body: CallbackFields, retry: number): Promise<number | null> {
     const status = await this.#post(body);
     if (status !== null && status >= 200 && status < 300) {
       this.stats.delivered++;
@@ -148,18 +235,15 @@ export class CallbackSender {
     return status;
   }
 
-  async #post(body: Record<string, string>): Promise<number | null> {
+  async #post(fields: CallbackFields): Promise<number | null> {
     const ac = new AbortController();
     this.#inFlight.add(ac);
     this.stats.sent++;
     try {
-      const json = this.#o.encoding === 'json';
-      const res = await fetch(this.#o.url, {
-        method: 'POST',
-        headers: { 'Content-Type': json ? 'application/json' : 'application/x-www-form-urlencoded' },
-        body: json ? JSON.stringify(body) : new URLSearchParams(body).toString(),
-        signal: ac.signal,
-      });
+      const { contentType, body } = encodeCallback(fields, this.#encoding());
+      // A receiver that never answers must not hold the sender (or a control request) forever.
+      const signal = AbortSignal.any([ac.signal, AbortSignal.timeout(POST_TIMEOUT_MS)]);
+      const res = await fetch(this.#o.url, { method: 'POST', headers: { 'Content-Type': contentType }, body, signal });
       await res.arrayBuffer();
       return res.status;
     } catch {
@@ -167,12 +251,6 @@ export class CallbackSender {
     } finally {
       this.#inFlight.delete(ac);
     }
-  }
-
-  #nextSeq(id: string): number {
-    const n = (this.#seq.get(id) ?? 0) + 1;
-    this.#seq.set(id, n);
-    return n;
   }
 
   /** Cancels pending retries and in-flight posts. */

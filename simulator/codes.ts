@@ -5,22 +5,30 @@
 export const CODES = {
   OK: 0,
   /**
-   * Unknown Action or SignatureVersion. The docs name no code for these; 3004 is the simulator's
-   * choice (an unused slot next to the documented 3000–3003 "app/request" codes).
+   * Unknown Action or SignatureVersion, or a bad parameter of a room API. The docs name no code for
+   * these; 3004 is the simulator's choice (an unused slot next to the documented 3000–3003
+   * "app/request" codes).
    */
   BAD_REQUEST: 3004,
   TIMESTAMP: 3002,
+  /** DescribeRTCStreamState over its AppID limit. */
   RATE: 30002,
-  /**
-   * A second DescribeSimpleStreamList for one room within 10 s. The docs state the rule but not
-   * its Code; 1010 (one of the documented "call rate too high" codes) is the simulator's choice,
-   * so a client reads it as throttling, as it would read whichever rate code the service sends.
-   */
-  ROOM_RATE: 1010,
+  /** Room APIs: the AppID's QPS limit (the default reading of "over the limit" for room APIs). */
+  ROOM_APP_QPS: 206,
+  /** Room APIs: the per-room limit (DescribeSimpleStreamList: 1 call per room per 10 s). */
+  ROOM_QPS: 207,
+  /** Room APIs: "over the per-second limit", the other documented reading of the AppID limit (an option). */
+  ROOM_PER_SECOND: 7,
+  /** Room APIs: the room does not exist (ZEGO destroys a room when its last user leaves). */
+  ROOM_NOT_EXIST: 104,
   /** DescribeSimpleStreamList's "failed to get list information" (transient), injectable as a fault. */
   LIST_FAILED: 154,
+  /**
+   * Wrong IsTest, and the simulator's choice for a call WITHOUT IsTest to a project that requires
+   * it (created on or before 2021-11-16): the docs say it is required but not what a call lacking
+   * it gets; "wrong IsTest" is the table's nearest reading.
+   */
   IS_TEST: 30004,
-  APP_ID: 30005,
   STREAM_ID: 30009,
   /**
    * Sequence not strictly increasing (or not an integer). The real service rejects these, but its
@@ -30,19 +38,30 @@ export const CODES = {
   AUTH: 40005,
   NOT_FOUND: 41004,
   CLOSED: 41006,
+  /** Gateway: AppId is not a uint32 in canonical decimal. */
+  APP_ID_FORMAT: 100000001,
+  /** Gateway: failed to get the ServerSecret, i.e. an AppId nobody knows. */
+  UNKNOWN_APP: 100000010,
+  /** Gateway: the service (this Action) is not enabled for the app. */
+  SERVICE_NOT_ENABLED: 100000017,
 } as const;
 
 export const MESSAGES: Readonly<Record<number, string>> = {
   [CODES.OK]: 'ok',
   [CODES.TIMESTAMP]: 'Timestamp error',
   [CODES.RATE]: 'API call rate too high',
-  [CODES.ROOM_RATE]: 'API call rate too high: at most 1 call per room per 10 s',
+  [CODES.ROOM_APP_QPS]: 'AppID QPS limit exceeded',
+  [CODES.ROOM_QPS]: 'room QPS limit exceeded: at most 1 call per room per 10 s',
+  [CODES.ROOM_PER_SECOND]: 'over the per-second call limit',
+  [CODES.ROOM_NOT_EXIST]: 'room does not exist',
   [CODES.LIST_FAILED]: 'failed to get list information',
   [CODES.IS_TEST]: 'Incorrect IsTest parameter',
-  [CODES.APP_ID]: 'Invalid AppId',
   [CODES.STREAM_ID]: 'Invalid StreamId',
   [CODES.SEQUENCE]: 'Sequence must be strictly increasing within 10 s for the same StreamId',
   [CODES.AUTH]: 'Authentication failed',
   [CODES.NOT_FOUND]: 'StreamId does not exist',
   [CODES.CLOSED]: 'Stream is closed',
+  [CODES.APP_ID_FORMAT]: 'AppId format error',
+  [CODES.UNKNOWN_APP]: 'failed to get the ServerSecret',
+  [CODES.SERVICE_NOT_ENABLED]: 'service not enabled',
 };

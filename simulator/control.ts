@@ -1,6 +1,9 @@
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
 import type { SimStats } from './stats.js';
-import { isValidRoomId, isValidStreamId } from '../src/zego/protocol.js';
+import { isValidRoomId, isValidStreamId, type ApiAction } from '../src/zego/protocol.js';
+import { ACTIONS } from './api.js';
+import { isCallbackEncoding, STREAM_CALLBACK_EVENTS, type StreamCallbackEvent } from './callback-body.js';
+import type { CallbackReceipt, CallbackRequest } from './server.js';
 import { RoomStateError, type RoomState } from './rooms.js';
 import { StreamStateError, type StreamState } from './streams.js';
 
@@ -18,6 +21,9 @@ interface ControlTarget {
   publishInRoom(roomId: string, streamId: string): RoomState;
   unpublishFromRoom(roomId: string, streamId: string): boolean;
   removeRoom(roomId: string): boolean;
+  setDisabledActions(actions: ApiAction[]): void;
+  disabledActions(): ApiAction[];
+  sendCallback(req: CallbackRequest): Promise<CallbackReceipt>;
 }
 
 export interface ControlResponse {
@@ -40,8 +46,11 @@ function parseJson(raw: string): { ok: true; value: unknown } | { ok: false } {
  * into the HTTP server, because a test poking the control surface must never take down the
  * simulator the rest of the suite is using.
  */
-export function handleControl(method: string, path: string, rawBody: string, sim: ControlTarget): ControlResponse {
+export function handleControl(method: string, path: string, rawBody: string, sim: ControlTarget): ControlResponse | Promise<ControlResponse> {
   const route = path.slice('/_sim/'.length);
+
+  if (route === 'services') return handleServices(method, rawBody, sim);
+  if (route === 'callbacks') return method === 'POST' ? handleCallback(rawBody, sim) : bad('method not allowed', 405);
 
   if (route === 'stats') return method === 'GET' ? { status: 200, body: sim.stats() } : bad('method not allowed', 405);
   if (route === 'stats/reset') {
@@ -137,6 +146,99 @@ function handleRoom(method: string, rest: string, rawBody: string, sim: ControlT
     return bad('method not allowed', 405);
   } catch (err) {
     if (err instanceof RoomStateError) return bad(err.message);
+    throw err;
+  }
+}
+
+/** `services`: GET `{Action: enabled}` for every Action; PUT a partial of it (false = "service not enabled", 100000017). */
+function handleServices(method: string, rawBody: string, sim: ControlTarget): ControlResponse {
+  const view = (): Record<string, boolean> => Object.fromEntries(ACTIONS.map((a) => [a, !sim.disabledActions().includes(a)]));
+  if (method === 'GET') return { status: 200, body: view() };
+  if (method !== 'PUT') return bad('method not allowed', 405);
+  const parsed = parseJson(rawBody);
+  const v = parsed.ok ? parsed.value : undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(`body must be {"<Action>": true|false}, Actions: ${ACTIONS.join(', ')}`);
+  const disabled = new Set(sim.disabledActions());
+  for (const [k, on] of Object.entries(v)) {
+    if (!(ACTIONS as readonly string[]).includes(k)) return bad(`unknown Action: ${k.slice(0, 64)}`);
+    if (typeof on !== 'boolean') return bad(`${k} must be true (enabled) or false (not enabled)`);
+  }
+  for (const [k, on] of Object.entries(v as Record<string, boolean>)) {
+    if (on) disabled.delete(k as ApiAction);
+    else disabled.add(k as ApiAction);
+  }
+  sim.setDisabledActions([...disabled]);
+  return { status: 200, body: view() };
+}
+
+const CALLBACK_KEYS = [
+  'event',
+  'streamId',
+  'url',
+  'secret',
+  'appId',
+  'encoding',
+  'roomId',
+  'roomSessionId',
+  'streamSeq',
+  'userId',
+  'createTimeMs',
+  'destroyTimeMs',
+  'type',
+] as const;
+
+function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * `callbacks`: POST `{event, streamId, url?, secret?, …}` sends one signed callback now and answers
+ * with the receiver's status and the body sent. The secret is never echoed (only its signature).
+ */
+async function handleCallback(rawBody: string, sim: ControlTarget): Promise<ControlResponse> {
+  const parsed = parseJson(rawBody);
+  const v = parsed.ok ? parsed.value : undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return bad('body must be a JSON object: {"event": "stream_create"|"stream_close", "streamId": …}');
+  const b = v as Record<string, unknown>;
+  const unknown = Object.keys(b).find((k) => !(CALLBACK_KEYS as readonly string[]).includes(k));
+  if (unknown !== undefined) return bad(`unknown field: ${unknown.slice(0, 64)}`);
+  if (!(STREAM_CALLBACK_EVENTS as readonly unknown[]).includes(b['event'])) return bad('event must be "stream_create" or "stream_close"');
+  if (typeof b['streamId'] !== 'string' || !isValidStreamId(b['streamId'])) return bad('streamId must be 1..256 bytes of [A-Za-z0-9_-]');
+  const req: CallbackRequest = { event: b['event'] as StreamCallbackEvent, streamId: b['streamId'] };
+  for (const k of ['url', 'secret', 'roomSessionId', 'userId'] as const) {
+    const s = b[k];
+    if (s === undefined) continue;
+    if (typeof s !== 'string' || s === '') return bad(`${k} must be a non-empty string`);
+    req[k] = s;
+  }
+  if (req.url !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(req.url);
+    } catch {
+      return bad('url must be an http(s) URL');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return bad('url must be an http(s) URL');
+  }
+  if (b['roomId'] !== undefined) {
+    if (typeof b['roomId'] !== 'string' || !isValidRoomId(b['roomId'])) return bad('roomId breaks the room id rule');
+    req.roomId = b['roomId'];
+  }
+  if (b['encoding'] !== undefined) {
+    if (!isCallbackEncoding(b['encoding'])) return bad('encoding must be "json", "form" or "json-as-form"');
+    req.encoding = b['encoding'];
+  }
+  for (const k of ['appId', 'streamSeq', 'createTimeMs', 'destroyTimeMs', 'type'] as const) {
+    const n = b[k];
+    if (n === undefined) continue;
+    if (!isUint(n)) return bad(`${k} must be a non-negative integer`);
+    req[k] = n;
+  }
+  try {
+    return { status: 200, body: await sim.sendCallback(req) };
+  } catch (err) {
+    if (err instanceof RangeError) return bad(err.message);
     throw err;
   }
 }

@@ -1,10 +1,30 @@
 export { startSimulator, type Simulator, type SimulatorOptions } from './server.js';
-export type { AppConfig, Envelope } from './api.js';
+export type { AppConfig, Envelope, RoomAppLimitCode } from './api.js';
 export { CODES } from './codes.js';
 export type { SimClock } from './clock.js';
 export { DEFAULT_FAULTS, FaultsError, type Faults, type RandomSource } from './faults.js';
 export type { SimStats, WindowPeaks } from './stats.js';
 export { demoIsUp, startDemoScript, type DemoScript, type DemoScriptOptions, type StreamState } from './streams.js';
-export { CallbackSender, withCallbacks, ZEGO_RETRY_GAPS_MS, type CallbackSenderOptions, type SenderStats, type SenderTimers } from './callbacks.js';
+export {
+  CallbackSender,
+  withCallbacks,
+  ZEGO_RETRY_GAPS_MS,
+  type CallbackSenderOptions,
+  type OnDemandEvent,
+  type SenderStats,
+  type SenderTimers,
+  type StreamRoom,
+} from './callbacks.js';
+export {
+  CALLBACK_ENCODINGS,
+  encodeCallback,
+  signCallback,
+  streamCallbackFields,
+  type CallbackEncoding,
+  type CallbackFields,
+  type StreamCallbackEvent,
+  type StreamCallbackInput,
+} from './callback-body.js';
+export { defaultRoomId, RoomSessions, type SessionStamp } from './sessions.js';
 export { DEMO_ROOM_ID, DEMO_ROOM_STREAMS, demoRoomAt, startRoomDemoScript, RoomStateError, type RoomState, type RoomDemoOptions } from './rooms.js';
 export { ROOM_RULE_MS } from './api.js';

@@ -5,17 +5,24 @@
  * parent can start it with --listen 127.0.0.1:0 and learn the port without racing.
  */
 import { parseArgs } from 'node:util';
-import { apiStreamId, parseHostPort } from '../src/zego/protocol.js';
+import { apiStreamId, parseHostPort, type ApiAction } from '../src/zego/protocol.js';
+import { ACTIONS, ROOM_APP_LIMIT_CODES, type RoomAppLimitCode } from './api.js';
+import { isCallbackEncoding } from './callback-body.js';
+import { sendCallbackCommand, SendCallbackUsageError, SEND_CALLBACK_USAGE } from './send-callback.js';
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
-import { startSimulator, type StreamState } from './server.js';
+import { startSimulator, type SimulatorCallbacks, type StreamState } from './server.js';
 import { startRoomDemoScript } from './rooms.js';
 import { startDemoScript, type DemoScript } from './streams.js';
 
 const USAGE = `usage: zego-simulator --app-id N (--secret S | env SIM_SECRET) [--listen 127.0.0.1:0]
-  [--test-env] [--no-history] [--rate-limit 40] [--test-rate-limit 10]
+  [--test-env] [--history | --no-history] [--is-test-optional] [--empty-room-list]
+  [--room-app-limit-code 206|7] [--disable-action ACTION]... [--rate-limit 40] [--test-rate-limit 10]
   [--list-rate-limit 50] [--user-num-rate-limit 10] [--user-num-test-rate-limit 1]
   [--streams N [--script]] [--room-script] [--faults '{"jitterMs":20}']
-  --room-script plays the demo room (demo-room: streams come and go, the audience moves)`;
+  [--callback-url URL (--callback-secret S | env SIM_CALLBACK_SECRET) [--callback-encoding json|form|json-as-form]]
+  --room-script plays the demo room (demo-room: streams come and go, the audience moves)
+  --callback-url sends stream_create / stream_close there for every change of a stream
+usage: zego-simulator send-callback ...   one signed callback; see zego-simulator send-callback --help`;
 
 class UsageError extends Error {}
 
@@ -34,7 +41,29 @@ function parseNonNegInt(name: string, v: string | undefined, dflt: number): numb
   return n;
 }
 
+function callbackOptions(url: string | undefined, secret: string | undefined, encoding: string | undefined, appId: number): SimulatorCallbacks | null {
+  if (url === undefined) {
+    if (encoding !== undefined) throw new UsageError('--callback-encoding needs --callback-url');
+    return null;
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError('--callback-url must be an http(s) URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--callback-url must be an http(s) URL');
+  if (secret === undefined || secret === '') throw new UsageError('--callback-url needs --callback-secret or SIM_CALLBACK_SECRET');
+  const enc = encoding ?? 'json';
+  if (!isCallbackEncoding(enc)) throw new UsageError('--callback-encoding must be json, form or json-as-form');
+  return { url, secret, appId, encoding: enc };
+}
+
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'send-callback') {
+    process.exitCode = await sendCallbackCommand(argv.slice(1), process.env, (line) => console.log(line));
+    return;
+  }
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -42,7 +71,16 @@ async function main(argv: string[]): Promise<void> {
       'app-id': { type: 'string' },
       secret: { type: 'string' },
       'test-env': { type: 'boolean', default: false },
+      history: { type: 'boolean', default: false },
+      // The default since history became opt-in; kept so scripts that passed it keep working.
       'no-history': { type: 'boolean', default: false },
+      'is-test-optional': { type: 'boolean', default: false },
+      'empty-room-list': { type: 'boolean', default: false },
+      'room-app-limit-code': { type: 'string' },
+      'disable-action': { type: 'string', multiple: true },
+      'callback-url': { type: 'string' },
+      'callback-secret': { type: 'string' },
+      'callback-encoding': { type: 'string' },
       'rate-limit': { type: 'string' },
       'test-rate-limit': { type: 'string' },
       streams: { type: 'string' },
@@ -69,6 +107,18 @@ async function main(argv: string[]): Promise<void> {
   const { host, port } = parseListen(values.listen);
   const count = parseNonNegInt('--streams', values.streams, 0);
   const isTest = values['test-env'];
+  if (values.history && values['no-history']) throw new UsageError('--history and --no-history contradict each other');
+  const limitCode = parseNonNegInt('--room-app-limit-code', values['room-app-limit-code'], 206);
+  if (!(ROOM_APP_LIMIT_CODES as readonly number[]).includes(limitCode)) throw new UsageError('--room-app-limit-code must be 206 or 7');
+  const disabled = values['disable-action'] ?? [];
+  for (const a of disabled)
+    if (!(ACTIONS as readonly string[]).includes(a)) throw new UsageError(`--disable-action: unknown Action ${a} (${ACTIONS.join(', ')})`);
+  const callbacks = callbackOptions(
+    values['callback-url'],
+    values['callback-secret'] ?? process.env['SIM_CALLBACK_SECRET'],
+    values['callback-encoding'],
+    appId,
+  );
 
   let faults: Partial<Faults> = {};
   if (values.faults !== undefined) {
@@ -96,7 +146,10 @@ async function main(argv: string[]): Promise<void> {
         secret,
         // --test-env models an app that isn't launched yet: production calls answer 30004.
         production: !isTest,
-        history: !values['no-history'],
+        history: values.history,
+        isTestRequired: !values['is-test-optional'],
+        emptyRoomList: values['empty-room-list'],
+        roomAppLimitCode: limitCode as RoomAppLimitCode,
         rateLimit: parseNonNegInt('--rate-limit', values['rate-limit'], 40),
         testRateLimit: parseNonNegInt('--test-rate-limit', values['test-rate-limit'], 10),
         listRateLimit: parseNonNegInt('--list-rate-limit', values['list-rate-limit'], 50),
@@ -106,6 +159,8 @@ async function main(argv: string[]): Promise<void> {
     ],
     streams,
     faults,
+    disabledActions: disabled as ApiAction[],
+    ...(callbacks === null ? {} : { callbacks }),
   });
 
   let script: DemoScript | null = null;
@@ -140,6 +195,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof SendCallbackUsageError || (process.argv[2] === 'send-callback' && err instanceof TypeError && 'code' in err)) {
+    console.error(`simulator: ${err.message}\n${SEND_CALLBACK_USAGE}`);
+    process.exit(2);
+  }
   if (err instanceof UsageError || err instanceof FaultsError || (err instanceof TypeError && 'code' in err)) {
     console.error(`simulator: ${err.message}\n${USAGE}`);
     process.exit(2);

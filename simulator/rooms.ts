@@ -15,6 +15,7 @@ export interface ListedStreamEntry {
   StreamId: string;
   UserId: string;
   UserName: string;
+  /** Unix milliseconds, as the docs' example has it. */
   CreateTime: number;
   StreamNumberId: number;
 }
@@ -42,6 +43,8 @@ function isCount(v: unknown): v is number {
  */
 export class RoomTable {
   readonly #rooms = new Map<string, Room>();
+  /** Stream id → the room it is a member of (a stream is in one room at a time). */
+  readonly #memberOf = new Map<string, string>();
   readonly #streams: StreamTable;
 
   constructor(streams: StreamTable) {
@@ -74,7 +77,9 @@ export class RoomTable {
   publish(roomId: string, streamId: string, nowSec: number): RoomState {
     if (!isValidStreamId(streamId)) throw new RoomStateError(`invalid stream id: ${JSON.stringify(streamId)}`);
     const room = this.#room(roomId);
-    for (const [id, other] of this.#rooms) if (id !== roomId) other.members.delete(streamId);
+    const before = this.#memberOf.get(streamId);
+    if (before !== undefined && before !== roomId) this.#rooms.get(before)?.members.delete(streamId);
+    this.#memberOf.set(streamId, roomId);
     if (!room.members.has(streamId)) room.members.set(streamId, room.nextNumber++);
     this.#streams.transition(streamId, 'active', nowSec);
     return this.#snapshotOf(room);
@@ -83,8 +88,11 @@ export class RoomTable {
   /** The stream stops publishing: it leaves the room's list and reads closed for the stream API. */
   unpublish(roomId: string, streamId: string, nowSec: number): boolean {
     const room = this.#rooms.get(roomId);
-    if (room === undefined || !room.members.delete(streamId)) return false;
+    if (room === undefined || !room.members.has(streamId)) return false;
+    // Closed while still a member, so whoever follows the stream table sees it close in this room.
     if (this.#streams.get(streamId) !== undefined) this.#streams.transition(streamId, 'closed', nowSec);
+    room.members.delete(streamId);
+    this.#memberOf.delete(streamId);
     return true;
   }
 
@@ -93,6 +101,7 @@ export class RoomTable {
     const room = this.#rooms.get(roomId);
     if (room === undefined) return false;
     for (const id of room.members.keys()) if (this.#streams.get(id) !== undefined) this.#streams.transition(id, 'closed', nowSec);
+    for (const id of room.members.keys()) this.#memberOf.delete(id);
     this.#rooms.delete(roomId);
     return true;
   }
@@ -105,9 +114,21 @@ export class RoomTable {
     for (const [id, number] of room.members) {
       const s = this.#streams.get(id);
       if (s?.state !== 'active') continue;
-      out.push({ StreamId: id, UserId: `user-${number}`, UserName: `user ${number}`, CreateTime: s.createTime, StreamNumberId: number });
+      out.push({ StreamId: id, UserId: `user-${number}`, UserName: `user ${number}`, CreateTime: s.createTime * 1000, StreamNumberId: number });
     }
     return out;
+  }
+
+  /** Users in the room (ZEGO keeps a room alive while anyone is in it). */
+  hasUsers(roomId: string): boolean {
+    return (this.#rooms.get(roomId)?.userCount ?? 0) > 0;
+  }
+
+  /** The room a stream is a member of, and its publisher's user id (as the list shows it). */
+  roomOf(streamId: string): { roomId: string; userId: string } | undefined {
+    const roomId = this.#memberOf.get(streamId);
+    const number = roomId === undefined ? undefined : this.#rooms.get(roomId)?.members.get(streamId);
+    return roomId === undefined || number === undefined ? undefined : { roomId, userId: `user-${number}` };
   }
 
   /** What DescribeUserNum says of one room: 0 and 0 for a room that does not exist. */

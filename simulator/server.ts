@@ -1,6 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ZegoApi, type AppConfig, type Envelope } from './api.js';
+import type { ApiAction } from '../src/zego/protocol.js';
+import type { CallbackEncoding, CallbackFields } from './callback-body.js';
+import { CallbackSender, type OnDemandEvent } from './callbacks.js';
+import { RoomSessions } from './sessions.js';
 import { systemClock, type SimClock } from './clock.js';
 import { handleControl } from './control.js';
 import {
@@ -35,6 +39,41 @@ export interface SimulatorOptions {
   clock?: SimClock;
   /** Uniform [0, 1) source for faults and jitter; inject for reproducible tests. */
   random?: RandomSource;
+  /** Actions whose service is not enabled: answered 100000017 (changeable at runtime). */
+  disabledActions?: ApiAction[];
+  /**
+   * ZEGO's stream_create / stream_close for every change of a stream's state (control API,
+   * setStream, rooms), and the default target of sendCallback.
+   */
+  callbacks?: SimulatorCallbacks;
+}
+
+export interface SimulatorCallbacks {
+  url: string;
+  /** The callback secret (not the ServerSecret). */
+  secret: string;
+  /** The `appid` the callbacks carry; default the first app's. */
+  appId?: number;
+  /** Default `json`. */
+  encoding?: CallbackEncoding;
+  /** Default ZEGO's 2, 4, 8, 16, 32 s. */
+  retryGapsMs?: readonly number[];
+}
+
+/** One callback on demand: where to (default: the configured callbacks) and what (default: the room's session). */
+export interface CallbackRequest extends OnDemandEvent {
+  url?: string;
+  secret?: string;
+  appId?: number;
+  encoding?: CallbackEncoding;
+}
+
+export interface CallbackReceipt {
+  /** The receiver's HTTP status, null when it could not be reached. */
+  status: number | null;
+  contentType: string;
+  /** The signed fields as sent. */
+  body: CallbackFields;
 }
 
 export interface Simulator {
@@ -55,6 +94,15 @@ export interface Simulator {
   rooms(): Record<string, RoomState>;
   /** Rotates an app's secret (throws RangeError for an unknown app or an empty secret). */
   setAppSecret(appId: number, secret: string): void;
+  /** Replaces the set of Actions answered 100000017 (service not enabled). */
+  setDisabledActions(actions: ApiAction[]): void;
+  disabledActions(): ApiAction[];
+  /**
+   * Sends one signed stream_create / stream_close now, once (no retries), through the same builder
+   * and signing as the automatic callbacks; room_session_id and stream_seq follow the simulator's
+   * rooms unless given. Throws RangeError when there is no URL or secret to send with.
+   */
+  sendCallback(req: CallbackRequest): Promise<CallbackReceipt>;
   /** Validates like the control endpoint (throws FaultsError); returns the resulting faults. */
   setFaults(patch: Partial<Faults>): Faults;
   faults(): Faults;
@@ -75,14 +123,39 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const stats = new StatsCollector();
   const rooms = new RoomTable(table);
   const api = new ZegoApi(opts.apps, table, stats, clock, () => faults, rooms, random);
+  api.setDisabledActions(opts.disabledActions ?? []);
+  // One numbering of room sessions for the automatic callbacks and the ones sent on demand.
+  const sessions = new RoomSessions({ hasUsers: (roomId) => rooms.hasUsers(roomId) });
+  const roomOf = (streamId: string): { roomId: string; userId: string } | undefined => rooms.roomOf(streamId);
+  const wallMs = (): number => api.wallMs();
+  const firstAppId = opts.apps[0]?.appId ?? 0;
+  const cb = opts.callbacks;
+  const auto =
+    cb === undefined
+      ? null
+      : new CallbackSender({
+          url: cb.url,
+          secret: cb.secret,
+          appId: cb.appId ?? firstAppId,
+          ...(cb.encoding === undefined ? {} : { encoding: cb.encoding }),
+          ...(cb.retryGapsMs === undefined ? {} : { retryGapsMs: cb.retryGapsMs }),
+          nowMs: wallMs,
+          roomOf,
+          sessions,
+        });
 
   const startSec = Math.floor(api.wallMs() / 1000);
   for (const [roomId, r] of Object.entries(opts.rooms ?? {})) {
     rooms.setCounts(roomId, { userCount: r.userCount ?? 0, adminUserCount: r.adminUserCount ?? 0 });
     for (const streamId of r.streams ?? []) rooms.publish(roomId, streamId, startSec);
   }
+  if (auto !== null) {
+    for (const [id, st] of Object.entries(table.snapshot())) auto.prime(id, st);
+    table.onChange = (id, st) => void auto.onStream(id, st);
+  }
 
   const inFlight = new Set<ServerResponse>();
+  const oneOff = new Set<CallbackSender>();
   const timers = new Set<NodeJS.Timeout>();
   let closing = false;
 
@@ -92,14 +165,49 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     url: '',
     port: 0,
     setStream: (id, state) => table.set(id, state),
-    setRoomCounts: (roomId, counts) => rooms.setCounts(roomId, counts),
+    setRoomCounts: (roomId, counts) => {
+      const r = rooms.setCounts(roomId, counts);
+      sessions.usersChanged(roomId);
+      return r;
+    },
     publishInRoom: (roomId, streamId) => rooms.publish(roomId, streamId, nowSec()),
     unpublishFromRoom: (roomId, streamId) => rooms.unpublish(roomId, streamId, nowSec()),
-    removeRoom: (roomId) => rooms.remove(roomId, nowSec()),
+    removeRoom: (roomId) => {
+      const removed = rooms.remove(roomId, nowSec());
+      sessions.usersChanged(roomId);
+      return removed;
+    },
     rooms: () => rooms.snapshot(),
     removeStream: (id) => table.delete(id),
     setAppSecret: (appId, secret) => api.setAppSecret(appId, secret),
     streams: () => table.snapshot(),
+    setDisabledActions: (actions) => api.setDisabledActions(actions),
+    disabledActions: () => api.disabledActions(),
+    sendCallback: async (req) => {
+      const url = req.url ?? cb?.url;
+      const secret = req.secret ?? cb?.secret;
+      if (url === undefined || secret === undefined || secret === '')
+        throw new RangeError('no callback url or secret: give them, or start the simulator with callbacks');
+      const sender = new CallbackSender({
+        url,
+        secret,
+        appId: req.appId ?? cb?.appId ?? firstAppId,
+        encoding: req.encoding ?? cb?.encoding ?? 'json',
+        retryGapsMs: [],
+        nowMs: wallMs,
+        roomOf,
+        sessions,
+      });
+      oneOff.add(sender);
+      try {
+        const known = table.get(req.streamId);
+        const createTimeMs = req.createTimeMs ?? (known === undefined ? undefined : known.createTime * 1000);
+        return await sender.sendEvent({ ...req, ...(createTimeMs === undefined ? {} : { createTimeMs }) });
+      } finally {
+        oneOff.delete(sender);
+        sender.close();
+      }
+    },
     setFaults: (patch) => {
       faults = { ...faults, ...parseFaultsPatch(patch) };
       return { ...faults };
@@ -112,6 +220,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     },
     close: async () => {
       closing = true;
+      table.onChange = null;
+      auto?.close();
+      for (const s of oneOff) s.close();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       for (const res of inFlight) res.socket?.destroy();
@@ -213,7 +324,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     if (url.pathname.startsWith('/_sim/')) {
       const body = method === 'PUT' || method === 'POST' ? await readBody(req) : '';
       if (body === null) return sendJson(res, 413, { error: 'body too large' });
-      const out = handleControl(method, url.pathname, body, {
+      const out = await handleControl(method, url.pathname, body, {
         stats: sim.stats,
         resetStats: sim.resetStats,
         streams: sim.streams,
@@ -226,6 +337,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         publishInRoom: sim.publishInRoom,
         unpublishFromRoom: sim.unpublishFromRoom,
         removeRoom: sim.removeRoom,
+        setDisabledActions: sim.setDisabledActions,
+        disabledActions: sim.disabledActions,
+        sendCallback: sim.sendCallback,
       });
       return sendJson(res, out.status, out.body);
     }

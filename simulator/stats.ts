@@ -47,6 +47,8 @@ export interface SimStats {
   /** Rooms carried by DescribeUserNum calls that passed validation (÷ their count = rooms a call). */
   userNumRooms: number;
   userNumCalls: number;
+  /** Arrivals without an IsTest parameter (whatever the project requires): a client that always sends it keeps this at 0. */
+  missingIsTest: number;
 }
 
 function apiStats(): ApiStats {
@@ -69,6 +71,7 @@ function emptyStats(): SimStats {
     roomListCalls: {},
     userNumRooms: 0,
     userNumCalls: 0,
+    missingIsTest: 0,
   };
 }
 
@@ -78,6 +81,7 @@ export class StatsCollector {
   arrival(q: URLSearchParams, action: ApiAction): void {
     this.#s.arrivals++;
     this.#s.apis[action].arrivals++;
+    if (!q.has('IsTest')) this.#s.missingIsTest++;
     const streamId = q.get('StreamId');
     if (streamId !== null) this.#s.streamCalls[streamId] = (this.#s.streamCalls[streamId] ?? 0) + 1;
     const roomId = q.get('RoomId');

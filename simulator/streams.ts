@@ -31,6 +31,8 @@ function validateStreamState(s: StreamState): StreamState {
  */
 export class StreamTable {
   readonly #streams = new Map<string, StreamState>();
+  /** Told every state a stream takes (the simulator's own callbacks follow the table through it). */
+  onChange: ((id: string, state: StreamState) => void) | null = null;
 
   get(id: string): StreamState | undefined {
     return this.#streams.get(id);
@@ -38,7 +40,9 @@ export class StreamTable {
 
   set(id: string, state: StreamState): void {
     if (!isValidStreamId(id)) throw new StreamStateError(`invalid stream id: ${JSON.stringify(id)}`);
-    this.#streams.set(id, validateStreamState(state));
+    const valid = validateStreamState(state);
+    this.#streams.set(id, valid);
+    this.onChange?.(id, { ...valid });
   }
 
   delete(id: string): boolean {

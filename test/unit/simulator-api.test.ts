@@ -5,6 +5,7 @@ import { FakeClock, apiUrl, call, type ReqParams } from './simulator-helpers.js'
 const APP = 12345;
 const SECRET = '9193cc662a4c0ec135ec71fb57194b38';
 const NOT_LAUNCHED = 777;
+/** The default app of ZEGO: no "stream status history" permission. */
 const NO_HISTORY = 888;
 
 let sim: Simulator | null = null;
@@ -14,9 +15,10 @@ async function start(extra: Partial<SimulatorOptions> = {}): Promise<Simulator> 
   clock = new FakeClock();
   sim = await startSimulator({
     apps: [
-      { appId: APP, secret: SECRET },
+      // These tests read 41006 close times: the app is granted the history permission.
+      { appId: APP, secret: SECRET, history: true },
       { appId: NOT_LAUNCHED, secret: 'nl-secret', production: false },
-      { appId: NO_HISTORY, secret: 'nh-secret', history: false },
+      { appId: NO_HISTORY, secret: 'nh-secret' },
     ],
     streams: {
       live: { state: 'active', createTime: 1_699_999_000 },
@@ -108,18 +110,18 @@ describe('signing', () => {
     expect((await req({ timestamp: Math.floor((clock.wall + 700_000) / 1000) })).body.Code).toBe(0);
   });
 
-  it('rejects a wrong Action or SignatureVersion (simulator code 3004) and an unknown AppId (30005)', async () => {
+  it('rejects a wrong Action or SignatureVersion (simulator code 3004), an unknown AppId (100000010) and a malformed one (100000001)', async () => {
     await start();
     expect((await req({ action: 'DescribeSimpleStreamList' })).body.Code).toBe(3004);
     expect((await req({ version: '1.0' })).body.Code).toBe(3004);
-    expect((await req({ appId: 999 })).body.Code).toBe(30005);
+    expect((await req({ appId: 999 })).body).toMatchObject({ Code: 100000010, Data: {} });
     const base = sim?.url ?? '';
     expect(
       (await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=012345'))).body.Code,
-    ).toBe(30005);
+    ).toBe(100000001);
     expect(
       (await call(apiUrl(base, clock, { appId: APP, secret: SECRET, streamId: 'live', sequence: 1 }).replace('AppId=12345', 'AppId=4294967296'))).body.Code,
-    ).toBe(30005);
+    ).toBe(100000001);
   });
 });
 
@@ -184,7 +186,7 @@ describe('rate limit (sliding 1 s window per AppId and environment)', () => {
     // The throttled arrival is still in the window.
     expect((await req()).body.Code).toBe(30002);
     // Unknown AppIds don't consume anyone's budget.
-    expect((await req({ appId: 999 })).body.Code).toBe(30005);
+    expect((await req({ appId: 999 })).body.Code).toBe(100000010);
     expect(s.stats().throttled).toBe(2);
   });
 
@@ -240,7 +242,7 @@ describe('environments', () => {
 });
 
 describe('stream states', () => {
-  it('answers 0 / 41006 / 41004 with string times, and 41004 for closed streams without history', async () => {
+  it('answers 0 / 41006 / 41004 with string times with the history permission, and 41004 for closed streams without it (the default)', async () => {
     await start();
     const active = await req();
     expect(active.body).toMatchObject({ Code: 0, Message: 'ok', Data: { create_time: '1699999000', close_time: '' } });

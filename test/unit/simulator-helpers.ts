@@ -25,6 +25,7 @@ export interface ReqParams {
   secret: string;
   streamId: string;
   sequence: string | number;
+  /** Sent as IsTest (default false, as a production client sends it on every call); omit: ['IsTest'] leaves it out. */
   isTest?: boolean | string;
   nonce?: string;
   timestamp?: number | string;
@@ -49,7 +50,7 @@ export function apiUrl(base: string, clock: { wall: number }, p: ReqParams): str
     StreamId: p.streamId,
     Sequence: String(p.sequence),
   });
-  if (p.isTest !== undefined) q.set('IsTest', String(p.isTest));
+  q.set('IsTest', String(p.isTest ?? false));
   for (const k of p.omit ?? []) q.delete(k);
   return `${base}/?${q.toString()}`;
 }
