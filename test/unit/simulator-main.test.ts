@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { callbackSignature } from '../../src/callbacks/verify.js';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,5 +67,81 @@ describe('simulator main (process)', () => {
     expect(await exitCode(badFaults)).toBe(2);
     const unknownFlag = run(['--app-id', '1', '--secret', 's', '--bogus']);
     expect(await exitCode(unknownFlag)).toBe(2);
+    for (const bad of [
+      ['--history', '--no-history'],
+      ['--room-app-limit-code', '30002'],
+      ['--disable-action', 'DescribeEverything'],
+      ['--callback-url', 'http://127.0.0.1:1/cb'],
+      ['--callback-encoding', 'json'],
+      ['--callback-url', 'http://127.0.0.1:1/cb', '--callback-secret', 'c', '--callback-encoding', 'xml'],
+    ]) {
+      expect(await exitCode(run(['--app-id', '1', '--secret', 's', ...bad], { SIM_CALLBACK_SECRET: '' })), bad.join(' ')).toBe(2);
+    }
+  });
+
+  it('the production flags: --history, --is-test-optional, --empty-room-list, --room-app-limit-code, --disable-action', async () => {
+    const child = run(
+      [
+        '--listen',
+        '127.0.0.1:0',
+        '--app-id',
+        '7',
+        '--history',
+        '--is-test-optional',
+        '--empty-room-list',
+        '--room-app-limit-code',
+        '7',
+        '--list-rate-limit',
+        '1',
+        '--disable-action',
+        'DescribeUserNum',
+      ],
+      { SIM_SECRET: 'flags-secret' },
+    );
+    const { url } = JSON.parse(await firstLine(child)) as { url: string };
+    await fetch(`${url}/_sim/streams/gone`, { method: 'PUT', body: '{"state":"closed"}' });
+    const clock = { wall: Date.now() };
+    const closed = await call(apiUrl(url, clock, { appId: 7, secret: 'flags-secret', streamId: 'gone', sequence: Date.now(), omit: ['IsTest'] }));
+    expect(closed.body.Code).toBe(41006);
+    const list = (room: string): string =>
+      apiUrl(url, clock, { appId: 7, secret: 'flags-secret', streamId: 'x', sequence: 1, action: 'DescribeSimpleStreamList', omit: ['StreamId', 'Sequence'] }) +
+      `&RoomId=${room}`;
+    expect((await call(list('a'))).body).toMatchObject({ Code: 0, Data: { StreamList: [] } });
+    expect((await call(list('b'))).body.Code).toBe(7);
+    expect(await (await fetch(`${url}/_sim/services`)).json()).toMatchObject({ DescribeUserNum: false });
+    child.kill('SIGTERM');
+    expect(await exitCode(child)).toBe(0);
+  });
+
+  it('--callback-url sends a signed stream_create for a stream set active through the control API', async () => {
+    let received = '';
+    let contentType = '';
+    const got = new Promise<void>((resolve) => {
+      const server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          received = body;
+          contentType = req.headers['content-type'] ?? '';
+          res.writeHead(200).end();
+          server.close();
+          resolve();
+        });
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const cbUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/zego/callback`;
+        const child = run(['--listen', '127.0.0.1:0', '--app-id', '8', '--callback-url', cbUrl], { SIM_SECRET: 's', SIM_CALLBACK_SECRET: 'main-cb-secret' });
+        void firstLine(child).then(async (line) => {
+          const { url } = JSON.parse(line) as { url: string };
+          await fetch(`${url}/_sim/streams/cam`, { method: 'PUT', body: '{"state":"active"}' });
+        });
+      });
+    });
+    await got;
+    expect(contentType).toBe('application/json');
+    const f = JSON.parse(received) as Record<string, string>;
+    expect(f).toMatchObject({ event: 'stream_create', appid: '8', stream_id: 'cam', room_id: 'room-cam', stream_seq: '1' });
+    expect(f['signature']).toBe(callbackSignature('main-cb-secret', f['timestamp']!, f['nonce']!));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   });
 });
