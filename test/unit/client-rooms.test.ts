@@ -16,10 +16,20 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function sim(opts: { isTestApp?: boolean; rateLimit?: number } = {}): Promise<{ s: Simulator; clock: FakeClock }> {
+async function sim(
+  opts: { isTestApp?: boolean; rateLimit?: number; emptyRoomList?: boolean; history?: boolean } = {},
+): Promise<{ s: Simulator; clock: FakeClock }> {
   const clock = new FakeClock();
   const s = await startSimulator({
-    apps: [{ appId: APP, secret: SECRET, ...(opts.rateLimit === undefined ? {} : { rateLimit: opts.rateLimit }) }],
+    apps: [
+      {
+        appId: APP,
+        secret: SECRET,
+        ...(opts.rateLimit === undefined ? {} : { rateLimit: opts.rateLimit }),
+        ...(opts.emptyRoomList === undefined ? {} : { emptyRoomList: opts.emptyRoomList }),
+        ...(opts.history === undefined ? {} : { history: opts.history }),
+      },
+    ],
     clock,
   });
   cleanups.push(() => s.close());
@@ -75,14 +85,17 @@ describe('describeSimpleStreamList against the simulator', () => {
     expect(s.stats().roomListCalls).toEqual({ 'show#1': 1 });
   });
 
-  it('an empty or unknown room is an empty list, not a failure', async () => {
-    const { s, clock } = await sim();
+  it('an empty or unknown room is an empty list, not a failure (a simulator answering the empty list)', async () => {
+    const { s, clock } = await sim({ emptyRoomList: true });
     const r = await client(s.url, clock).describeSimpleStreamList('nobody-here');
     expect(r.outcome).toEqual({ kind: 'ok', streams: [] });
   });
 
   it('a stream that stops leaves the list and reads closed for DescribeRTCStreamState (one model)', async () => {
-    const { s, clock } = await sim();
+    // The room keeps an audience, so it still exists (an empty list, not 104) after the stream stops;
+    // "closed" (41006) needs the history permission.
+    const { s, clock } = await sim({ history: true });
+    s.setRoomCounts('live', { userCount: 1 });
     const c = client(s.url, clock);
     s.publishInRoom('live', 'cam');
     expect((await c.describeStreamState('cam')).outcome.kind).toBe('active');
@@ -100,18 +113,20 @@ describe('describeSimpleStreamList against the simulator', () => {
     expect(Object.keys(s.stats().roomListCalls)).toEqual(['room-a']);
   });
 
-  it('a second call for one room within 10 s is refused (1010, throttled) and counted; after 10 s it is answered', async () => {
+  it('a second call for one room within 10 s is refused (207, throttled) and counted; after 10 s it is answered', async () => {
     const { s, clock } = await sim();
+    // Rooms with an audience: they exist, so an answered call is Code 0.
+    for (const r of ['r', 'other-room']) s.setRoomCounts(r, { userCount: 1 });
     const c = client(s.url, clock);
     expect((await c.describeSimpleStreamList('r')).outcome.kind).toBe('ok');
     clock.advance(9_999);
     const again = await c.describeSimpleStreamList('r');
-    expect(again.code).toBe('1010');
+    expect(again.code).toBe('207');
     expect(again.outcome).toMatchObject({ kind: 'failed', reason: 'throttled' });
     expect(s.stats().roomRuleViolations).toBe(1);
     // The refused arrival counts too (on arrival): 10 s from it, not from the first call.
     clock.advance(9_999);
-    expect((await c.describeSimpleStreamList('r')).code).toBe('1010');
+    expect((await c.describeSimpleStreamList('r')).code).toBe('207');
     clock.advance(10_000);
     expect((await c.describeSimpleStreamList('r')).code).toBe('0');
     expect((await c.describeSimpleStreamList('other-room')).code).toBe('0');
@@ -127,14 +142,14 @@ describe('describeSimpleStreamList against the simulator', () => {
   });
 
   it('the list API has its own 50/s window: an exhausted stream-state budget does not throttle it', async () => {
-    const { s, clock } = await sim({ rateLimit: 1 });
+    const { s, clock } = await sim({ rateLimit: 1, emptyRoomList: true });
     const c = client(s.url, clock);
     await c.describeStreamState('a');
     expect((await c.describeStreamState('b')).outcome).toMatchObject({ reason: 'throttled' });
     const codes: string[] = [];
     for (let i = 0; i < 51; i++) codes.push((await c.describeSimpleStreamList(`room-${i}`)).code);
     expect(codes.slice(0, 50).every((code) => code === '0')).toBe(true);
-    expect(codes[50]).toBe('30002');
+    expect(codes[50]).toBe('206');
     expect(s.stats().apis.DescribeSimpleStreamList).toMatchObject({ accepted: 50, throttled: 1 });
     expect(s.stats().apis.DescribeRTCStreamState).toMatchObject({ accepted: 1, throttled: 1 });
   });
@@ -144,6 +159,7 @@ describe('room APIs share the client plumbing', () => {
   it('a timestamp error on a room API teaches the clock offset every later call uses', async () => {
     const { s, clock } = await sim();
     s.setFaults({ clockOffsetMs: 20 * 60_000 });
+    s.setRoomCounts('a', { userCount: 1 });
     const c = client(s.url, clock);
     const first = await c.describeUserNum(['a']);
     expect(first.code).toBe('3002');
@@ -196,7 +212,7 @@ describe('describeUserNum against the simulator', () => {
     const codes: string[] = [];
     for (let i = 0; i < 11; i++) codes.push((await prod.describeUserNum(['a'])).code);
     expect(codes.filter((c) => c === '0')).toHaveLength(10);
-    expect(codes[10]).toBe('30002');
+    expect(codes[10]).toBe('206');
     clock.advance(1000);
     expect((await test.describeUserNum(['a'])).code).toBe('0');
   });
@@ -205,7 +221,7 @@ describe('describeUserNum against the simulator', () => {
     const { s, clock } = await sim();
     const ts = Math.floor(clock.wall / 1000);
     const nonce = '0123456789abcdef';
-    const q = new URLSearchParams({ Action: 'DescribeUserNum', AppId: String(APP), SignatureNonce: nonce, Timestamp: String(ts) });
+    const q = new URLSearchParams({ Action: 'DescribeUserNum', AppId: String(APP), SignatureNonce: nonce, Timestamp: String(ts), IsTest: 'false' });
     q.set('Signature', signature(APP, nonce, SECRET, ts));
     q.set('SignatureVersion', '2.0');
     for (let i = 0; i < 11; i++) q.append('RoomId[]', `r${i}`);
