@@ -138,7 +138,8 @@ export class ZegoClient {
     q.set('Timestamp', String(timestamp));
     q.set('Signature', signature(appId, nonce, secret.reveal(), timestamp));
     q.set('SignatureVersion', '2.0');
-    if (isTest) q.set('IsTest', 'true');
+    // Required for projects created before 2021-11-16, and ZEGO's own examples always send it.
+    q.set('IsTest', isTest ? 'true' : 'false');
     for (const [k, v] of params) q.append(k, v);
     return url;
   }
