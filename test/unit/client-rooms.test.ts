@@ -302,7 +302,8 @@ describe('room API response validation', () => {
     ['a negative count', [{ RoomId: 'a', UserCount: -1, AdminUserCount: 0 }]],
     ['a fractional count', [{ RoomId: 'a', UserCount: 1.5, AdminUserCount: 0 }]],
     ['a non-numeric count', [{ RoomId: 'a', UserCount: 'many', AdminUserCount: 0 }]],
-    ['no AdminUserCount', [{ RoomId: 'a', UserCount: 1 }]],
+    ['an AdminUserCount that is no count', [{ RoomId: 'a', UserCount: 1, AdminUserCount: 'x' }]],
+    ['an AdminUserCount of null', [{ RoomId: 'a', UserCount: 1, AdminUserCount: null }]],
     ['no RoomId', [{ UserCount: 1, AdminUserCount: 0 }]],
     [
       'a room listed twice',
@@ -315,6 +316,59 @@ describe('room API response validation', () => {
     const r = await users({ UserCountList: list }, ['a']);
     expect(r.code).toBe('bad_response');
     expect(r.outcome).toMatchObject({ kind: 'failed', reason: 'error' });
+  });
+
+  it('an absent AdminUserCount is 0 (the docs: "if the room has no such users, ignore this parameter")', async () => {
+    const r = await users({ UserCountList: [{ RoomId: 'a', UserCount: 3 }] }, ['a']);
+    expect(r.code).toBe('0');
+    expect(r.outcome).toEqual({ kind: 'ok', counts: [{ roomId: 'a', userCount: 3, adminUserCount: 0 }] });
+  });
+
+  it.each([104, 5024, 50001])('room does not exist (%i) on the list is a successful read of an empty room, whatever Data holds', async (code) => {
+    const api = await fixed(
+      JSON.stringify({ Code: code, Message: 'room not exist', RequestId: 'r', Data: { StreamList: [{ StreamId: 'ghost', CreateTime: NOW_SEC }] } }),
+    );
+    const r = await client(api.url, null).describeSimpleStreamList('r');
+    expect(r.code).toBe(String(code));
+    expect(r.outcome).toEqual({ kind: 'ok', streams: [] });
+  });
+
+  it('room does not exist on DescribeUserNum counts every room asked for 0', async () => {
+    const api = await fixed(JSON.stringify({ Code: 104, Message: 'room not exist', Data: {} }));
+    const r = await client(api.url, null).describeUserNum(['a', 'b']);
+    expect(r.outcome).toEqual({
+      kind: 'ok',
+      counts: [
+        { roomId: 'a', userCount: 0, adminUserCount: 0 },
+        { roomId: 'b', userCount: 0, adminUserCount: 0 },
+      ],
+    });
+  });
+
+  it.each([
+    [7, 'throttled'],
+    [206, 'throttled'],
+    [207, 'room_throttled'],
+    [1, 'transient'],
+    [154, 'transient'],
+    [3, 'config'],
+    [9, 'config'],
+    [100000017, 'config'],
+  ] as const)('code %i on a room API reads %s', async (code, reason) => {
+    const api = await fixed(JSON.stringify({ Code: code, Message: 'm', Data: {} }));
+    const c = client(api.url, null);
+    for (const r of [await c.describeSimpleStreamList('r'), await c.describeUserNum(['r'])]) {
+      expect(r.code).toBe(String(code));
+      expect(r.outcome).toMatchObject({ kind: 'failed', reason });
+    }
+  });
+
+  it('room APIs send IsTest on every call, false in production', async () => {
+    const api = await fixed(ok({ StreamList: [] }));
+    const c = client(api.url, null);
+    await c.describeSimpleStreamList('r');
+    await c.describeUserNum(['r']);
+    expect(api.queries.map((q) => q.get('IsTest'))).toEqual(['false', 'false']);
   });
 
   it('stream-state codes mean nothing for a room: 41004 is an error, not "not found"', async () => {
