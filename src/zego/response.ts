@@ -177,6 +177,9 @@ export function parseUserNumResponse(status: number, body: string, roomIds: read
     // The docs: "if the room has no such users, ignore this parameter": absent is 0, present must be valid.
     const adminUserCount = entry['AdminUserCount'] === undefined ? 0 : readCount(entry['AdminUserCount']);
     if (adminUserCount === undefined) return { ...base, ...failed('bad_response', 'error', `${at}.AdminUserCount is not a non-negative integer`) };
+    if (userCount > MAX_PLAUSIBLE_USERS) return { ...base, ...failed('bad_response', 'error', `${at}.UserCount ${userCount} is above ${MAX_PLAUSIBLE_USERS}`) };
+    if (adminUserCount > userCount)
+      return { ...base, ...failed('bad_response', 'error', `${at}.AdminUserCount ${adminUserCount} is above UserCount ${userCount} (admins are counted in it)`) };
     const roomId = roomIds.includes(listed) ? listed : (ids.isTest && stripTestPrefix(listed, ids.appId)) || listed;
     if (byRoom.has(roomId)) return { ...base, ...failed('bad_response', 'error', `${at}.RoomId ${JSON.stringify(clip(roomId))} is listed twice`) };
     byRoom.set(roomId, { roomId, userCount, adminUserCount });
@@ -184,6 +187,12 @@ export function parseUserNumResponse(status: number, body: string, roomIds: read
   const counts = roomIds.map((roomId) => byRoom.get(roomId) ?? { roomId, userCount: 0, adminUserCount: 0 });
   return { ...base, code: labelOf('DescribeUserNum', code), outcome: { kind: 'ok', counts } };
 }
+
+/**
+ * ZEGO's room service holds "millions of users" in one room: 100 million is beyond any real room,
+ * so a count above it is a broken answer, not an audience.
+ */
+export const MAX_PLAUSIBLE_USERS = 100_000_000;
 
 /**
  * A time outside the plausible window makes the whole answer a bad response: shown, it would be
