@@ -116,7 +116,7 @@ function decode(part: string): string | null {
 function handleRoom(method: string, rest: string, rawBody: string, sim: ControlTarget): ControlResponse {
   const parts = rest.split('/');
   const roomId = decode(parts[0] ?? '');
-  if (roomId === null || !isValidRoomId(roomId)) return bad("room id must be 1..128 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/");
+  if (roomId === null || !isValidRoomId(roomId)) return bad("room id must be 1..127 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>\\");
   try {
     if (parts.length === 1) {
       if (method === 'DELETE') return sim.removeRoom(roomId) ? { status: 200, body: { deleted: roomId } } : bad('no such room', 404);

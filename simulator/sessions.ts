@@ -21,7 +21,7 @@ export function randomSessionId(): string {
 
 /**
  * The room a stream publishes in when nothing says otherwise: a room of its own, `room-<stream id>`
- * (a stream id over 123 bytes would break the 128-byte room id rule: its sha1 stands in for it).
+ * (a stream id too long for the room id rule has its sha1 stand in for it).
  */
 export function defaultRoomId(streamId: string): string {
   const id = `room-${streamId}`;

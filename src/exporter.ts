@@ -5,16 +5,18 @@ import { landingRows, renderLanding } from './http/landing.js';
 import type { WebSecurity } from './http/web-security.js';
 import type { Format } from './metrics/exposition.js';
 import { ScrapeRenderer } from './metrics/scrape.js';
-import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
+import { SelfMetrics, type ApiCallResult, type BuildInfo, type ExporterStatus } from './metrics/self.js';
 import { StreamFamilies } from './metrics/block-cache.js';
 import { Parts, type PartsContext } from './parts/index.js';
 import type { PartFactory } from './parts/part.js';
 import { ReloadStatus } from './reload.js';
 import { StreamProbing } from './scheduler/probing.js';
+import { ApiConfigErrors } from './state/api-config-errors.js';
 import { ApiHealth } from './state/api-health.js';
 import { StateStore, type WatchedStream } from './state/store.js';
 import { outcomeLabel, type ProbeResult } from './zego/outcome.js';
 import { CurrentClient } from './zego/current-client.js';
+import type { ApiAction } from './zego/protocol.js';
 
 export interface ExporterOptions {
   config: Config;
@@ -44,6 +46,7 @@ export class Exporter {
   readonly #client: CurrentClient;
   readonly #store: StateStore;
   readonly #health: ApiHealth;
+  readonly #configErrors: ApiConfigErrors;
   readonly #parts: Parts;
   /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
   readonly route: Parts['route'] = (req, res) => this.#parts.route(req, res);
@@ -65,11 +68,12 @@ export class Exporter {
     this.#client = new CurrentClient(opts.config.zego, { now: this.#now, logger: this.#log, dispatcher: opts.dispatcher });
     this.#store = new StateStore({ logger: this.#log, now: this.#now });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
+    this.#configErrors = new ApiConfigErrors({ logger: this.#log, now: this.#now, appId: () => this.#config.zego.appId });
     // Called back only after construction, when every field below is set.
     const ctx: PartsContext = {
       ...{ logger: this.#log, now: this.#now, store: this.#store, roomApi: this.#client, web: opts.web },
       recordCallback: (event, result) => this.#metrics.observeCallback(event, result),
-      recordApiCall: (api, result) => this.#metrics.observe(result, api),
+      recordApiCall: (api, result) => this.#recordApiCall(api, result),
       lastSequence: () => this.#client.lastSequence,
       watchStart: (w) => this.#watchStart(w),
       watchStop: (id) => this.#watchStop(id),
@@ -136,6 +140,7 @@ export class Exporter {
       reloadSuccessTimestampSec: this.#reload.successAtSec,
       callbackDisagreements: this.#store.disagreementsTotal,
       apiBudgets: this.#parts.apiBudgets(),
+      configErrors: this.#configErrors.all(),
     };
   }
 
@@ -152,7 +157,12 @@ export class Exporter {
     const { rateLimit, achievableRefreshSec } = this.status();
     const { endpoint, appId, isTest } = this.#config.zego;
     const view = { version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, rateLimit, achievableRefreshSec };
-    return renderLanding({ ...view, rows: landingRows(this.#store.snapshot(), this.#now()), totalStreams: this.#store.size, notes: this.#parts.landing() });
+    return renderLanding({
+      ...view,
+      rows: landingRows(this.#store.snapshot(), this.#now()),
+      totalStreams: this.#store.size,
+      notes: [...this.#configErrors.landing(), ...this.#parts.landing()],
+    });
   }
 
   /** Probing first, then the parts in reverse order (the fleet's gate outlives the calls in flight), then the client. */
@@ -171,10 +181,16 @@ export class Exporter {
   #onResult(id: string, result: ProbeResult, shared: boolean): void {
     // Another replica's call (shared): its answer time is the probe time, and it is not our API traffic.
     if (shared) return this.#store.applyProbe(id, result, result.sentAtMs + result.durationMs);
-    this.#metrics.observe(result);
+    this.#recordApiCall('DescribeRTCStreamState', result);
     this.#health.note(id, result);
     this.#store.applyProbe(id, result);
     this.#log.debug({ stream_id: id, code: result.code, outcome: outcomeLabel(result.outcome), duration_ms: Math.round(result.durationMs) }, 'probe');
+  }
+
+  /** Every call this process made to any API, whatever became of its answer. */
+  #recordApiCall(api: ApiAction, result: ApiCallResult): void {
+    this.#metrics.observe(result, api);
+    this.#configErrors.note(api, result);
   }
 
   /** The configured streams, then what the parts add (discovered streams), each id once: O(streams), for a reload. */

@@ -1,9 +1,9 @@
 import { isPlausibleTimeMs } from '../zego/time.js';
 
 /**
- * Callback bodies → typed events. ZEGO documents the body as JSON but its samples read form
- * fields, so both are accepted (and JSON that arrives URL-encoded). Every failure is a value with a
- * short reason, never an exception.
+ * Callback bodies → typed events. ZEGO sends JSON by default and form fields on request, so both
+ * are accepted (and JSON that arrives URL-encoded), told apart by the body. Every failure is a
+ * value with a short reason, never an exception.
  */
 
 import { isValidRoomId, isValidStreamId } from '../zego/protocol.js';
@@ -34,12 +34,17 @@ export interface SignedPart {
   event: string;
 }
 
-/** `roomId`: the callback's room_id when it keeps the room id rule (absent otherwise: the room stays unknown). */
+/**
+ * `roomId`: the callback's room_id when it keeps the room id rule (absent otherwise: the room stays
+ * unknown). `roomSession`: the opaque room_session_id, within which alone stream_seq orders events
+ * (absent when missing or unusable).
+ */
 export type StreamEvent =
-  | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number; roomId?: string }
+  | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number; roomId?: string; roomSession?: string }
   | {
       event: 'stream_close';
       roomId?: string;
+      roomSession?: string;
       streamId: string;
       streamSeq: number;
       createTimeMs: number | null;
@@ -50,21 +55,24 @@ export type StreamEvent =
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** Flat string fields from a body. Non-scalar JSON values (the url arrays) are dropped: nothing here reads them. */
-export function parseBody(contentType: string | undefined, body: string): Parsed<Record<string, string>> {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+/**
+ * Flat string fields from a body. The body decides, never the header: ZEGO sends JSON by default
+ * and form fields on request, and does not document the Content-Type, so a JSON body labelled
+ * form-urlencoded (or a form labelled JSON) is read as what it is. JSON that arrives URL-encoded
+ * (`%7B…`) is read as JSON. Non-scalar JSON values (the url arrays) are dropped: nothing here
+ * reads them.
+ */
+export function parseBody(body: string): Parsed<Record<string, string>> {
   let text = body.trim();
   if (text === '') return { ok: false, reason: 'empty body' };
-  if (type === 'application/x-www-form-urlencoded' || (type !== 'application/json' && !text.startsWith('{'))) {
-    if (text.startsWith('%7B') || text.startsWith('%7b')) {
-      try {
-        text = decodeURIComponent(text.replace(/\+/g, ' '));
-      } catch {
-        return { ok: false, reason: 'body is not valid URL encoding' };
-      }
-    } else {
-      return { ok: true, value: fromForm(text) };
+  if (text.startsWith('%7B') || text.startsWith('%7b')) {
+    try {
+      text = decodeURIComponent(text.replace(/\+/g, ' '));
+    } catch {
+      return { ok: false, reason: 'body is not valid URL encoding' };
     }
+  } else if (!text.startsWith('{') && !text.startsWith('[')) {
+    return { ok: true, value: fromForm(text) };
   }
   let value: unknown;
   try {
@@ -92,6 +100,8 @@ export const MAX_NONCE_CHARS = 64;
 const NONCE_RE = new RegExp(`^[\\x21-\\x7e]{1,${MAX_NONCE_CHARS}}$`);
 /** Unix seconds: up to 12 digits (the year 33658), as the verifier reads them. */
 const TIMESTAMP_RE = /^\d{1,12}$/;
+/** room_session_id: opaque, kept per stream, so bounded to what any real id fits in. */
+const ROOM_SESSION_RE = /^[\x21-\x7e]{1,64}$/;
 /** sha1 hex, either case. */
 const SIGNATURE_RE = /^[0-9a-fA-F]{40}$/;
 
@@ -119,7 +129,12 @@ export function streamEvent(f: Record<string, string>): Parsed<StreamEvent> {
   const streamSeq = uint(f['stream_seq']);
   if (streamSeq === null) return { ok: false, reason: 'stream_seq missing or not a number' };
   const room = f['room_id'];
-  const roomId = room !== undefined && isValidRoomId(room) ? { roomId: room } : {};
+  const session = f['room_session_id'];
+  const roomId = {
+    ...(room !== undefined && isValidRoomId(room) ? { roomId: room } : {}),
+    // Opaque to us (ZEGO sends a number or a string); bounded, since it is kept with the stream.
+    ...(session !== undefined && ROOM_SESSION_RE.test(session) ? { roomSession: session } : {}),
+  };
   if (event === 'stream_create') {
     // create_time (s) is the documented fallback when create_time_ms is absent.
     const createTimeMs = uint(f['create_time_ms']) ?? mul(uint(f['create_time']), 1000);

@@ -126,7 +126,7 @@ export class CallbackReceiver {
   }
 
   #admit(contentType: string | undefined, body: string, receivedAtMs: number): Admitted | { receipt: Receipt } {
-    const fields = parseBody(contentType, body);
+    const fields = parseBody(body);
     if (!fields.ok) return { receipt: receipt('other', 'malformed', fields.reason) };
     const signed = signedPart(fields.value);
     const ev = eventLabel(fields.value['event']);

@@ -25,6 +25,8 @@ export interface ExporterStatus {
    * scrape time from the parts that own them: their series carry `api="<Action>"`.
    */
   apiBudgets?: readonly ApiBudgetStatus[];
+  /** Configuration errors per API and code since start: 1 while one lasts, 0 after. */
+  configErrors?: readonly { api: ApiAction; code: string; active: boolean }[];
 }
 
 /** One API's budget, as the `api`-labelled budget gauges show it. */
@@ -173,6 +175,16 @@ export class SelfMetrics {
       'API calls per second the configured intervals ask for (sum of 1/interval), per API.',
       (b) => b.demandPerSec,
     );
+    new Gauge({
+      name: 'zego_exporter_api_config_error',
+      help: 'ZEGO answered this API with a configuration error (a code no retry fixes: service not enabled, unknown AppID, IsTest, no permission): 1 while it lasts, 0 once the API answers otherwise. Absent until one happens.',
+      labelNames: ['api', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const e of status().configErrors ?? []) this.set({ api: e.api, code: e.code }, e.active ? 1 : 0);
+      },
+    });
     gauge('zego_exporter_streams_watched', 'Streams the exporter watches.', (s) => s.streamsWatched);
     budgetGauge('zego_exporter_budget_slots_held', 'Budget slots held per API: calls in flight plus calls within 1 s of their response.', (b) => b.slotsHeld);
     gauge('zego_exporter_clock_offset_seconds', "ZEGO server clock minus this host's, learned from timestamp errors.", (s) => s.clockOffsetSec);

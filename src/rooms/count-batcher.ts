@@ -1,7 +1,7 @@
 import type { Budget } from '../scheduler/budget.js';
 import type { UserCountResult } from '../zego/outcome.js';
 import { MAX_ROOMS_PER_USER_NUM } from '../zego/protocol.js';
-import { feedback } from './feedback.js';
+import { feedback } from '../scheduler/feedback.js';
 import type { ScheduledRoom } from './list-scheduler.js';
 
 /** A due room waits at most this long for others to fill its batch (less for short intervals). */

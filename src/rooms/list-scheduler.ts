@@ -1,6 +1,6 @@
 import type { Budget } from '../scheduler/budget.js';
 import type { RoomStreamsResult } from '../zego/outcome.js';
-import { feedback } from './feedback.js';
+import { feedback } from '../scheduler/feedback.js';
 
 /** ZEGO answers one DescribeSimpleStreamList per room per 10 s. */
 export const ROOM_HOLD_MS = 10_000;

@@ -1,3 +1,4 @@
+import { feedback } from './feedback.js';
 import type { ProbeResult } from '../zego/outcome.js';
 import type { Budget } from './budget.js';
 import { IntervalClasses, planClasses } from './plan.js';
@@ -226,7 +227,7 @@ export class Scheduler {
     this.#opts.budget
       .run(run, { signal: dequeue.signal })
       .then((result) => {
-        if (result !== undefined) this.#feedback(result);
+        if (result !== undefined) feedback(this.#opts.budget, result.outcome);
         if (result !== undefined && share) void share.publish(entry.id, result, entry.intervalMs);
         if (entry.removed) return;
         if (result !== undefined) {
@@ -242,16 +243,6 @@ export class Scheduler {
         // probe() never rejects; should a bug make it, the stream must not drop out of rotation.
         if (!entry.removed && this.#running) this.#scheduleNext(entry, entry.intervalMs);
       });
-  }
-
-  /** What the API's answer says about the AppID's budget, as opposed to the stream. */
-  #feedback(result: ProbeResult): void {
-    const { budget } = this.#opts;
-    const o = result.outcome;
-    if (o.kind === 'failed' && o.reason === 'throttled') return budget.noteThrottled();
-    budget.noteAccepted();
-    if (o.kind === 'failed' && (o.reason === 'auth' || o.reason === 'config')) budget.setSlowMode(true);
-    else if (o.kind !== 'failed') budget.setSlowMode(false);
   }
 
   #scheduleNext(entry: Entry, afterSentMs: number): void {

@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import type { FailureReason, ProbeResult } from '../zego/outcome.js';
 
-/** Failures that concern the whole AppID: logged once when they start and once when they end. */
-const APP_WIDE: ReadonlySet<FailureReason> = new Set(['auth', 'config', 'clock_skew', 'throttled']);
+/**
+ * Failures that concern the whole AppID: logged once when they start and once when they end.
+ * Configuration errors are ApiConfigErrors' (one line per API and code, with what to do).
+ */
+const APP_WIDE: ReadonlySet<FailureReason> = new Set(['auth', 'clock_skew', 'throttled']);
 
 const MESSAGES: Record<string, string> = {
   auth: 'ZEGO API rejects our credentials: check app_id and server_secret',
-  config: 'ZEGO API rejects the AppID or environment: check app_id and is_test',
   clock_skew: 'ZEGO API reports a timestamp error: correcting from its Date header; check the host clock',
   throttled: 'ZEGO API is throttling this AppID: backing off (other callers share its budget)',
 };
@@ -40,10 +42,11 @@ export class ApiHealth {
 
   note(streamId: string, result: ProbeResult): void {
     const o = result.outcome;
+    if (o.kind === 'failed' && o.reason === 'config') return;
     if (o.kind === 'failed' && APP_WIDE.has(o.reason)) {
       if (this.#condition !== o.reason) {
         this.#condition = o.reason;
-        const level = o.reason === 'auth' || o.reason === 'config' ? 'error' : 'warn';
+        const level = o.reason === 'auth' ? 'error' : 'warn';
         this.#log[level]({ code: result.code, outcome: o.reason, stream_id: streamId, detail: o.message }, MESSAGES[o.reason] ?? o.message);
       }
       return;

@@ -171,12 +171,15 @@ export class StateStore {
     if (s.source === 'room_list' && s.observedAtMs !== null && result.sentAtMs < s.observedAtMs) return;
     const wasActive = s.active;
     const wasNotFound = s.notFound;
+    s.source = 'probe';
+    s.observedAtMs = result.sentAtMs;
+    // Without the history permission (ZEGO's default) a closed stream answers 41004, with no close
+    // time: for a stream already known closed that is the same close, not a new state.
+    if (o.kind === 'not_found' && wasActive === false && !wasNotFound) return;
     s.active = o.kind === 'active';
     s.notFound = o.kind === 'not_found';
     s.createTimeSec = o.kind === 'active' ? o.createTimeSec : null;
     s.closeTimeSec = o.kind === 'closed' ? o.closeTimeSec : null;
-    s.source = 'probe';
-    s.observedAtMs = result.sentAtMs;
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = now;
       this.#logChange(s, wasActive, result.code, 'probe');

@@ -25,7 +25,17 @@ export interface ZegoClientOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
+/** Every answer but a room's stream list is a few hundred bytes: 64 KiB is room to spare. */
 const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * DescribeSimpleStreamList answers with every stream of the room. ZEGO documents no limit on the
+ * streams of one room, so the cap is sized for far more than a real room: an entry with every field
+ * at its largest (256-byte StreamId, 64-byte UserId, 256-byte UserName, times, JSON) is ~700 bytes,
+ * so 1 MiB holds ~1 500 of them; a 600-stream room of ordinary ids is ~76 KB. It does not depend
+ * on probe.max_room_streams: a room is read whole or not at all (a list with a hole would close
+ * the missing streams).
+ */
+export const MAX_STREAM_LIST_BYTES = 1024 * 1024;
 
 /**
  * ZEGO accepts 10 minutes of skew, so a real offset is minutes; a `Date` header days away is a
@@ -97,6 +107,7 @@ export class ZegoClient {
       (nowMs) => this.#signedUrl('DescribeSimpleStreamList', [['RoomId', roomId]], nowMs),
       (status, body, sentAtMs) => parseStreamListResponse(status, body, ids, sentAtMs),
       signal,
+      MAX_STREAM_LIST_BYTES,
     );
     return { ...r, roomId };
   }
@@ -138,7 +149,8 @@ export class ZegoClient {
     q.set('Timestamp', String(timestamp));
     q.set('Signature', signature(appId, nonce, secret.reveal(), timestamp));
     q.set('SignatureVersion', '2.0');
-    if (isTest) q.set('IsTest', 'true');
+    // Required for projects created before 2021-11-16, and ZEGO's own examples always send it.
+    q.set('IsTest', isTest ? 'true' : 'false');
     for (const [k, v] of params) q.append(k, v);
     return url;
   }
@@ -152,6 +164,7 @@ export class ZegoClient {
     url: (nowMs: number) => URL,
     parse: (status: number, body: string, sentAtMs: number) => Parsed<O>,
     signal: AbortSignal | undefined,
+    maxBodyBytes = MAX_BODY_BYTES,
   ): Promise<ApiCallMeta & { outcome: O | FailedOutcome }> {
     const sentAtMs = this.#now();
     const started = performance.now();
@@ -175,7 +188,7 @@ export class ZegoClient {
       });
       let body: string;
       try {
-        body = await readCapped(res.body, MAX_BODY_BYTES);
+        body = await readCapped(res.body, maxBodyBytes);
       } catch (err) {
         res.body.destroy(); // frees the keep-alive connection an unread body would pin
         throw err;

@@ -1,67 +1,155 @@
 import type { FailureReason } from './outcome.js';
-
-/** Business codes of DescribeRTCStreamState, read as the notes' table says. */
-export type CodeClass = 'active' | 'closed' | 'not_found' | FailureReason;
-
-const TABLE: ReadonlyMap<number, CodeClass> = new Map<number, CodeClass>([
-  [0, 'active'],
-  [41006, 'closed'],
-  [41004, 'not_found'],
-  [30002, 'throttled'],
-  [1010, 'throttled'],
-  [5007, 'throttled'],
-  [3002, 'clock_skew'],
-  [100000004, 'clock_skew'],
-  [40005, 'auth'],
-  [5003, 'auth'],
-  [100000005, 'auth'],
-  [3003, 'auth'],
-  [30004, 'config'],
-  [100000016, 'config'],
-  [30005, 'config'],
-  [3000, 'config'],
-  [100000001, 'config'],
-  [30009, 'stream_config'],
-  [3001, 'transient'],
-  [30003, 'transient'],
-  [5000, 'transient'],
-  [5001, 'transient'],
-  [5002, 'transient'],
-  [5006, 'transient'],
-  [100000015, 'transient'],
-]);
-
-/** Codes only the room APIs give: 154 is DescribeSimpleStreamList's "failed to get list information". */
-const ROOM_TABLE: ReadonlyMap<number, RoomCodeClass> = new Map<number, RoomCodeClass>([
-  [0, 'ok'],
-  [154, 'transient'],
-]);
-
-/** A room API's reading of a Code: `ok` or why the call told us nothing. */
-export type RoomCodeClass = 'ok' | FailureReason;
+import type { ApiAction } from './protocol.js';
 
 /**
- * The `code` label value of a Code: its own for the codes of the tables, one shared `other` for
- * the rest, so a broken or hostile server cannot grow the series set (the Message keeps the code).
+ * ZEGO's return codes by API family, as its docs list them (`return-codes.mdx` and each API's
+ * page; see ../shared notes "Response" and "Room APIs"). One row per documented code and family:
+ * the reading, what the code means, and where the docs say so. Nothing outside zego/ interprets a
+ * Code: everything reads the class this table gives.
  */
-export function codeLabel(code: number): string {
-  return TABLE.has(code) || ROOM_TABLE.has(code) ? String(code) : 'other';
+
+/** Which part of ZEGO's code space an Action answers from. The gateway's codes apply to every Action. */
+export type CodeFamily = 'gateway' | 'stream_state' | 'room';
+
+/**
+ * What a Code means to the exporter. The stream readings (`active`, `closed`, `not_found`) only
+ * for DescribeRTCStreamState; `ok` and `room_absent` (the room does not exist: nobody is in it)
+ * only for the room APIs; the rest are why a call told us nothing (see FailureReason).
+ */
+export type CodeClass = 'active' | 'closed' | 'not_found' | 'ok' | 'room_absent' | FailureReason;
+
+export interface CodeRow {
+  code: number;
+  family: CodeFamily;
+  cls: CodeClass;
+  meaning: string;
+  /** The docs page (and section) the row comes from. */
+  doc: string;
+}
+
+const RETURN_CODES = 'return-codes.mdx (global return codes)';
+const STREAM_STATE_PAGE = 'DescribeRTCStreamState page, Response';
+const ROOM_CODES = 'return-codes.mdx (room signalling)';
+const LIST_PAGE = 'DescribeSimpleStreamList page';
+
+const row = (code: number, family: CodeFamily, cls: CodeClass, meaning: string, doc: string): CodeRow => ({ code, family, cls, meaning, doc });
+
+export const CODE_TABLE: readonly CodeRow[] = [
+  // Gateway: every Action. Only 100000004 (expired), 100000005 (signature) and 100000015 (internal)
+  // can change without the operator; every other one stays until someone fixes the setup.
+  row(100000000, 'gateway', 'config', 'host header error', RETURN_CODES),
+  row(100000001, 'gateway', 'config', 'AppId format error', RETURN_CODES),
+  row(100000002, 'gateway', 'config', 'Timestamp empty', RETURN_CODES),
+  row(100000003, 'gateway', 'config', 'Timestamp format error', RETURN_CODES),
+  row(100000004, 'gateway', 'clock_skew', 'signature expired (Timestamp out of the 10 min window)', RETURN_CODES),
+  row(100000005, 'gateway', 'auth', 'signature error', RETURN_CODES),
+  row(100000006, 'gateway', 'config', 'Action empty', RETURN_CODES),
+  row(100000007, 'gateway', 'config', 'Action not supported', RETURN_CODES),
+  row(100000008, 'gateway', 'config', 'SignatureNonce empty', RETURN_CODES),
+  row(100000009, 'gateway', 'config', 'Signature empty', RETURN_CODES),
+  row(100000010, 'gateway', 'config', 'failed to get the ServerSecret (unknown AppId)', RETURN_CODES),
+  row(100000011, 'gateway', 'config', 'failed to get the app configuration', RETURN_CODES),
+  row(100000013, 'gateway', 'config', 'SignatureVersion empty', RETURN_CODES),
+  row(100000014, 'gateway', 'config', 'SignatureVersion not supported', RETURN_CODES),
+  row(100000015, 'gateway', 'transient', 'gateway internal error', RETURN_CODES),
+  row(100000016, 'gateway', 'config', 'app not configured for production (IsTest)', RETURN_CODES),
+  row(100000017, 'gateway', 'config', 'service not enabled for this app', RETURN_CODES),
+  // DescribeRTCStreamState.
+  row(0, 'stream_state', 'active', 'stream exists and is active', STREAM_STATE_PAGE),
+  row(41006, 'stream_state', 'closed', 'stream exists but closed (stream status history permission only)', STREAM_STATE_PAGE),
+  row(41004, 'stream_state', 'not_found', 'StreamId does not exist (or closed, without the history permission)', STREAM_STATE_PAGE),
+  row(30002, 'stream_state', 'throttled', 'call rate too high', RETURN_CODES),
+  row(1010, 'stream_state', 'throttled', 'call rate too high', RETURN_CODES),
+  row(5007, 'stream_state', 'throttled', 'call rate too high', RETURN_CODES),
+  row(3002, 'stream_state', 'clock_skew', 'timestamp error', RETURN_CODES),
+  row(40005, 'stream_state', 'auth', 'authentication failed', RETURN_CODES),
+  row(5003, 'stream_state', 'auth', 'authentication failed', RETURN_CODES),
+  row(30004, 'stream_state', 'config', 'wrong IsTest', RETURN_CODES),
+  row(30005, 'stream_state', 'config', 'invalid AppId', RETURN_CODES),
+  row(3000, 'stream_state', 'config', 'invalid App', RETURN_CODES),
+  row(30009, 'stream_state', 'stream_config', 'StreamId does not follow the naming rules', RETURN_CODES),
+  row(3001, 'stream_state', 'transient', 'internal error', RETURN_CODES),
+  row(30003, 'stream_state', 'transient', 'internal error', RETURN_CODES),
+  row(5000, 'stream_state', 'transient', 'internal error', RETURN_CODES),
+  row(5001, 'stream_state', 'transient', 'internal error', RETURN_CODES),
+  row(5002, 'stream_state', 'transient', 'internal error', RETURN_CODES),
+  row(5006, 'stream_state', 'transient', 'internal error', RETURN_CODES),
+  // Room signalling: DescribeSimpleStreamList, DescribeUserNum.
+  row(0, 'room', 'ok', 'success', ROOM_CODES),
+  row(1, 'room', 'transient', 'failed / busy', ROOM_CODES),
+  row(2, 'room', 'error', 'bad parameter', ROOM_CODES),
+  row(3, 'room', 'config', 'verification failed', ROOM_CODES),
+  row(7, 'room', 'throttled', 'over the per-second limit', ROOM_CODES),
+  row(9, 'room', 'config', 'no permission', ROOM_CODES),
+  row(104, 'room', 'room_absent', 'room does not exist', ROOM_CODES),
+  row(154, 'room', 'transient', 'failed to get the list information', LIST_PAGE),
+  row(206, 'room', 'throttled', 'AppID QPS limit', ROOM_CODES),
+  row(207, 'room', 'room_throttled', 'room QPS limit', ROOM_CODES),
+  row(5024, 'room', 'room_absent', 'room does not exist', ROOM_CODES),
+  row(50001, 'room', 'room_absent', 'room does not exist', ROOM_CODES),
+  row(50002, 'room', 'error', 'user does not exist', ROOM_CODES),
+];
+
+/** Which family an Action answers from besides the gateway. */
+const FAMILY: Readonly<Record<ApiAction, CodeFamily>> = {
+  DescribeRTCStreamState: 'stream_state',
+  DescribeSimpleStreamList: 'room',
+  DescribeUserNum: 'room',
+};
+
+const BY_FAMILY = new Map<CodeFamily, ReadonlyMap<number, CodeRow>>();
+for (const r of CODE_TABLE) {
+  const m = (BY_FAMILY.get(r.family) ?? new Map<number, CodeRow>()) as Map<number, CodeRow>;
+  m.set(r.code, r);
+  BY_FAMILY.set(r.family, m);
+}
+
+/** The row of a Code as `api` answers it (its family's, else the gateway's), or undefined for an undocumented code. */
+export function codeRow(api: ApiAction, code: number): CodeRow | undefined {
+  return BY_FAMILY.get(FAMILY[api])?.get(code) ?? BY_FAMILY.get('gateway')?.get(code);
 }
 
 /**
- * Room APIs (DescribeSimpleStreamList, DescribeUserNum) share the AppID-wide codes of the table
- * (rate, clock, auth, config, internal errors); the stream-state readings (closed, not found, a
- * StreamId breaking the rules) mean nothing for a room, so they and unknown codes are errors.
+ * How `api` reads a Code. An undocumented code is `error`, retried at the normal pace: it tells us
+ * nothing about the subject, and guessing a state from it could flip a stream or a room.
  */
-export function classifyRoomCode(code: number): RoomCodeClass {
-  const own = ROOM_TABLE.get(code);
-  if (own !== undefined) return own;
-  const shared = TABLE.get(code);
-  if (shared === undefined || shared === 'active' || shared === 'closed' || shared === 'not_found' || shared === 'stream_config') return 'error';
-  return shared;
+export function classify(api: ApiAction, code: number): CodeClass {
+  return codeRow(api, code)?.cls ?? 'error';
 }
 
-/** Unknown codes are errors, retried at the normal pace: they tell us nothing about the stream. */
-export function classifyCode(code: number): CodeClass {
-  return TABLE.get(code) ?? 'error';
+/**
+ * The `code` label value of a Code: its own for the codes the table lists for `api`, one shared
+ * `other` for the rest, so a broken or hostile server cannot grow the series set (the Message
+ * keeps the code).
+ */
+export function codeLabel(api: ApiAction, code: number): string {
+  return codeRow(api, code) === undefined ? 'other' : String(code);
+}
+
+/**
+ * What the operator must do about a configuration error (a `config` row), in one line: the log
+ * line and the landing page say it. `appId` is shown (it is not a secret).
+ */
+export function configErrorAdvice(api: ApiAction, code: number, appId: number): string {
+  switch (code) {
+    case 100000017:
+      return `ZEGO says this service is not enabled for AppID ${appId}: ask ZEGO to enable ${api}`;
+    case 100000010:
+      return `ZEGO finds no ServerSecret for AppID ${appId}: check zego.app_id (and that the endpoint is the AppID's region)`;
+    case 100000011:
+      return `ZEGO cannot read the configuration of AppID ${appId}: check zego.app_id, or ask ZEGO support`;
+    case 100000016:
+    case 30004:
+      return `AppID ${appId} is not configured for the environment asked for: set zego.is_test to match the app (test environment until launch)`;
+    case 100000001:
+    case 30005:
+    case 3000:
+      return `ZEGO rejects AppID ${appId}: check zego.app_id`;
+    case 9:
+      return `ZEGO says AppID ${appId} has no permission for ${api}: ask ZEGO to grant it`;
+    case 3:
+      return `ZEGO's verification of ${api} failed for AppID ${appId}: check zego.app_id and zego.server_secret`;
+    default:
+      return `ZEGO rejects ${api} requests as malformed (${codeRow(api, code)?.meaning ?? `code ${code}`}): check zego.endpoint; if it persists, report it as an exporter bug`;
+  }
 }

@@ -75,10 +75,11 @@ export interface UserCountResult extends ApiCallMeta {
 
 /**
  * Why a call told us nothing about its subject. `throttled`, `clock_skew`, `auth` and `config`
- * concern the whole AppID; `stream_config` only this stream; `transient` and `error` are
- * worth retrying at the normal pace.
+ * concern the whole AppID; `stream_config` only this stream; `room_throttled` (a room API's room
+ * QPS limit) only this room, never the API's budget; `transient` and `error` are worth retrying
+ * at the normal pace.
  */
-export type FailureReason = 'throttled' | 'clock_skew' | 'auth' | 'config' | 'stream_config' | 'transient' | 'error';
+export type FailureReason = 'throttled' | 'room_throttled' | 'clock_skew' | 'auth' | 'config' | 'stream_config' | 'transient' | 'error';
 
 /** The `outcome` label of zego_exporter_api_requests_total (`ok`: a room API answered). */
 export type OutcomeLabel = 'active' | 'closed' | 'not_found' | 'ok' | FailureReason;

@@ -52,16 +52,16 @@ export function bareStreamId(apiId: string, appId: number, isTest: boolean): str
 }
 
 /**
- * ZEGO's room id rule, from the Express SDK's loginRoom docs (the server APIs point there): up to
- * 128 bytes of digits, English letters and ~ ! @ # $ % ^ & * ( ) _ + = - ` ; ' , . < > /.
- * Space, quotes, `?`, `:` and non-ASCII are not allowed. Whether the test environment prefixes
- * room ids like stream ids is unconfirmed: room ids are checked and sent as configured.
+ * ZEGO's room id rule (the room APIs' pages and the Express SDK's loginRoom docs): under 128 bytes
+ * of digits, English letters and ~ ! @ # $ % ^ & * ( ) _ + = - ` ; ' , . < > \ (a backslash, not a
+ * slash). Space, quotes, `/`, `?`, `:` and non-ASCII are not allowed. Whether the test environment
+ * prefixes room ids like stream ids is unconfirmed: room ids are checked and sent as configured.
  */
-export const MAX_ROOM_ID_BYTES = 128;
-const ROOM_ID_CHARS = /^[A-Za-z0-9~!@#$%^&*()_+=`;',.<>/-]+$/;
+export const MAX_ROOM_ID_BYTES = 127;
+const ROOM_ID_CHARS = /^[A-Za-z0-9~!@#$%^&*()_+=`;',.<>\\-]+$/;
 
 export function isValidRoomId(id: string): boolean {
-  return id.length >= 1 && ROOM_ID_CHARS.test(id) && Buffer.byteLength(id, 'utf8') <= MAX_ROOM_ID_BYTES;
+  return id.length >= 1 && id.length <= MAX_ROOM_ID_BYTES && ROOM_ID_CHARS.test(id);
 }
 
 /** The Actions the exporter calls; the `api` label of the self-metrics carries these names. */

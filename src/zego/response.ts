@@ -1,6 +1,6 @@
-import { classifyCode, classifyRoomCode, codeLabel as labelOf } from './codes.js';
+import { classify, codeLabel as labelOf } from './codes.js';
 import type { FailureReason, ListedStream, ProbeOutcome, RoomStreamsOutcome, RoomUserCount, UserCountOutcome } from './outcome.js';
-import { bareStreamId, isValidStreamId, stripTestPrefix } from './protocol.js';
+import { bareStreamId, isValidStreamId, stripTestPrefix, type ApiAction } from './protocol.js';
 import { isPlausibleTimeMs, parseApiTime } from './time.js';
 
 /** Any Action's answer, read: an outcome, the `code` label and the RequestId if one came. */
@@ -55,8 +55,8 @@ export function parseResponse(status: number, body: string, nowMs: number = Date
   const read = readEnvelope(status, body);
   if (!read.ok) return read.failed;
   const { code, message, requestId, data } = read.envelope;
-  const cls = classifyCode(code);
-  const codeLabel = labelOf(code);
+  const cls = classify('DescribeRTCStreamState', code);
+  const codeLabel = labelOf('DescribeRTCStreamState', code);
   const base = requestId === undefined ? {} : { requestId };
 
   switch (cls) {
@@ -75,6 +75,10 @@ export function parseResponse(status: number, body: string, nowMs: number = Date
     }
     case 'not_found':
       return { ...base, code: codeLabel, outcome: { kind: 'not_found' } };
+    case 'ok':
+    case 'room_absent':
+      // Room readings: not in this Action's family, so never reached; an error if they were.
+      return { ...base, code: codeLabel, outcome: { kind: 'failed', reason: 'error', message: `Code ${code}: ${message}`.trim() } };
     default:
       return { ...base, code: codeLabel, outcome: { kind: 'failed', reason: cls, message: `Code ${code}: ${message}`.trim() } };
   }
@@ -86,18 +90,24 @@ export interface IdContext {
   isTest: boolean;
 }
 
-/** The room APIs' common start: the envelope, and any Code but 0 read as its failure. */
+/**
+ * The room APIs' common start: the envelope, and any Code but success read as its failure. "Room
+ * does not exist" (104, 5024, 50001) is a reading, not a failure: ZEGO destroys a room when its
+ * last user leaves, so for a watched room it means nobody is there now (`absent`).
+ */
 function readRoomEnvelope(
+  api: ApiAction,
   status: number,
   body: string,
-): { ok: true; code: number; base: { requestId?: string }; data: Record<string, unknown> } | { ok: false; failed: Failed } {
+): { ok: true; code: number; absent: boolean; base: { requestId?: string }; data: Record<string, unknown> } | { ok: false; failed: Failed } {
   const read = readEnvelope(status, body);
   if (!read.ok) return read;
   const { code, message, requestId, data } = read.envelope;
   const base = requestId === undefined ? {} : { requestId };
-  const cls = classifyRoomCode(code);
-  if (cls === 'ok') return { ok: true, code, base, data };
-  return { ok: false, failed: { ...base, code: labelOf(code), outcome: { kind: 'failed', reason: cls, message: `Code ${code}: ${message}`.trim() } } };
+  const cls = classify(api, code);
+  if (cls === 'ok' || cls === 'room_absent') return { ok: true, code, absent: cls === 'room_absent', base, data };
+  const reason: FailureReason = cls === 'active' || cls === 'closed' || cls === 'not_found' ? 'error' : cls;
+  return { ok: false, failed: { ...base, code: labelOf(api, code), outcome: { kind: 'failed', reason, message: `Code ${code}: ${message}`.trim() } } };
 }
 
 /**
@@ -106,11 +116,12 @@ function readRoomEnvelope(
  * answer `bad_response`: a list with a hole would read the missing stream as gone.
  */
 export function parseStreamListResponse(status: number, body: string, ids: IdContext, nowMs: number = Date.now()): Parsed<RoomStreamsOutcome> {
-  const read = readRoomEnvelope(status, body);
+  const read = readRoomEnvelope('DescribeSimpleStreamList', status, body);
   if (!read.ok) return read.failed;
   const { code, base, data } = read;
-  // An empty room may come without the list at all; anything else that is not an array is broken.
-  const list = data['StreamList'] ?? [];
+  // A room that does not exist publishes nothing, whatever Data holds; an empty room may come
+  // without the list at all; anything else that is not an array is broken.
+  const list = read.absent ? [] : (data['StreamList'] ?? []);
   if (!Array.isArray(list)) return { ...base, ...failed('bad_response', 'error', 'Data.StreamList is not an array') };
   const streams: ListedStream[] = [];
   const seen = new Set<string>();
@@ -136,18 +147,21 @@ export function parseStreamListResponse(status: number, body: string, ids: IdCon
     if (typeof num === 'number' && Number.isSafeInteger(num)) s.streamNumberId = num;
     streams.push(s);
   }
-  return { ...base, code: labelOf(code), outcome: { kind: 'ok', streams } };
+  return { ...base, code: labelOf('DescribeSimpleStreamList', code), outcome: { kind: 'ok', streams } };
 }
 
 /**
  * DescribeUserNum: `Data.UserCountList[]` → one count per requested room, in request order; never
  * throws. A requested room missing from the list counts 0 (the API's reading of a room that does
  * not exist); rooms not asked for are ignored. An entry without a string RoomId or with a count
- * that is not a non-negative integer, or a room listed twice, makes the answer `bad_response`.
+ * that is not a non-negative integer (an absent AdminUserCount is 0), or a room listed twice, makes
+ * the answer `bad_response`.
  * A RoomId carrying the test prefix matches the bare room (whether ZEGO adds it is unconfirmed).
  */
 export function parseUserNumResponse(status: number, body: string, roomIds: readonly string[], ids: IdContext): Parsed<UserCountOutcome> {
-  const read = readRoomEnvelope(status, body);
+  // "Room does not exist" here: what is listed counts, every other room asked for counts 0 (the
+  // docs' reading of a room that does not exist); whether ZEGO answers it for a batch is undocumented.
+  const read = readRoomEnvelope('DescribeUserNum', status, body);
   if (!read.ok) return read.failed;
   const { code, base, data } = read;
   const list = data['UserCountList'] ?? [];
@@ -160,15 +174,25 @@ export function parseUserNumResponse(status: number, body: string, roomIds: read
     if (typeof listed !== 'string' || listed === '') return { ...base, ...failed('bad_response', 'error', `${at}.RoomId is not a non-empty string`) };
     const userCount = readCount(entry['UserCount']);
     if (userCount === undefined) return { ...base, ...failed('bad_response', 'error', `${at}.UserCount is not a non-negative integer`) };
-    const adminUserCount = readCount(entry['AdminUserCount']);
+    // The docs: "if the room has no such users, ignore this parameter": absent is 0, present must be valid.
+    const adminUserCount = entry['AdminUserCount'] === undefined ? 0 : readCount(entry['AdminUserCount']);
     if (adminUserCount === undefined) return { ...base, ...failed('bad_response', 'error', `${at}.AdminUserCount is not a non-negative integer`) };
+    if (userCount > MAX_PLAUSIBLE_USERS) return { ...base, ...failed('bad_response', 'error', `${at}.UserCount ${userCount} is above ${MAX_PLAUSIBLE_USERS}`) };
+    if (adminUserCount > userCount)
+      return { ...base, ...failed('bad_response', 'error', `${at}.AdminUserCount ${adminUserCount} is above UserCount ${userCount} (admins are counted in it)`) };
     const roomId = roomIds.includes(listed) ? listed : (ids.isTest && stripTestPrefix(listed, ids.appId)) || listed;
     if (byRoom.has(roomId)) return { ...base, ...failed('bad_response', 'error', `${at}.RoomId ${JSON.stringify(clip(roomId))} is listed twice`) };
     byRoom.set(roomId, { roomId, userCount, adminUserCount });
   }
   const counts = roomIds.map((roomId) => byRoom.get(roomId) ?? { roomId, userCount: 0, adminUserCount: 0 });
-  return { ...base, code: labelOf(code), outcome: { kind: 'ok', counts } };
+  return { ...base, code: labelOf('DescribeUserNum', code), outcome: { kind: 'ok', counts } };
 }
+
+/**
+ * ZEGO's room service holds "millions of users" in one room: 100 million is beyond any real room,
+ * so a count above it is a broken answer, not an audience.
+ */
+export const MAX_PLAUSIBLE_USERS = 100_000_000;
 
 /**
  * A time outside the plausible window makes the whole answer a bad response: shown, it would be

@@ -73,6 +73,7 @@ describe('alerts/zego-alerts.yaml', () => {
         'ZegoStreamDataStale',
         'ZegoApiThrottling',
         'ZegoApiAuthFailing',
+        'ZegoApiConfigError',
         'ZegoExporterDown',
         'ZegoExporterAbsent',
         'ZegoExporterConfigReloadFailed',

@@ -104,9 +104,9 @@ describe('callback signature', () => {
 describe('parse', () => {
   it('reads JSON, form and URL-encoded JSON alike', () => {
     const f = { event: 'stream_create', stream_id: 'a', stream_seq: '3', create_time_ms: '1700000000123' };
-    const json = parseBody('application/json', JSON.stringify({ ...f, stream_seq: 3, rtmp_url: ['x'] }));
-    const form = parseBody('application/x-www-form-urlencoded', new URLSearchParams(f).toString());
-    const enc = parseBody(undefined, encodeURIComponent(JSON.stringify(f)));
+    const json = parseBody(JSON.stringify({ ...f, stream_seq: 3, rtmp_url: ['x'] }));
+    const form = parseBody(new URLSearchParams(f).toString());
+    const enc = parseBody(encodeURIComponent(JSON.stringify(f)));
     for (const p of [json, form, enc]) {
       expect(p.ok).toBe(true);
       if (p.ok) expect(streamEvent(p.value)).toEqual({ ok: true, value: { event: 'stream_create', streamId: 'a', streamSeq: 3, createTimeMs: 1700000000123 } });
@@ -114,10 +114,10 @@ describe('parse', () => {
   });
 
   it('turns garbage into reasons, not exceptions', () => {
-    expect(parseBody('application/json', '{nope')).toEqual({ ok: false, reason: 'body is not valid JSON' });
-    expect(parseBody('application/json', '[1]')).toEqual({ ok: false, reason: 'body is not a JSON object' });
-    expect(parseBody(undefined, '')).toEqual({ ok: false, reason: 'empty body' });
-    expect(parseBody(undefined, '%7B%E0%A4%A')).toEqual({ ok: false, reason: 'body is not valid URL encoding' });
+    expect(parseBody('{nope')).toEqual({ ok: false, reason: 'body is not valid JSON' });
+    expect(parseBody('[1]')).toEqual({ ok: false, reason: 'body is not a JSON object' });
+    expect(parseBody('')).toEqual({ ok: false, reason: 'empty body' });
+    expect(parseBody('%7B%E0%A4%A')).toEqual({ ok: false, reason: 'body is not valid URL encoding' });
     expect(streamEvent({ event: 'stream_close', stream_id: 'a', stream_seq: '1' })).toEqual({ ok: false, reason: 'type missing or not a number' });
     expect(streamEvent({ event: 'stream_create', stream_id: 'a b', stream_seq: '1', create_time_ms: '1' })).toMatchObject({ ok: false });
     expect(streamEvent({ event: 'stream_create', stream_id: 'a', stream_seq: '-1', create_time_ms: '1' })).toMatchObject({ ok: false });
@@ -230,6 +230,135 @@ describe('store: callbacks and probes', () => {
     store.applyProbe('s1', probe(false, c.now()));
     expect(post(signed(create('s1', 1, 1_699_999_000_000), c.now())).result).toBe('stale');
     expect(store.get('s1')?.active).toBe(false);
+  });
+});
+
+describe('ZEGO conformance: callback format, room sessions, no history permission', () => {
+  const session = (f: Record<string, string>, id: string, roomId = 'room-1'): Record<string, string> => ({ ...f, room_id: roomId, room_session_id: id });
+
+  it('a JSON body is read as JSON whatever the Content-Type says, and a form body as a form', () => {
+    const { rx, store, c } = setup();
+    // ZEGO's default is POST/JSON and its Content-Type is undocumented: this one says form.
+    const json = JSON.stringify({ ...signed(create('s1', 1, T0 - 1000), c.now()), stream_seq: 1, hls_url: ['https://cdn.example/a.m3u8'] });
+    expect(rx.receive('application/x-www-form-urlencoded', json)).toMatchObject({ status: 200, result: 'accepted' });
+    expect(store.get('s1')).toMatchObject({ active: true, source: 'callback' });
+    c.advance(1000);
+    const form = new URLSearchParams(signed(close('s1', 2, T0 - 1000, T0 + 500, 0), c.now())).toString();
+    expect(rx.receive('application/json', form)).toMatchObject({ status: 200, result: 'accepted' });
+    expect(rx.receive(undefined, JSON.stringify(signed(create('s1', 3, T0 + 600), c.now())))).toMatchObject({ status: 200, result: 'accepted' });
+    expect(store.get('s1')).toMatchObject({ active: true });
+  });
+
+  it('stream_seq orders events only within one room session: a new session is never older, whatever its seq', () => {
+    const { store, post, c } = setup();
+    // Session A: up to seq 6. The room is destroyed; session B restarts at 1.
+    expect(post(signed(session(create('s1', 5, T0 - 60_000), 'A'), c.now())).result).toBe('accepted');
+    expect(post(signed(session(close('s1', 6, T0 - 60_000, T0 - 30_000, 5), 'A'), c.now())).result).toBe('accepted');
+    // B's create is lost; a probe sees the stream up again.
+    c.advance(1000);
+    store.applyProbe('s1', { outcome: { kind: 'active', createTimeSec: (T0 - 10_000) / 1000 }, code: '0', sentAtMs: c.now(), durationMs: 5 });
+    expect(store.get('s1')).toMatchObject({ active: true, source: 'probe' });
+    c.advance(1000);
+    // B's close has a smaller seq than A's last event: by seq alone it would be refused as older
+    // and the stream would read active until the next probe.
+    expect(post(signed(session(close('s1', 2, T0 - 10_000, T0 + 1500, 0), 'B'), c.now())).result).toBe('accepted');
+    expect(store.get('s1')).toMatchObject({ active: false, closeReason: 'normal_stop', closeTimeSec: (T0 + 1500) / 1000 });
+    // Within session B the seq still decides: a replay of an older B event is stale.
+    expect(post(signed(session(create('s1', 1, T0 - 10_000), 'B'), c.now())).result).toBe('stale');
+  });
+
+  it('swapped events across two sessions of one room end in the right state', () => {
+    const run = (events: Record<string, string>[]): ReturnType<typeof setup>['store'] => {
+      const { store, post, c } = setup();
+      for (const e of events) {
+        c.advance(100);
+        post(signed(e, c.now()));
+      }
+      return store;
+    };
+    const aCreate = session(create('s1', 5, T0 - 60_000), 'A');
+    const aClose = session(close('s1', 6, T0 - 60_000, T0 - 30_000, 0), 'A');
+    const bCreate = session(create('s1', 1, T0 - 10_000), 'B');
+    const bClose = session(close('s1', 2, T0 - 10_000, T0 - 5_000, 1), 'B');
+    // Whatever order they arrive in, B's close is the last word.
+    for (const order of [
+      [aCreate, aClose, bCreate, bClose],
+      [aCreate, bCreate, aClose, bClose],
+      [bCreate, bClose, aCreate, aClose],
+      [aClose, bClose, bCreate, aCreate],
+      [bClose, aCreate, aClose, bCreate],
+    ]) {
+      expect(run(order).get('s1'), JSON.stringify(order.map((e) => `${e['room_session_id']}:${e['event']}`))).toMatchObject({
+        active: false,
+        closeReason: 'heartbeat_timeout',
+        closeTimeSec: (T0 - 5_000) / 1000,
+      });
+    }
+    // And B's create is the last word when B's close never came.
+    for (const order of [
+      [aCreate, aClose, bCreate],
+      [bCreate, aClose, aCreate],
+      [aClose, bCreate, aCreate],
+    ]) {
+      expect(run(order).get('s1')).toMatchObject({ active: true, createTimeSec: (T0 - 10_000) / 1000 });
+    }
+  });
+
+  it('without the history permission a stream closed by callback stays closed through ten 41004 probes: one state change in total', () => {
+    const lines: { msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const c = clock();
+    const store = new StateStore({ logger, now: c.now });
+    store.setStreams([{ id: 's1', intervalMs: 10_000, labels: {} }]);
+    store.applyProbe('s1', { outcome: { kind: 'active', createTimeSec: (T0 - 60_000) / 1000 }, code: '0', sentAtMs: c.now(), durationMs: 5 });
+    c.advance(1000);
+    const rx = new CallbackReceiver({
+      verifier: new CallbackVerifier({ secret: new Secret(SECRET), now: c.now }),
+      appId: () => APP,
+      apply: (e, at) => store.applyCallback(e.streamId, e, at),
+      record: () => undefined,
+      logger: silent,
+      now: c.now,
+    });
+    expect(rx.receive('application/json', JSON.stringify(signed(close('s1', 2, T0 - 60_000, T0 + 900, 0), c.now()))).result).toBe('accepted');
+    const changesBefore = lines.length;
+    const closed = { ...store.get('s1')! };
+    for (let i = 0; i < 10; i++) {
+      c.advance(10_000);
+      store.applyProbe('s1', { outcome: { kind: 'not_found' }, code: '41004', sentAtMs: c.now(), durationMs: 5 });
+    }
+    expect(lines.slice(changesBefore)).toEqual([]);
+    expect(lines.filter((l) => /stream (went|is) (up|down)|not found/.test(l.msg)).map((l) => l.msg)).toEqual(['stream is up', 'stream went down']);
+    expect(store.get('s1')).toMatchObject({
+      active: false,
+      notFound: false,
+      closeTimeSec: closed.closeTimeSec,
+      closeReason: 'normal_stop',
+      changedAtMs: closed.changedAtMs,
+      probeSuccess: true,
+    });
+    // Until something shows it active again.
+    store.applyProbe('s1', { outcome: { kind: 'active', createTimeSec: (T0 + 200_000) / 1000 }, code: '0', sentAtMs: c.now(), durationMs: 5 });
+    expect(store.get('s1')).toMatchObject({ active: true });
+  });
+
+  it('a stream never known closed that answers 41004 is not found, as before', () => {
+    const { store, c } = setup();
+    store.applyProbe('s1', { outcome: { kind: 'not_found' }, code: '41004', sentAtMs: c.now(), durationMs: 5 });
+    expect(store.get('s1')).toMatchObject({ active: false, notFound: true });
+  });
+
+  it('a stream known closed from an earlier 41006 that then answers 41004 keeps its close time', () => {
+    const { store, c } = setup();
+    store.applyProbe('s1', {
+      outcome: { kind: 'closed', createTimeSec: 1_699_999_000, closeTimeSec: 1_699_999_900 },
+      code: '41006',
+      sentAtMs: c.now(),
+      durationMs: 5,
+    });
+    c.advance(10_000);
+    store.applyProbe('s1', { outcome: { kind: 'not_found' }, code: '41004', sentAtMs: c.now(), durationMs: 5 });
+    expect(store.get('s1')).toMatchObject({ active: false, notFound: false, closeTimeSec: 1_699_999_900 });
   });
 });
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
-import { ZegoClient } from '../../src/zego/client.js';
+import { MAX_STREAM_LIST_BYTES, ZegoClient } from '../../src/zego/client.js';
 import { SequenceCounter } from '../../src/zego/sequence.js';
 import { signature } from '../../src/zego/sign.js';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
@@ -168,9 +168,11 @@ describe('room APIs share the client plumbing', () => {
     expect((await c.describeStreamState('x')).code).toBe('41004');
   });
 
-  it('a body over the size cap is a bad response, not a crash', async () => {
-    const api = await fixed(ok({ StreamList: Array.from({ length: 2000 }, (_, i) => ({ StreamId: `stream-${i}`, CreateTime: NOW_SEC })) }));
-    const r = await client(api.url, null).describeSimpleStreamList('big');
+  it('a body over the size cap is a bad response, not a crash; a 2000-stream room (~90 KB) is read whole', async () => {
+    const big = await fixed(ok({ StreamList: Array.from({ length: 2000 }, (_, i) => ({ StreamId: `stream-${i}`, CreateTime: NOW_SEC })) }));
+    expect((await client(big.url, null).describeSimpleStreamList('big')).code).toBe('0');
+    const api = await fixed(ok({ StreamList: Array.from({ length: 30_000 }, (_, i) => ({ StreamId: `stream-${i}`, CreateTime: NOW_SEC })) }));
+    const r = await client(api.url, null).describeSimpleStreamList('huge');
     expect(r.code).toBe('bad_response');
     expect(r.outcome).toMatchObject({ kind: 'failed', reason: 'error' });
   });
@@ -318,7 +320,10 @@ describe('room API response validation', () => {
     ['a negative count', [{ RoomId: 'a', UserCount: -1, AdminUserCount: 0 }]],
     ['a fractional count', [{ RoomId: 'a', UserCount: 1.5, AdminUserCount: 0 }]],
     ['a non-numeric count', [{ RoomId: 'a', UserCount: 'many', AdminUserCount: 0 }]],
-    ['no AdminUserCount', [{ RoomId: 'a', UserCount: 1 }]],
+    ['an AdminUserCount that is no count', [{ RoomId: 'a', UserCount: 1, AdminUserCount: 'x' }]],
+    ['an AdminUserCount of null', [{ RoomId: 'a', UserCount: 1, AdminUserCount: null }]],
+    ['an implausible UserCount (999 999 999 999 999)', [{ RoomId: 'a', UserCount: 999_999_999_999_999, AdminUserCount: 0 }]],
+    ['more admins than users (admins are counted in UserCount)', [{ RoomId: 'a', UserCount: 2, AdminUserCount: 3 }]],
     ['no RoomId', [{ UserCount: 1, AdminUserCount: 0 }]],
     [
       'a room listed twice',
@@ -331,6 +336,81 @@ describe('room API response validation', () => {
     const r = await users({ UserCountList: list }, ['a']);
     expect(r.code).toBe('bad_response');
     expect(r.outcome).toMatchObject({ kind: 'failed', reason: 'error' });
+  });
+
+  it('an absent AdminUserCount is 0 (the docs: "if the room has no such users, ignore this parameter")', async () => {
+    const r = await users({ UserCountList: [{ RoomId: 'a', UserCount: 3 }] }, ['a']);
+    expect(r.code).toBe('0');
+    expect(r.outcome).toEqual({ kind: 'ok', counts: [{ roomId: 'a', userCount: 3, adminUserCount: 0 }] });
+  });
+
+  it.each([104, 5024, 50001])('room does not exist (%i) on the list is a successful read of an empty room, whatever Data holds', async (code) => {
+    const api = await fixed(
+      JSON.stringify({ Code: code, Message: 'room not exist', RequestId: 'r', Data: { StreamList: [{ StreamId: 'ghost', CreateTime: NOW_SEC }] } }),
+    );
+    const r = await client(api.url, null).describeSimpleStreamList('r');
+    expect(r.code).toBe(String(code));
+    expect(r.outcome).toEqual({ kind: 'ok', streams: [] });
+  });
+
+  it('room does not exist on DescribeUserNum counts every room asked for 0', async () => {
+    const api = await fixed(JSON.stringify({ Code: 104, Message: 'room not exist', Data: {} }));
+    const r = await client(api.url, null).describeUserNum(['a', 'b']);
+    expect(r.outcome).toEqual({
+      kind: 'ok',
+      counts: [
+        { roomId: 'a', userCount: 0, adminUserCount: 0 },
+        { roomId: 'b', userCount: 0, adminUserCount: 0 },
+      ],
+    });
+  });
+
+  it.each([
+    [7, 'throttled'],
+    [206, 'throttled'],
+    [207, 'room_throttled'],
+    [1, 'transient'],
+    [154, 'transient'],
+    [3, 'config'],
+    [9, 'config'],
+    [100000017, 'config'],
+  ] as const)('code %i on a room API reads %s', async (code, reason) => {
+    const api = await fixed(JSON.stringify({ Code: code, Message: 'm', Data: {} }));
+    const c = client(api.url, null);
+    for (const r of [await c.describeSimpleStreamList('r'), await c.describeUserNum(['r'])]) {
+      expect(r.code).toBe(String(code));
+      expect(r.outcome).toMatchObject({ kind: 'failed', reason });
+    }
+  });
+
+  it('a room of 600 streams with the longest ids (~200 KB answer) is read whole', async () => {
+    const streams = Array.from({ length: 600 }, (_, i) => ({
+      StreamId: `${String(i).padStart(4, '0')}-${'x'.repeat(251)}`,
+      UserId: `user-${i}-${'u'.repeat(50)}`,
+      UserName: 'n'.repeat(100),
+      CreateTime: NOW_SEC * 1000,
+      StreamNumberId: i,
+    }));
+    const body = ok({ StreamList: streams });
+    expect(body.length).toBeGreaterThan(200_000);
+    const api = await fixed(body);
+    const r = await client(api.url, null).describeSimpleStreamList('big');
+    expect(r.code).toBe('0');
+    expect(r.outcome.kind === 'ok' && r.outcome.streams.length).toBe(600);
+  });
+
+  it('an answer over the list cap is a bad response, never a partial list', async () => {
+    const api = await fixed(ok({ StreamList: [{ StreamId: 'a', CreateTime: NOW_SEC, UserName: 'n'.repeat(MAX_STREAM_LIST_BYTES) }] }));
+    const r = await client(api.url, null).describeSimpleStreamList('r');
+    expect(r.code).toBe('bad_response');
+  });
+
+  it('room APIs send IsTest on every call, false in production', async () => {
+    const api = await fixed(ok({ StreamList: [] }));
+    const c = client(api.url, null);
+    await c.describeSimpleStreamList('r');
+    await c.describeUserNum(['r']);
+    expect(api.queries.map((q) => q.get('IsTest'))).toEqual(['false', 'false']);
   });
 
   it('stream-state codes mean nothing for a room: 41004 is an error, not "not found"', async () => {

@@ -82,7 +82,12 @@ const ROWS: Row[] = [
   [
     'room-id-bad-and-duplicate',
     [
-      { path: 'rooms[0]', line: 6, col: 5, message: 'invalid room id "stage one": 1 to 128 bytes of letters, digits and ~!@#$%^&*()_+=-`;\',.<>/' },
+      {
+        path: 'rooms[0]',
+        line: 6,
+        col: 5,
+        message: 'invalid room id "stage one": 1 to 127 bytes of letters, digits and ~!@#$%^&*()_+=-`;\',.<>\\ (no / or space)',
+      },
       { path: 'rooms[2].id', line: 8, col: 9, message: 'duplicate room id "lobby" (first listed at line 7)' },
     ],
   ],

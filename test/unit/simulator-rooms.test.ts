@@ -23,23 +23,23 @@ describe('/_sim/rooms control endpoints', () => {
   it('PUT a room sets its counts; PUT/DELETE a stream in it publishes and stops it in the one stream model', async () => {
     const s = await start();
     const nowSec = Math.floor(clock.wall / 1000);
-    const room = encodeURIComponent('show/1#main');
+    const room = encodeURIComponent('show\\1#main');
     expect(await control(s.url, 'PUT', `/_sim/rooms/${room}`, '{"userCount":40,"adminUserCount":2}')).toEqual({
       status: 200,
-      json: { id: 'show/1#main', streams: [], userCount: 40, adminUserCount: 2 },
+      json: { id: 'show\\1#main', streams: [], userCount: 40, adminUserCount: 2 },
     });
     expect((await control(s.url, 'PUT', `/_sim/rooms/${room}/streams/host`, '')).json).toEqual({
-      id: 'show/1#main',
+      id: 'show\\1#main',
       streams: ['host'],
       userCount: 40,
       adminUserCount: 2,
     });
     expect(s.streams()['host']).toEqual({ state: 'active', createTime: nowSec });
     clock.advance(3_000);
-    expect(await control(s.url, 'DELETE', `/_sim/rooms/${room}/streams/host`)).toEqual({ status: 200, json: { id: 'show/1#main', stopped: 'host' } });
+    expect(await control(s.url, 'DELETE', `/_sim/rooms/${room}/streams/host`)).toEqual({ status: 200, json: { id: 'show\\1#main', stopped: 'host' } });
     expect(s.streams()['host']).toEqual({ state: 'closed', createTime: nowSec, closeTime: nowSec + 3 });
-    expect((await control(s.url, 'GET', '/_sim/rooms')).json).toEqual({ 'show/1#main': { streams: [], userCount: 40, adminUserCount: 2 } });
-    expect(await control(s.url, 'DELETE', `/_sim/rooms/${room}`)).toEqual({ status: 200, json: { deleted: 'show/1#main' } });
+    expect((await control(s.url, 'GET', '/_sim/rooms')).json).toEqual({ 'show\\1#main': { streams: [], userCount: 40, adminUserCount: 2 } });
+    expect(await control(s.url, 'DELETE', `/_sim/rooms/${room}`)).toEqual({ status: 200, json: { deleted: 'show\\1#main' } });
     expect((await control(s.url, 'GET', '/_sim/rooms')).json).toEqual({});
   });
 

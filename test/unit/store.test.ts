@@ -143,13 +143,14 @@ describe('StateStore', () => {
     step(active());
     step(notFound());
     step(closed());
-    expect(lines.map((l) => l.msg)).toEqual(['stream is up', 'stream went down', 'stream not found', 'stream went up', 'stream not found', 'stream is down']);
-    expect(lines).toHaveLength(6);
+    // A closed stream answering 41004 is the same close (no history permission), not a change.
+    expect(lines.map((l) => l.msg)).toEqual(['stream is up', 'stream went down', 'stream went up', 'stream not found', 'stream is down']);
+    expect(lines).toHaveLength(5);
     expect(lines.every((l) => l.level === INFO)).toBe(true);
     expect(lines[0]).toMatchObject({ stream_id: 's1', code: '0', outcome: 'active', create_time: 1_699_999_000, source: 'probe' });
     expect(lines[1]).toMatchObject({ stream_id: 's1', code: '41006', outcome: 'closed', close_time: 1_699_999_500 });
-    expect(lines[2]).toMatchObject({ stream_id: 's1', code: '41004', outcome: 'not_found' });
-    expect(lines[5]).toMatchObject({ outcome: 'closed', code: '41006' });
+    expect(lines[3]).toMatchObject({ stream_id: 's1', code: '41004', outcome: 'not_found' });
+    expect(lines[4]).toMatchObject({ outcome: 'closed', code: '41006' });
   });
 
   it('logs "stream is down" when the first known state is closed', () => {
@@ -236,7 +237,7 @@ describe('ApiHealth', () => {
     expect(h.condition).toBe('ok');
   });
 
-  it('logs config errors at error and throttling and clock skew at warn, once per change of condition', () => {
+  it("logs throttling and clock skew at warn, once per change of condition; config errors are ApiConfigErrors' to log", () => {
     const { h, lines } = health();
     h.note('s', failed('config', '30004'));
     h.note('s', failed('config', '30004'));
@@ -244,7 +245,6 @@ describe('ApiHealth', () => {
     h.note('s', failed('throttled', '30002'));
     h.note('s', failed('clock_skew', '3002'));
     expect(lines.map((l) => [l.level, l.outcome])).toEqual([
-      [ERROR, 'config'],
       [WARN, 'throttled'],
       [WARN, 'clock_skew'],
     ]);

@@ -30,7 +30,7 @@ export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): R
     const id = r.string(idNode, idPath);
     if (id === undefined) return;
     if (!isValidRoomId(id)) {
-      r.err(idPath, idNode, `invalid room id "${id}": 1 to ${MAX_ROOM_ID_BYTES} bytes of letters, digits and ~!@#$%^&*()_+=-\`;',.<>/`);
+      r.err(idPath, idNode, `invalid room id "${id}": 1 to ${MAX_ROOM_ID_BYTES} bytes of letters, digits and ~!@#$%^&*()_+=-\`;',.<>\\ (no / or space)`);
       return;
     }
     const first = seen.get(id);
