@@ -312,15 +312,22 @@ export class ZegoApi {
     const { cfg } = app;
 
     const nonce = q.get('SignatureNonce');
-    if (nonce === null || !NONCE_RE.test(nonce)) return this.#fail(CODES.AUTH, 'Authentication failed: SignatureNonce must be 16 hex characters');
+    if (nonce === null || !NONCE_RE.test(nonce)) {
+      return action === 'DescribeRTCStreamState'
+        ? this.#fail(CODES.AUTH, 'Authentication failed: SignatureNonce must be 16 hex characters')
+        : this.#fail(CODES.SIGNATURE_ERROR);
+    }
 
+    // The room APIs' own table has no timestamp or signature codes: they answer the gateway's.
+    const room = action !== 'DescribeRTCStreamState';
     const tsRaw = q.get('Timestamp');
-    if (tsRaw === null || !DECIMAL_RE.test(tsRaw) || tsRaw.length > 12) return this.#fail(CODES.TIMESTAMP);
+    const timestampError = room ? CODES.SIGNATURE_EXPIRED : CODES.TIMESTAMP;
+    if (tsRaw === null || !DECIMAL_RE.test(tsRaw) || tsRaw.length > 12) return this.#fail(timestampError);
     const ts = Number(tsRaw);
-    if (Math.abs(ts - this.wallMs() / 1000) > TIMESTAMP_SKEW_S) return this.#fail(CODES.TIMESTAMP);
+    if (Math.abs(ts - this.wallMs() / 1000) > TIMESTAMP_SKEW_S) return this.#fail(timestampError);
 
     const expected = signature(cfg.appId, nonce, cfg.secret, ts);
-    if (!constantTimeEqual(q.get('Signature') ?? '', expected)) return this.#fail(CODES.AUTH);
+    if (!constantTimeEqual(q.get('Signature') ?? '', expected)) return this.#fail(room ? CODES.SIGNATURE_ERROR : CODES.AUTH);
 
     if (this.#disabled.has(action)) return this.#fail(CODES.SERVICE_NOT_ENABLED);
 
@@ -370,7 +377,7 @@ export class ZegoApi {
   #streamList(q: URLSearchParams, emptyRoomList: boolean): Envelope {
     const all = q.getAll('RoomId');
     const roomId = all[0];
-    if (all.length !== 1 || roomId === undefined || !isValidRoomId(roomId)) return this.#fail(CODES.BAD_REQUEST, 'Invalid RoomId');
+    if (all.length !== 1 || roomId === undefined || !isValidRoomId(roomId)) return this.#fail(CODES.ROOM_BAD_PARAMETER, 'bad parameter: RoomId');
     const list = this.#rooms.list(roomId);
     // Nobody publishing and nobody in it: ZEGO has destroyed the room (or never had it).
     if (list.length === 0 && !this.#rooms.hasUsers(roomId) && !emptyRoomList) return this.#fail(CODES.ROOM_NOT_EXIST);
@@ -385,9 +392,9 @@ export class ZegoApi {
   #userNum(q: URLSearchParams): Envelope {
     const roomIds = q.getAll('RoomId[]');
     if (roomIds.length < 1 || roomIds.length > MAX_ROOMS_PER_USER_NUM) {
-      return this.#fail(CODES.BAD_REQUEST, `RoomId[] must name 1 to ${MAX_ROOMS_PER_USER_NUM} rooms`);
+      return this.#fail(CODES.ROOM_BAD_PARAMETER, `bad parameter: RoomId[] must name 1 to ${MAX_ROOMS_PER_USER_NUM} rooms`);
     }
-    if (!roomIds.every(isValidRoomId)) return this.#fail(CODES.BAD_REQUEST, 'Invalid RoomId');
+    if (!roomIds.every(isValidRoomId)) return this.#fail(CODES.ROOM_BAD_PARAMETER, 'bad parameter: RoomId[]');
     this.#stats.userNumRooms(roomIds.length);
     const list = roomIds.map((id) => {
       const c = this.#rooms.counts(id);

@@ -38,6 +38,12 @@ export const CODES = {
   AUTH: 40005,
   NOT_FOUND: 41004,
   CLOSED: 41006,
+  /** Room APIs: a bad parameter (RoomId / RoomId[]). */
+  ROOM_BAD_PARAMETER: 2,
+  /** Gateway: Timestamp outside the 10-minute window, as the room APIs answer it (their own table has no such code). */
+  SIGNATURE_EXPIRED: 100000004,
+  /** Gateway: signature error, as the room APIs answer it. */
+  SIGNATURE_ERROR: 100000005,
   /** Gateway: AppId is not a uint32 in canonical decimal. */
   APP_ID_FORMAT: 100000001,
   /** Gateway: failed to get the ServerSecret, i.e. an AppId nobody knows. */
@@ -61,6 +67,9 @@ export const MESSAGES: Readonly<Record<number, string>> = {
   [CODES.AUTH]: 'Authentication failed',
   [CODES.NOT_FOUND]: 'StreamId does not exist',
   [CODES.CLOSED]: 'Stream is closed',
+  [CODES.ROOM_BAD_PARAMETER]: 'bad parameter',
+  [CODES.SIGNATURE_EXPIRED]: 'signature expired',
+  [CODES.SIGNATURE_ERROR]: 'signature error',
   [CODES.APP_ID_FORMAT]: 'AppId format error',
   [CODES.UNKNOWN_APP]: 'failed to get the ServerSecret',
   [CODES.SERVICE_NOT_ENABLED]: 'service not enabled',

@@ -113,7 +113,7 @@ describe('describeSimpleStreamList against the simulator', () => {
     expect(Object.keys(s.stats().roomListCalls)).toEqual(['room-a']);
   });
 
-  it('a second call for one room within 10 s is refused (207, throttled) and counted; after 10 s it is answered', async () => {
+  it('a second call for one room within 10 s is refused (207, that room held back) and counted; after 10 s it is answered', async () => {
     const { s, clock } = await sim();
     // Rooms with an audience: they exist, so an answered call is Code 0.
     for (const r of ['r', 'other-room']) s.setRoomCounts(r, { userCount: 1 });
@@ -122,7 +122,7 @@ describe('describeSimpleStreamList against the simulator', () => {
     clock.advance(9_999);
     const again = await c.describeSimpleStreamList('r');
     expect(again.code).toBe('207');
-    expect(again.outcome).toMatchObject({ kind: 'failed', reason: 'throttled' });
+    expect(again.outcome).toMatchObject({ kind: 'failed', reason: 'room_throttled' });
     expect(s.stats().roomRuleViolations).toBe(1);
     // The refused arrival counts too (on arrival): 10 s from it, not from the first call.
     clock.advance(9_999);
@@ -162,7 +162,7 @@ describe('room APIs share the client plumbing', () => {
     s.setRoomCounts('a', { userCount: 1 });
     const c = client(s.url, clock);
     const first = await c.describeUserNum(['a']);
-    expect(first.code).toBe('3002');
+    expect(first.code).toBe('100000004');
     expect(first.outcome).toMatchObject({ kind: 'failed', reason: 'clock_skew' });
     expect((await c.describeSimpleStreamList('a')).code).toBe('0');
     expect((await c.describeStreamState('x')).code).toBe('41004');
@@ -219,7 +219,7 @@ describe('describeUserNum against the simulator', () => {
     expect((await test.describeUserNum(['a'])).code).toBe('0');
   });
 
-  it('the simulator refuses a call with more than 10 rooms (3004), so a client bug cannot pass', async () => {
+  it('the simulator refuses a call with more than 10 rooms (2, bad parameter), so a client bug cannot pass', async () => {
     const { s, clock } = await sim();
     const ts = Math.floor(clock.wall / 1000);
     const nonce = '0123456789abcdef';
@@ -228,7 +228,7 @@ describe('describeUserNum against the simulator', () => {
     q.set('SignatureVersion', '2.0');
     for (let i = 0; i < 11; i++) q.append('RoomId[]', `r${i}`);
     const body = (await (await fetch(`${s.url}/?${q}`)).json()) as { Code: number };
-    expect(body.Code).toBe(3004);
+    expect(body.Code).toBe(2);
   });
 });
 

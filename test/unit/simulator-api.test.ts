@@ -110,9 +110,10 @@ describe('signing', () => {
     expect((await req({ timestamp: Math.floor((clock.wall + 700_000) / 1000) })).body.Code).toBe(0);
   });
 
-  it('rejects a wrong Action or SignatureVersion (simulator code 3004), an unknown AppId (100000010) and a malformed one (100000001)', async () => {
+  it('rejects an unknown Action or SignatureVersion (simulator code 3004), a room call without its RoomId (2), an unknown AppId (100000010) and a malformed one (100000001)', async () => {
     await start();
-    expect((await req({ action: 'DescribeSimpleStreamList' })).body.Code).toBe(3004);
+    expect((await req({ action: 'DescribeNothing' })).body.Code).toBe(3004);
+    expect((await req({ action: 'DescribeSimpleStreamList' })).body).toMatchObject({ Code: 2, Message: 'bad parameter: RoomId' });
     expect((await req({ version: '1.0' })).body.Code).toBe(3004);
     expect((await req({ appId: 999 })).body).toMatchObject({ Code: 100000010, Data: {} });
     const base = sim?.url ?? '';

@@ -212,3 +212,17 @@ describe('history permission', () => {
     expect(await stream('gone')).toMatchObject({ Code: 41006, Data: { create_time: '100', close_time: '200' } });
   });
 });
+
+describe('room APIs answer timestamp and signature errors with the gateway codes', () => {
+  it('100000004 for a Timestamp out of the window, 100000005 for a bad signature; DescribeRTCStreamState keeps 3002 / 40005', async () => {
+    const s = await start();
+    s.setRoomCounts('a', { userCount: 1 });
+    s.setFaults({ clockOffsetMs: 700_000 });
+    expect((await room('DescribeUserNum', ['a'])).Code).toBe(100000004);
+    expect((await stream('x')).Code).toBe(3002);
+    s.setFaults({ clockOffsetMs: 0 });
+    s.setAppSecret(APP, 'rotated');
+    expect((await room('DescribeSimpleStreamList', ['a'])).Code).toBe(100000005);
+    expect((await stream('x')).Code).toBe(40005);
+  });
+});
