@@ -140,7 +140,7 @@ export class CallbackSender {
   closeEvent(id: string, createTimeMs: number, destroyTimeMs: number, type = this.#o.closeType ?? 0): CallbackFields {
     const room = this.#listedRoom(id);
     this.#live.delete(id);
-    const stamp = this.#sessions.streamRemoved(room.roomId, id);
+    const stamp = this.#sessions.streamRemoved(room.roomId, id, { publisherStays: this.#ownRoom(id, room) });
     return streamCallbackFields({ event: 'stream_close', appId: this.#o.appId, streamId: id, createTimeMs, destroyTimeMs, type, ...room, ...stamp });
   }
 
@@ -156,7 +156,10 @@ export class CallbackSender {
     let stamp: { roomSessionId: string; streamSeq: number };
     if (e.roomSessionId !== undefined && e.streamSeq !== undefined) stamp = { roomSessionId: e.roomSessionId, streamSeq: e.streamSeq };
     else {
-      const s = e.event === 'stream_create' ? this.#sessions.streamAdded(room.roomId, e.streamId) : this.#sessions.streamRemoved(room.roomId, e.streamId);
+      const s =
+        e.event === 'stream_create'
+          ? this.#sessions.streamAdded(room.roomId, e.streamId)
+          : this.#sessions.streamRemoved(room.roomId, e.streamId, { publisherStays: this.#ownRoom(e.streamId, room) });
       stamp = { roomSessionId: e.roomSessionId ?? s.roomSessionId, streamSeq: e.streamSeq ?? s.streamSeq };
     }
     const createTimeMs = e.createTimeMs ?? live?.createTimeMs ?? now;
@@ -210,6 +213,15 @@ export class CallbackSender {
     if (live?.roomId === listed) return live;
     const now = this.#roomOf(streamId);
     return now.roomId === listed ? now : { roomId: listed };
+  }
+
+  /**
+   * A stream outside any room is in a room of its own whose only user is its publisher, who stays
+   * logged in between publishes (as a broadcaster's app does): that room, and its session, outlive
+   * each close, so the stream's seq keeps rising. Real rooms end when their last stream and user leave.
+   */
+  #ownRoom(streamId: string, room: StreamRoom): boolean {
+    return room.roomId === defaultRoomId(streamId) && this.#o.roomOf?.(streamId) === undefined;
   }
 
   #roomOf(streamId: string): StreamRoom {

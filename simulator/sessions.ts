@@ -58,12 +58,13 @@ export class RoomSessions {
    * The stream leaves the room's list (a stream_close). A room that does not exist is opened for the
    * event (a close sent on demand for a stream nobody saw publish) and destroyed with it.
    */
-  streamRemoved(roomId: string, streamId: string): SessionStamp {
+  streamRemoved(roomId: string, streamId: string, opts: { publisherStays?: boolean } = {}): SessionStamp {
     const s = this.#open(roomId);
     s.streams.delete(streamId);
     if (this.#listedIn.get(streamId) === roomId) this.#listedIn.delete(streamId);
     const stamp = { roomSessionId: s.id, streamSeq: ++s.seq };
-    this.usersChanged(roomId);
+    // A publisher who stays logged in keeps the room (and its session) alive for the next publish.
+    if (opts.publisherStays !== true) this.usersChanged(roomId);
     return stamp;
   }
 
