@@ -179,7 +179,10 @@ export function parseUserNumResponse(status: number, body: string, roomIds: read
     if (adminUserCount === undefined) return { ...base, ...failed('bad_response', 'error', `${at}.AdminUserCount is not a non-negative integer`) };
     if (userCount > MAX_PLAUSIBLE_USERS) return { ...base, ...failed('bad_response', 'error', `${at}.UserCount ${userCount} is above ${MAX_PLAUSIBLE_USERS}`) };
     if (adminUserCount > userCount)
-      return { ...base, ...failed('bad_response', 'error', `${at}.AdminUserCount ${adminUserCount} is above UserCount ${userCount} (admins are counted in it)`) };
+      return {
+        ...base,
+        ...failed('bad_response', 'error', `${at}.AdminUserCount ${adminUserCount} is above UserCount ${userCount} (admins are counted in it)`),
+      };
     const roomId = roomIds.includes(listed) ? listed : (ids.isTest && stripTestPrefix(listed, ids.appId)) || listed;
     if (byRoom.has(roomId)) return { ...base, ...failed('bad_response', 'error', `${at}.RoomId ${JSON.stringify(clip(roomId))} is listed twice`) };
     byRoom.set(roomId, { roomId, userCount, adminUserCount });
