@@ -156,6 +156,17 @@ describe('CallbacksPart', () => {
     expect((await post(url, streamCreate('cam-3'))).status).toBe(404);
   });
 
+  it('discover.streams_severity opts discovered streams in: they carry that severity, and a reload changes it', async () => {
+    const discover = { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'warning' };
+    const h = harness(config([], { listenAddress: '127.0.0.1:0', discover }));
+    await h.part.start();
+    const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
+    expect((await post(`${url}/zego/callback`, streamCreate('cam-1'))).status).toBe(200);
+    expect(h.store.get('cam-1')).toMatchObject({ labels: { severity: 'warning' }, origin: 'callback' });
+    h.part.applyConfig(config([], { listenAddress: '127.0.0.1:0', discover: { ...discover, streamsSeverity: 'none' } }));
+    expect([...h.part.watched()]).toEqual([{ id: 'cam-1', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
+  });
+
   it('a taken listen_address: start() logs why and rejects', async () => {
     const busy = createServer();
     servers.push(busy);
