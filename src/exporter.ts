@@ -7,6 +7,7 @@ import type { Format } from './metrics/exposition.js';
 import { ScrapeRenderer } from './metrics/scrape.js';
 import { SelfMetrics, type ApiCallResult, type BuildInfo, type ExporterStatus } from './metrics/self.js';
 import { StreamFamilies } from './metrics/block-cache.js';
+import { SourceInfoFamily } from './metrics/source-info.js';
 import { Parts, type PartsContext } from './parts/index.js';
 import type { PartFactory } from './parts/part.js';
 import { ReloadStatus } from './reload.js';
@@ -53,6 +54,7 @@ export class Exporter {
   readonly #probing: StreamProbing;
   readonly #metrics: SelfMetrics;
   readonly #scrape: ScrapeRenderer;
+  readonly #sourceInfo = new SourceInfoFamily();
   readonly #startedAt: Date;
   #config: Config;
   #started = false;
@@ -97,6 +99,7 @@ export class Exporter {
       snapshot: () => this.#store.snapshot(),
       now: this.#now,
       parts: (format) => this.#parts.metrics(format),
+      info: (format) => this.#sourceInfo.render(this.#store.snapshot(), this.#store.originsVersion, format),
     });
     this.#setStreams();
   }
@@ -162,6 +165,7 @@ export class Exporter {
       rows: landingRows(this.#store.snapshot(), this.#now()),
       totalStreams: this.#store.size,
       notes: [...this.#configErrors.landing(), ...this.#parts.landing()],
+      tables: this.#parts.landingTables(),
     });
   }
 
@@ -196,7 +200,7 @@ export class Exporter {
   /** The configured streams, then what the parts add (discovered streams), each id once: O(streams), for a reload. */
   #setStreams(): void {
     if (this.#stopping) return;
-    const watched = this.#parts.watched(this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels })));
+    const watched = this.#parts.watched(this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels, origin: 'config' as const })));
     this.#store.setStreams(watched);
     this.#probing.setStreams(watched);
   }

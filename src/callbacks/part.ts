@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bareStreamId, parseHostPort } from '../zego/protocol.js';
+import { DEFAULT_STREAMS_SEVERITY } from '../config/sections/streams.js';
 import type { Config } from '../config/types.js';
 import type { RunningServer } from '../http/server.js';
 import type { Part, PartContext, PartGauge } from '../parts/part.js';
@@ -198,12 +199,26 @@ export class CallbacksPart implements Part {
   }
 
   #watchedStream(id: string): WatchedStream {
-    return { id, intervalMs: this.#config.probe.intervalMs, labels: NO_LABELS };
+    const severity = this.#config.callbacks?.discover?.streamsSeverity ?? DEFAULT_STREAMS_SEVERITY;
+    return { id, intervalMs: this.#config.probe.intervalMs, labels: severityLabels(severity), origin: 'callback' };
   }
 }
 
-/** Discovered streams carry no labels of their own; one shared object, so the store sees the labels unchanged across reloads. */
-const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const SEVERITY_LABELS = new Map<string, Readonly<Record<string, string>>>();
+
+/**
+ * A discovered stream's only label is its severity (streams_severity, `none` unless set, so one
+ * that ends raises no stream alert); one shared object per value, so the store sees the labels
+ * unchanged across reloads.
+ */
+function severityLabels(severity: string): Readonly<Record<string, string>> {
+  let labels = SEVERITY_LABELS.get(severity);
+  if (!labels) {
+    labels = Object.freeze({ severity });
+    SEVERITY_LABELS.set(severity, labels);
+  }
+  return labels;
+}
 
 export function callbacksPart(config: Config, ctx: PartContext): Part {
   return new CallbacksPart(config, ctx);

@@ -26,9 +26,17 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     text = readRegularFile(file, CONFIG_FILE_MAX_BYTES).toString('utf8');
   } catch (err) {
     const why = err instanceof FileReadError ? err.reason : (err as Error).message;
-    return { ok: false, errors: [{ path: '', message: `cannot read config file ${file}: ${why}` }] };
+    return { ok: false, errors: [{ path: '', message: `cannot read config file ${file}: ${explain(why)}` }] };
   }
   return parseConfig(text, { env, baseDir: dirname(resolve(file)) });
+}
+
+/** The two mistakes of a first run, said with what to do: no file where --config.file points, or a directory there. */
+function explain(why: string): string {
+  if (why === 'ENOENT')
+    return 'it does not exist (ENOENT): give its path with --config.file=<path>, or start from the example: cp config.example.yaml config.yaml (the default --config.file)';
+  if (why === 'not a regular file (a directory)') return `${why}: --config.file=<path> names the YAML file itself, e.g. --config.file=config.yaml`;
+  return why;
 }
 
 /** `file:line:col: path: warning: message` — a warning, in the same shape as an error. */

@@ -17,8 +17,13 @@ export interface RoomConfig {
   id: string;
   /** How often its stream list and user count are refreshed; at least ROOM_MIN_INTERVAL_MS. */
   intervalMs: number;
-  /** Extra labels for the room's series, and for the streams found in it that the config does not list. */
+  /** Extra labels for the room's series, and (all but `severity`) for the streams found in it that the config does not list. */
   labels: Record<string, string>;
+  /**
+   * The `severity` label of the streams found in it that the config does not list (default
+   * `none`): never the room's own, since a guest who stops publishing has ended, not gone down.
+   */
+  streamsSeverity: string;
 }
 
 /** ZEGO allows one DescribeSimpleStreamList call per room per 10 s. */
@@ -95,4 +100,6 @@ export interface DiscoverConfig {
   maxStreams: number;
   /** Closed discovered streams are forgotten after this long. */
   forgetAfterMs: number;
+  /** The `severity` label of the streams it discovers (default `none`: they raise no stream-down alert). */
+  streamsSeverity: string;
 }

@@ -12,6 +12,8 @@ export interface ScrapeSources {
   now: () => number;
   /** Families the parts render themselves (rooms), after the exporter's own. */
   parts?: (format: Format) => string;
+  /** Per-stream info families without the streams' labels (zego_stream_source_info), after the parts'. */
+  info?: (format: Format) => Buffer;
 }
 
 interface Waiter {
@@ -85,6 +87,8 @@ export class ScrapeRenderer {
     const chunks: Buffer[] = [Buffer.from(await this.#src.self.render(format))];
     const own = this.#src.parts?.(format) ?? '';
     if (own !== '') chunks.push(Buffer.from(own));
+    const info = this.#src.info?.(format);
+    if (info && info.length > 0) chunks.push(info);
     for (const chunk of this.#src.families.chunks(this.#src.snapshot(), this.#src.now(), format)) {
       if (chunk.length > 0) chunks.push(chunk);
       else await nextTurn();

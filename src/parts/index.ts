@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { callbacksPart } from '../callbacks/part.js';
 import type { Config } from '../config/types.js';
+import type { LandingTable } from '../http/landing.js';
 import { fleetPart } from '../fleet/part.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ApiBudgetStatus, ExtraGauge } from '../metrics/self.js';
@@ -126,5 +127,9 @@ export class Parts {
 
   landing(): string[] {
     return this.list.map((p) => p.landing?.() ?? null).filter((n) => n !== null);
+  }
+
+  landingTables(): LandingTable[] {
+    return this.list.map((p) => p.landingTable?.() ?? null).filter((t) => t !== null);
   }
 }

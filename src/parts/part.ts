@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import type { LandingTable } from '../http/landing.js';
 import type { WebSecurity } from '../http/web-security.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ApiBudgetStatus, ApiCallResult, ExtraGauge } from '../metrics/self.js';
@@ -56,6 +57,8 @@ export interface Part {
   apiBudgets?(): readonly ApiBudgetStatus[];
   /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
   landing?(): string | null;
+  /** A table for the landing page (plain-text cells, escaped and cut there; at most LANDING_ROWS rows), or null for none. */
+  landingTable?(): LandingTable | null;
   /** Families of its own on /metrics, rendered on every scrape: keep them few (rooms, not streams) or cached. */
   metrics?(format: Format): string;
 }

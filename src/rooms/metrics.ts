@@ -9,10 +9,28 @@ export interface RoomView {
   readonly streamCount: number | null;
   readonly users: number | null;
   readonly adminUsers: number | null;
-  /** The last list call and the last user-count call each succeeded (or has not been made yet). */
-  readonly success: boolean;
+  /** Whether the last list call succeeded; null until one answered. */
+  readonly listOk: boolean | null;
+  /** Whether the last user-count call succeeded; null until one answered. */
+  readonly countOk: boolean | null;
   /** Unix ms of the last successful list call's answer; null = never. */
   readonly lastSuccessMs: number | null;
+}
+
+/**
+ * zego_room_probe_success: absent until the room's first list call answered, then 1 while its last
+ * list call succeeded and its last user-count call did not fail. A count that answers first says
+ * nothing about the list: in fleet mode another replica may hold the room for a whole interval,
+ * and a 1 then sat next to last_success 0 and no zego_room_streams.
+ */
+export function roomProbeSuccess(r: RoomView): 0 | 1 | undefined {
+  if (r.listOk === null) return undefined;
+  return r.listOk && r.countOk !== false ? 1 : 0;
+}
+
+/** Every series of a room waits for its first list answer, so the first scrape that shows the room shows it whole. */
+function listed(r: RoomView): boolean {
+  return r.listOk !== null;
 }
 
 const FROM_ROOMS = 'From background calls of ZEGOCLOUD room APIs; scrapes never call the API.';
@@ -33,22 +51,22 @@ export const ROOM_FAMILIES: readonly RoomFamily[] = [
   {
     name: 'zego_room_users',
     help: `Users in the room, admins included (DescribeUserNum UserCount); absent until first read. ${FROM_ROOMS}`,
-    value: (r) => r.users ?? undefined,
+    value: (r) => (listed(r) ? (r.users ?? undefined) : undefined),
   },
   {
     name: 'zego_room_admin_users',
     help: `Admin users in the room, e.g. recording or moderation bots (DescribeUserNum AdminUserCount); absent until first read. ${FROM_ROOMS}`,
-    value: (r) => r.adminUsers ?? undefined,
+    value: (r) => (listed(r) ? (r.adminUsers ?? undefined) : undefined),
   },
   {
     name: 'zego_room_probe_success',
-    help: "Whether the room's last stream-list call and last user-count call succeeded (1) or one failed (0); a failed call keeps the last known values.",
-    value: (r) => (r.success ? 1 : 0),
+    help: "Whether the room's last stream-list call and last user-count call succeeded (1) or one failed (0); absent until its first list call answered; a failed call keeps the last known values.",
+    value: roomProbeSuccess,
   },
   {
     name: 'zego_room_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful stream-list call of the room (0 = never).',
-    value: (r) => (r.lastSuccessMs === null ? 0 : r.lastSuccessMs / 1000),
+    help: 'Unix time of the last successful stream-list call of the room (0 = never); absent until its first list call answered.',
+    value: (r) => (listed(r) ? (r.lastSuccessMs === null ? 0 : r.lastSuccessMs / 1000) : undefined),
   },
 ];
 

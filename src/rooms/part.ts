@@ -1,5 +1,6 @@
 import type { Config, RoomConfig } from '../config/types.js';
 import { API_STREAM_LIST_LIMIT, API_USER_NUM_LIMIT, API_USER_NUM_LIMIT_TEST } from '../config/types.js';
+import { LANDING_ROWS, labelText, type LandingTable } from '../http/landing.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ApiBudgetStatus } from '../metrics/self.js';
 import { roomPlan, roomPlanLines } from './plan.js';
@@ -11,7 +12,7 @@ import { CountBatcher } from './count-batcher.js';
 import { RoomsFleet } from './fleet.js';
 import { RoomDiscovery } from './discovery.js';
 import { ListScheduler, type RoomLock } from './list-scheduler.js';
-import { RoomInfoFamily, renderRooms, type RoomView } from './metrics.js';
+import { RoomInfoFamily, renderRooms, roomProbeSuccess, type RoomView } from './metrics.js';
 
 /** The callbacks' default forget_after, used when callbacks.discover sets none. */
 const DEFAULT_FORGET_AFTER_MS = 3_600_000;
@@ -36,6 +37,8 @@ export interface RoomsPartOptions {
 interface Room extends RoomView {
   id: string;
   labels: Readonly<Record<string, string>>;
+  /** The labels of the streams found in it: the room's, with `severity` set to its streams_severity. */
+  streamLabels: Readonly<Record<string, string>>;
   intervalMs: number;
   /** The last successful list: stream id → CreateTime (s). */
   streams: Map<string, number> | null;
@@ -44,7 +47,6 @@ interface Room extends RoomView {
   adminUsers: number | null;
   listOk: boolean | null;
   countOk: boolean | null;
-  success: boolean;
   lastSuccessMs: number | null;
   /** A bad answer is logged once per room and API; later ones only count. */
   badListLogged: boolean;
@@ -182,7 +184,7 @@ export class RoomsPart implements Part {
   /** Streams found in rooms (not listed), each with its room's labels, probed at the default interval. */
   *watched(): Iterable<WatchedStream> {
     const intervalMs = this.#config.probe.intervalMs;
-    for (const [id, roomId] of this.#discovery.entries()) yield { id, intervalMs, labels: this.#rooms.get(roomId)?.labels ?? {} };
+    for (const [id, roomId] of this.#discovery.entries()) yield { id, intervalMs, labels: this.#rooms.get(roomId)?.streamLabels ?? {}, origin: 'room' };
   }
 
   metrics(format: Format): string {
@@ -227,6 +229,27 @@ export class RoomsPart implements Part {
     return `Rooms: ${this.#rooms.size} watched; ${this.#discovery.size} streams found in them.`;
   }
 
+  /** The watched rooms as /metrics shows them, the first LANDING_ROWS of them. */
+  landingTable(): LandingTable | null {
+    if (this.#rooms.size === 0) return null;
+    const now = this.#ctx.now();
+    const rows: string[][] = [];
+    for (const r of this.#rooms.values()) {
+      if (rows.length >= LANDING_ROWS) break;
+      const probe = roomProbeSuccess(r);
+      rows.push([
+        r.id,
+        labelText(r.labels),
+        r.streamCount === null ? '' : String(r.streamCount),
+        r.users === null ? '' : String(r.users),
+        r.adminUsers === null ? '' : String(r.adminUsers),
+        r.lastSuccessMs === null ? 'never' : `${Math.max(0, Math.round((now - r.lastSuccessMs) / 1000))}s ago`,
+        probe === undefined ? 'pending' : probe === 1 ? 'ok' : 'failing',
+      ]);
+    }
+    return { title: 'Rooms', columns: ['Room', 'Labels', 'Streams', 'Users', 'Admins', 'Last success', 'Probe'], rows, total: this.#rooms.size };
+  }
+
   /** Status for the self-metrics and tests: queue lengths and the batching's fill. */
   get stats(): { listQueue: number; countQueue: number; countCalls: number; roomsPerCountCall: number; heldElsewhere: number } {
     const c = this.#counts;
@@ -247,6 +270,7 @@ export class RoomsPart implements Part {
       const room = this.#rooms.get(rc.id);
       if (room) {
         room.labels = rc.labels;
+        room.streamLabels = streamLabels(rc);
         room.intervalMs = rc.intervalMs;
       } else this.#rooms.set(rc.id, newRoom(rc));
     }
@@ -268,7 +292,6 @@ export class RoomsPart implements Part {
     const { store, logger } = this.#ctx;
     if (r.outcome.kind === 'failed') {
       room.listOk = false;
-      room.success = false;
       if (r.code === 'bad_response') {
         // Bad input changes nothing: the last good list stays, so no stream looks closed.
         if (!room.badListLogged) logger.warn({ room_id: room.id, api: 'DescribeSimpleStreamList', error: r.outcome.message }, 'bad room API answer ignored');
@@ -282,7 +305,7 @@ export class RoomsPart implements Part {
       if (this.#listed.has(id)) continue;
       const offer = this.#discovery.offer(id, room.id);
       // Each new stream gets its record first, so the list's observation below lands on it; O(1) per stream.
-      if (offer === 'added') this.#ctx.watchAdded({ id, intervalMs: this.#config.probe.intervalMs, labels: room.labels });
+      if (offer === 'added') this.#ctx.watchAdded({ id, intervalMs: this.#config.probe.intervalMs, labels: room.streamLabels, origin: 'room' });
       else if (offer === 'full' && !this.#fullLogged) {
         this.#fullLogged = true;
         logger.warn(
@@ -300,7 +323,6 @@ export class RoomsPart implements Part {
     room.streams = current;
     room.streamCount = current.size;
     room.listOk = true;
-    room.success = room.countOk !== false;
     room.lastSuccessMs = r.sentAtMs + r.durationMs;
   }
 
@@ -310,7 +332,6 @@ export class RoomsPart implements Part {
         const room = this.#rooms.get(id);
         if (!room) continue;
         room.countOk = false;
-        room.success = false;
         if (r.code === 'bad_response' && !room.badCountLogged) {
           room.badCountLogged = true;
           this.#ctx.logger.warn({ room_id: id, api: 'DescribeUserNum', error: r.outcome.message }, 'bad room API answer ignored');
@@ -324,7 +345,6 @@ export class RoomsPart implements Part {
       room.users = c.userCount;
       room.adminUsers = c.adminUserCount;
       room.countOk = true;
-      room.success = room.listOk !== false;
     }
   }
 
@@ -358,10 +378,20 @@ export class RoomsPart implements Part {
   }
 }
 
+/**
+ * A stream found in a room is not the room: it takes the room's labels but never its `severity`
+ * (a room's `critical` is about the room being empty, ZegoKeyRoomEmpty); it gets streams_severity,
+ * `none` unless the operator opts in, so a guest who stops publishing raises no stream alert.
+ */
+function streamLabels(rc: RoomConfig): Readonly<Record<string, string>> {
+  return Object.freeze({ ...rc.labels, severity: rc.streamsSeverity });
+}
+
 function newRoom(rc: RoomConfig): Room {
   return {
     id: rc.id,
     labels: rc.labels,
+    streamLabels: streamLabels(rc),
     intervalMs: rc.intervalMs,
     streams: null,
     streamCount: null,
@@ -369,7 +399,6 @@ function newRoom(rc: RoomConfig): Room {
     adminUsers: null,
     listOk: null,
     countOk: null,
-    success: false,
     lastSuccessMs: null,
     badListLogged: false,
     badCountLogged: false,

@@ -7,7 +7,15 @@ export interface WatchedStream {
   id: string;
   intervalMs: number;
   labels: Readonly<Record<string, string>>;
+  /** Who watches it: the config (the default when absent), a watched room's list, or a callback. */
+  origin?: StreamOrigin;
 }
+
+/**
+ * Where a watched stream came from (zego_stream_source_info, the landing page). When several
+ * watch it, the config wins, else the part that watched it first (on a reload: room before callback).
+ */
+export type StreamOrigin = 'config' | 'room' | 'callback';
 
 /**
  * What we know of one stream (the store's record of it, kept in place and mutated as observations
@@ -44,6 +52,8 @@ export interface StreamRecord {
   roomId: string | null;
   /** When the observation behind the current state was made (probe or list: sent; callback: received). */
   observedAtMs: number | null;
+  /** Why it is watched: listed in the config, or found in a room's list or by a callback. */
+  origin: StreamOrigin;
 }
 
 export type StateSource = 'probe' | 'callback' | 'room_list';
@@ -83,6 +93,7 @@ export function initialState(w: WatchedStream): StreamRecord {
     version: 0,
     roomId: null,
     observedAtMs: null,
+    origin: w.origin ?? 'config',
   };
 }
 
@@ -104,6 +115,7 @@ export class StateStore {
   #list: readonly StreamRecord[] | null = [];
   #disagreementsTotal = 0;
   #roomsVersion = 0;
+  #originsVersion = 0;
 
   constructor(opts: StateStoreOptions) {
     this.#log = opts.logger;
@@ -140,6 +152,11 @@ export class StateStore {
       if (s.labels !== w.labels || s.intervalMs !== w.intervalMs) s.version++;
       s.labels = w.labels;
       s.intervalMs = w.intervalMs;
+      const origin = w.origin ?? 'config';
+      if (s.origin !== origin) {
+        s.origin = origin;
+        this.#originsVersion++;
+      }
     } else {
       this.#streams.set(w.id, initialState(w));
     }
@@ -255,6 +272,11 @@ export class StateStore {
   /** Bumped whenever a stream's room changes or the watched set is replaced: zego_stream_room_info is re-rendered then. */
   get roomsVersion(): number {
     return this.#roomsVersion;
+  }
+
+  /** Bumped whenever a kept stream's origin changes (a new or removed one changes the snapshot instead). */
+  get originsVersion(): number {
+    return this.#originsVersion;
   }
 
   /** Probes that contradicted a callback, since start. */

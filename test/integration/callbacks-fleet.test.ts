@@ -103,7 +103,7 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     expect(await postCallback(h.replicas[1]!.url, signedEvent('disc-c', 1))).toBe(200);
     const view = async (url: string): Promise<string> => {
       const m = await scrape(url);
-      const ids = ['disc-a', 'disc-b', 'disc-c', 'other-a'].filter((id) => m.get(`zego_stream_active{stream_id="${id}"}`) === 1);
+      const ids = ['disc-a', 'disc-b', 'disc-c', 'other-a'].filter((id) => m.get(`zego_stream_active{stream_id="${id}",severity="none"}`) === 1);
       return `${ids.join(',')} discovered=${m.get('zego_exporter_streams_discovered')}`;
     };
     const all = await eventually(

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, writeTemp } from '../helpers/exporter-process.js';
 
@@ -59,5 +60,29 @@ describe('command line (the built binary)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('zego.rate_limit');
     expect(r.stderr).toMatch(/bad\.yaml:4:\d+/);
+  });
+
+  it('a missing config file: exit 1 naming the path, that it does not exist, --config.file and the example to copy; no stack trace', async () => {
+    const missing = join(dirname(writeTemp('other.yaml', '')), 'config.yaml');
+    for (const args of [
+      [`--config.file=${missing}`, '--web.listen-address=127.0.0.1:0'],
+      ['--config.check', `--config.file=${missing}`],
+    ]) {
+      const r = await runCli(args);
+      expect(r.code).toBe(1);
+      const out = r.stdout + r.stderr;
+      expect(out).toContain(`cannot read config file ${missing}: it does not exist (ENOENT)`);
+      expect(out).toContain('--config.file=<path>');
+      expect(out).toContain('cp config.example.yaml config.yaml');
+      expect(out).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  it('a directory as the config file: exit 1 saying so, and that --config.file names the file itself', async () => {
+    const dir = dirname(writeTemp('config.yaml', ''));
+    const r = await runCli([`--config.file=${dir}`, '--web.listen-address=127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot read config file ${dir}: not a regular file (a directory): --config.file=<path> names the YAML file itself`);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 });

@@ -7,6 +7,8 @@ const APP_ID = 135792468;
 const SECRET = 'disc0123456789abcdef0123456789ab';
 const CB_SECRET = 'callback-secret-for-discovery';
 const active = (id: string): string => `zego_stream_active{stream_id="${id}"}`;
+/** A discovered stream's series: its only label is severity, callbacks.discover.streams_severity's default none. */
+const discovered = (id: string, name = 'zego_stream_active'): string => `${name}{stream_id="${id}",severity="none"}`;
 
 /**
  * Discovery through the real process: a stream_create for an unlisted id matching a pattern starts
@@ -44,11 +46,11 @@ describe('discovery from stream_create callbacks (real process)', () => {
 
     const m = await eventually(
       () => scrape(exp.url),
-      (m) => m.get(active('live-a')) === 1 && m.get(active('live-b')) === 1 && (m.get('zego_stream_probe_success{stream_id="live-b"}') ?? 0) === 1,
+      (m) => m.get(discovered('live-a')) === 1 && m.get(discovered('live-b')) === 1 && (m.get(discovered('live-b', 'zego_stream_probe_success')) ?? 0) === 1,
       5000,
     );
-    expect(m.has(active('other-x'))).toBe(false);
-    expect(m.has(active('live-c'))).toBe(false);
+    expect(m.has(discovered('other-x'))).toBe(false);
+    expect(m.has(discovered('live-c'))).toBe(false);
     expect(m.get('zego_exporter_streams_discovered')).toBe(2);
     // Discovered streams are probed too, not only told by callbacks.
     expect(sim.stats().streamCalls['live-a'] ?? 0).toBeGreaterThan(0);
@@ -56,16 +58,16 @@ describe('discovery from stream_create callbacks (real process)', () => {
     zego.setStream('live-a', { state: 'closed', createTime: now() - 10, closeTime: now() });
     await eventually(
       () => scrape(exp.url),
-      (m) => m.get(active('live-a')) === 0,
+      (m) => m.get(discovered('live-a')) === 0,
       3000,
     );
     const forgotten = await eventually(
       () => scrape(exp.url),
-      (m) => !m.has('zego_stream_probe_success{stream_id="live-a"}'),
+      (m) => !m.has(discovered('live-a', 'zego_stream_probe_success')),
       8000,
       200,
     );
-    expect(forgotten.get(active('live-b'))).toBe(1);
+    expect(forgotten.get(discovered('live-b'))).toBe(1);
     expect(forgotten.get(active('listed'))).toBe(0); // listed and closed: never forgotten
     expect(forgotten.get('zego_exporter_streams_discovered')).toBe(1);
     expect(
@@ -79,7 +81,7 @@ describe('discovery from stream_create callbacks (real process)', () => {
     zego.setStream('live-d', { state: 'active', createTime: now() });
     await eventually(
       () => scrape(exp.url),
-      (m) => m.get(active('live-d')) === 1,
+      (m) => m.get(discovered('live-d')) === 1,
       5000,
     );
   });

@@ -33,6 +33,6 @@ describe('the callbacks: config section', () => {
     );
     if (!file.ok || !file.config.callbacks) throw new Error(JSON.stringify(file));
     expect(file.config.callbacks.secret.reveal()).toBe('from-file');
-    expect(file.config.callbacks.discover).toEqual({ patterns: ['a-*'], maxStreams: 5, forgetAfterMs: 600_000 });
+    expect(file.config.callbacks.discover).toEqual({ patterns: ['a-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'none' });
   });
 });

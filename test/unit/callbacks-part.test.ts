@@ -108,7 +108,9 @@ const probeReq = (url: string): IncomingMessage => ({ url }) as IncomingMessage;
 
 describe('CallbacksPart', () => {
   it('serves callbacks on its own listener only, and a discovered stream joins the watched set at the probe interval', async () => {
-    const h = harness(config(['listed'], { listenAddress: '127.0.0.1:0', discover: { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000 } }));
+    const h = harness(
+      config(['listed'], { listenAddress: '127.0.0.1:0', discover: { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'none' } }),
+    );
     await h.part.start();
     const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -118,7 +120,7 @@ describe('CallbacksPart', () => {
 
     expect((await post(`${url}/zego/callback`, streamCreate('cam-9'))).status).toBe(200);
     expect(h.changes()).toBe(1);
-    expect([...h.part.watched()]).toEqual([{ id: 'cam-9', intervalMs: 15_000, labels: {} }]);
+    expect([...h.part.watched()]).toEqual([{ id: 'cam-9', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
     expect(h.store.get('cam-9')?.active).toBe(true);
     expect(h.part.gauges[0]!.read()).toBe(1);
     // Nothing else is served there.
@@ -126,7 +128,7 @@ describe('CallbacksPart', () => {
   });
 
   it('on the main listener: a stream the reloaded config lists stops being discovered; callbacks turned off leave nothing watched or routed', async () => {
-    const discover = { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000 };
+    const discover = { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'none' };
     const h = harness(config([], { discover }));
     await h.part.start();
     const main = createServer((req, res) => {
@@ -152,6 +154,17 @@ describe('CallbacksPart', () => {
     expect([...h.part.watched()]).toEqual([]);
     expect(h.part.landing()).toBeNull();
     expect((await post(url, streamCreate('cam-3'))).status).toBe(404);
+  });
+
+  it('discover.streams_severity opts discovered streams in: they carry that severity, and a reload changes it', async () => {
+    const discover = { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'warning' };
+    const h = harness(config([], { listenAddress: '127.0.0.1:0', discover }));
+    await h.part.start();
+    const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
+    expect((await post(`${url}/zego/callback`, streamCreate('cam-1'))).status).toBe(200);
+    expect(h.store.get('cam-1')).toMatchObject({ labels: { severity: 'warning' }, origin: 'callback' });
+    h.part.applyConfig(config([], { listenAddress: '127.0.0.1:0', discover: { ...discover, streamsSeverity: 'none' } }));
+    expect([...h.part.watched()]).toEqual([{ id: 'cam-1', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
   });
 
   it('a taken listen_address: start() logs why and rejects', async () => {

@@ -380,7 +380,7 @@ describe('discovery', () => {
     expect(globToRegExp('live-*').test('live-42')).toBe(true);
     expect(globToRegExp('live-*').test('xlive-42')).toBe(false);
     expect(globToRegExp('a.b*').test('axb')).toBe(false);
-    const d = new Discovery({ patterns: ['live-*'], maxStreams: 2, forgetAfterMs: 3_600_000 });
+    const d = new Discovery({ patterns: ['live-*'], maxStreams: 2, forgetAfterMs: 3_600_000, streamsSeverity: 'none' });
     expect(d.offer('other')).toBe('no_match');
     expect(d.offer('live-1')).toBe('added');
     expect(d.offer('live-2')).toBe('added');

@@ -156,6 +156,25 @@ const ROWS: Row[] = [
       },
     ],
   ],
+  [
+    'streams-severity',
+    [
+      {
+        path: 'rooms[0].streams_severity',
+        line: 7,
+        col: 23,
+        message: 'streams found in room "show": severity "Critical" must be written "critical": the alert rules match it exactly, case included',
+      },
+      { path: 'rooms[1].streams_severity', line: 9, col: 23, message: 'must be one of critical, warning, none' },
+      { path: 'rooms[2].streams_severity', line: 11, col: 23, message: 'must be a single value' },
+      {
+        path: 'callbacks.discover.streams_severity',
+        line: 16,
+        col: 23,
+        message: 'streams discovered by callbacks: severity "NONE" must be written "none": the alert rules match it exactly, case included',
+      },
+    ],
+  ],
   ['stream-id-chars', [{ path: 'streams[1]', line: 7, col: 5, message: 'invalid stream id "bad id!": only letters, digits, "-" and "_" are allowed' }]],
   ['stream-id-duplicate', [{ path: 'streams[1].id', line: 7, col: 9, message: 'duplicate stream id "a" (first listed at line 6)' }]],
   [

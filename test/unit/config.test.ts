@@ -104,8 +104,8 @@ describe('config: rooms and the room APIs budgets', () => {
     const r = parse(`${BASE}rooms:\n  - lobby\n  - id: stage-1\n    interval: 10s\n    labels: { severity: critical }\n`);
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     expect(r.config.rooms).toEqual([
-      { id: 'lobby', intervalMs: 30_000, labels: {} },
-      { id: 'stage-1', intervalMs: 10_000, labels: { severity: 'critical' } },
+      { id: 'lobby', intervalMs: 30_000, labels: {}, streamsSeverity: 'none' },
+      { id: 'stage-1', intervalMs: 10_000, labels: { severity: 'critical' }, streamsSeverity: 'none' },
     ]);
     // Rooms alone are enough to watch: their streams are found in the rooms' lists.
     expect(r.config.streams).toEqual([]);

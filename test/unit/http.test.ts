@@ -43,7 +43,7 @@ function landingView(id: string): LandingView {
     isTest: false,
     rateLimit: 40,
     achievableRefreshSec: 10,
-    rows: [{ id, state: 'active', uptimeSec: 75, probe: 'ok', lastProbeAgoSec: 2, labels: { team: '<b>' }, lastError: null }],
+    rows: [{ id, state: 'active', uptimeSec: 75, probe: 'ok', lastProbeAgoSec: 2, labels: { team: '<b>' }, lastError: null, source: 'config' }],
     totalStreams: 1,
   };
 }

@@ -3,13 +3,19 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import type { Config, RoomConfig } from '../../src/config/types.js';
 import type { PartContext } from '../../src/parts/part.js';
-import { RoomsPart } from '../../src/rooms/part.js';
+import type { RoomLock } from '../../src/rooms/list-scheduler.js';
+import type { Gate } from '../../src/scheduler/budget.js';
+import { RoomsPart, type RoomsFleetLike } from '../../src/rooms/part.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
 import type { ListedStream, RoomStreamsResult, UserCountResult } from '../../src/zego/outcome.js';
 
 const T0 = 1_700_000_000_000;
 
-function config(rooms: RoomConfig[], streams: Config['streams'] = [], maxRoomStreams = 1000): Config {
+/** A room as the tests write it: streams_severity left at its default unless given. */
+type TestRoom = Omit<RoomConfig, 'streamsSeverity'> & Partial<Pick<RoomConfig, 'streamsSeverity'>>;
+
+function config(testRooms: TestRoom[], streams: Config['streams'] = [], maxRoomStreams = 1000): Config {
+  const rooms: RoomConfig[] = testRooms.map((r) => ({ streamsSeverity: 'none', ...r }));
   return {
     zego: {
       appId: 1234,
@@ -39,7 +45,7 @@ interface Harness {
   rewatch: () => void;
 }
 
-function harness(cfg: Config): Harness {
+function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
   const store = new StateStore({ logger, now: Date.now });
@@ -84,7 +90,7 @@ function harness(cfg: Config): Harness {
     watchedChanged: () => watch(),
     rateChanged: () => undefined,
   };
-  const part = new RoomsPart(cfg, ctx, { api: ctx.roomApi });
+  const part = new RoomsPart(cfg, ctx, { api: ctx.roomApi, ...(fleet ? { fleet: () => fleet } : {}) });
   watch();
   return { part, store, lists, users, logs, calls, rewatch: watch };
 }
@@ -106,8 +112,8 @@ describe('rooms part', () => {
     vi.useRealTimers();
   });
 
-  it("watches the streams a room lists, with the room's labels, active since CreateTime; one that leaves reads inactive within one refresh", async () => {
-    const h = harness(config([{ id: 'show', intervalMs: 10_000, labels: { severity: 'critical' } }]));
+  it("watches the streams a room lists, with the room's labels but severity none, active since CreateTime; one that leaves reads inactive within one refresh", async () => {
+    const h = harness(config([{ id: 'show', intervalMs: 10_000, labels: { severity: 'critical', team: 'live' } }]));
     h.lists.set('show', [stream('host', 1_699_999_000), stream('guest', 1_699_999_500)]);
     await h.part.start();
     await vi.advanceTimersByTimeAsync(100);
@@ -116,7 +122,9 @@ describe('rooms part', () => {
       createTimeSec: 1_699_999_000,
       source: 'room_list',
       roomId: 'show',
-      labels: { severity: 'critical' },
+      // The room's severity is about the room (ZegoKeyRoomEmpty): a guest who leaves must not page.
+      labels: { severity: 'none', team: 'live' },
+      origin: 'room',
     });
     expect(h.store.get('guest')?.active).toBe(true);
     h.lists.set('show', [stream('host', 1_699_999_000)]);
@@ -127,8 +135,8 @@ describe('rooms part', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(h.store.get('guest')).toMatchObject({ active: true, createTimeSec: 1_700_000_015 });
     const text = h.part.metrics('text');
-    expect(text).toContain('zego_room_streams{room_id="show",severity="critical"} 2');
-    expect(text).toContain('zego_room_probe_success{room_id="show",severity="critical"} 1');
+    expect(text).toContain('zego_room_streams{room_id="show",severity="critical",team="live"} 2');
+    expect(text).toContain('zego_room_probe_success{room_id="show",severity="critical",team="live"} 1');
     expect(text).toContain('zego_stream_room_info{stream_id="guest",room_id="show"} 1');
     expect(h.calls.filter((c) => c.api === 'DescribeSimpleStreamList').length).toBe(3);
     await stop(h);
@@ -140,8 +148,8 @@ describe('rooms part', () => {
     h.lists.set('show', [stream('host'), stream('guest')]);
     await h.part.start();
     await vi.advanceTimersByTimeAsync(100);
-    expect(h.store.get('host')?.labels).toEqual({ team: 'mine' });
-    expect(h.store.get('guest')?.labels).toEqual({ team: 'live' });
+    expect(h.store.get('host')).toMatchObject({ labels: { team: 'mine' }, origin: 'config' });
+    expect(h.store.get('guest')).toMatchObject({ labels: { team: 'live', severity: 'none' }, origin: 'room' });
     h.lists.set('show', []);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(h.store.get('host')?.active).toBe(false);
@@ -195,7 +203,7 @@ describe('rooms part', () => {
     expect(h.store.get('sb')).toBeUndefined();
     const callsBefore = h.calls.length;
     await vi.advanceTimersByTimeAsync(25_000);
-    expect([...h.part.watched()]).toEqual([{ id: 'sa', intervalMs: 15_000, labels: { team: 'x' } }]);
+    expect([...h.part.watched()]).toEqual([{ id: 'sa', intervalMs: 15_000, labels: { team: 'x', severity: 'none' }, origin: 'room' }]);
     const text = h.part.metrics('text');
     expect(text).not.toContain('room_id="b"');
     expect(text).toContain('zego_room_streams{room_id="a",team="x"} 1');
@@ -248,6 +256,56 @@ describe('rooms part', () => {
     const counts = h.calls.filter((c) => c.api === 'DescribeUserNum').length;
     expect(counts).toBe(3);
     expect(h.part.stats.roomsPerCountCall).toBeCloseTo(25 / 3);
+    await stop(h);
+  });
+
+  it('streams_severity opts the streams found in a room in: they carry it (and the rest of the room labels); a stream the config lists keeps its own', async () => {
+    const h = harness(
+      config(
+        [{ id: 'show', intervalMs: 10_000, labels: { severity: 'critical', team: 'live' }, streamsSeverity: 'warning' }],
+        [{ id: 'host', intervalMs: 5000, labels: { severity: 'critical' } }],
+      ),
+    );
+    h.lists.set('show', [stream('host'), stream('guest')]);
+    await h.part.start();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.store.get('guest')).toMatchObject({ labels: { severity: 'warning', team: 'live' }, origin: 'room' });
+    expect(h.store.get('host')).toMatchObject({ labels: { severity: 'critical' }, origin: 'config' });
+    await stop(h);
+  });
+
+  it('fleet mode, the room held by another replica: no room series until its first list answers, then all of them at once and agreeing', async () => {
+    let heldElsewhere = true;
+    const lock: RoomLock = { hold: async () => !heldElsewhere, release: () => undefined };
+    const gate: Gate = { acquire: async () => ({ release: () => undefined }) };
+    const fleet: RoomsFleetLike = {
+      listGate: gate,
+      countGate: gate,
+      roomLock: lock,
+      rate: (_which, rate) => rate,
+      setRateLimits: () => undefined,
+      close: async () => undefined,
+    };
+    const h = harness(config([{ id: 'show', intervalMs: 30_000, labels: { severity: 'critical' } }]), fleet);
+    h.lists.set('show', [stream('host')]);
+    h.users.set('show', 3);
+    await h.part.start();
+    // The user count answers at once (DescribeUserNum has no per-room hold); the list waits.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(h.calls.some((c) => c.api === 'DescribeUserNum')).toBe(true);
+    expect(h.calls.some((c) => c.api === 'DescribeSimpleStreamList')).toBe(false);
+    expect(h.part.metrics('text')).not.toMatch(/^zego_room_/m);
+    // The page shows what is known: users, no list yet.
+    expect(h.part.landingTable()?.rows[0]).toEqual(['show', 'severity=critical', '', '3', '1', 'never', 'pending']);
+    heldElsewhere = false;
+    await vi.advanceTimersByTimeAsync(30_000);
+    const text = h.part.metrics('text');
+    const sample = (name: string): string | undefined => new RegExp(`^${name}\\{room_id="show",severity="critical"\\} (\\S+)$`, 'm').exec(text)?.[1];
+    expect(sample('zego_room_streams')).toBe('1');
+    expect(sample('zego_room_users')).toBe('3');
+    expect(sample('zego_room_probe_success')).toBe('1');
+    expect(Number(sample('zego_room_last_success_timestamp_seconds'))).toBeGreaterThan(T0 / 1000);
+    expect(h.part.landingTable()?.rows[0]).toEqual(['show', 'severity=critical', '1', '3', '1', expect.stringMatching(/^\d+s ago$/), 'ok']);
     await stop(h);
   });
 

@@ -85,3 +85,31 @@ describe('stream severity', () => {
     expect(out[1]).toBe(`${file}: OK (1 warning)`);
   });
 });
+
+describe('streams_severity: the severity of discovered streams', () => {
+  const CB = `callbacks:\n  secret: cb\n  discover:\n    patterns: ['live-*']\n`;
+
+  it('defaults to none on every room and on callback discovery, and takes every known value', () => {
+    const r = parseText(`${BASE}rooms:\n  - lobby\n  - id: show\n    labels: { severity: critical }\n${CB}`);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.rooms?.map((x) => x.streamsSeverity)).toEqual(['none', 'none']);
+    expect(r.config.callbacks?.discover?.streamsSeverity).toBe('none');
+    for (const sev of KNOWN_SEVERITIES) {
+      const t = parseText(`${BASE}rooms:\n  - id: show\n    streams_severity: ${sev}\n${CB}    streams_severity: ${sev}\n`);
+      if (!t.ok) throw new Error(JSON.stringify(t.errors));
+      expect(t.warnings).toEqual([]);
+      expect(t.config.rooms?.[0]?.streamsSeverity).toBe(sev);
+      expect(t.config.callbacks?.discover?.streamsSeverity).toBe(sev);
+    }
+  });
+
+  it('--config.check warns about an unknown value with file:line:col and still says OK', async () => {
+    const file = writeTemp('config.yaml', `${BASE}rooms:\n  - id: show\n    streams_severity: page\n`);
+    const out: string[] = [];
+    expect(await runConfigCheck(file, ENV, (l) => out.push(l))).toBe(0);
+    expect(out[0]).toBe(
+      `${file}:6:23: rooms[0].streams_severity: warning: streams found in room "show": severity "page" is not one the shipped alert rules know (critical, warning, none); those streams alert like "warning" (docs/configuration.md#streams)`,
+    );
+    expect(out).toContain(`${file}: OK (1 warning)`);
+  });
+});

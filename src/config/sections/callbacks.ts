@@ -4,6 +4,7 @@ import { isValidStreamId, parseHostPort } from '../../zego/protocol.js';
 import type { ConfigReader, YamlNode } from '../reader.js';
 import { Secret } from '../secret.js';
 import type { CallbacksConfig } from '../types.js';
+import { DEFAULT_STREAMS_SEVERITY, readStreamsSeverity } from './streams.js';
 
 const DEFAULT_PATH = '/zego/callback';
 const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
@@ -52,7 +53,7 @@ export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined
 }
 
 function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): CallbacksConfig['discover'] {
-  const d = r.fields(node, 'callbacks.discover', ['patterns', 'max_streams', 'forget_after']);
+  const d = r.fields(node, 'callbacks.discover', ['patterns', 'max_streams', 'forget_after', 'streams_severity']);
   if (!d) return undefined;
   const pn = d.get('patterns');
   const patterns: string[] = [];
@@ -77,5 +78,8 @@ function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): Callb
     const ms = r.duration(d.get('forget_after'), 'callbacks.discover.forget_after');
     if (ms !== undefined) forgetAfterMs = ms;
   }
-  return { patterns, maxStreams, forgetAfterMs };
+  const streamsSeverity = d.has('streams_severity')
+    ? readStreamsSeverity(r, d.get('streams_severity'), 'callbacks.discover.streams_severity', 'streams discovered by callbacks')
+    : DEFAULT_STREAMS_SEVERITY;
+  return { patterns, maxStreams, forgetAfterMs, streamsSeverity: streamsSeverity ?? DEFAULT_STREAMS_SEVERITY };
 }

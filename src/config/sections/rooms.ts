@@ -3,14 +3,14 @@ import { isValidRoomId, MAX_ROOM_ID_BYTES } from '../../zego/protocol.js';
 import { formatDuration } from '../duration.js';
 import type { ConfigReader, YamlNode } from '../reader.js';
 import { ROOM_MIN_INTERVAL_MS, type RoomConfig } from '../types.js';
-import { readIdEntry, readLabels } from './streams.js';
+import { DEFAULT_STREAMS_SEVERITY, readIdEntry, readLabels, readStreamsSeverity } from './streams.js';
 
 const DEFAULT_ROOM_INTERVAL_MS = 30_000;
 const MAX_ROOM_INTERVAL_MS = 86_400_000;
 /** The room's series carry room_id; the streams found in it get its labels next to stream_id. */
 const ROOM_RESERVED_LABELS = ['room_id'];
 
-/** `rooms:` (optional) — room ids, or `{ id, interval, labels }`. */
+/** `rooms:` (optional) — room ids, or `{ id, interval, labels, streams_severity }`. */
 export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): RoomConfig[] | undefined {
   if (node === undefined || node === null) return [];
   if (!isSeq(node)) {
@@ -21,7 +21,7 @@ export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): R
   const out: RoomConfig[] = [];
   node.items.forEach((item, i) => {
     const path = `rooms[${i}]`;
-    const e = readIdEntry(r, item as YamlNode | null, path);
+    const e = readIdEntry(r, item as YamlNode | null, path, ['streams_severity']);
     if (!e) return;
     const { idNode, idPath } = e;
     const intervalMs = e.interval === undefined ? DEFAULT_ROOM_INTERVAL_MS : readRoomInterval(r, e.interval, `${path}.interval`);
@@ -29,6 +29,12 @@ export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): R
     const labels = e.labels === undefined ? {} : readLabels(r, e.labels, `${path}.labels`, ROOM_RESERVED_LABELS);
     const id = r.string(idNode, idPath);
     if (id === undefined) return;
+    const sevNode = e.extra.get('streams_severity');
+    const streamsSeverity =
+      sevNode === undefined
+        ? DEFAULT_STREAMS_SEVERITY
+        : readStreamsSeverity(r, sevNode, `${path}.streams_severity`, `streams found in room ${r.shown(idNode, id)}`);
+    if (streamsSeverity === undefined) return;
     if (!isValidRoomId(id)) {
       r.err(idPath, idNode, `invalid room id "${id}": 1 to ${MAX_ROOM_ID_BYTES} bytes of letters, digits and ~!@#$%^&*()_+=-\`;',.<>\\ (no / or space)`);
       return;
@@ -39,7 +45,7 @@ export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): R
       return;
     }
     if (idNode) seen.set(id, idNode);
-    out.push({ id, intervalMs, labels });
+    out.push({ id, intervalMs, labels, streamsSeverity });
   });
   return out;
 }

@@ -78,7 +78,7 @@ export function readStreams(
       return;
     }
     if (idNode) seen.set(id, idNode);
-    if (labels['severity'] !== undefined) checkSeverity(r, severityNode, `${path}.labels.severity`, r.shown(idNode, id), labels['severity']);
+    if (labels['severity'] !== undefined) checkSeverity(r, severityNode, `${path}.labels.severity`, `stream ${r.shown(idNode, id)}`, labels['severity']);
     out.push({ id, intervalMs, labels });
   });
   return out;
@@ -90,12 +90,14 @@ export interface IdEntry {
   idPath: string;
   interval?: YamlNode | null;
   labels?: YamlNode | null;
+  /** The nodes of the `extra` keys the caller allowed, by key (absent: not given). */
+  extra: ReadonlyMap<string, YamlNode | null>;
 }
 
-/** A plain id, or `{ id, interval, labels }`; null (the error recorded) when the mapping cannot be read. */
-export function readIdEntry(r: ConfigReader, item: YamlNode | null, path: string): IdEntry | null {
-  if (!isMap(item)) return { idNode: item, idPath: path };
-  const f = r.fields(item, path, ['id', 'interval', 'labels']);
+/** A plain id, or `{ id, interval, labels, …extra }`; null (the error recorded) when the mapping cannot be read. */
+export function readIdEntry(r: ConfigReader, item: YamlNode | null, path: string, extra: readonly string[] = []): IdEntry | null {
+  if (!isMap(item)) return { idNode: item, idPath: path, extra: new Map() };
+  const f = r.fields(item, path, ['id', 'interval', 'labels', ...extra]);
   if (!f) return null;
   if (!f.has('id')) {
     r.err(`${path}.id`, item, 'required');
@@ -106,8 +108,27 @@ export function readIdEntry(r: ConfigReader, item: YamlNode | null, path: string
     idPath: `${path}.id`,
     ...(f.has('interval') ? { interval: f.get('interval') ?? null } : {}),
     ...(f.has('labels') ? { labels: f.get('labels') ?? null } : {}),
+    extra: new Map(extra.filter((k) => f.has(k)).map((k) => [k, f.get(k) ?? null])),
   };
 }
+
+/**
+ * `streams_severity` (rooms and callback discovery): the `severity` label a discovered stream gets.
+ * `none` unless set: a stream nobody listed is one that may end, and an ended guest is not a
+ * stream that is down. Checked like a stream's own severity label.
+ */
+export function readStreamsSeverity(r: ConfigReader, node: YamlNode | null | undefined, path: string, subject: string): string | undefined {
+  const value = r.string(node, path);
+  if (value === undefined) return undefined;
+  if (value === '') {
+    r.err(path, node, `must be one of ${KNOWN_SEVERITIES.join(', ')}`);
+    return undefined;
+  }
+  return checkSeverity(r, node ?? undefined, path, subject, value, 'those streams alert') ? value : undefined;
+}
+
+/** What a discovered stream's severity is when streams_severity is not set. */
+export const DEFAULT_STREAMS_SEVERITY = 'none';
 
 /** A mapping of label names to values; `reserved` adds names the caller's own series already carry. */
 export function readLabels(r: ConfigReader, node: YamlNode | null | undefined, path: string, reserved: readonly string[] = []): Record<string, string> {
@@ -149,20 +170,21 @@ function labelNode(labels: YamlNode | null | undefined, name: string): YamlNode 
 
 /**
  * The rules match `severity` exactly: `Critical` would never page, so another spelling of a known
- * value is an error. A value the rules do not know is allowed (the stream alerts like `warning`)
+ * value is an error (false). A value the rules do not know is allowed (the stream alerts like `warning`)
  * but probably a typo or a scheme of one's own, so it is a warning naming the stream.
  */
-function checkSeverity(r: ConfigReader, node: YamlNode | undefined, path: string, stream: string, value: string): void {
+function checkSeverity(r: ConfigReader, node: YamlNode | undefined, path: string, subject: string, value: string, who = 'this stream alerts'): boolean {
   const known: readonly string[] = KNOWN_SEVERITIES;
-  if (known.includes(value)) return;
+  if (known.includes(value)) return true;
   const meant = known.find((k) => k === value.toLowerCase());
   if (meant) {
-    r.err(path, node, `stream ${stream}: severity ${r.shown(node, value)} must be written "${meant}": the alert rules match it exactly, case included`);
-    return;
+    r.err(path, node, `${subject}: severity ${r.shown(node, value)} must be written "${meant}": the alert rules match it exactly, case included`);
+    return false;
   }
   r.warn(
     path,
     node,
-    `stream ${stream}: severity ${r.shown(node, value)} is not one the shipped alert rules know (${known.join(', ')}); this stream alerts like "warning" (docs/configuration.md#streams)`,
+    `${subject}: severity ${r.shown(node, value)} is not one the shipped alert rules know (${known.join(', ')}); ${who} like "warning" (docs/configuration.md#streams)`,
   );
+  return true;
 }
