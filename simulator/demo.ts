@@ -32,8 +32,7 @@ async function main(): Promise<void> {
       ?.split('=')[1] ?? ':9792',
   );
   if (!listen.ok) throw new Error(`--web.listen-address: ${listen.message}`);
-  const port = listen.port;
-  const sender = new CallbackSender({ url: `http://127.0.0.1:${port}/zego/callback`, appId: APP_ID, secret: callbackSecret });
+  const sender = new CallbackSender({ url: 'http://127.0.0.1:9793/zego/callback', appId: APP_ID, secret: callbackSecret }); // the callback listener's default port
   const script = startDemoScript(withCallbacks(sim, sender), { count: STREAMS });
   // The demo room (DEMO_ROOM_ID): its streams come and go, its audience moves; the exporter
   // config below watches it under `rooms:` (its streams are found there, not listed).

@@ -19,8 +19,34 @@ describe('the callbacks: config section', () => {
     if (!r.ok || !r.config.callbacks) throw new Error(JSON.stringify(r));
     const c = r.config.callbacks;
     expect(c.secret.reveal()).toBe('cb-hunter2');
-    expect(c).toMatchObject({ path: '/zego/callback', listenAddress: ':9793', discover: { patterns: ['live-*'], maxStreams: 100, forgetAfterMs: 3_600_000 } });
+    expect(c).toMatchObject({
+      path: '/zego/callback',
+      listenAddress: ':9793',
+      listenAddressDefault: false,
+      discover: { patterns: ['live-*'], maxStreams: 100, forgetAfterMs: 3_600_000 },
+    });
     expect(JSON.stringify(r.config)).not.toContain('hunter2');
+  });
+
+  it('defaults: the callback listener on :9793 (marked as the default, for the migration note), TLS off, unsigned fan-out entries refused, no previous secret', () => {
+    const r = parse('callbacks:\n  secret: s\n');
+    if (!r.ok || !r.config.callbacks) throw new Error(JSON.stringify(r));
+    expect(r.config.callbacks).toMatchObject({ listenAddress: ':9793', listenAddressDefault: true, tls: 'off', fanoutAcceptUnsigned: false });
+    expect(r.config.callbacks.previousSecret).toBeUndefined();
+  });
+
+  it('reads tls, fanout_accept_unsigned and the previous secret (inline, or from a file; empty: none)', () => {
+    const r = parse('callbacks:\n  secret: new\n  previous_secret: ${OLD}\n  tls: web_config\n  fanout_accept_unsigned: true\n', { OLD: 'old-hunter2' });
+    if (!r.ok || !r.config.callbacks) throw new Error(JSON.stringify(r));
+    expect(r.config.callbacks).toMatchObject({ tls: 'web_config', fanoutAcceptUnsigned: true });
+    expect(r.config.callbacks.previousSecret?.reveal()).toBe('old-hunter2');
+    expect(JSON.stringify(r.config)).not.toContain('hunter2');
+    const file = parse('callbacks:\n  secret: new\n  previous_secret_file: old.txt\n', {}, { '/cfg/old.txt': 'from-file\n' });
+    if (!file.ok || !file.config.callbacks) throw new Error(JSON.stringify(file));
+    expect(file.config.callbacks.previousSecret?.reveal()).toBe('from-file');
+    expect(file.config.callbacks.previousSecretFile).toBe('/cfg/old.txt');
+    const none = parse('callbacks:\n  secret: new\n  previous_secret: ${OLD:-}\n');
+    expect(none.ok && none.config.callbacks?.previousSecret).toBeUndefined();
   });
 
   it('an empty secret turns callbacks off; secret_file is read relative to the config', () => {
