@@ -120,8 +120,11 @@ export class CallbackFanout {
 
   async #add(e: StreamEvent, at: number): Promise<void> {
     const minId = Math.max(0, this.#now() - 2 * this.#o.windowMs);
+    const keys = this.#o.keys();
+    // No key: callbacks were turned off by a reload after this was queued; nobody could verify it.
+    if (keys.length === 0) return;
     const fields = ['origin', this.#o.origin, 'received_at_ms', String(at), ...encode(e)];
-    await this.#o.writer.xadd(this.#key, 'MINID', '~', String(minId), '*', ...fields, MAC_FIELD, signEntry(this.#o.keys(), this.#key, fields));
+    await this.#o.writer.xadd(this.#key, 'MINID', '~', String(minId), '*', ...fields, MAC_FIELD, signEntry(keys, this.#key, fields));
   }
 
   async #flush(): Promise<void> {
@@ -203,7 +206,9 @@ export class CallbackFanout {
     if (origin === undefined || origin.length === 0 || origin.length > MAX_ORIGIN_CHARS) return this.#bad('origin missing or too long', id);
     if (origin === this.#o.origin) return;
     // Before anything in the entry is believed: whoever can write to Redis can write this stream.
-    const proof = checkEntry(this.#o.keys(), this.#key, strings);
+    const keys = this.#o.keys();
+    if (keys.length === 0) return; // callbacks turned off by a reload: nothing is applied here
+    const proof = checkEntry(keys, this.#key, strings);
     const unsigned = proof === 'unsigned' && this.#o.acceptUnsigned();
     if (proof !== 'signed' && !unsigned) return this.#reject(proof, id, origin);
     const at = /^\d{1,16}$/.test(f['received_at_ms'] ?? '') ? Number(f['received_at_ms']) : NaN;
