@@ -143,8 +143,8 @@ export class CallbacksPart implements Part {
   }
 
   files(): string[] {
-    const file = this.#config.callbacks?.secretFile;
-    return file === undefined ? [] : [file];
+    const cb = this.#config.callbacks;
+    return [cb?.secretFile, cb?.previousSecretFile].filter((f) => f !== undefined);
   }
 
   landing(): string | null {

@@ -188,6 +188,9 @@ describe('CallbacksPart', () => {
     expect([...h.part.watched()].map((w) => w.id)).toEqual(['cam-2']);
     h.part.applyConfig(config([], { discover, secretFile: 'cb-secret-file' }));
     expect(h.part.files()).toEqual(['cb-secret-file']);
+    // While rotating, a change of the previous secret's file reloads too.
+    h.part.applyConfig(config([], { discover, secretFile: 'cb-secret-file', previousSecret: new Secret('old'), previousSecretFile: 'cb-previous-file' }));
+    expect(h.part.files()).toEqual(['cb-secret-file', 'cb-previous-file']);
     h.part.applyConfig(config([], null));
     expect(h.part.files()).toEqual([]);
     expect([...h.part.watched()]).toEqual([]);
