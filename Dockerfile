@@ -35,6 +35,8 @@ COPY package.json ./package.json
 COPY --from=build /src/dist/src ./dist/src
 USER 65532:65532
 EXPOSE 9792
+# The callback listener (callbacks.listen_address): the only port to expose to ZEGO.
+EXPOSE 9793
 # Exec form: Node is PID 1 and gets SIGTERM (clean stop) and SIGHUP (reload) directly; the exporter
 # handles both itself, so no init process is needed.
 ENTRYPOINT ["/nodejs/bin/node", "dist/src/main.js"]

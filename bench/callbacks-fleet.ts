@@ -17,6 +17,8 @@ export interface FleetHarness {
   sim: Simulator;
   redis: RedisProcess;
   replicas: ExporterProcess[];
+  /** Each replica's callback listener (callbacks go there; /metrics is on `replicas[i].url`). */
+  cbUrls: string[];
   streams: string[];
   /** Starts replica i again (after a stop), same config. */
   restart(i: number, env?: Record<string, string>): Promise<ExporterProcess>;
@@ -27,7 +29,7 @@ export function fleetConfig(sim: Simulator, streams: string[], opts: { intervalM
   return (
     `zego:\n  app_id: ${FLEET_APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: ${opts.rate ?? 10}\n  timeout: 2s\n` +
     `probe:\n  interval: ${opts.intervalMs ?? 60_000}ms\n` +
-    `callbacks:\n  secret: \${CB}\n  discover:\n    patterns: ["\${DISC}"]\n    max_streams: 2\n` +
+    `callbacks:\n  secret: \${CB}\n  previous_secret: \${CB_PREVIOUS:-}\n  fanout_accept_unsigned: \${ACCEPT_UNSIGNED:-false}\n  listen_address: 127.0.0.1:0\n  discover:\n    patterns: ["\${DISC}"]\n    max_streams: 2\n` +
     `fleet:\n  redis_url: \${REDIS_URL}\n  key_prefix: cbfleet\n  fallback_rate_limit: 2\n` +
     `streams:\n${streams.map((id) => `  - ${id}`).join('\n')}\n`
   );
@@ -36,7 +38,8 @@ export function fleetConfig(sim: Simulator, streams: string[], opts: { intervalM
 /**
  * The simulator, a redis-server and `n` replicas that have each probed every stream once (closed,
  * long ago). Each discovers streams matching $DISC (default disc-*; `env` may give a replica its
- * own), at most 2.
+ * own), at most 2. `env` may also give a replica its own callback secret ($CB), a previous one
+ * ($CB_PREVIOUS) and $ACCEPT_UNSIGNED (callbacks.fanout_accept_unsigned).
  */
 export async function startFleetHarness(
   n: number,
@@ -59,8 +62,10 @@ export async function startFleetHarness(
     await redis.stop();
   };
   let replicas: ExporterProcess[];
+  let cbUrls: string[];
   try {
     replicas = await Promise.all(Array.from({ length: n }, (_, i) => launch(i)));
+    cbUrls = await Promise.all(replicas.map((r) => r.callbackUrl()));
     await Promise.all(replicas.map((r) => waitFor(r.url, streams)));
   } catch (err) {
     // A harness that never comes up still stops what it started: nothing outlives the test.
@@ -71,9 +76,11 @@ export async function startFleetHarness(
     sim,
     redis,
     replicas,
+    cbUrls,
     streams,
     restart: async (i, env) => {
       replicas[i] = await launch(i, env);
+      cbUrls[i] = await replicas[i]!.callbackUrl();
       return replicas[i]!;
     },
     stop,
@@ -99,16 +106,17 @@ async function waitFor(url: string, streams: string[]): Promise<void> {
 }
 
 let nonceN = 0;
-/** A signed stream_create (seq odd) or stream_close (seq even) as ZEGO sends it; `nonce` fixed to replay one. */
-export function signedEvent(id: string, seq: number, opts: { nonce?: string; nowMs?: number } = {}): Record<string, string> {
+/** A signed stream_create (seq odd) or stream_close (seq even) as ZEGO sends it; `nonce` fixed to replay one, `secret` for a rotation. */
+export function signedEvent(id: string, seq: number, opts: { nonce?: string; nowMs?: number; secret?: string } = {}): Record<string, string> {
   const nowMs = opts.nowMs ?? Date.now();
   const timestamp = String(Math.floor(nowMs / 1000));
   const nonce = opts.nonce ?? `${process.pid}${++nonceN}${Math.floor(Math.random() * 1e6)}`;
   const base = { appid: String(FLEET_APP_ID), stream_id: id, stream_seq: String(seq), create_time_ms: String(nowMs - 1000), timestamp, nonce };
   const ev = seq % 2 === 1 ? { ...base, event: 'stream_create' } : { ...base, event: 'stream_close', type: '0', destroy_timemillis: String(nowMs) };
-  return { ...ev, signature: callbackSignature(FLEET_CALLBACK_SECRET, timestamp, nonce) };
+  return { ...ev, signature: callbackSignature(opts.secret ?? FLEET_CALLBACK_SECRET, timestamp, nonce) };
 }
 
+/** POSTs to a callback listener (`h.cbUrls[i]`). */
 export async function postCallback(url: string, body: Record<string, string>): Promise<number> {
   const res = await fetch(`${url}/zego/callback`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   await res.text();
@@ -134,7 +142,7 @@ export async function measureFleetSpread(
     seq.set(id, s);
     const want = s % 2 === 1 ? 1 : 0;
     const t0 = performance.now();
-    const status = await postCallback(h.replicas[i % h.replicas.length]!.url, signedEvent(id, s));
+    const status = await postCallback(h.cbUrls[i % h.replicas.length]!, signedEvent(id, s));
     if (status !== 200) notAccepted++;
     const deadline = t0 + 5000;
     for (;;) {

@@ -1,8 +1,7 @@
 /**
  * Callback → /metrics latency: a simulator whose sender posts signed callbacks to the exporter's
- * receiver, and a scraper that times how long each change takes to show. In process (the
- * exporter's parts on a real HTTP listener over loopback) until the config loader parses the
- * `callbacks` section, when this can spawn dist/src/main.js instead.
+ * callback listener, and a scraper that times how long each change takes to show on the main
+ * listener. In process (the exporter's parts on real HTTP listeners over loopback).
  */
 import { pino } from 'pino';
 import { Secret } from '../src/config/secret.js';
@@ -18,12 +17,15 @@ export const CALLBACK_SECRET = 'bench-callback-secret';
 export interface Harness {
   sim: Simulator;
   exporter: Exporter;
+  /** The main listener (/metrics). */
   http: RunningServer;
+  /** The callback listener's base URL: callbacks go there, never to the main listener. */
+  cbUrl: string;
   sender: CallbackSender;
   stop(): Promise<void>;
 }
 
-/** Simulator + exporter (callbacks on the main listener) + a sender pointed at it. */
+/** Simulator + exporter (callbacks on their own listener, plain HTTP) + a sender pointed at it. */
 export async function startHarness(streams: string[], opts: { intervalMs?: number; retryGapsMs?: number[]; dropRate?: number } = {}): Promise<Harness> {
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SERVER_SECRET }] });
   const config: Config = {
@@ -39,9 +41,26 @@ export async function startHarness(streams: string[], opts: { intervalMs?: numbe
     },
     probe: { intervalMs: opts.intervalMs ?? 60_000, maxRoomStreams: 1000 },
     streams: streams.map((id) => ({ id, intervalMs: opts.intervalMs ?? 60_000, labels: {} })),
-    callbacks: { secret: new Secret(CALLBACK_SECRET), path: '/zego/callback' },
+    callbacks: {
+      secret: new Secret(CALLBACK_SECRET),
+      path: '/zego/callback',
+      listenAddress: '127.0.0.1:0',
+      listenAddressDefault: false,
+      tls: 'off',
+      fanoutAcceptUnsigned: false,
+    },
   };
-  const logger = pino({ level: 'silent' });
+  // Info and up only (a callback is logged at debug), read for the callback listener's address.
+  let cbUrl = '';
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (line: string) => {
+        const l = JSON.parse(line) as { msg?: string; address?: string };
+        if (l.msg === 'callbacks listening' && l.address) cbUrl = l.address;
+      },
+    },
+  );
   const exporter = new Exporter({ config, logger, build: { version: 'bench', revision: 'bench' } });
   const http = await startHttpServer({
     host: '127.0.0.1',
@@ -56,7 +75,7 @@ export async function startHarness(streams: string[], opts: { intervalMs?: numbe
   });
   await exporter.start();
   const sender = new CallbackSender({
-    url: `${http.url}/zego/callback`,
+    url: `${cbUrl}/zego/callback`,
     appId: APP_ID,
     secret: CALLBACK_SECRET,
     ...(opts.retryGapsMs ? { retryGapsMs: opts.retryGapsMs } : {}),
@@ -66,6 +85,7 @@ export async function startHarness(streams: string[], opts: { intervalMs?: numbe
     sim,
     exporter,
     http,
+    cbUrl,
     sender,
     stop: async () => {
       sender.close();

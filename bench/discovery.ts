@@ -56,6 +56,7 @@ export async function discoverStreams(n: number, concurrency = 16): Promise<Disc
       '  - listed-0',
       'callbacks:',
       '  secret: ${CB}',
+      '  listen_address: 127.0.0.1:0',
       '  discover:',
       '    patterns: ["found-*"]',
       `    max_streams: ${n}`,
@@ -66,8 +67,9 @@ export async function discoverStreams(n: number, concurrency = 16): Promise<Disc
   // The simulator's sender builds the events; they are signed and posted here over a keep-alive
   // pool (fetch per callback cost the bench twice the exporter's CPU), without retries: a
   // refused callback is counted, not resent behind the timing's back.
-  const events = new CallbackSender({ url: `${exp.url}/zego/callback`, appId: APP_ID, secret: CB_SECRET });
-  const pool = new Pool(exp.url, { connections: concurrency });
+  const cbUrl = await exp.callbackUrl();
+  const events = new CallbackSender({ url: `${cbUrl}/zego/callback`, appId: APP_ID, secret: CB_SECRET });
+  const pool = new Pool(cbUrl, { connections: concurrency });
   const post = async (fields: CallbackFields): Promise<number> => {
     const signed = signCallback(fields, CB_SECRET, Math.floor(Date.now() / 1000), String(randomInt(1, 2 ** 47)));
     const { contentType, body } = encodeCallback(signed, 'json');

@@ -1,7 +1,8 @@
 /**
  * Issue 16 #1: "3000 unfinished uploads: RSS delta, /metrics latency". The exporter as a real
- * process with callbacks on its main listener; 3000 connections each send the headers and 60 KiB
- * of a 64 KiB body to the callback path and then wait, needing no secret. Before the body budget
+ * process; 3000 connections to its callback listener each send the headers and 60 KiB of a
+ * 64 KiB body to the callback path and then wait, needing no secret (the body budget is
+ * process-wide, so the main listener's /metrics shares it). Before the body budget
  * (src/http/body-budget.ts) RSS grew by about 200 MB; now what is held is bounded, the rest are
  * refused (503), and /metrics keeps answering.
  */
@@ -36,7 +37,7 @@ function rssMb(pid: number): number {
 export async function unfinishedUploads(connections: number, scrapes = 100): Promise<UploadsResult> {
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }] });
   const exp = await startExporter(
-    `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\nstreams:\n  - up-0\ncallbacks:\n  secret: \${CB}\n`,
+    `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\nstreams:\n  - up-0\ncallbacks:\n  secret: \${CB}\n  listen_address: 127.0.0.1:0\n`,
     { env: { S: SECRET, CB: 'bench-uploads-callback-secret' }, logLevel: 'info' },
   );
   const sockets: Socket[] = [];
@@ -45,7 +46,8 @@ export async function unfinishedUploads(connections: number, scrapes = 100): Pro
     for (let i = 0; i < 5; i++) await scrape(exp.url); // warm: the first scrapes build caches
     await sleep(500);
     const rssBeforeMb = rssMb(pid);
-    const url = new URL(exp.url);
+    // The uploads go where ZEGO posts (the callback listener); the scrapes to the main listener.
+    const url = new URL(await exp.callbackUrl());
     const body = Buffer.alloc(60 * KB, 'a');
     let refused = 0;
     for (let i = 0; i < connections; i++) {

@@ -22,7 +22,8 @@ const STREAMS = 8;
  * Where the demo's exporter takes ZEGO's callbacks: the path on its main listener (whose port
  * --web.listen-address may change). The one line to edit when callbacks get a listener of their own.
  */
-const callbackUrl = (webPort: number): string => `http://127.0.0.1:${webPort}/zego/callback`;
+/** The exporter's callback listener (callbacks.listen_address, default :9793). */
+const CALLBACK_URL = 'http://127.0.0.1:9793/zego/callback';
 
 async function main(): Promise<void> {
   const secret = randomBytes(16).toString('hex');
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   if (!listen.ok) throw new Error(`--web.listen-address: ${listen.message}`);
   const sim = await startSimulator({
     apps: [{ appId: APP_ID, secret }],
-    callbacks: { url: callbackUrl(listen.port), secret: callbackSecret },
+    callbacks: { url: CALLBACK_URL, secret: callbackSecret },
   });
   const script = startDemoScript(sim, { count: STREAMS });
   // The demo room (DEMO_ROOM_ID): its streams come and go, its audience moves; the exporter

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { formatDuration } from './config/duration.js';
 import { formatConfigError, formatConfigWarning, loadConfig } from './config/load.js';
+import { callbackTlsProblem } from './callbacks/listener.js';
 import { loadWebConfig } from './http/web-config.js';
 import type { LogFormat, LogLevel } from './log.js';
 import { roomPlan, roomPlanLines } from './rooms/plan.js';
@@ -75,8 +76,9 @@ Prometheus exporter for ZEGOCLOUD live stream state (DescribeRTCStreamState), ve
 Flags:
   --config.file=config.yaml        configuration file
   --web.listen-address=${DEFAULT_LISTEN}      address for /metrics, /-/healthy, /-/ready, /-/reload and /
-  --web.config.file=FILE           TLS, client certificates, basic auth and headers for both listeners,
-                                   in the Prometheus exporter-toolkit format (docs/web-config.md)
+  --web.config.file=FILE           TLS, client certificates, basic auth and headers for the main listener,
+                                   in the Prometheus exporter-toolkit format (docs/web-config.md); the
+                                   callback listener takes its TLS only with callbacks.tls: web_config
   --log.level=info                 debug, info, warn or error (default: $LOG_LEVEL, else info)
   --log.format=json                json or pretty (logs go to stderr)
   --no-config.watch                do not reload when the config, secret or web config files change on disk
@@ -103,6 +105,11 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
     return 1;
   }
   if (web && !web.ok) return 1;
+  const cbTls = loaded.config.callbacks ? callbackTlsProblem(loaded.config.callbacks.tls, web?.config) : null;
+  if (cbTls !== null) {
+    out(`${file}: ${cbTls}`);
+    return 1;
+  }
   if (web?.ok) {
     const w = web.config;
     const tls = w.tls ? `TLS ${String(w.tls.options.minVersion)}–${String(w.tls.options.maxVersion)}, client certificates: ${w.tls.clientAuth}` : 'no TLS';
@@ -118,6 +125,12 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
   out(
     `  app_id ${c.zego.appId}${c.zego.isTest ? ' (test environment)' : ''}, endpoint ${c.zego.endpoint}, secret ${c.zego.serverSecretFile ? `from ${c.zego.serverSecretFile}` : 'inline/env'}`,
   );
+  const cb = c.callbacks;
+  if (cb) {
+    out(
+      `  callbacks: ${cb.path} on their own listener ${cb.listenAddress}${cb.listenAddressDefault ? ' (the default)' : ''}, TLS ${cb.tls}; never on the main listener`,
+    );
+  }
   out(`  ${plan.streams} streams; demand ${round(plan.demandPerSec)} calls/s against rate_limit ${c.zego.rateLimit}/s`);
   for (const cls of plan.classes) {
     const want = formatDuration(cls.intervalMs);

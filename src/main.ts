@@ -103,9 +103,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         extra: exporter.route,
       },
       web,
-      // ZEGO sends no credentials: the signature authenticates callbacks. Exempt whether or not the
-      // main listener serves them (which listener does is fixed at start): where it does not, the
-      // path is a 404 either way.
+      // The main listener never serves callbacks, but answers their path with where they moved
+      // (callbacks/misdirected.ts): ZEGO sends no credentials, so without the exemption it would
+      // get a bare 401 and the operator no hint, no count and no log line.
       authExempt: (path) => path === exporter.config.callbacks?.path,
     });
   } catch (err) {

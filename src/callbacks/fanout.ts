@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { checkEntry, MAC_FIELD, signEntry } from './fanout-mac.js';
 import { implausibleTime, streamEvent, type StreamEvent } from './parse.js';
 
 /**
@@ -25,6 +26,12 @@ const MAX_OUTBOX = 10_000;
 const MAX_ORIGIN_CHARS = 100;
 /** How long start waits for the first connection before an unreachable Redis counts as an outage. */
 const STARTUP_GRACE_MS = 1500;
+/** Refused entries come in floods when someone writes to the stream: one warning a minute per reason. */
+const REJECT_LOG_EVERY_MS = 60_000;
+
+/** Why an entry was not applied: no MAC, a MAC no key of this replica makes, or fields no exporter writes. */
+export type FanoutRejectReason = 'unsigned' | 'bad_mac' | 'malformed';
+export const FANOUT_REJECT_REASONS: readonly FanoutRejectReason[] = ['unsigned', 'bad_mac', 'malformed'];
 
 export interface FanoutOptions {
   /** Commands that must not wait (XADD): fails at once while disconnected. */
@@ -39,6 +46,10 @@ export interface FanoutOptions {
   origin: string;
   /** Applies an event another replica received, at the time that replica received it. */
   apply: (e: StreamEvent, receivedAtMs: number) => void;
+  /** The fan-out keys (fanout-mac.ts), read per entry so a reload's secret applies at once: entries are signed with all, accepted when one verifies. */
+  keys: () => readonly Buffer[];
+  /** Apply entries without a MAC (an unsigned fleet being upgraded), counting them; otherwise they are refused. */
+  acceptUnsigned: () => boolean;
   logger: Logger;
   now?: () => number;
 }
@@ -49,6 +60,9 @@ export class CallbackFanout {
   readonly #key: string;
   readonly #outbox: { e: StreamEvent; at: number }[] = [];
   readonly #reportedBad = new Set<string>();
+  readonly #rejected = new Map<FanoutRejectReason, number>(FANOUT_REJECT_REASONS.map((r) => [r, 0]));
+  readonly #lastRejectLog = new Map<FanoutRejectReason, number>();
+  #unsignedApplied = 0;
   #lastId: string;
   #connected: boolean | null = null;
   #running = false;
@@ -64,6 +78,16 @@ export class CallbackFanout {
 
   get connected(): boolean {
     return this.#connected === true;
+  }
+
+  /** Entries of other replicas not applied, by reason, since start. */
+  get rejected(): ReadonlyMap<FanoutRejectReason, number> {
+    return this.#rejected;
+  }
+
+  /** Entries without a MAC applied because fanout_accept_unsigned is on, since start. */
+  get unsignedApplied(): number {
+    return this.#unsignedApplied;
   }
 
   start(): void {
@@ -96,7 +120,11 @@ export class CallbackFanout {
 
   async #add(e: StreamEvent, at: number): Promise<void> {
     const minId = Math.max(0, this.#now() - 2 * this.#o.windowMs);
-    await this.#o.writer.xadd(this.#key, 'MINID', '~', String(minId), '*', 'origin', this.#o.origin, 'received_at_ms', String(at), ...encode(e));
+    const keys = this.#o.keys();
+    // No key: callbacks were turned off by a reload after this was queued; nobody could verify it.
+    if (keys.length === 0) return;
+    const fields = ['origin', this.#o.origin, 'received_at_ms', String(at), ...encode(e)];
+    await this.#o.writer.xadd(this.#key, 'MINID', '~', String(minId), '*', ...fields, MAC_FIELD, signEntry(keys, this.#key, fields));
   }
 
   async #flush(): Promise<void> {
@@ -166,15 +194,23 @@ export class CallbackFanout {
   #entry(id: string, raw: unknown): void {
     if (!Array.isArray(raw) || raw.length % 2 !== 0 || raw.length > 32) return this.#bad('fields are not name/value pairs', id);
     const f: Record<string, string> = Object.create(null) as Record<string, string>;
+    const strings: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const k: unknown = raw[i];
       const v: unknown = raw[i + 1];
       if (typeof k !== 'string' || typeof v !== 'string' || v.length > 256) return this.#bad('a field is not a short string', id);
       f[k] = v;
+      strings.push(k, v);
     }
     const origin = f['origin'];
     if (origin === undefined || origin.length === 0 || origin.length > MAX_ORIGIN_CHARS) return this.#bad('origin missing or too long', id);
     if (origin === this.#o.origin) return;
+    // Before anything in the entry is believed: whoever can write to Redis can write this stream.
+    const keys = this.#o.keys();
+    if (keys.length === 0) return; // callbacks turned off by a reload: nothing is applied here
+    const proof = checkEntry(keys, this.#key, strings);
+    const unsigned = proof === 'unsigned' && this.#o.acceptUnsigned();
+    if (proof !== 'signed' && !unsigned) return this.#reject(proof, id, origin);
     const at = /^\d{1,16}$/.test(f['received_at_ms'] ?? '') ? Number(f['received_at_ms']) : NaN;
     const now = this.#now();
     // A receipt time from the future (beyond skew) or before the window would misorder probes against it.
@@ -184,10 +220,25 @@ export class CallbackFanout {
     if (!e.ok) return this.#bad(e.reason, id);
     const badTime = implausibleTime(e.value, at);
     if (badTime !== null) return this.#bad(badTime, id);
+    if (unsigned) this.#unsignedApplied++;
     this.#o.apply(e.value, at);
   }
 
+  #reject(reason: FanoutRejectReason, id: string, origin: string): void {
+    this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + 1);
+    const now = this.#now();
+    const last = this.#lastRejectLog.get(reason);
+    if (last !== undefined && now - last < REJECT_LOG_EVERY_MS) return;
+    this.#lastRejectLog.set(reason, now);
+    const why =
+      reason === 'unsigned'
+        ? 'no MAC: written by an exporter older than the signed fan-out (see callbacks.fanout_accept_unsigned), or by something that is not an exporter'
+        : 'MAC does not verify: written without this callback secret (or its previous one), or altered';
+    this.#o.logger.warn({ key: this.#key, id, origin, reason }, `fan-out entry refused, ${why}`);
+  }
+
   #bad(reason: string, id: string): void {
+    this.#rejected.set('malformed', (this.#rejected.get('malformed') ?? 0) + 1);
     if (this.#reportedBad.has(reason)) return;
     this.#reportedBad.add(reason);
     this.#o.logger.warn({ key: this.#key, id, reason }, 'broken entry in the callback stream skipped');

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FleetConfig } from '../config/types.js';
-import { CallbackFanout } from './fanout.js';
+import { CallbackFanout, type FanoutRejectReason } from './fanout.js';
 import { FleetNonces, type FleetClaim } from './fleet-nonces.js';
 import type { StreamEvent } from './parse.js';
 import type { FleetHook } from './receiver.js';
@@ -17,6 +17,9 @@ export interface FleetCallbacksOptions {
   appId: number;
   windowMs: number;
   apply: (e: StreamEvent, receivedAtMs: number) => void;
+  /** The fan-out keys of the running config (fanout-mac.ts). */
+  keys: () => readonly Buffer[];
+  acceptUnsigned: () => boolean;
   logger: Logger;
   now?: () => number;
 }
@@ -60,6 +63,8 @@ export class FleetCallbacks implements FleetHook {
       windowMs: o.windowMs,
       origin: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
       apply: o.apply,
+      keys: o.keys,
+      acceptUnsigned: o.acceptUnsigned,
       logger: o.logger,
       ...(o.now ? { now: o.now } : {}),
     });
@@ -67,6 +72,14 @@ export class FleetCallbacks implements FleetHook {
 
   get connected(): boolean {
     return this.#fanout.connected;
+  }
+
+  get rejected(): ReadonlyMap<FanoutRejectReason, number> {
+    return this.#fanout.rejected;
+  }
+
+  get unsignedApplied(): number {
+    return this.#fanout.unsignedApplied;
   }
 
   start(): void {

@@ -1,27 +1,39 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bareStreamId, parseHostPort } from '../zego/protocol.js';
 import { DEFAULT_STREAMS_SEVERITY } from '../config/sections/streams.js';
+import type { Secret } from '../config/secret.js';
 import type { Config } from '../config/types.js';
 import type { RunningServer } from '../http/server.js';
+import type { Format } from '../metrics/exposition.js';
 import type { Part, PartContext, PartGauge } from '../parts/part.js';
 import type { CallbackApply, WatchedStream } from '../state/store.js';
 import { Discovery } from './discovery.js';
+import { FANOUT_REJECT_REASONS } from './fanout.js';
+import { fanoutKeys } from './fanout-mac.js';
+import { callbackListenerSecurity, callbackTlsProblem } from './listener.js';
+import { renderCounter } from './metrics.js';
+import { MisdirectedCallbacks } from './misdirected.js';
 import type { StreamEvent } from './parse.js';
 import { CallbackReceiver, callbackRoute, startCallbackListener } from './receiver.js';
 import { CallbackVerifier, DEFAULT_WINDOW_MS } from './verify.js';
 import { FleetCallbacks } from './fleet.js';
 
+/** Said at start when the config left listen_address to its default: the default moved off the main port. */
+const MIGRATION_NOTE =
+  "callbacks.listen_address is not set: callbacks are served on this listener (default :9793) and no longer on the main listener (--web.listen-address), which answers their path 410; point ZEGO's callback URL at this port (CHANGELOG.md, docs/callbacks.md)";
+
 /**
  * ZEGO's stream_create / stream_close callbacks: receiver, verifier, discovery of unlisted streams
- * and the sweep that forgets them, and the listener of their own. Built even while callbacks are
- * off, because a reload may turn them on (on the main listener: an own listener needs a restart).
+ * and the sweep that forgets them, and the listener of their own — the only one that serves
+ * them. Built even while callbacks are off, so the main listener's answer on their path and the
+ * metrics are there; the listener opens at start when callbacks are on then (a reload that turns
+ * them on needs a restart, and says so).
  */
 export class CallbacksPart implements Part {
   readonly name = 'callbacks';
   readonly gauges: readonly PartGauge[];
   readonly #ctx: PartContext;
-  /** Which listener serves callbacks is fixed at start, so a reload cannot point them at one that does not exist. */
-  readonly #ownListener: boolean;
+  readonly #misdirected: MisdirectedCallbacks;
   #config: Config;
   #listener: RunningServer | null = null;
   #receiver: CallbackReceiver | null = null;
@@ -31,11 +43,17 @@ export class CallbacksPart implements Part {
   #running = false;
   /** Fleet mode (fleet and callbacks both on at start): nonces and fan-out through Redis. */
   #fleet: FleetCallbacks | null = null;
+  /** The fan-out keys of the running secrets (fanout-mac.ts). */
+  #keysFor: { secret: Secret; previous: Secret | undefined; keys: readonly Buffer[] } | null = null;
 
   constructor(config: Config, ctx: PartContext) {
     this.#ctx = ctx;
     this.#config = config;
-    this.#ownListener = config.callbacks?.listenAddress !== undefined;
+    this.#misdirected = new MisdirectedCallbacks({
+      logger: ctx.logger,
+      path: () => this.#config.callbacks?.path ?? null,
+      where: () => (this.#listener ? `port ${this.#listener.address.port}` : `${this.#config.callbacks?.listenAddress ?? ''}`),
+    });
     this.gauges = [
       {
         name: 'zego_exporter_streams_discovered',
@@ -50,6 +68,9 @@ export class CallbacksPart implements Part {
         windowMs: DEFAULT_WINDOW_MS,
         // Callbacks turned off by a reload: what others receive is not applied here either.
         apply: (e, at) => void (this.#config.callbacks ? this.#apply(e, at) : undefined),
+        // Read per entry: a reload's secret (or previous_secret, while rotating) applies at once.
+        keys: () => this.#fanoutKeys(),
+        acceptUnsigned: () => this.#config.callbacks?.fanoutAcceptUnsigned ?? false,
         logger: ctx.logger,
         now: ctx.now,
       });
@@ -67,22 +88,23 @@ export class CallbacksPart implements Part {
   }
 
   async start(): Promise<void> {
-    const address = this.#config.callbacks?.listenAddress;
-    if (address !== undefined) {
-      // Exposed to ZEGO from outside, without /metrics next to it.
-      const a = parseHostPort(address);
+    const cb = this.#config.callbacks;
+    if (cb) {
+      // Exposed to ZEGO from outside: the callback path and nothing else, its TLS its own.
       try {
+        const problem = callbackTlsProblem(cb.tls, this.#ctx.web?.config);
+        if (problem !== null) throw new Error(problem);
+        const a = parseHostPort(cb.listenAddress);
         if (!a.ok) throw new Error(a.message);
-        // Basic auth covers the rest of this listener; the callback path is authenticated by its signature (ZEGO sends no credentials).
-        this.#listener = await startCallbackListener(a.host, a.port, this.#route(true), {
-          web: this.#ctx.web,
-          authExempt: (path) => path === this.#config.callbacks?.path,
-        });
+        this.#listener = await startCallbackListener(a.host, a.port, this.#ownRoute, callbackListenerSecurity(cb.tls, this.#ctx.web));
       } catch (err) {
-        this.#ctx.logger.error({ err, address }, 'cannot listen for callbacks');
+        this.#ctx.logger.error({ err, address: cb.listenAddress, tls: cb.tls }, 'cannot listen for callbacks');
         throw err;
       }
-      this.#ctx.logger.info({ address: this.#listener.url }, 'callbacks listening');
+      this.#ctx.logger.info(
+        { address: this.#listener.url, path: cb.path, tls: cb.tls, ...(cb.listenAddressDefault ? { note: MIGRATION_NOTE } : {}) },
+        'callbacks listening',
+      );
     }
     this.#running = true;
     this.#fleet?.start();
@@ -107,8 +129,14 @@ export class CallbacksPart implements Part {
     await this.#fleet?.stop();
   }
 
-  /** The main listener's share: reads the current config per request, so a reload that turns callbacks on or off or moves the path takes effect at once. */
-  readonly route: (req: IncomingMessage, res: ServerResponse) => boolean = this.#route(false);
+  /** The main listener's share: the callback path answered 410 with where callbacks are served (misdirected.ts). */
+  readonly route: (req: IncomingMessage, res: ServerResponse) => boolean = (req, res) => this.#misdirected.route(req, res);
+
+  /** The callback listener's only route; reads the current config per request, so a reload that turns callbacks off or moves the path takes effect at once. */
+  readonly #ownRoute = callbackRoute(
+    () => this.#config.callbacks?.path ?? null,
+    () => this.#receiver,
+  );
 
   *watched(): Iterable<WatchedStream> {
     if (!this.#discovery) return;
@@ -116,26 +144,53 @@ export class CallbacksPart implements Part {
   }
 
   files(): string[] {
-    const file = this.#config.callbacks?.secretFile;
-    return file === undefined ? [] : [file];
+    const cb = this.#config.callbacks;
+    return [cb?.secretFile, cb?.previousSecretFile].filter((f) => f !== undefined);
   }
 
   landing(): string | null {
     const cb = this.#config.callbacks;
     if (!cb) return null;
-    const where = this.#listener ? `their own listener ${this.#listener.url}` : this.#ownListener ? 'their own listener' : 'this listener';
+    const where = this.#listener
+      ? `their own listener ${this.#listener.url} (TLS: ${cb.tls})`
+      : 'their own listener, not open (turned on by a reload: needs a restart)';
     const d = this.#discovery;
-    return `Callbacks: ${cb.path} on ${where}${d ? `; ${d.size} streams discovered` : ''}.`;
+    return `Callbacks: ${cb.path} on ${where}, not on this one${d ? `; ${d.size} streams discovered` : ''}.`;
   }
 
-  #route(onOwnListener: boolean): (req: IncomingMessage, res: ServerResponse) => boolean {
-    return callbackRoute(
-      () => {
-        const cb = this.#config.callbacks;
-        return cb && this.#ownListener === onOwnListener ? cb.path : null;
-      },
-      () => this.#receiver,
+  metrics(format: Format): string {
+    let out = renderCounter(
+      'zego_exporter_callbacks_misdirected_total',
+      "Requests to the callback path on the main listener, answered 410: callbacks are served only on the callback listener (callbacks.listen_address); a rise means ZEGO's callback URL points at the wrong port.",
+      [[{}, this.#misdirected.count]],
+      format,
     );
+    const fleet = this.#fleet;
+    if (fleet) {
+      out += renderCounter(
+        'zego_exporter_callbacks_fanout_rejected_total',
+        'Fleet mode: entries of the callback fan-out stream not applied, by reason: unsigned (no MAC), bad_mac (no key of this replica verifies it), malformed (fields no exporter writes).',
+        FANOUT_REJECT_REASONS.map((reason) => [{ reason }, fleet.rejected.get(reason) ?? 0] as const),
+        format,
+      );
+      out += renderCounter(
+        'zego_exporter_callbacks_fanout_unsigned_applied_total',
+        'Fleet mode: fan-out entries without a MAC applied because callbacks.fanout_accept_unsigned is on (an upgrade from an unsigned fleet); 0 for long means it can be turned off.',
+        [[{}, fleet.unsignedApplied]],
+        format,
+      );
+    }
+    return out;
+  }
+
+  #fanoutKeys(): readonly Buffer[] {
+    const cb = this.#config.callbacks;
+    if (!cb) return [];
+    // Derived once per secret pair, not per entry.
+    if (this.#keysFor?.secret !== cb.secret || this.#keysFor.previous !== cb.previousSecret) {
+      this.#keysFor = { secret: cb.secret, previous: cb.previousSecret, keys: fanoutKeys(cb.secret, cb.previousSecret) };
+    }
+    return this.#keysFor.keys;
   }
 
   #configure(config: Config): void {
@@ -147,8 +202,8 @@ export class CallbacksPart implements Part {
       return;
     }
     // The verifier outlives reloads so remembered nonces stay remembered.
-    if (this.#verifier) this.#verifier.setSecret(cb.secret);
-    else this.#verifier = new CallbackVerifier({ secret: cb.secret, now: this.#ctx.now });
+    if (this.#verifier) this.#verifier.setSecret(cb.secret, cb.previousSecret);
+    else this.#verifier = new CallbackVerifier({ secret: cb.secret, previousSecret: cb.previousSecret, now: this.#ctx.now });
     this.#receiver ??= new CallbackReceiver({
       verifier: this.#verifier,
       appId: () => this.#config.zego.appId,

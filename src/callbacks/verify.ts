@@ -30,6 +30,8 @@ export type VerifyResult = { ok: true; duplicate: boolean } | { ok: false; resul
 
 export interface VerifierOptions {
   secret: Secret;
+  /** While rotating (callbacks.previous_secret): signatures made with it pass too. */
+  previousSecret?: Secret | undefined;
   windowMs?: number;
   maxNonces?: number;
   maxNonceBytes?: number;
@@ -50,7 +52,7 @@ export interface SignedFields {
  * of a captured signature onto forged content (`replayed`).
  */
 export class CallbackVerifier {
-  #secret: Secret;
+  #secrets: readonly Secret[];
   readonly #windowMs: number;
   readonly #maxNonces: number;
   readonly #maxBytes: number;
@@ -60,15 +62,15 @@ export class CallbackVerifier {
   #bytes = 0;
 
   constructor(opts: VerifierOptions) {
-    this.#secret = opts.secret;
+    this.#secrets = secretsOf(opts.secret, opts.previousSecret);
     this.#windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
     this.#maxNonces = opts.maxNonces ?? DEFAULT_MAX_NONCES;
     this.#maxBytes = opts.maxNonceBytes ?? DEFAULT_MAX_NONCE_BYTES;
     this.#now = opts.now ?? Date.now;
   }
 
-  setSecret(secret: Secret): void {
-    this.#secret = secret;
+  setSecret(secret: Secret, previous?: Secret): void {
+    this.#secrets = secretsOf(secret, previous);
   }
 
   get remembered(): number {
@@ -82,9 +84,13 @@ export class CallbackVerifier {
 
   /** Checks without remembering; call remember() once the event has been handled. */
   check(f: SignedFields): VerifyResult {
-    const expected = Buffer.from(callbackSignature(this.#secret.reveal(), f.timestamp, f.nonce), 'utf8');
     const given = Buffer.from(f.signature.toLowerCase(), 'utf8');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    let match = false;
+    for (const s of this.#secrets) {
+      const expected = Buffer.from(callbackSignature(s.reveal(), f.timestamp, f.nonce), 'utf8');
+      match = (given.length === expected.length && timingSafeEqual(given, expected)) || match;
+    }
+    if (!match) {
       return { ok: false, result: 'bad_signature', reason: 'signature does not match' };
     }
     const ts = Number(f.timestamp);
@@ -130,6 +136,10 @@ export class CallbackVerifier {
       this.#bytes -= entryBytes(k, v.digest);
     }
   }
+}
+
+function secretsOf(secret: Secret, previous: Secret | undefined): readonly Secret[] {
+  return previous && !previous.equals(secret) ? [secret, previous] : [secret];
 }
 
 function entryBytes(k: string, digest: string): number {

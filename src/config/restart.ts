@@ -2,13 +2,18 @@ import type { Config } from './types.js';
 
 /**
  * Settings a reload cannot apply to a running process, because they shaped something built once
- * at start: the callbacks' own listener, and in fleet mode the Redis connection, its keys and the
+ * at start: the callback listener (its address and TLS), and in fleet mode the Redis connection, its keys and the
  * AppID they are counted under. Returns the key paths that differ, so a reload can say that they
  * wait for a restart instead of silently keeping the old values.
  */
 export function restartOnlyChanges(running: Config, next: Config): string[] {
   const changed: string[] = [];
-  if (running.callbacks?.listenAddress !== next.callbacks?.listenAddress) changed.push('callbacks.listen_address');
+  const ca = running.callbacks;
+  const cb = next.callbacks;
+  // The callback listener is opened at start when callbacks are on then, and built for its address and TLS.
+  if (ca === undefined && cb !== undefined) changed.push('callbacks (the callback listener opens at start)');
+  if (ca && cb && ca.listenAddress !== cb.listenAddress) changed.push('callbacks.listen_address');
+  if (ca && cb && ca.tls !== cb.tls) changed.push('callbacks.tls');
   const a = running.fleet;
   const b = next.fleet;
   if ((a === undefined) !== (b === undefined)) changed.push('fleet');

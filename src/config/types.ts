@@ -89,10 +89,25 @@ export interface CallbacksConfig {
   secretFile?: string;
   /** Path the receiver answers on; default /zego/callback. */
   path: string;
-  /** host:port of a listener serving only the receiver; absent → mounted on the main listener. Needs a restart to change. */
-  listenAddress?: string;
+  /**
+   * The previous callback secret while rotating: ZEGO's signatures made with it still pass, and
+   * fan-out entries are signed with it too and verified against it (docs/callbacks.md).
+   */
+  previousSecret?: Secret;
+  previousSecretFile?: string;
+  /** host:port of the listener that serves the receiver and nothing else (default :9793). Needs a restart to change. */
+  listenAddress: string;
+  /** The config did not set listen_address: the start-up line carries the migration note (the default moved off the main port). */
+  listenAddressDefault: boolean;
+  /** The callback listener's TLS, chosen apart from the main listener's. Needs a restart to change. */
+  tls: CallbackTls;
+  /** Fleet mode: apply fan-out entries without a MAC (an unsigned fleet being upgraded); refused by default. */
+  fanoutAcceptUnsigned: boolean;
   discover?: DiscoverConfig;
 }
+
+/** `off`: plain HTTP (behind a TLS-terminating Ingress or proxy); `web_config`: --web.config.file's TLS, never its basic auth. */
+export type CallbackTls = 'off' | 'web_config';
 
 export interface DiscoverConfig {
   /** Globs (`*` any run of characters) over the bare stream id. */

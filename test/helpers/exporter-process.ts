@@ -31,6 +31,8 @@ export interface ExporterProcess {
   /** Everything the process wrote to stderr, raw. */
   stderr: () => string;
   logs: () => LogLine[];
+  /** The callback listener's URL, from its start-up line (waits for it: the parts start after the main listener). */
+  callbackUrl: () => Promise<string>;
   /** Sends the signal and resolves with the exit code (or null when killed). */
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
   exited: Promise<number | null>;
@@ -79,6 +81,15 @@ export async function startExporter(
     stderr: () => err,
     logs,
     exited,
+    callbackUrl: async () => {
+      const until = Date.now() + 10_000;
+      for (;;) {
+        const line = logs().find((l) => l.msg === 'callbacks listening');
+        if (line && typeof line['address'] === 'string') return line['address'];
+        if (child.exitCode !== null || Date.now() > until) throw new Error(`no callback listener came up:\n${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const code = await exited;

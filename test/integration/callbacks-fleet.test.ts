@@ -1,6 +1,17 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLEET_APP_ID, actives, measureFleetSpread, postCallback, signedEvent, startFleetHarness, type FleetHarness } from '../../bench/callbacks-fleet.js';
+import { deriveFanoutKey, signEntry } from '../../src/callbacks/fanout-mac.js';
+import { Secret } from '../../src/config/secret.js';
+import {
+  FLEET_APP_ID,
+  FLEET_CALLBACK_SECRET,
+  actives,
+  measureFleetSpread,
+  postCallback,
+  signedEvent,
+  startFleetHarness,
+  type FleetHarness,
+} from '../../bench/callbacks-fleet.js';
 import { eventually, scrape } from '../helpers/exporter-process.js';
 
 const STREAMS = Array.from({ length: 10 }, (_, i) => `fcb-${i}`);
@@ -52,7 +63,7 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     const id = 'fcb-0';
     const s = next(id);
     const ev = signedEvent(id, s, { nonce: '777000111' });
-    expect(await postCallback(h.replicas[0]!.url, ev)).toBe(200);
+    expect(await postCallback(h.cbUrls[0]!, ev)).toBe(200);
     const want = s % 2 === 1 ? 1 : 0;
     await eventually(
       () => Promise.all(h.replicas.map(async (r) => (await actives(r.url)).get(id))),
@@ -62,9 +73,9 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     );
     // The captured signature onto a forged body: the next stream_seq, the opposite state.
     const forged = { ...signedEvent(id, s + 1, { nonce: '777000111' }), timestamp: ev['timestamp']!, signature: ev['signature']! };
-    expect(await postCallback(h.replicas[1]!.url, forged)).toBe(409);
-    expect(await postCallback(h.replicas[2]!.url, forged)).toBe(409);
-    expect(await postCallback(h.replicas[2]!.url, ev)).toBe(200);
+    expect(await postCallback(h.cbUrls[1]!, forged)).toBe(409);
+    expect(await postCallback(h.cbUrls[2]!, forged)).toBe(409);
+    expect(await postCallback(h.cbUrls[2]!, ev)).toBe(200);
     await new Promise((r) => setTimeout(r, 300));
     for (const r of h.replicas) expect((await actives(r.url)).get(id)).toBe(want);
     const m1 = await scrape(h.replicas[1]!.url);
@@ -79,11 +90,11 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     const id = 'fcb-3';
     let s = next(id);
     if (s % 2 === 1) {
-      expect(await postCallback(h.replicas[0]!.url, signedEvent(id, s))).toBe(200);
+      expect(await postCallback(h.cbUrls[0]!, signedEvent(id, s))).toBe(200);
       s = next(id);
     }
     // The signature covers timestamp and nonce only, so the close type can be set after signing.
-    expect(await postCallback(h.replicas[1]!.url, { ...signedEvent(id, s), type: '3' })).toBe(200);
+    expect(await postCallback(h.cbUrls[1]!, { ...signedEvent(id, s), type: '3' })).toBe(200);
     const r2 = await h.restart(2, { DISC: 'other-*' });
     await eventually(
       () => scrape(r2.url),
@@ -97,10 +108,10 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     const sec = Math.floor(Date.now() / 1000);
     for (const id of ['disc-a', 'disc-b', 'disc-c', 'other-a']) h.sim.setStream(id, { state: 'active', createTime: sec - 1 });
     // Posted where the pattern does not match: replica 2 does not watch it, the others discover it.
-    expect(await postCallback(h.replicas[2]!.url, signedEvent('disc-a', 1))).toBe(200);
-    expect(await postCallback(h.replicas[0]!.url, signedEvent('other-a', 1))).toBe(200);
-    expect(await postCallback(h.replicas[1]!.url, signedEvent('disc-b', 1))).toBe(200);
-    expect(await postCallback(h.replicas[1]!.url, signedEvent('disc-c', 1))).toBe(200);
+    expect(await postCallback(h.cbUrls[2]!, signedEvent('disc-a', 1))).toBe(200);
+    expect(await postCallback(h.cbUrls[0]!, signedEvent('other-a', 1))).toBe(200);
+    expect(await postCallback(h.cbUrls[1]!, signedEvent('disc-b', 1))).toBe(200);
+    expect(await postCallback(h.cbUrls[1]!, signedEvent('disc-c', 1))).toBe(200);
     const view = async (url: string): Promise<string> => {
       const m = await scrape(url);
       const ids = ['disc-a', 'disc-b', 'disc-c', 'other-a'].filter((id) => m.get(`zego_stream_active{stream_id="${id}",severity="none"}`) === 1);
@@ -116,25 +127,27 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     expect(all[0]).toMatch(/^disc-a,disc-[bc] discovered=2$/);
   }, 20_000);
 
-  it('broken entries in the shared stream are skipped and logged once per kind; the fan-out goes on', async () => {
+  it('broken entries in the shared stream (signed, so their fields are what is judged) are skipped, counted and logged once per kind; the fan-out goes on', async () => {
     const redis = new Redis(h.redis.url, { maxRetriesPerRequest: 0 });
+    const key = `cbfleet:callbacks:${FLEET_APP_ID}:events`;
+    const keys = [deriveFanoutKey(new Secret(FLEET_CALLBACK_SECRET))];
+    const add = (...fields: string[]): Promise<unknown> => redis.xadd(key, '*', ...fields, 'mac', signEntry(keys, key, fields));
     try {
-      const key = `cbfleet:callbacks:${FLEET_APP_ID}:events`;
       const at = String(Date.now());
       const ok = ['event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '999', 'create_time_ms', at];
-      await redis.xadd(key, '*', 'received_at_ms', at, ...ok); // no origin
-      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', 'soon', ...ok);
-      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', '99999999999999', ...ok);
-      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, ...ok.slice(0, 3), '../../etc', ...ok.slice(4));
-      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, 'event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '-1');
-      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, 'junk', 'y'.repeat(1000));
-      await redis.xadd(key, '*', 'origin', 'x', 'received_at_ms', at, 'event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '1', 'create_time_ms', '0');
+      await add('received_at_ms', at, ...ok); // no origin
+      await add('origin', 'x', 'received_at_ms', 'soon', ...ok);
+      await add('origin', 'x', 'received_at_ms', '99999999999999', ...ok);
+      await add('origin', 'x', 'received_at_ms', at, ...ok.slice(0, 3), '../../etc', ...ok.slice(4));
+      await add('origin', 'x', 'received_at_ms', at, 'event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '-1');
+      await add('origin', 'x', 'received_at_ms', at, 'junk', 'y'.repeat(1000));
+      await add('origin', 'x', 'received_at_ms', at, 'event', 'stream_create', 'stream_id', 'fcb-8', 'stream_seq', '1', 'create_time_ms', '0');
     } finally {
       redis.disconnect();
     }
     const id = 'fcb-9';
     const s = next(id);
-    expect(await postCallback(h.replicas[0]!.url, signedEvent(id, s))).toBe(200);
+    expect(await postCallback(h.cbUrls[0]!, signedEvent(id, s))).toBe(200);
     await eventually(
       () => Promise.all(h.replicas.map(async (r) => (await actives(r.url)).get(id))),
       (v) => v.every((x) => x === s % 2),
@@ -147,6 +160,7 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
       const warned = r.logs().filter((l) => l.msg === 'broken entry in the callback stream skipped');
       expect(warned.length).toBe(new Set(warned.map((l) => l['reason'])).size);
       expect(warned.length).toBeGreaterThanOrEqual(5);
+      expect((await scrape(r.url)).get('zego_exporter_callbacks_fanout_rejected_total{reason="malformed"}')).toBe(7);
     }
   });
 
@@ -161,8 +175,8 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     const b = 'fcb-6';
     const sa = next(a);
     const sb = next(b);
-    expect(await postCallback(h.replicas[0]!.url, signedEvent(a, sa))).toBe(200);
-    expect(await postCallback(h.replicas[1]!.url, signedEvent(b, sb))).toBe(200);
+    expect(await postCallback(h.cbUrls[0]!, signedEvent(a, sa))).toBe(200);
+    expect(await postCallback(h.cbUrls[1]!, signedEvent(b, sb))).toBe(200);
     const wa = sa % 2 === 1 ? 1 : 0;
     const wb = sb % 2 === 1 ? 1 : 0;
     // The API says the same (the restarted replica may still be probing, at the fallback rate now).

@@ -45,11 +45,11 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
     );
     const ts = String(nowSec());
     const post = (body: Record<string, string>): Promise<Response> =>
-      fetch(`${h!.http.url}/zego/callback`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${h!.cbUrl}/zego/callback`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     const ev = { event: 'stream_create', stream_id: 'cb-1', stream_seq: '1', create_time_ms: String(Date.now()) };
     const forged = await post({ ...ev, timestamp: ts, nonce: '1', signature: callbackSignature('guess', ts, '1') });
     expect(forged.status).toBe(401);
-    const big = await fetch(`${h.http.url}/zego/callback`, { method: 'POST', body: 'x'.repeat(100_000) });
+    const big = await fetch(`${h.cbUrl}/zego/callback`, { method: 'POST', body: 'x'.repeat(100_000) });
     expect(big.status).toBe(413);
     const m = await scrape(h.http.url);
     expect(m.get('zego_stream_active{stream_id="cb-1"}')).toBe(0);
@@ -115,7 +115,7 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
     // The exporter refuses a callback it cannot verify; once it can (here: a signature made with
     // the right secret), ZEGO's retry gets through. Use a wrong app id first to force a 403.
     const { CallbackSender } = await import('../../simulator/callbacks.js');
-    const wrong = new CallbackSender({ url: `${h.http.url}/zego/callback`, appId: 1, secret: 'bench-callback-secret', retryGapsMs: [20, 20] });
+    const wrong = new CallbackSender({ url: `${h.cbUrl}/zego/callback`, appId: 1, secret: 'bench-callback-secret', retryGapsMs: [20, 20] });
     expect(await wrong.send(wrong.createEvent('cb-1', Date.now()))).toBe(403);
     await eventually(
       async () => wrong.stats,
@@ -144,7 +144,7 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
           res.writeHead(503).end();
           return;
         }
-        fetch(`${h!.http.url}/zego/callback`, { method: 'POST', headers: { 'Content-Type': req.headers['content-type'] ?? '' }, body: Buffer.concat(parts) })
+        fetch(`${h!.cbUrl}/zego/callback`, { method: 'POST', headers: { 'Content-Type': req.headers['content-type'] ?? '' }, body: Buffer.concat(parts) })
           .then(async (r) => res.writeHead(r.status).end(await r.text()))
           .catch(() => res.writeHead(502).end());
       });
@@ -184,7 +184,7 @@ describe('callbacks over HTTP (simulator sender → exporter receiver → /metri
 });
 
 describe('callbacks in the real process', () => {
-  it('serves callbacks on their own listener (without /metrics) and shows them on /metrics', async () => {
+  it('serves callbacks only on their own listener; the main listener answers their path 410 naming the port, counts it and warns once', async () => {
     const { startSimulator, CallbackSender } = await import('../../simulator/index.js');
     const { startExporter, stopAll } = await import('../helpers/exporter-process.js');
     const sim = await startSimulator({ apps: [{ appId: 777, secret: 'srv-secret' }] });
@@ -193,18 +193,27 @@ describe('callbacks in the real process', () => {
         `zego:\n  app_id: 777\n  server_secret: \${S}\n  endpoint: ${sim.url}\ncallbacks:\n  secret: \${CB}\n  listen_address: "127.0.0.1:0"\nprobe:\n  interval: 60s\nstreams: [p-1]\n`,
         { env: { S: 'srv-secret', CB: 'cb-secret' } },
       );
-      const cbUrl = await eventually(
-        async () => exp.logs().find((l) => l.msg === 'callbacks listening')?.['address'] as string | undefined,
-        (v) => v !== undefined,
-        5000,
-        20,
-      );
-      expect((await fetch(`${cbUrl}/metrics`)).status).toBe(404);
-      expect((await fetch(`${exp.url}/zego/callback`, { method: 'POST', body: 'x' })).status).toBe(404);
+      const cbUrl = await exp.callbackUrl();
+      const started = exp.logs().find((l) => l.msg === 'callbacks listening');
+      expect(started).toMatchObject({ path: '/zego/callback', tls: 'off' });
+      // listen_address was set: no migration note.
+      expect(started?.['note']).toBeUndefined();
+      // The callback listener answers the callback path and nothing else.
+      for (const path of ['/metrics', '/-/reload', '/-/healthy', '/-/ready', '/']) {
+        expect((await fetch(`${cbUrl}${path}`, { method: path === '/-/reload' ? 'POST' : 'GET' })).status, path).toBe(404);
+      }
+      const port = new URL(cbUrl).port;
+      for (let i = 0; i < 3; i++) {
+        const old = await fetch(`${exp.url}/zego/callback`, { method: 'POST', body: 'x' });
+        expect(old.status).toBe(410);
+        expect(await old.text()).toContain(`port ${port}`);
+      }
       const sender = new CallbackSender({ url: `${cbUrl}/zego/callback`, appId: 777, secret: 'cb-secret', encoding: 'json' });
       expect(await sender.onStream('p-1', { state: 'active', createTime: nowSec() })).toBe(200);
       const m = await scrape(exp.url);
       expect(m.get('zego_stream_active{stream_id="p-1"}')).toBe(1);
+      expect(m.get('zego_exporter_callbacks_misdirected_total')).toBe(3);
+      expect(exp.logs().filter((l) => String(l.msg).startsWith('a request to the callback path reached the main listener'))).toHaveLength(1);
       expect(exp.stderr()).not.toContain('cb-secret');
       sender.close();
     } finally {

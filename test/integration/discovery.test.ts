@@ -30,11 +30,11 @@ describe('discovery from stream_create callbacks (real process)', () => {
   it('watches matching streams up to the cap, probes them, and forgets closed ones', async () => {
     const exp = await startExporter(
       `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\nprobe:\n  interval: 1s\n` +
-        `callbacks:\n  secret: \${CB}\n  discover:\n    patterns: ["live-*"]\n    max_streams: 2\n    forget_after: 2s\n` +
+        `callbacks:\n  secret: \${CB}\n  listen_address: 127.0.0.1:0\n  discover:\n    patterns: ["live-*"]\n    max_streams: 2\n    forget_after: 2s\n` +
         `streams:\n  - listed\n`,
       { env: { S: SECRET, CB: CB_SECRET }, logLevel: 'info' },
     );
-    const sender = new CallbackSender({ url: `${exp.url}/zego/callback`, appId: APP_ID, secret: CB_SECRET, retryGapsMs: [200, 400] });
+    const sender = new CallbackSender({ url: `${await exp.callbackUrl()}/zego/callback`, appId: APP_ID, secret: CB_SECRET, retryGapsMs: [200, 400] });
     const zego = withCallbacks(sim, sender);
     const now = (): number => Math.floor(Date.now() / 1000);
 

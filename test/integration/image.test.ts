@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { envOf, parseDockerfile, workdir, type Stage } from '../helpers/dockerfile.js';
 import { ROOT, eventually, parseMetrics } from '../helpers/exporter-process.js';
+import { DEFAULT_CALLBACK_LISTEN_ADDRESS } from '../../src/config/sections/callbacks.js';
 
 /**
  * No Docker engine runs here, so the image is proven by replaying the Dockerfile: every stage is
@@ -108,12 +109,13 @@ describe('container image (Dockerfile replayed without an engine)', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('is multi-stage, non-root, distroless or slim, with exec-form ENTRYPOINT/HEALTHCHECK, port 9792 and the documented config path', () => {
+  it('is multi-stage, non-root, distroless or slim, with exec-form ENTRYPOINT/HEALTHCHECK, ports 9792 and 9793 (callbacks) and the documented config path', () => {
     expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
     expect(runtime.from).toMatch(/distroless\/nodejs\d+|node:\d+-slim/);
     const user = only(runtime, 'USER').at(-1)?.args ?? 'root';
     expect(user).not.toMatch(/^(root|0)(:|$)/);
     expect(only(runtime, 'EXPOSE').map((i) => i.args)).toContain('9792');
+    expect(only(runtime, 'EXPOSE').map((i) => i.args)).toContain(DEFAULT_CALLBACK_LISTEN_ADDRESS.slice(1));
     expect(only(runtime, 'ENTRYPOINT')[0]?.exec?.[0]).toMatch(/node$/);
     expect(only(runtime, 'CMD')[0]?.exec).toEqual(['--config.file=/etc/zego-stream-exporter/config.yaml']);
     const hc = only(runtime, 'HEALTHCHECK')[0]!;

@@ -33,7 +33,7 @@ describe('end to end with a real Prometheus', () => {
     // A watched room (no stream in it, three users) gives the dashboard's Rooms row its data.
     sim.setRoomCounts('show', { userCount: 3, adminUserCount: 1 });
     exp = await startExporter(
-      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\ncallbacks:\n  secret: \${CB}\nprobe:\n  interval: 2s\nstreams:\n` +
+      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\ncallbacks:\n  secret: \${CB}\n  listen_address: 127.0.0.1:0\nprobe:\n  interval: 2s\nstreams:\n` +
         `  - id: stage-main\n    interval: 1s\n    labels: { severity: critical, team: broadcast }\n` +
         `  - id: stage-backup\n    labels: { severity: critical, team: broadcast }\n  - side-room\n  - never-there\n` +
         `rooms:\n  - { id: show, interval: 10s }\n`,
@@ -80,7 +80,7 @@ describe('end to end with a real Prometheus', () => {
     expect(firing.some((a) => a.labels['alertname'] === 'ZegoKeyStreamDown' && a.labels['stream_id'] === 'stage-backup')).toBe(false);
 
     // ZEGO's stream_close callback for side-room says why it closed (the close-reason panel).
-    const sender = new CallbackSender({ url: `${exp.url}/zego/callback`, appId: APP_ID, secret: CALLBACK_SECRET });
+    const sender = new CallbackSender({ url: `${await exp.callbackUrl()}/zego/callback`, appId: APP_ID, secret: CALLBACK_SECRET });
     expect(await sender.send(sender.closeEvent('side-room', (now - 900) * 1000, (now - 100) * 1000, 1))).toBe(200);
     sender.close();
     await eventually(

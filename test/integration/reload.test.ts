@@ -132,26 +132,27 @@ describe('hot reload (real process against the simulator)', () => {
     expect(exp.logs().filter((l) => l.msg === 'config unchanged').length).toBe(2);
   });
 
-  it('says which changed settings wait for a restart (callbacks listener), and applies the rest', async () => {
-    const cb = 'callbacks:\n  secret: cb-secret\n';
+  it('says which changed settings wait for a restart (the callback listener), and applies the rest', async () => {
+    const cb = 'callbacks:\n  secret: cb-secret\n  listen_address: "127.0.0.1:0"\n';
     const exp = await startExporter(`${config(sim, ['keep'])}${cb}`, noWatch);
     await eventually(
       () => scrape(exp.url),
       (m) => m.get(active('keep')) === 1,
     );
-    writeFileSync(exp.configFile, `${config(sim, ['keep', 'add'])}${cb}  listen_address: "127.0.0.1:0"\n`);
+    const cbUrl = await exp.callbackUrl();
+    writeFileSync(exp.configFile, `${config(sim, ['keep', 'add'])}${cb.replace('127.0.0.1:0', '127.0.0.1:1')}  tls: web_config\n`);
     expect((await post(exp)).status).toBe(200);
     const warn = exp.logs().find((l) => l.level === 40 && String(l.msg).includes('only take effect after a restart'));
-    expect(warn?.['settings']).toEqual(['callbacks.listen_address']);
+    expect(warn?.['settings']).toEqual(['callbacks.listen_address', 'callbacks.tls']);
     await eventually(
       () => scrape(exp.url),
       (m) => m.get(active('add')) === 1,
       3000,
       50,
     );
-    // Still served where it was: the main listener keeps the receiver until a restart (an
-    // unsigned body is refused by the receiver, not 404 for want of a route).
-    const res = await fetch(`${exp.url}/zego/callback`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    // Still served where it was, as it was (plain HTTP) until a restart: an unsigned body is
+    // refused by the receiver, not 404 for want of a route.
+    const res = await fetch(`${cbUrl}/zego/callback`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(res.status).not.toBe(404);
     expect(res.status).toBeLessThan(500);
   });

@@ -19,7 +19,7 @@ const HASH = bcrypt.hashSync('s3cret', 4).replace(/^\$2b\$/, '$2y$');
 
 const exporterConfig = (endpoint: string): string =>
   `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${endpoint}\n  rate_limit: 10\nprobe:\n  interval: 60s\n` +
-  `callbacks:\n  secret: \${CB}\nstreams:\n  - cb-1\n`;
+  `callbacks:\n  secret: \${CB}\n  listen_address: 127.0.0.1:0\nstreams:\n  - cb-1\n`;
 
 /** Atomic, as cert-manager's Secret update is: readers see the old file or the new one, never half. */
 function replace(file: string, content: string | Buffer): void {
@@ -86,13 +86,18 @@ describe('--web.config.file: TLS and basic auth on the exporter (real process)',
     expect((await httpsRequest(`${exp.url}/-/healthy`, { ca: pki.ca.pem })).status).toBe(200);
   });
 
-  it('accepts a signed callback without basic auth (the signature is its authentication)', async () => {
+  it('callbacks.tls: off keeps the callback listener plain HTTP beside the TLS main listener; the main one answers the callback path 410 without asking for credentials', async () => {
     const sender = new CallbackSender({ url: 'unused', appId: APP_ID, secret: CB_SECRET });
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = String(randomInt(1, 2 ** 47));
     const body = JSON.stringify({ ...sender.createEvent('cb-1', Date.now()), timestamp, nonce, signature: callbackSignature(CB_SECRET, timestamp, nonce) });
-    const r = await httpsRequest(`${exp.url}/zego/callback`, { ca: pki.ca.pem, method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    const cbUrl = await exp.callbackUrl();
+    expect(cbUrl.startsWith('http://127.0.0.1:')).toBe(true);
+    const r = await fetch(`${cbUrl}/zego/callback`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
     expect(r.status).toBe(200);
+    const old = await httpsRequest(`${exp.url}/zego/callback`, { ca: pki.ca.pem, method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    expect(old.status).toBe(410);
+    expect(old.body).toContain(`port ${new URL(cbUrl).port}`);
     const m = parseMetrics((await httpsRequest(`${exp.url}/metrics`, { ca: pki.ca.pem, auth })).body);
     expect(m.get('zego_exporter_callbacks_total{event="stream_create",result="accepted"}')).toBe(1);
     sender.close();
@@ -170,7 +175,7 @@ describe('--web.config.file: client certificates (RequireAndVerifyClientCert), a
   });
 });
 
-describe('--web.config.file on the callback listener (callbacks.listen_address) and the image healthcheck', () => {
+describe('--web.config.file on the callback listener (callbacks.tls: web_config) and the image healthcheck', () => {
   let sim: Simulator;
   let pki: Pki;
   let exp: ExporterProcess;
@@ -182,7 +187,7 @@ describe('--web.config.file on the callback listener (callbacks.listen_address) 
     pki.issue('server', 'server');
     const webFile = join(pki.dir, 'web.yml');
     writeFileSync(webFile, `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: ${HASH}\n`);
-    exp = await startExporter(exporterConfig(sim.url).replace('callbacks:\n', 'callbacks:\n  listen_address: "127.0.0.1:0"\n'), {
+    exp = await startExporter(exporterConfig(sim.url).replace('callbacks:\n', 'callbacks:\n  tls: web_config\n'), {
       env: { S: SECRET, CB: CB_SECRET },
       args: [`--web.config.file=${webFile}`],
       logLevel: 'info',
@@ -199,7 +204,7 @@ describe('--web.config.file on the callback listener (callbacks.listen_address) 
     removePkis();
   });
 
-  it('serves the signed callback over TLS without basic auth, guards its other paths, refuses plain HTTP', async () => {
+  it('serves the signed callback over TLS without basic auth, serves nothing else (404, never a password prompt), refuses plain HTTP', async () => {
     expect(callbackUrl.startsWith('https://127.0.0.1:')).toBe(true);
     const sender = new CallbackSender({ url: 'unused', appId: APP_ID, secret: CB_SECRET });
     const timestamp = String(Math.floor(Date.now() / 1000));
@@ -208,9 +213,11 @@ describe('--web.config.file on the callback listener (callbacks.listen_address) 
     const r = await httpsRequest(`${callbackUrl}/zego/callback`, { ca: pki.ca.pem, method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
     expect(r.status).toBe(200);
     sender.close();
-    const other = await httpsRequest(`${callbackUrl}/elsewhere`, { ca: pki.ca.pem });
-    expect(other.status).toBe(401);
-    expect(other.headers['www-authenticate']).toBe('Basic');
+    for (const path of ['/elsewhere', '/metrics', '/-/healthy', '/']) {
+      const other = await httpsRequest(`${callbackUrl}${path}`, { ca: pki.ca.pem, auth: ['prometheus', 's3cret'] });
+      expect(other.status, path).toBe(404);
+      expect(other.headers['www-authenticate']).toBeUndefined();
+    }
     await expect(plainHttpGet(`${callbackUrl.replace('https://', 'http://')}/zego/callback`)).rejects.toThrow();
   });
 

@@ -1,13 +1,18 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import bcrypt from 'bcryptjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CallbacksPart } from '../../src/callbacks/part.js';
 import { callbackSignature } from '../../src/callbacks/verify.js';
 import { Secret } from '../../src/config/secret.js';
 import type { CallbacksConfig, Config } from '../../src/config/types.js';
+import { parseWebConfig } from '../../src/http/web-config.js';
+import { WebSecurity } from '../../src/http/web-security.js';
 import type { PartContext } from '../../src/parts/part.js';
 import { StateStore } from '../../src/state/store.js';
+import { makePki, removePkis, type Pki } from '../helpers/certs.js';
+import { httpsRequest, plainHttpGet } from '../helpers/https.js';
 
 const APP = 4321;
 const CB_SECRET = 'cb-secret-value';
@@ -26,7 +31,19 @@ function config(streams: string[], callbacks: Partial<CallbacksConfig> | null): 
     },
     probe: { intervalMs: 15_000, maxRoomStreams: 1000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
-    ...(callbacks ? { callbacks: { secret: new Secret(CB_SECRET), path: '/zego/callback', ...callbacks } } : {}),
+    ...(callbacks
+      ? {
+          callbacks: {
+            secret: new Secret(CB_SECRET),
+            path: '/zego/callback',
+            listenAddress: '127.0.0.1:0',
+            listenAddressDefault: false,
+            tls: 'off',
+            fanoutAcceptUnsigned: false,
+            ...callbacks,
+          },
+        }
+      : {}),
   };
 }
 
@@ -46,7 +63,7 @@ afterEach(async () => {
 });
 
 /** The part with the context the Exporter would give it: the watched set follows watchAdded/watchRemoved/watchedChanged. */
-function harness(cfg: Config): Harness {
+function harness(cfg: Config, web?: WebSecurity): Harness {
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
   const store = new StateStore({ logger, now: Date.now });
@@ -76,6 +93,7 @@ function harness(cfg: Config): Harness {
       watch();
     },
     rateChanged: () => undefined,
+    web,
   };
   const part = new CallbacksPart(cfg, ctx);
   parts.push(part);
@@ -83,7 +101,7 @@ function harness(cfg: Config): Harness {
   return { part, store, logs, changes: () => changes };
 }
 
-function streamCreate(id: string): string {
+function streamCreate(id: string, secret = CB_SECRET): string {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = String(Math.floor(Math.random() * 1e12));
   const fields = {
@@ -94,7 +112,7 @@ function streamCreate(id: string): string {
     create_time_ms: String(Date.now()),
     timestamp,
     nonce,
-    signature: callbackSignature(CB_SECRET, timestamp, nonce),
+    signature: callbackSignature(secret, timestamp, nonce),
   };
   return new URLSearchParams(fields).toString();
 }
@@ -103,41 +121,62 @@ function post(url: string, body: string): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
 }
 
-/** Enough of a request for the route to decide that it is not the callbacks' (it touches nothing else then). */
-const probeReq = (url: string): IncomingMessage => ({ url }) as IncomingMessage;
+/** A stand-in main listener: the part's route first, then 404 (as the exporter's router does for unknown paths). */
+async function mainListener(part: CallbacksPart): Promise<string> {
+  const main = createServer((req, res) => {
+    if (!part.route(req, res)) res.writeHead(404).end();
+  });
+  servers.push(main);
+  await new Promise<void>((r) => main.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(main.address() as AddressInfo).port}`;
+}
 
 describe('CallbacksPart', () => {
-  it('serves callbacks on its own listener only, and a discovered stream joins the watched set at the probe interval', async () => {
-    const h = harness(
-      config(['listed'], { listenAddress: '127.0.0.1:0', discover: { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'none' } }),
-    );
+  it('serves callbacks on its own listener only (404 for anything else), and a discovered stream joins the watched set at the probe interval', async () => {
+    const h = harness(config(['listed'], { discover: { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'none' } }));
     await h.part.start();
     const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    // Not on the main listener: the own listener exists.
-    expect(h.part.route(probeReq('/zego/callback'), {} as ServerResponse)).toBe(false);
-    expect(h.part.landing()).toBe(`Callbacks: /zego/callback on their own listener ${url}; 0 streams discovered.`);
+    expect(h.part.landing()).toBe(`Callbacks: /zego/callback on their own listener ${url} (TLS: off), not on this one; 0 streams discovered.`);
 
     expect((await post(`${url}/zego/callback`, streamCreate('cam-9'))).status).toBe(200);
     expect(h.changes()).toBe(1);
     expect([...h.part.watched()]).toEqual([{ id: 'cam-9', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
     expect(h.store.get('cam-9')?.active).toBe(true);
     expect(h.part.gauges[0]!.read()).toBe(1);
-    // Nothing else is served there.
-    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    // Nothing else is served there: not the exporter's own paths, not a landing page.
+    for (const path of ['/metrics', '/-/healthy', '/-/ready', '/', '/zego/callback/x']) expect((await fetch(`${url}${path}`)).status, path).toBe(404);
+    expect((await fetch(`${url}/-/reload`, { method: 'POST' })).status).toBe(404);
   });
 
-  it('on the main listener: a stream the reloaded config lists stops being discovered; callbacks turned off leave nothing watched or routed', async () => {
+  it('the main listener answers the callback path 410 with the port callbacks moved to, counts each, warns once; nothing else is claimed', async () => {
+    const h = harness(config([], {}));
+    await h.part.start();
+    const cbPort = new URL(h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string).port;
+    const main = await mainListener(h.part);
+    for (let i = 0; i < 3; i++) {
+      const r = await post(`${main}/zego/callback?x=1`, streamCreate('cam-1'));
+      expect(r.status).toBe(410);
+      expect(await r.text()).toBe(
+        `callbacks are served on their own listener (port ${cbPort}, callbacks.listen_address), not on this one: point ZEGO's callback URL there\n`,
+      );
+    }
+    expect((await fetch(`${main}/other`)).status).toBe(404);
+    expect(h.part.metrics('text')).toContain('zego_exporter_callbacks_misdirected_total 3\n');
+    expect(h.part.metrics('openmetrics')).toContain('# TYPE zego_exporter_callbacks_misdirected counter\nzego_exporter_callbacks_misdirected_total 3\n');
+    const warned = h.logs.filter((l) => String(l.msg).startsWith('a request to the callback path reached the main listener'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]?.['callback_listener']).toBe(`port ${cbPort}`);
+    // Nothing was applied from there.
+    expect(h.store.get('cam-1')).toBeUndefined();
+  });
+
+  it('a reloaded config moves discovery and path on the callback listener at once; callbacks turned off leave nothing watched or routed', async () => {
     const discover = { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'none' };
     const h = harness(config([], { discover }));
     await h.part.start();
-    const main = createServer((req, res) => {
-      if (!h.part.route(req, res)) res.writeHead(404).end();
-    });
-    servers.push(main);
-    await new Promise<void>((r) => main.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(main.address() as AddressInfo).port}/zego/callback`;
-    expect(h.part.landing()).toBe('Callbacks: /zego/callback on this listener; 0 streams discovered.');
+    const url = `${h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string}/zego/callback`;
+    const main = await mainListener(h.part);
 
     expect((await post(url, streamCreate('cam-1'))).status).toBe(200);
     expect([...h.part.watched()].map((w) => w.id)).toEqual(['cam-1']);
@@ -149,11 +188,36 @@ describe('CallbacksPart', () => {
     expect([...h.part.watched()].map((w) => w.id)).toEqual(['cam-2']);
     h.part.applyConfig(config([], { discover, secretFile: 'cb-secret-file' }));
     expect(h.part.files()).toEqual(['cb-secret-file']);
+    // While rotating, a change of the previous secret's file reloads too.
+    h.part.applyConfig(config([], { discover, secretFile: 'cb-secret-file', previousSecret: new Secret('old'), previousSecretFile: 'cb-previous-file' }));
+    expect(h.part.files()).toEqual(['cb-secret-file', 'cb-previous-file']);
     h.part.applyConfig(config([], null));
     expect(h.part.files()).toEqual([]);
     expect([...h.part.watched()]).toEqual([]);
     expect(h.part.landing()).toBeNull();
     expect((await post(url, streamCreate('cam-3'))).status).toBe(404);
+    // Callbacks off: the path is nobody's on the main listener either.
+    expect((await post(`${main}/zego/callback`, streamCreate('cam-3'))).status).toBe(404);
+  });
+
+  it('with listen_address left to its default, the start-up line names address, path and TLS mode and carries the migration note', async () => {
+    const h = harness(config([], { listenAddressDefault: true }));
+    await h.part.start();
+    const line = h.logs.find((l) => l.msg === 'callbacks listening');
+    expect(line).toMatchObject({ path: '/zego/callback', tls: 'off' });
+    expect(String(line?.['note'])).toMatch(/default :9793.*no longer on the main listener.*410/);
+    expect(h.logs.filter((l) => l.msg === 'callbacks listening')).toHaveLength(1);
+  });
+
+  it('while rotating, a callback signed with the previous secret passes; a third secret does not', async () => {
+    const h = harness(config(['cam-1', 'cam-2'], { secret: new Secret('the-new-secret'), previousSecret: new Secret(CB_SECRET) }));
+    await h.part.start();
+    const url = `${h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string}/zego/callback`;
+    expect((await post(url, streamCreate('cam-1'))).status).toBe(200);
+    expect((await post(url, streamCreate('cam-2', 'the-new-secret'))).status).toBe(200);
+    expect((await post(url, streamCreate('cam-2', 'a-third-secret'))).status).toBe(401);
+    h.part.applyConfig(config(['cam-1', 'cam-2'], { secret: new Secret('the-new-secret') }));
+    expect((await post(url, streamCreate('cam-1'))).status).toBe(401);
   });
 
   it('discover.streams_severity opts discovered streams in: they carry that severity, and a reload changes it', async () => {
@@ -175,5 +239,62 @@ describe('CallbacksPart', () => {
     const h = harness(config([], { listenAddress: address }));
     await expect(h.part.start()).rejects.toThrow(/EADDRINUSE/);
     expect(h.logs.find((l) => l.msg === 'cannot listen for callbacks')?.['address']).toBe(address);
+  });
+});
+
+describe("the callback listener's TLS, chosen apart from the main listener's", () => {
+  let pki: Pki;
+  const log = pino({ level: 'silent' });
+  beforeAll(() => {
+    pki = makePki();
+    pki.issue('server', 'server');
+  });
+  afterAll(removePkis);
+
+  /** A web config with TLS and a basic-auth user: what the main listener would get. */
+  const tlsAndAuth = (): WebSecurity => {
+    const r = parseWebConfig(`tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  admin: ${bcrypt.hashSync('pw', 4)}\n`, {
+      baseDir: pki.dir,
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    return new WebSecurity(r.config, log);
+  };
+
+  it('tls: off is plain HTTP even when --web.config.file has TLS, and asks for no password', async () => {
+    const h = harness(config(['cam-1'], { tls: 'off' }), tlsAndAuth());
+    await h.part.start();
+    const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
+    expect(url).toMatch(/^http:\/\//);
+    expect((await post(`${url}/zego/callback`, streamCreate('cam-1'))).status).toBe(200);
+  });
+
+  it("tls: web_config serves the web config's certificate, and never its basic auth (the signature is the authentication)", async () => {
+    const h = harness(config(['cam-1'], { tls: 'web_config' }), tlsAndAuth());
+    await h.part.start();
+    const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:/);
+    expect(h.logs.find((l) => l.msg === 'callbacks listening')?.['tls']).toBe('web_config');
+    const body = streamCreate('cam-1');
+    const r = await httpsRequest(`${url}/zego/callback`, {
+      ca: pki.ca.pem,
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    expect(r.status).toBe(200);
+    expect(h.store.get('cam-1')?.active).toBe(true);
+    // Still only the callback path, with or without credentials.
+    expect((await httpsRequest(`${url}/metrics`, { ca: pki.ca.pem, auth: ['admin', 'pw'] })).status).toBe(404);
+    await expect(plainHttpGet(`${url.replace('https://', 'http://')}/zego/callback`)).rejects.toThrow();
+  });
+
+  it('tls: web_config without TLS in the web config (or without one): start() says why and rejects', async () => {
+    const noTls = parseWebConfig(`basic_auth_users:\n  admin: ${bcrypt.hashSync('pw', 4)}\n`, { baseDir: pki.dir });
+    if (!noTls.ok) throw new Error(JSON.stringify(noTls.errors));
+    const a = harness(config([], { tls: 'web_config' }), new WebSecurity(noTls.config, log));
+    await expect(a.part.start()).rejects.toThrow('callbacks.tls is web_config, but --web.config.file has no tls_server_config');
+    expect(a.logs.find((l) => l.msg === 'cannot listen for callbacks')?.['tls']).toBe('web_config');
+    const b = harness(config([], { tls: 'web_config' }));
+    await expect(b.part.start()).rejects.toThrow('callbacks.tls is web_config, but no --web.config.file is given');
   });
 });

@@ -25,7 +25,13 @@ const ROWS: Row[] = [
   [
     'callbacks-every-problem',
     [
-      { path: 'callbacks.extra', line: 10, col: 3, message: 'unknown key "extra" (allowed: secret, secret_file, path, listen_address, discover)' },
+      {
+        path: 'callbacks.extra',
+        line: 10,
+        col: 3,
+        message:
+          'unknown key "extra" (allowed: secret, secret_file, previous_secret, previous_secret_file, path, listen_address, tls, fanout_accept_unsigned, discover)',
+      },
       { path: 'callbacks.path', line: 8, col: 9, message: '"/metrics" is the exporter\'s own endpoint' },
       { path: 'callbacks.listen_address', line: 9, col: 19, message: 'must be host:port or :port (expected [host]:port, got "nope")' },
       { path: 'callbacks.discover.patterns[0]', line: 12, col: 16, message: 'must be stream id characters (letters, digits, - _) and *' },
@@ -35,6 +41,14 @@ const ROWS: Row[] = [
   [
     'callbacks-listen-address-port-range',
     [{ path: 'callbacks.listen_address', line: 8, col: 19, message: 'must be host:port or :port (port out of range in ":70000")' }],
+  ],
+  [
+    'callbacks-tls-and-rotation',
+    [
+      { path: 'callbacks.previous_secret_file', line: 9, col: 25, message: 'set either previous_secret or previous_secret_file, not both' },
+      { path: 'callbacks.tls', line: 10, col: 8, message: 'must be off or web_config, got "on"' },
+      { path: 'callbacks.fanout_accept_unsigned', line: 11, col: 27, message: 'must be true or false, got "sometimes"' },
+    ],
   ],
   ['callbacks-secret-and-secret-file', [{ path: 'callbacks.secret_file', line: 8, col: 16, message: 'set either secret or secret_file, not both' }]],
   ['callbacks-secret-file-missing', [{ path: 'callbacks.secret_file', line: 7, col: 16, message: `cannot read ${DIR}/missing.txt: ENOENT` }]],

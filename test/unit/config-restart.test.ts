@@ -17,11 +17,19 @@ describe('settings a reload cannot apply', () => {
     const a = config(`${FLEET}  fallback_rate_limit: 2\n${CALLBACKS}`);
     const b = config(`${FLEET}  fallback_rate_limit: 5\n${CALLBACKS}  path: /cb\n`.replace('secret: s', 'secret: t'));
     expect(restartOnlyChanges(a, b)).toEqual([]);
-    expect(restartOnlyChanges(config(''), config(CALLBACKS))).toEqual([]);
   });
 
-  it('the callbacks listener address, fleet on or off, its Redis URL, key prefix, share_results, and the AppID in fleet mode', () => {
-    expect(restartOnlyChanges(config(CALLBACKS), config(`${CALLBACKS}  listen_address: ":9793"\n`))).toEqual(['callbacks.listen_address']);
+  it('the callback listener: turning callbacks on (it opens at start), its address, its TLS', () => {
+    expect(restartOnlyChanges(config(''), config(CALLBACKS))).toEqual(['callbacks (the callback listener opens at start)']);
+    expect(restartOnlyChanges(config(CALLBACKS), config(''))).toEqual([]);
+    expect(restartOnlyChanges(config(CALLBACKS), config(`${CALLBACKS}  listen_address: ":9793"\n`))).toEqual([]);
+    expect(restartOnlyChanges(config(CALLBACKS), config(`${CALLBACKS}  listen_address: ":9794"\n`))).toEqual(['callbacks.listen_address']);
+    expect(restartOnlyChanges(config(CALLBACKS), config(`${CALLBACKS}  tls: web_config\n`))).toEqual(['callbacks.tls']);
+    // Rotation and the upgrade switch apply at once.
+    expect(restartOnlyChanges(config(CALLBACKS), config(`${CALLBACKS}  previous_secret: r\n  fanout_accept_unsigned: true\n`))).toEqual([]);
+  });
+
+  it('fleet on or off, its Redis URL, key prefix, share_results, and the AppID in fleet mode', () => {
     expect(restartOnlyChanges(config(''), config(FLEET))).toEqual(['fleet']);
     expect(restartOnlyChanges(config(FLEET), config(''))).toEqual(['fleet']);
     expect(restartOnlyChanges(config(FLEET), config(FLEET.replace('/0', '/1')))).toEqual(['fleet.redis_url']);
@@ -32,7 +40,10 @@ describe('settings a reload cannot apply', () => {
     expect(restartOnlyChanges(config(FLEET), config(FLEET, 2))).toEqual(['zego.app_id (fleet budget key)']);
     expect(restartOnlyChanges(config(''), config('', 2))).toEqual([]);
     // In fleet mode the fan-out and the fleet-wide replay check are built at start.
-    expect(restartOnlyChanges(config(FLEET), config(`${FLEET}${CALLBACKS}`))).toEqual(['callbacks (fleet fan-out and replay check)']);
+    expect(restartOnlyChanges(config(FLEET), config(`${FLEET}${CALLBACKS}`))).toEqual([
+      'callbacks (the callback listener opens at start)',
+      'callbacks (fleet fan-out and replay check)',
+    ]);
     expect(restartOnlyChanges(config(`${FLEET}${CALLBACKS}`), config(FLEET))).toEqual([]);
   });
 

@@ -1,32 +1,35 @@
 import { isSeq } from 'yaml';
 import { RESERVED_PATHS } from '../../http/paths.js';
 import { isValidStreamId, parseHostPort } from '../../zego/protocol.js';
-import type { ConfigReader, YamlNode } from '../reader.js';
+import type { ConfigReader, Fields, YamlNode } from '../reader.js';
 import { Secret } from '../secret.js';
-import type { CallbacksConfig } from '../types.js';
+import type { CallbackTls, CallbacksConfig } from '../types.js';
 import { DEFAULT_STREAMS_SEVERITY, readStreamsSeverity } from './streams.js';
 
 const DEFAULT_PATH = '/zego/callback';
+/** The callback listener's documented port (9792 + 1): the main listener never serves callbacks. */
+export const DEFAULT_CALLBACK_LISTEN_ADDRESS = ':9793';
 const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
+const TLS_MODES: readonly CallbackTls[] = ['off', 'web_config'];
 
 /** `callbacks:` — ZEGO stream callbacks; an empty secret (e.g. `${ZEGO_CALLBACK_SECRET:-}`) turns them off. */
 export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined): CallbacksConfig | undefined {
-  const f = r.fields(node, 'callbacks', ['secret', 'secret_file', 'path', 'listen_address', 'discover']);
+  const f = r.fields(node, 'callbacks', [
+    'secret',
+    'secret_file',
+    'previous_secret',
+    'previous_secret_file',
+    'path',
+    'listen_address',
+    'tls',
+    'fanout_accept_unsigned',
+    'discover',
+  ]);
   if (!f) return undefined;
-  if (f.has('secret') && f.has('secret_file')) {
-    r.err('callbacks.secret_file', f.get('secret_file'), 'set either secret or secret_file, not both');
-    return undefined;
-  }
-  let secret: string | undefined;
-  let secretFile: string | undefined;
-  if (f.has('secret')) {
-    secret = r.string(f.get('secret'), 'callbacks.secret')?.trim(); // never echoed
-  } else if (f.has('secret_file')) {
-    const read = r.secretFile(f.get('secret_file'), 'callbacks.secret_file');
-    if (!read) return undefined;
-    secretFile = read.file;
-    secret = read.content.trim();
-  }
+  const current = readSecret(r, f, 'secret');
+  const secret = current?.secret;
+  const secretFile = current?.file;
+  const previous = readSecret(r, f, 'previous_secret');
   let path = DEFAULT_PATH;
   if (f.has('path')) {
     const p = r.string(f.get('path'), 'callbacks.path');
@@ -35,21 +38,55 @@ export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined
       r.err('callbacks.path', f.get('path'), `${r.shown(f.get('path'), p)} is the exporter's own endpoint`);
     else if (p !== undefined) path = p;
   }
-  let listenAddress: string | undefined;
+  let listenAddress = DEFAULT_CALLBACK_LISTEN_ADDRESS;
   if (f.has('listen_address')) {
-    listenAddress = r.string(f.get('listen_address'), 'callbacks.listen_address');
-    const parsed = listenAddress === undefined ? undefined : parseHostPort(listenAddress, r.shown(f.get('listen_address'), listenAddress));
+    const a = r.string(f.get('listen_address'), 'callbacks.listen_address');
+    const parsed = a === undefined ? undefined : parseHostPort(a, r.shown(f.get('listen_address'), a));
     if (parsed && !parsed.ok) r.err('callbacks.listen_address', f.get('listen_address'), `must be host:port or :port (${parsed.message})`);
+    else if (a !== undefined) listenAddress = a;
   }
+  let tls: CallbackTls = 'off';
+  if (f.has('tls')) {
+    const t = r.string(f.get('tls'), 'callbacks.tls');
+    const mode = TLS_MODES.find((m) => m === t);
+    if (t !== undefined && mode === undefined) r.err('callbacks.tls', f.get('tls'), `must be off or web_config, got ${r.shown(f.get('tls'), t)}`);
+    else if (mode !== undefined) tls = mode;
+  }
+  const acceptUnsigned = f.has('fanout_accept_unsigned') ? (r.bool(f.get('fanout_accept_unsigned'), 'callbacks.fanout_accept_unsigned') ?? false) : false;
   const discover = f.has('discover') ? readDiscover(r, f.get('discover')) : undefined;
   if (!secret) return undefined;
   return {
     secret: new Secret(secret),
     ...(secretFile ? { secretFile } : {}),
+    ...(previous?.secret ? { previousSecret: new Secret(previous.secret) } : {}),
+    ...(previous?.secret && previous.file ? { previousSecretFile: previous.file } : {}),
     path,
-    ...(listenAddress ? { listenAddress } : {}),
+    listenAddress,
+    listenAddressDefault: !f.has('listen_address'),
+    tls,
+    fanoutAcceptUnsigned: acceptUnsigned,
     ...(discover ? { discover } : {}),
   };
+}
+
+/**
+ * `<key>` or `<key>_file`, not both, trimmed; never echoed. Undefined on an error (already
+ * reported); an empty value reads as `secret: ''` (callbacks off, or no previous secret).
+ */
+function readSecret(r: ConfigReader, f: Fields, key: 'secret' | 'previous_secret'): { secret: string; file?: string } | undefined {
+  if (f.has(key) && f.has(`${key}_file`)) {
+    r.err(`callbacks.${key}_file`, f.get(`${key}_file`), `set either ${key} or ${key}_file, not both`);
+    return undefined;
+  }
+  if (f.has(key)) {
+    const s = r.string(f.get(key), `callbacks.${key}`);
+    return s === undefined ? undefined : { secret: s.trim() };
+  }
+  if (f.has(`${key}_file`)) {
+    const read = r.secretFile(f.get(`${key}_file`), `callbacks.${key}_file`);
+    return read ? { secret: read.content.trim(), file: read.file } : undefined;
+  }
+  return { secret: '' };
 }
 
 function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): CallbacksConfig['discover'] {
