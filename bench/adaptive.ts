@@ -11,6 +11,7 @@ function yaml(url: string, rate: number, streams: string): string {
 }
 
 export interface ThrottleResult {
+  api: ThrottledApi;
   rateLimit: number;
   available: number;
   /** Seconds from the other caller starting until the throttled share over 10 s stays < 2%. */
@@ -26,19 +27,41 @@ export interface ThrottleResult {
  * Another caller eats the budget: the simulator throttles at `available`/s while the exporter is
  * configured for `rateLimit`. Samples the simulator's counters every second.
  */
-export async function throttleConvergence(rateLimit: number, available: number, throttledSec: number, recoverSec: number): Promise<ThrottleResult> {
+/**
+ * Which API another caller squeezes: DescribeRTCStreamState (30002) over 400 streams at 1 s, or
+ * DescribeSimpleStreamList (206, its AppID limit) over 600 rooms at 10 s (the per-room rule allows
+ * no faster), each on its own budget.
+ */
+export type ThrottledApi = 'DescribeRTCStreamState' | 'DescribeSimpleStreamList';
+
+function throttleSetup(api: ThrottledApi, url: string, rateLimit: number): { yaml: string; warmupMs: number } {
+  if (api === 'DescribeRTCStreamState') return { yaml: yaml(url, rateLimit, Array.from({ length: 400 }, (_, i) => `  - t-${i}`).join('\n')), warmupMs: 3000 };
+  const rooms = Array.from({ length: 600 }, (_, i) => `  - { id: room-${i}, interval: 10s }`).join('\n');
+  return {
+    yaml: `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${url}\n  stream_list_rate_limit: ${rateLimit}\nprobe:\n  interval: 1h\nrooms:\n${rooms}\n`,
+    warmupMs: 16_000,
+  };
+}
+
+export async function throttleConvergence(
+  rateLimit: number,
+  available: number,
+  throttledSec: number,
+  recoverSec: number,
+  api: ThrottledApi = 'DescribeRTCStreamState',
+): Promise<ThrottleResult> {
   const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }] });
-  const exp = await startExporter(yaml(sim.url, rateLimit, Array.from({ length: 400 }, (_, i) => `  - t-${i}`).join('\n')), {
-    env: { S: SECRET },
-    logLevel: 'info',
-  });
+  const setup = throttleSetup(api, sim.url, rateLimit);
+  const exp = await startExporter(setup.yaml, { env: { S: SECRET }, logLevel: 'info' });
+  const squeeze = (rate: number | null): void => void sim.setFaults(api === 'DescribeRTCStreamState' ? { throttleRate: rate } : { listThrottleRate: rate });
+  const counts = (): { accepted: number; throttled: number } => sim.stats().apis[api];
   try {
-    await sleep(3000);
-    sim.setFaults({ throttleRate: available });
+    await sleep(setup.warmupMs);
+    squeeze(available);
     const samples: { t: number; accepted: number; throttled: number }[] = [];
     const t0 = Date.now();
     const sample = (): void => {
-      const st = sim.stats();
+      const st = counts();
       samples.push({ t: (Date.now() - t0) / 1000, accepted: st.accepted, throttled: st.throttled });
     };
     while (Date.now() - t0 < throttledSec * 1000) {
@@ -65,12 +88,12 @@ export async function throttleConvergence(rateLimit: number, available: number, 
     const to = samples[samples.length - 1]!;
     const after = win(from, to);
     const span = Math.max(1, to.t - from.t);
-    sim.setFaults({ throttleRate: null });
+    squeeze(null);
     const t1 = Date.now();
     let climbBackSec = Number.NaN;
     const recent: { t: number; calls: number }[] = [];
     while (Date.now() - t1 < recoverSec * 1000) {
-      recent.push({ t: (Date.now() - t1) / 1000, calls: sim.stats().accepted });
+      recent.push({ t: (Date.now() - t1) / 1000, calls: counts().accepted });
       const old = recent.find((r) => r.t >= recent[recent.length - 1]!.t - 5);
       if (
         old &&
@@ -84,6 +107,7 @@ export async function throttleConvergence(rateLimit: number, available: number, 
     }
     void apiCalls(await scrape(exp.url));
     return {
+      api,
       rateLimit,
       available,
       convergeSec: from.t,
@@ -99,7 +123,7 @@ export async function throttleConvergence(rateLimit: number, available: number, 
 
 export function printThrottle(r: ThrottleResult): void {
   console.log(
-    `throttle    rate_limit=${r.rateLimit}, another caller leaves ${r.available}/s: converged in ${fmt(r.convergeSec, 0)} s; after that ${fmt(r.acceptedPerSecAfter, 1)}/s accepted ` +
+    `throttle    ${r.api} rate_limit=${r.rateLimit}, another caller leaves ${r.available}/s: converged in ${fmt(r.convergeSec, 0)} s; after that ${fmt(r.acceptedPerSecAfter, 1)}/s accepted ` +
       `(${fmt((100 * r.acceptedPerSecAfter) / r.available, 0)}% of what is left), throttled ${fmt(r.throttledPctAfter, 2)}%; back to ≥ 90% of rate_limit ${fmt(r.climbBackSec, 0)} s after the other caller stopped`,
   );
 }

@@ -56,7 +56,7 @@ export async function roomsBench(rooms: number, intervalSec: number, listBudget:
       countBudget,
       listAcceptedPerSec: st.apis.DescribeSimpleStreamList.accepted / elapsed,
       countAcceptedPerSec: st.apis.DescribeUserNum.accepted / elapsed,
-      throttled: st.apis.DescribeSimpleStreamList.throttled + st.apis.DescribeUserNum.throttled + (st.codes['1010'] ?? 0),
+      throttled: st.apis.DescribeSimpleStreamList.throttled + st.apis.DescribeUserNum.throttled + (st.codes['207'] ?? 0),
       roomRuleViolations: st.roomRuleViolations,
       roomsPerCountCall: st.userNumCalls === 0 ? 0 : st.userNumRooms / st.userNumCalls,
       maxStalenessSec: maxStale,

@@ -17,6 +17,8 @@ export interface Faults {
   hang: number;
   /** Another caller sharing the AppID eats budget: the effective limit drops to this. */
   throttleRate: number | null;
+  /** The same for DescribeSimpleStreamList: another caller of the list API leaves this much of its AppID limit (answered 206, or 7). */
+  listThrottleRate: number | null;
   /** Answer every API request with this Code (e.g. a 40005 or 30002 storm). */
   forceCode: number | null;
   /** Simulator wall clock = real wall clock + this (drives Timestamp checks and `Date`). */
@@ -33,6 +35,7 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   reset: 0,
   hang: 0,
   throttleRate: null,
+  listThrottleRate: null,
   forceCode: null,
   clockOffsetMs: 0,
   listFailure: 0,
@@ -72,11 +75,11 @@ export function parseFaultsPatch(input: unknown): Partial<Faults> {
         throw new FaultsError(`${key} must be a number of ms in [0, ${MAX_DELAY_MS}]`);
       }
       out[key as (typeof DURATIONS)[number]] = value;
-    } else if (key === 'throttleRate') {
+    } else if (key === 'throttleRate' || key === 'listThrottleRate') {
       if (value !== null && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) {
-        throw new FaultsError('throttleRate must be a non-negative integer or null');
+        throw new FaultsError(`${key} must be a non-negative integer or null`);
       }
-      out.throttleRate = value;
+      out[key] = value;
     } else if (key === 'forceCode') {
       if (value !== null && (typeof value !== 'number' || !Number.isSafeInteger(value))) {
         throw new FaultsError('forceCode must be an integer or null');

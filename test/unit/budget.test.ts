@@ -152,18 +152,18 @@ describe('Budget', () => {
   it('cuts the rate on throttling once per second and climbs back after a quiet spell', async () => {
     const budget = new Budget({ rateLimit: 40, hardLimit: 40, recoverAfterMs: 5000, climbSeconds: 60 });
     budget.noteThrottled();
-    expect(budget.effectiveRate).toBeCloseTo(28);
+    expect(budget.effectiveRate).toBeCloseTo(32);
     budget.noteThrottled(); // same burst
-    expect(budget.effectiveRate).toBeCloseTo(28);
+    expect(budget.effectiveRate).toBeCloseTo(32);
     vi.advanceTimersByTime(1000);
     budget.noteThrottled();
-    expect(budget.effectiveRate).toBeCloseTo(19.6);
+    expect(budget.effectiveRate).toBeCloseTo(25.6);
     vi.advanceTimersByTime(4000);
     budget.noteAccepted(); // still within the quiet spell
-    expect(budget.effectiveRate).toBeCloseTo(19.6);
+    expect(budget.effectiveRate).toBeCloseTo(25.6);
     vi.advanceTimersByTime(1000 + 15_000);
     budget.noteAccepted(); // 15 s of climbing at 40/60 per s
-    expect(budget.effectiveRate).toBeCloseTo(19.6 + 10, 0);
+    expect(budget.effectiveRate).toBeCloseTo(25.6 + 10, 0);
     vi.advanceTimersByTime(60_000);
     budget.noteAccepted();
     expect(budget.effectiveRate).toBe(40);
@@ -171,10 +171,10 @@ describe('Budget', () => {
 
   it('paces at the backed-off rate', async () => {
     const budget = new Budget({ rateLimit: 20, hardLimit: 40 });
-    budget.noteThrottled(); // 14/s
+    budget.noteThrottled(); // 16/s
     const calls = await drive(budget, 100, () => 1, 5000);
-    expect(minGap(calls)).toBeGreaterThanOrEqual(Math.floor(1000 / 14));
-    expect(worstServerWindow(calls)).toBeLessThanOrEqual(14);
+    expect(minGap(calls)).toBeGreaterThanOrEqual(Math.floor(1000 / 16));
+    expect(worstServerWindow(calls)).toBeLessThanOrEqual(16);
   });
 
   it('slow mode paces at 1 call/s until lifted', async () => {
