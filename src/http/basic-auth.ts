@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { addressKey, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, FailureLimiter } from './auth-failures.js';
+import { addressKey, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, FailureLimiter, STANDING } from './auth-failures.js';
 import { BcryptPool } from './bcrypt-pool.js';
 
 /**
@@ -44,6 +44,8 @@ export class BasicAuth {
   #costs: number[] = [];
   readonly #verified = new Map<string, Verified>();
   readonly #limiter = new FailureLimiter();
+  /** Checks waiting or running per address: only an address's first one is served as clean. */
+  readonly #pending = new Map<string, number>();
   readonly #pool: BcryptPool;
   readonly #now: () => number;
   readonly #onLimited: BasicAuthOptions['onLimited'];
@@ -101,10 +103,18 @@ export class BasicAuth {
     const now = this.#now();
     const blockedMs = this.#limiter.blockedForMs(address, now);
     if (blockedMs > 0) return { ok: false, status: 429, retryAfterSec: Math.ceil(blockedMs / 1000) };
-    return this.#pool.compare(creds.password, h, this.#limiter.standing(address, now), address).then((r): AuthVerdict => {
-      if (typeof r !== 'boolean') return { ok: false, status: r.refused === 'key' ? 429 : 503, retryAfterSec: 1 };
+    // A burst from a new address is served as one clean check, then as failing ones: newcomers
+    // after it (a right password arriving during a flood) wait behind one check per address, not all.
+    const waiting = this.#pending.get(address) ?? 0;
+    const standing = this.#limiter.standing(address, now);
+    const cls = standing === STANDING.clean && waiting > 0 ? STANDING.failing : standing;
+    this.#pending.set(address, waiting + 1);
+    return this.#pool.compare(creds.password, h, cls, address).then((r): AuthVerdict => {
+      const left = (this.#pending.get(address) ?? 1) - 1;
+      if (left === 0) this.#pending.delete(address);
+      else this.#pending.set(address, left);
       const now2 = this.#now();
-      if (r && known) {
+      if (r === true && known) {
         this.#limiter.succeeded(address, now2);
         // The users may have changed while this waited: remember only against the hash still configured.
         if (this.#users.get(creds.user) === h) {
@@ -113,7 +123,13 @@ export class BasicAuth {
         }
         return { ok: true };
       }
+      if (typeof r !== 'boolean' && r.refused === 'closed') return { ok: false, status: 503, retryAfterSec: 1 };
+      // A check refused for want of room counts against its address like a wrong password: an
+      // address that floods reaches its limit, and then costs nothing, however fast it sends.
       if (this.#limiter.failed(address, now2)) this.#onLimited?.(address, AUTH_FAILURE_LIMIT, Math.ceil(this.#limiter.blockedForMs(address, now2) / 1000));
+      // Its other checks still waiting now wait behind addresses that have not failed.
+      if (this.#limiter.standing(address, now2) === STANDING.failing) this.#pool.demote(address, STANDING.failing);
+      if (typeof r !== 'boolean') return { ok: false, status: r.refused === 'key' ? 429 : 503, retryAfterSec: 1 };
       return { ok: false, status: 401 };
     });
   }

@@ -7,8 +7,16 @@ import { FairQueue, type Refusal } from './fair-queue.js';
 export const BCRYPT_QUEUE_MAX = 32;
 /** bcrypt checks one address may have waiting. */
 export const BCRYPT_QUEUE_PER_ADDRESS = 4;
-/** Queue classes (see auth-failures.ts's STANDING). */
+/** Queue classes (see auth-failures.ts's STANDING); the last is addresses that have failed. */
 const CLASSES = 3;
+/**
+ * The share of one core each queue class may take: after a check a worker rests until the check's
+ * run time is that share of the time since it started (a check of a failing address: three times
+ * as long as it ran). A flood of wrong passwords then costs a quarter of a core, its first check
+ * per address half, not a whole core (a container limited to 500m would otherwise spend all of it
+ * on bcrypt and throttle the scrapes). Addresses that have passed a check run at full speed.
+ */
+export const BCRYPT_SHARE: readonly number[] = [1, 0.5, 0.25];
 
 /**
  * The worker's whole program. bcryptjs is loaded by its resolved path so the worker finds it
@@ -29,6 +37,7 @@ export type CompareResult = boolean | { refused: Refusal | 'dropped' | 'closed' 
 
 interface Job {
   id: number;
+  cls: number;
   password: string;
   hash: string;
   resolve: (r: CompareResult) => void;
@@ -37,6 +46,9 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | undefined;
+  startedAt: number;
+  /** Resting after a check for a failing address (see BCRYPT_FAILING_SHARE). */
+  rest: NodeJS.Timeout | undefined;
 }
 
 /** One worker on a 2-core machine (the other core keeps serving scrapes), two at most. */
@@ -66,12 +78,17 @@ export class BcryptPool {
   compare(password: string, hash: string, cls: number, key: string): Promise<CompareResult> {
     if (this.#closed) return Promise.resolve({ refused: 'closed' });
     return new Promise((resolve) => {
-      const job: Job = { id: this.#nextId++, password, hash, resolve };
+      const job: Job = { id: this.#nextId++, cls, password, hash, resolve };
       const r = this.#queue.push(cls, key, job);
       if (!r.ok) return resolve({ refused: r.why });
       r.dropped?.resolve({ refused: 'dropped' });
       this.#pump();
     });
+  }
+
+  /** The address's waiting checks go to class `cls` if they were in a better one. */
+  demote(key: string, cls: number): void {
+    this.#queue.demote(key, cls);
   }
 
   async close(): Promise<void> {
@@ -80,6 +97,7 @@ export class BcryptPool {
     await Promise.all(
       this.#slots.map(async (s, i) => {
         this.#slots[i] = undefined;
+        clearTimeout(s?.rest);
         s?.job?.resolve({ refused: 'closed' });
         await s?.worker.terminate();
       }),
@@ -89,9 +107,10 @@ export class BcryptPool {
   #pump(): void {
     for (let i = 0; i < this.#slots.length && this.#queue.size > 0; i++) {
       const slot = this.#slots[i] ?? this.#spawn(i);
-      if (slot.job !== undefined) continue;
+      if (slot.job !== undefined || slot.rest !== undefined) continue;
       const job = this.#queue.shift()!;
       slot.job = job;
+      slot.startedAt = performance.now();
       this.runs++;
       slot.worker.postMessage({ id: job.id, password: job.password, hash: job.hash });
     }
@@ -100,18 +119,31 @@ export class BcryptPool {
   #spawn(i: number): Slot {
     const worker = new Worker(WORKER_CODE, { eval: true, workerData: { bcryptjs: this.#bcryptjs } });
     worker.unref();
-    const slot: Slot = { worker, job: undefined };
+    const slot: Slot = { worker, job: undefined, startedAt: 0, rest: undefined };
     this.#slots[i] = slot;
     worker.on('message', (m: { id: number; ok: boolean }) => {
       const job = slot.job;
       if (job === undefined || job.id !== m.id) return;
       slot.job = undefined;
       job.resolve(m.ok === true);
+      const share = BCRYPT_SHARE[job.cls] ?? 1;
+      if (share < 1) {
+        const ranMs = performance.now() - slot.startedAt;
+        slot.rest = setTimeout(
+          () => {
+            slot.rest = undefined;
+            this.#pump();
+          },
+          ranMs * (1 / share - 1),
+        );
+        slot.rest.unref();
+      }
       this.#pump();
     });
     // A worker that dies (out of memory, a bug) fails its check as refused; the next check starts a new one.
     const lost = (): void => {
       if (this.#slots[i] === slot) this.#slots[i] = undefined;
+      clearTimeout(slot.rest);
       slot.job?.resolve({ refused: 'dropped' });
       slot.job = undefined;
       if (!this.#closed) this.#pump();

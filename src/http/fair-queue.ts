@@ -60,6 +60,19 @@ export class FairQueue<T> {
     return undefined;
   }
 
+  /** Moves the key's items waiting in a better class than `cls` to the back of `cls` (its standing fell). */
+  demote(key: string, cls: number): void {
+    const target = this.#classes[cls]!;
+    for (let c = 0; c < cls; c++) {
+      const list = this.#classes[c]!.get(key);
+      if (list === undefined) continue;
+      this.#classes[c]!.delete(key);
+      const there = target.get(key);
+      if (there) there.push(...list);
+      else target.set(key, list);
+    }
+  }
+
   /** Every item, emptied out (on close). */
   drain(): T[] {
     const out: T[] = [];

@@ -121,7 +121,16 @@ describe('basic auth: bcrypt off the event loop, limits per address', () => {
     expect(await a.check(basic('u', 'pw'), '192.0.2.7')).toEqual({ ok: true });
   });
 
-  it('serves a right password from a clean address ahead of a full queue of wrong ones from other addresses (one is dropped with 503 to make room)', async () => {
+  it('counts a check beyond the share of one address of the queue (4 waiting) as a failure, answered 429 at once', async () => {
+    const a = auth([['u', HASH4]]);
+    const answers = await Promise.all(Array.from({ length: 14 }, (_, i) => a.check(basic('u', `nope${i}`), '192.0.2.50')));
+    expect(answers.filter((v) => !v.ok && v.status === 429)).toHaveLength(14 - a.bcryptRuns);
+    expect(a.bcryptRuns).toBeLessThanOrEqual(5);
+    // 10 of them reached the limit: the right password waits for the window too.
+    expect(a.check(basic('u', 'pw'), '192.0.2.50')).toMatchObject({ ok: false, status: 429 });
+  });
+
+  it('serves a right password from a clean address ahead of a full queue of wrong ones from other addresses (the newest of a busy address is dropped with 503 to make room)', async () => {
     const a = auth([['u', HASH8]]);
     const flood = Array.from({ length: 9 }, (_, i) => `198.51.100.${i + 1}`);
     // Each flooding address has failed once: it is served after addresses that have not.
