@@ -3,7 +3,7 @@ import bcrypt from 'bcryptjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addressKey, AUTH_FAILURE_WINDOW_MS, FailureLimiter, STANDING } from '../../src/http/auth-failures.js';
 import { BasicAuth, type AuthVerdict } from '../../src/http/basic-auth.js';
-import { BCRYPT_QUEUE_MAX } from '../../src/http/bcrypt-pool.js';
+import { BcryptPool, BCRYPT_QUEUE_MAX } from '../../src/http/bcrypt-pool.js';
 import { FairQueue } from '../../src/http/fair-queue.js';
 
 const HASH4 = bcrypt.hashSync('pw', 4);
@@ -103,6 +103,25 @@ describe('basic auth: bcrypt off the event loop, limits per address', () => {
     expect(await a.check(basic('u', 'pw'))).toEqual({ ok: true });
     const elu = performance.eventLoopUtilization(before);
     expect(elu.utilization).toBeLessThan(0.3);
+  });
+
+  it('checks of failing addresses take at most a quarter of a core (each rests three times as long as it ran); trusted ones run back to back', async () => {
+    const pool = new BcryptPool(1);
+    try {
+      const time = async (cls: number): Promise<number> => {
+        const t = performance.now();
+        await Promise.all(Array.from({ length: 4 }, () => pool.compare('x', HASH8, cls, 'k')));
+        return performance.now() - t;
+      };
+      await pool.compare('x', HASH8, STANDING.trusted, 'k'); // the worker started
+      const trusted = await time(STANDING.trusted);
+      const failing = await time(STANDING.failing);
+      // 4 runs back to back, against 4 runs with 3 rests of 3 runs each between them: 13/4 as long.
+      expect(failing).toBeGreaterThan(2.5 * trusted);
+      expect(pool.runs).toBe(9);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('after 10 failed checks in a minute an address is answered 429 without bcrypt until the minute is over; other addresses are not', async () => {
