@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { formatDuration } from './config/duration.js';
-import { formatConfigError, formatConfigWarning, loadConfig } from './config/load.js';
 import { callbackTlsProblem } from './callbacks/listener.js';
-import { loadWebConfig } from './http/web-config.js';
+import { loadConfigIsolated } from './config/isolated.js';
+import { formatConfigError, formatConfigWarning } from './config/load.js';
+import { loadWebConfigIsolated } from './http/web-config.js';
 import type { LogFormat, LogLevel } from './log.js';
 import { roomPlan, roomPlanLines } from './rooms/plan.js';
 import { planBudget } from './scheduler/plan.js';
@@ -93,8 +94,8 @@ Reload: SIGHUP, POST /-/reload, or a change of the file (e.g. a ConfigMap update
 
 /** --config.check: the summary an operator wants before deploying, errors with file:line:col. */
 export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: (line: string) => void, webFile?: string): Promise<number> {
-  const loaded = await loadConfig(file, env);
-  const web = webFile === undefined ? undefined : await loadWebConfig(webFile);
+  // Through the same guard as a running process: a FIFO or a hung volume is an error, not a hang.
+  const [loaded, web] = await Promise.all([loadConfigIsolated(file, env), webFile === undefined ? undefined : loadWebConfigIsolated(webFile)]);
   if (web && !web.ok) {
     for (const e of web.errors) out(formatConfigError(e, webFile!));
     out(`${webFile}: ${web.errors.length} error${web.errors.length === 1 ? '' : 's'}`);

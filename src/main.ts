@@ -6,7 +6,7 @@ import { formatConfigError, formatConfigWarning } from './config/load.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
-import { loadWebConfig } from './http/web-config.js';
+import { loadWebConfigIsolated } from './http/web-config.js';
 import { WebConfigPart } from './http/web-part.js';
 import { WebSecurity } from './http/web-security.js';
 import { PARTS } from './parts/index.js';
@@ -64,7 +64,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let webPart: WebConfigPart | undefined;
   if (flags.webConfigFile !== undefined) {
     const file = flags.webConfigFile;
-    const w = await loadWebConfig(file);
+    const w = await loadWebConfigIsolated(file);
     if (!w.ok) {
       for (const e of w.errors) log.error(formatConfigError(e, file));
       log.error({ file, errors: w.errors.length }, 'invalid web config, not starting');

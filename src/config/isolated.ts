@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { LoadResult } from './load.js';
+import { CONFIG_FILE_MAX_BYTES } from './regular-file.js';
 import { Secret } from './secret.js';
 
 export interface LoaderLimits {
@@ -13,12 +15,18 @@ export interface LoaderLimits {
 export const LOAD_TIMEOUT_MS = 10_000;
 /** Parsing 10 000 streams with labels peaks at about 80 MB; the 4 MiB file cap keeps any config well under this. */
 export const LOAD_MAX_HEAP_MB = 256;
+/**
+ * Reader workers alive at once, counting ones abandoned after a timeout: a worker stuck in a read
+ * that never returns (a hung network volume) cannot be terminated, and a watcher polling that
+ * volume would otherwise leave one more stuck thread behind at every poll.
+ */
+export const MAX_LIVE_READERS = 16;
 
-/** Loader workers that have not exited, including ones abandoned after a timeout. */
+/** Reader workers that have not exited, including ones abandoned after a timeout. */
 const live = new Set<Worker>();
 
 /**
- * Terminates every loader worker and waits up to `waitMs` for them to exit; false when one did
+ * Terminates every reader worker and waits up to `waitMs` for them to exit; false when one did
  * not. A worker stuck in a system call (a read that never returns, on a hostile volume) cannot be
  * terminated, and process.exit() would wait for it forever: main.ts then ends the process the
  * hard way.
@@ -34,42 +42,95 @@ export async function stopLoaders(waitMs: number): Promise<boolean> {
   return ok;
 }
 
+export type IsolatedOutcome = { ok: true; value: unknown } | { ok: false; message: string };
+
+/** How a job's failures are worded: "loading the config timed out …", "config loader failed: …". */
+export interface JobNames {
+  doing: string;
+  worker: string;
+}
+
+/**
+ * The one guard every file read of the exporter goes through, with readRegularFile inside it: the
+ * job (read and parse the config, the web config and its certificates, or digest watched files)
+ * runs in a worker thread with a timeout and a heap limit, so neither a slow or hung volume nor a
+ * huge parse can stop the main thread, and its transient memory goes back to the system when the
+ * worker exits. Resolves with what the worker posted, or why it did not; never throws.
+ */
+export function runIsolated(script: URL, data: unknown, names: JobNames, limits: LoaderLimits = {}): Promise<IsolatedOutcome> {
+  const timeoutMs = limits.timeoutMs ?? LOAD_TIMEOUT_MS;
+  if (live.size >= MAX_LIVE_READERS) {
+    return Promise.resolve({ ok: false, message: `${names.doing}: ${live.size} earlier reads are still stuck (a hung volume?); not starting another` });
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: IsolatedOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const fail = (message: string): void => done({ ok: false, message });
+    const worker = new Worker(runnable(script), {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb ?? LOAD_MAX_HEAP_MB },
+    });
+    live.add(worker);
+    const timer = setTimeout(() => {
+      fail(`${names.doing} timed out after ${timeoutMs / 1000}s`);
+      void worker.terminate();
+    }, timeoutMs);
+    worker.once('message', (m: unknown) => {
+      done({ ok: true, value: m });
+      void worker.terminate();
+    });
+    worker.once('error', (err) => fail(`${names.worker} failed: ${err.message}`));
+    worker.once('exit', (code) => {
+      live.delete(worker);
+      fail(`${names.worker} exited with code ${code}`);
+    });
+  });
+}
+
+/**
+ * A worker must be JavaScript. Under the test runner this module is a TypeScript source with no
+ * .js beside it: the build's copy of the worker is used (npm test builds first).
+ */
+function runnable(script: URL): URL {
+  if (existsSync(script)) return script;
+  return new URL(script.href.replace(/\/src\/(?!.*\/src\/)/, '/dist/src/'));
+}
+
 /**
  * loadConfig in a worker thread. Parsing YAML builds a large transient tree (about 80 MB for 10k
  * streams with labels) and the process keeps that much resident memory long after the tree is
  * garbage; a worker's heap is handed back to the system when the worker exits. Same result as
  * loadConfig; a failing, oversized or too slow load is reported as a config error, never thrown.
  */
-export function loadConfigIsolated(file: string, env: NodeJS.ProcessEnv, limits: LoaderLimits = {}): Promise<LoadResult> {
-  const timeoutMs = limits.timeoutMs ?? LOAD_TIMEOUT_MS;
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (r: LoadResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(r);
-    };
-    const fail = (message: string): void => done({ ok: false, errors: [{ path: '', message }] });
-    const worker = new Worker(new URL('./load-worker.js', import.meta.url), {
-      workerData: { file, env: { ...env } },
-      resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb ?? LOAD_MAX_HEAP_MB },
-    });
-    live.add(worker);
-    const timer = setTimeout(() => {
-      fail(`loading the config timed out after ${timeoutMs / 1000}s`);
-      void worker.terminate();
-    }, timeoutMs);
-    worker.once('message', (m: unknown) => {
-      done(wrap(m) as LoadResult);
-      void worker.terminate();
-    });
-    worker.once('error', (err) => fail(`config loader failed: ${err.message}`));
-    worker.once('exit', (code) => {
-      live.delete(worker);
-      fail(`config loader exited with code ${code}`);
-    });
-  });
+export async function loadConfigIsolated(file: string, env: NodeJS.ProcessEnv, limits: LoaderLimits = {}): Promise<LoadResult> {
+  const r = await runIsolated(
+    new URL('./load-worker.js', import.meta.url),
+    { job: 'config', file, env: { ...env } },
+    { doing: 'loading the config', worker: 'config loader' },
+    limits,
+  );
+  return r.ok ? (wrap(r.value) as LoadResult) : { ok: false, errors: [{ path: '', message: r.message }] };
+}
+
+/**
+ * The watchers' digest of the files they watch (readRegularFile's rules, each file capped at the
+ * config file's cap), read in a worker; a read that fails as a whole gives a digest of its own
+ * reason, so it reads as "changed" once and then as stable.
+ */
+export async function digestFilesIsolated(paths: readonly string[], limits: LoaderLimits = {}): Promise<string> {
+  const r = await runIsolated(
+    new URL('./load-worker.js', import.meta.url),
+    { job: 'digest', paths: [...paths], maxBytes: CONFIG_FILE_MAX_BYTES },
+    { doing: 'reading the watched files', worker: 'file reader' },
+    limits,
+  );
+  // One state for every failure: a message that counts stuck readers would read as a change at each poll.
+  return r.ok && typeof r.value === 'string' ? r.value : 'unreadable';
 }
 
 function wrap(v: unknown): unknown {

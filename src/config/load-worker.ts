@@ -1,14 +1,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadConfig } from './load.js';
+import { digestFiles } from './regular-file.js';
 import { Secret } from './secret.js';
 
 /**
- * Runs in a worker thread (see isolated.ts): loads the config and posts the result back with every
- * Secret unwrapped as { __secret }, since structured cloning keeps no class or private field.
+ * Runs in a worker thread (see isolated.ts): loads the config, or digests the watched files, and
+ * posts the result back. Every Secret goes back unwrapped as { __secret }, since structured cloning
+ * keeps no class or private field. The config loader (YAML and every section) is imported only
+ * for a load: a watcher's digest every 30 s should not pay for it.
  */
-const { file, env } = workerData as { file: string; env: NodeJS.ProcessEnv };
-const result = await loadConfig(file, env);
-parentPort!.postMessage(unwrap(result));
+type Job = { job: 'config'; file: string; env: NodeJS.ProcessEnv } | { job: 'digest'; paths: string[]; maxBytes: number };
+const job = workerData as Job;
+if (job.job === 'digest') parentPort!.postMessage(digestFiles(job.paths, job.maxBytes));
+else parentPort!.postMessage(unwrap(await (await import('./load.js')).loadConfig(job.file, job.env)));
 
 function unwrap(v: unknown): unknown {
   if (v instanceof Secret) return { __secret: v.reveal() };

@@ -1,9 +1,17 @@
+import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 
 /** The config file: 10 000 streams with labels take about 1 MiB; four times that is a mistake. */
 export const CONFIG_FILE_MAX_BYTES = 4 * 1024 * 1024;
 /** A secret file holds one secret (a ServerSecret is 32 characters). */
 export const SECRET_FILE_MAX_BYTES = 64 * 1024;
+/** `--web.config.file`: a few lines, or a few KiB with PEMs inline (`cert:`, `client_ca:`). */
+export const WEB_CONFIG_FILE_MAX_BYTES = 1024 * 1024;
+/**
+ * A certificate, key or client CA file. A bundle of every public root CA is about 220 KB; the
+ * chain actually served has a tighter rule of its own (web-config.ts).
+ */
+export const TLS_FILE_MAX_BYTES = 1024 * 1024;
 
 /** Why a file was refused: a message naming the file and what is wrong, never its content. */
 export class FileReadError extends Error {
@@ -55,6 +63,25 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A digest over every file's bytes, for the watchers: a missing or refused file counts as a state
+ * of its own (its reason), so a FIFO or a device in place of a watched file is noticed without
+ * being read.
+ */
+export function digestFiles(paths: readonly string[], maxBytes: number): string {
+  const h = createHash('sha256');
+  for (const p of paths) {
+    h.update(`${p}\0`);
+    try {
+      h.update(readRegularFile(p, maxBytes));
+    } catch (err) {
+      h.update(`\0unreadable:${err instanceof FileReadError ? err.reason : 'error'}`);
+    }
+    h.update('\0');
+  }
+  return h.digest('hex');
 }
 
 function kind(st: Stats): string {

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { CONFIG_FILE_MAX_BYTES, FileReadError, readRegularFile } from './regular-file.js';
 import { dirname, resolve } from 'node:path';
+import { digestFilesIsolated } from './isolated.js';
 import type { Logger } from 'pino';
 
 export interface ConfigWatcherOptions {
@@ -79,21 +78,13 @@ export class ConfigWatcher {
     });
   }
 
-  /** A digest over every watched file's bytes; a missing or unreadable file counts as its own state. */
-  async #read(): Promise<string> {
-    const h = createHash('sha256');
-    for (const p of this.#opts.paths()) {
-      h.update(`${p}\0`);
-      try {
-        // Bounded and non-blocking, like the loader: a FIFO or /dev/zero put in place of a watched
-        // file must not hang the watcher or fill the memory.
-        h.update(readRegularFile(p, CONFIG_FILE_MAX_BYTES));
-      } catch (err) {
-        h.update(`\0unreadable:${err instanceof FileReadError ? err.reason : 'error'}`);
-      }
-      h.update('\0');
-    }
-    return h.digest('hex');
+  /**
+   * A digest over every watched file's bytes; a missing or unreadable file counts as its own state.
+   * Read through the loaders' guard (a worker, bounded and non-blocking): a FIFO or /dev/zero put
+   * in place of a watched file, or a volume that hangs, must not stop the process.
+   */
+  #read(): Promise<string> {
+    return digestFilesIsolated(this.#opts.paths());
   }
 
   #syncWatches(): void {

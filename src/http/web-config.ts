@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createHash, X509Certificate } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { runIsolated, type LoaderLimits } from '../config/isolated.js';
 import { ConfigReader, type ConfigError, type YamlNode } from '../config/reader.js';
+import { FileReadError, formatBytes, readRegularFile, TLS_FILE_MAX_BYTES, WEB_CONFIG_FILE_MAX_BYTES } from '../config/regular-file.js';
 
 /**
  * `--web.config.file`, in the prometheus/exporter-toolkit format (docs/web-config.md), so an SRE
@@ -61,6 +61,14 @@ const HEADERS: Readonly<Record<string, readonly string[] | null>> = {
   'Content-Security-Policy': null,
 };
 
+/**
+ * The certificate chain the server sends, as the TLS Certificate message carries it (each
+ * certificate's DER plus a few bytes of framing). Clients refuse a larger one in the handshake, so
+ * it is refused at load instead: OpenSSL (curl, Python) at 100 KiB, Go before 1.21 and other
+ * stacks at 64 KiB for any handshake message. A real chain (leaf and intermediates) is 2–8 KiB.
+ */
+export const TLS_CHAIN_MAX_BYTES = 64 * 1024;
+
 /** A bcrypt hash as htpasswd -B and Go's bcrypt write it: $2a$, $2b$ or $2y$, cost 04–31, 53 characters of salt and hash. */
 const BCRYPT = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
 
@@ -93,14 +101,63 @@ export interface WebParseOptions {
   readFile?: (path: string) => Buffer;
 }
 
-export async function loadWebConfig(file: string): Promise<WebConfigResult> {
+/**
+ * Reads the web config and every file it names in this thread, through readRegularFile (a regular
+ * file under its cap, opened non-blocking). The process uses loadWebConfigIsolated; this is what
+ * its worker runs.
+ */
+export function loadWebConfig(file: string): WebConfigResult {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = readRegularFile(file, WEB_CONFIG_FILE_MAX_BYTES).toString('utf8');
   } catch (err) {
-    return { ok: false, errors: [{ path: '', message: `cannot read web config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
+    const why = err instanceof FileReadError ? err.reason : (err as Error).message;
+    return { ok: false, errors: [{ path: '', message: `cannot read web config file ${file}: ${why}` }] };
   }
   return parseWebConfig(text, { baseDir: dirname(resolve(file)) });
+}
+
+/**
+ * loadWebConfig in a worker with a timeout (the guard of isolated.ts): a certificate on a volume
+ * that hangs costs a failed reload, never the main thread. Never throws.
+ */
+export async function loadWebConfigIsolated(file: string, limits: LoaderLimits = {}): Promise<WebConfigResult> {
+  const r = await runIsolated(
+    new URL('./web-config-worker.js', import.meta.url),
+    { file },
+    { doing: 'reading the web config', worker: 'web config reader' },
+    limits,
+  );
+  if (!r.ok) return { ok: false, errors: [{ path: '', message: r.message }] };
+  const res = r.value as WebConfigResult;
+  return res.ok && res.config.tls ? { ok: true, config: { ...res.config, tls: { ...res.config.tls, options: buffers(res.config.tls.options) } } } : res;
+}
+
+/** Structured cloning turns a Buffer into a plain Uint8Array; TLS options want Buffers back. */
+function buffers(o: TlsOptions): TlsOptions {
+  const b = (v: unknown): unknown => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
+  return { ...o, ...(o.cert ? { cert: b(o.cert) as Buffer } : {}), ...(o.key ? { key: b(o.key) as Buffer } : {}), ...(o.ca ? { ca: b(o.ca) as Buffer } : {}) };
+}
+
+/**
+ * Whether a PEM holds certificates a TLS peer can take: at least one, each parses, and (for the
+ * chain the server sends) the whole fits in a handshake message. Null when it does.
+ */
+export function certificatesProblem(pem: Buffer, maxChainBytes?: number): string | null {
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)';
+  let bytes = 4;
+  for (const [i, block] of blocks.entries()) {
+    try {
+      bytes += 5 + new X509Certificate(block).raw.length;
+    } catch (err) {
+      return `certificate ${i + 1} of ${blocks.length} does not parse: ${(err as Error).message}`;
+    }
+  }
+  if (maxChainBytes !== undefined && bytes > maxChainBytes) {
+    return `the chain of ${blocks.length} certificates is ${formatBytes(Math.ceil(bytes / 1024) * 1024)} in the TLS handshake, over the ${formatBytes(maxChainBytes)} TLS clients accept: serve the leaf and its intermediates only`;
+  }
+  return null;
 }
 
 /** Pure but for reading the files it names: text in, the config or every error out. Never throws on bad input. */
@@ -115,7 +172,7 @@ export function parseWebConfig(text: string, opts: WebParseOptions): WebConfigRe
   }
   if (r.errors.length > 0) return { ok: false, errors: r.errors };
   const digest = createHash('sha256').update(text);
-  const read = opts.readFile ?? ((p: string) => readFileSync(p));
+  const read = opts.readFile ?? ((p: string) => readRegularFile(p, TLS_FILE_MAX_BYTES));
   const files: string[] = [];
   const readNamed = (node: YamlNode | null | undefined, path: string): Buffer | undefined => {
     const p = text1(r, node, path);
@@ -127,7 +184,8 @@ export function parseWebConfig(text: string, opts: WebParseOptions): WebConfigRe
       digest.update(`\0${file}\0`).update(content);
       return content;
     } catch (err) {
-      r.err(path, node, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const why = err instanceof FileReadError ? err.reason : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      r.err(path, node, `cannot read ${file}: ${why}`);
       return undefined;
     }
   };
@@ -272,6 +330,18 @@ function readTls(
   if (f.has('prefer_server_cipher_suites')) honorCipherOrder = r.bool(f.get('prefer_server_cipher_suites'), `${P}.prefer_server_cipher_suites`) ?? true;
 
   if (r.errors.length > before || !cert || !key || !clientAuth || !minVersion || !maxVersion) return undefined;
+  // A chain the handshake would choke on must never replace a working one: every client would fail.
+  for (const [keys, pemText, max] of [
+    [['cert_file', 'cert'], cert, TLS_CHAIN_MAX_BYTES],
+    [['client_ca_file', 'client_ca'], ca, undefined],
+  ] as const) {
+    const problem = pemText ? certificatesProblem(pemText, max) : null;
+    const k = f.has(keys[0]) ? keys[0] : keys[1];
+    if (problem !== null) {
+      r.err(`${P}.${k}`, f.get(k), problem);
+      return undefined;
+    }
+  }
   const options: TlsOptions = {
     cert,
     key,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { formatConfigError } from '../config/load.js';
 import { ConfigWatcher } from '../config/watch.js';
 import type { Part, PartGauge } from '../parts/part.js';
-import { loadWebConfig } from './web-config.js';
+import { loadWebConfigIsolated } from './web-config.js';
 import type { WebSecurity } from './web-security.js';
 
 export interface WebConfigPartOptions {
@@ -90,7 +90,7 @@ export class WebConfigPart implements Part {
 
   async #reload(trigger: string): Promise<boolean> {
     const log = this.#opts.logger;
-    const loaded = await loadWebConfig(this.#opts.file);
+    const loaded = await loadWebConfigIsolated(this.#opts.file);
     if (!loaded.ok) {
       this.#successful = false;
       const error = loaded.errors.map((e) => formatConfigError(e, this.#opts.file)).join('; ');

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket, TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
-import { BasicAuth } from './basic-auth.js';
+import { AUTH_LIMIT_RULE, BasicAuth, type AuthVerdict } from './basic-auth.js';
 import { PATHS } from './paths.js';
 import type { WebConfig } from './web-config.js';
 
@@ -25,10 +25,20 @@ export class WebSecurity {
   readonly #servers = new Set<HttpsServer>();
   readonly #log: Logger;
 
-  constructor(config: WebConfig, logger: Logger) {
+  constructor(config: WebConfig, logger: Logger, opts: { now?: () => number; bcryptWorkers?: number } = {}) {
     this.#config = config;
-    this.#auth = new BasicAuth(config.users);
     this.#log = logger;
+    this.#auth = new BasicAuth(config.users, {
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.bcryptWorkers !== undefined ? { poolSize: opts.bcryptWorkers } : {}),
+      onLimited: (address, _failures, forSec) =>
+        this.#log.warn({ remote: address, for_s: forSec }, `basic auth: ${AUTH_LIMIT_RULE} from this address; answering 429 without checking for ${forSec}s`),
+    });
+  }
+
+  /** Ends the bcrypt workers (at shutdown); a check still waiting is answered 503. */
+  close(): Promise<void> {
+    return this.#auth.close();
   }
 
   get config(): WebConfig {
@@ -60,18 +70,18 @@ export class WebSecurity {
 
   /**
    * Before the handler: the configured headers, then basic auth unless `exempt` or a health path.
-   * Answers 401 itself and returns false when the request must not go on; a Promise only while
-   * bcrypt runs (a cached password answers at once).
+   * Answers 401, 429 or 503 itself and returns false when the request must not go on; a Promise
+   * only while bcrypt runs (a cached password answers at once).
    */
   admit(req: IncomingMessage, res: ServerResponse, exempt: boolean): boolean | Promise<boolean> {
     for (const [k, v] of Object.entries(this.#config.headers)) res.setHeader(k, v);
     if (exempt || !this.#auth.enabled || OPEN_PATHS.has((req.url ?? '/').split('?')[0]!)) return true;
-    const ok = this.#auth.check(req.headers.authorization);
-    const answer = (pass: boolean): boolean => {
-      if (!pass) unauthorized(req, res);
-      return pass;
+    const v = this.#auth.check(req.headers.authorization, req.socket.remoteAddress);
+    const answer = (verdict: AuthVerdict): boolean => {
+      if (!verdict.ok) refuse(req, res, verdict);
+      return verdict.ok;
     };
-    return typeof ok === 'boolean' ? answer(ok) : ok.then(answer, () => answer(false));
+    return v instanceof Promise ? v.then(answer, () => answer({ ok: false, status: 503, retryAfterSec: 1 })) : answer(v);
   }
 
   /**
@@ -137,11 +147,17 @@ export function subjectAltNames(text: string | undefined): string[] {
   return out;
 }
 
-function unauthorized(req: IncomingMessage, res: ServerResponse): void {
+const REFUSALS: Readonly<Record<401 | 429 | 503, string>> = {
+  401: 'Unauthorized\n',
+  429: 'Too many failed logins from this address; try again later\n',
+  503: 'Too many logins being checked; try again\n',
+};
+
+function refuse(req: IncomingMessage, res: ServerResponse, v: Exclude<AuthVerdict, { ok: true }>): void {
   req.resume(); // drain any body so the connection can be reused
-  const body = 'Unauthorized\n';
-  res.writeHead(401, {
-    'WWW-Authenticate': 'Basic',
+  const body = REFUSALS[v.status];
+  res.writeHead(v.status, {
+    ...(v.status === 401 ? { 'WWW-Authenticate': 'Basic' } : { 'Retry-After': String(v.retryAfterSec) }),
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',

@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadWebConfig, parseWebConfig } from '../../src/http/web-config.js';
+import { loadWebConfig, loadWebConfigIsolated, parseWebConfig, TLS_CHAIN_MAX_BYTES, type WebConfigResult } from '../../src/http/web-config.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
 
 describe('web config: valid files and what they turn into', () => {
@@ -113,5 +114,80 @@ describe('web config: valid files and what they turn into', () => {
     const next = pki.issue('next', 'server');
     const b = parseWebConfig(text, { baseDir: pki.dir, readFile: (p) => (p.endsWith('.crt') ? next.certPem : next.keyPem) });
     expect(a.ok && b.ok && a.config.digest !== b.config.digest).toBe(true);
+  });
+});
+
+describe('web config: every file it names goes through the guard, and the chain is checked usable', () => {
+  let pki: Pki;
+  let leaf: ReturnType<Pki['issue']>;
+  beforeAll(() => {
+    pki = makePki();
+    leaf = pki.issue('server', 'server');
+    execFileSync('mkfifo', [join(pki.dir, 'fifo.crt')]);
+  });
+  afterAll(removePkis);
+
+  /** A web config naming `cert` as its certificate, loaded as the process loads it. */
+  function withCert(cert: string, name = 'web.yml'): WebConfigResult {
+    const file = join(pki.dir, name);
+    writeFileSync(file, `tls_server_config:\n  cert_file: ${cert}\n  key_file: server.key\n`);
+    return loadWebConfig(file);
+  }
+  const messages = (r: WebConfigResult): string[] => (r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`));
+
+  it('refuses a FIFO as the certificate at once instead of waiting for a writer', () => {
+    const t = performance.now();
+    expect(messages(withCert('fifo.crt'))).toEqual([`tls_server_config.cert_file: cannot read ${join(pki.dir, 'fifo.crt')}: not a regular file (a FIFO)`]);
+    expect(performance.now() - t).toBeLessThan(1000);
+  });
+
+  it('refuses /dev/zero as the certificate without reading it', () => {
+    expect(messages(withCert('/dev/zero'))).toEqual(['tls_server_config.cert_file: cannot read /dev/zero: not a regular file (a character device)']);
+  });
+
+  it('refuses an 11 MB certificate file by its size', () => {
+    const copies = Math.ceil((11 * 1024 * 1024) / leaf.certPem.length);
+    writeFileSync(join(pki.dir, 'huge.crt'), Buffer.concat([leaf.certPem, ...Array<Buffer>(copies).fill(pki.ca.pem)]));
+    expect(messages(withCert('huge.crt'))).toEqual([`tls_server_config.cert_file: cannot read ${join(pki.dir, 'huge.crt')}: larger than 1 MiB`]);
+  });
+
+  it('refuses a chain under the file cap that no TLS client would take (over 64 KiB in the handshake)', () => {
+    const copies = Math.ceil(TLS_CHAIN_MAX_BYTES / 400);
+    writeFileSync(join(pki.dir, 'long.crt'), Buffer.concat([leaf.certPem, ...Array<Buffer>(copies).fill(pki.ca.pem)]));
+    const m = messages(withCert('long.crt'));
+    expect(m).toHaveLength(1);
+    expect(m[0]).toMatch(
+      new RegExp(
+        `^tls_server_config\\.cert_file: the chain of ${copies + 1} certificates is \\d+ KiB in the TLS handshake, over the 64 KiB TLS clients accept`,
+      ),
+    );
+  });
+
+  it('refuses a certificate file that holds no certificate, or one that does not parse', () => {
+    writeFileSync(join(pki.dir, 'key-as-cert.crt'), leaf.keyPem);
+    expect(messages(withCert('key-as-cert.crt'))).toEqual(['tls_server_config.cert_file: holds no PEM certificate (-----BEGIN CERTIFICATE-----)']);
+    const pem = leaf.certPem.toString();
+    writeFileSync(join(pki.dir, 'broken.crt'), `${pem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`);
+    expect(messages(withCert('broken.crt'))[0]).toMatch(/^tls_server_config\.cert_file: certificate 2 of 2 does not parse: /);
+  });
+
+  it('refuses the web config file itself as a FIFO', () => {
+    const fifo = join(pki.dir, 'web-fifo.yml');
+    execFileSync('mkfifo', [fifo]);
+    expect(messages(loadWebConfig(fifo))).toEqual([`: cannot read web config file ${fifo}: not a regular file (a FIFO)`]);
+  });
+
+  it('loads in a worker with the same result (certificates as Buffers), and gives up after its timeout', async () => {
+    const file = join(pki.dir, 'good.yml');
+    writeFileSync(file, 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n');
+    const r = await loadWebConfigIsolated(file);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(Buffer.isBuffer(r.config.tls!.options.cert)).toBe(true);
+    expect(r.config.tls!.options.cert).toEqual(leaf.certPem);
+    expect(r.config.digest).toBe((loadWebConfig(file) as { config: { digest: string } }).config.digest);
+    expect(await loadWebConfigIsolated(file, { timeoutMs: 1 })).toEqual({
+      ok: false,
+      errors: [{ path: '', message: 'reading the web config timed out after 0.001s' }],
+    });
   });
 });
