@@ -219,8 +219,7 @@ export class ZegoApi {
       // Another caller of the list API on the same AppID, as the squeeze below is for the stream API.
       const squeeze = this.#faults().listThrottleRate;
       limit = squeeze === null ? cfg.listRateLimit : Math.min(cfg.listRateLimit, squeeze);
-    }
-    else if (action === 'DescribeUserNum') limit = env === 'test' ? cfg.userNumTestRateLimit : cfg.userNumRateLimit;
+    } else if (action === 'DescribeUserNum') limit = env === 'test' ? cfg.userNumTestRateLimit : cfg.userNumRateLimit;
     else {
       // The squeeze fault stands for another caller of DescribeRTCStreamState on the same AppID.
       const squeeze = this.#faults().throttleRate;

@@ -141,11 +141,13 @@ describe('faults over HTTP', () => {
     for (let i = 0; i < 40; i++) expect((await call(url())).body.Code).toBe(0);
   });
 
-  it('listThrottleRate lowers the list API\'s AppID limit only: the excess answers 206', async () => {
+  it("listThrottleRate lowers the list API's AppID limit only: the excess answers 206", async () => {
     const s = await start();
     s.setFaults({ listThrottleRate: 3 });
     const list = (room: string): Promise<{ body: { Code: number } }> =>
-      call(`${apiUrl(s.url, clock, { appId: APP, secret: SECRET, streamId: 'x', sequence: 0, action: 'DescribeSimpleStreamList', omit: ['StreamId', 'Sequence'] })}&RoomId=${room}`);
+      call(
+        `${apiUrl(s.url, clock, { appId: APP, secret: SECRET, streamId: 'x', sequence: 0, action: 'DescribeSimpleStreamList', omit: ['StreamId', 'Sequence'] })}&RoomId=${room}`,
+      );
     const codes: number[] = [];
     for (let i = 0; i < 5; i++) codes.push((await list(`r${i}`)).body.Code);
     expect(codes).toEqual([104, 104, 104, 206, 206]);
