@@ -54,5 +54,9 @@ describe('a watched room that empties (ZEGO answers 104)', () => {
     ).toBe(0);
     expect(metrics.get('zego_exporter_api_requests_total{api="DescribeSimpleStreamList",code="104",outcome="ok"}')).toBeGreaterThanOrEqual(1);
     expect([...metrics.keys()].some((k) => k.startsWith('zego_exporter_api_config_error'))).toBe(false);
+    // Every call said IsTest (required of projects created before 2021-11-16: the simulator's default).
+    const st = sim.stats();
+    expect(st.apis.DescribeSimpleStreamList.arrivals + st.apis.DescribeUserNum.arrivals).toBeGreaterThan(1);
+    expect(st.missingIsTest).toBe(0);
   }, 40_000);
 });
