@@ -56,8 +56,11 @@ describe('rooms (real process, strict simulator)', () => {
 
   it('600 rooms at 10 s: no rate error on either API, the per-room rule kept, ≥ 95% of each budget used, ~10 rooms a DescribeUserNum call, a leaving stream seen within one refresh, the cap held', async () => {
     const m = await startExporter(config(), { env: { S: SECRET }, logLevel: 'info' });
-    // The budget math is in the start-up log.
-    const plan = m.logs().find((l) => typeof l.msg === 'string' && l.msg.startsWith('DescribeSimpleStreamList: 600 rooms'));
+    // The budget math is in the start-up log (written as the rooms part starts, which may come
+    // just after "listening": wait for it rather than race it).
+    const isPlan = (l: { msg?: unknown }): boolean => typeof l.msg === 'string' && l.msg.startsWith('DescribeSimpleStreamList: 600 rooms');
+    for (let i = 0; i < 100 && !m.logs().some(isPlan); i++) await sleep(50);
+    const plan = m.logs().find(isPlan);
     expect(plan?.msg).toContain('budget-limited: every room refreshed every 15s');
     // One full round of lists (600 / 40 = 15 s) before measuring.
     await sleep(16_000);
