@@ -63,7 +63,8 @@ describe('rooms in fleet mode with share_results (real Redis, strict simulator)'
     let scrapes = 0;
     let absent = 0;
     let whole: Map<string, number> | undefined;
-    const until = Date.now() + 30_000;
+    // Whichever replica asks first takes the room each round: the second may lose a few rounds.
+    const until = Date.now() + 45_000;
     while (Date.now() < until && whole === undefined) {
       const r = roomSeries(await scrape(second.url));
       scrapes++;
@@ -80,5 +81,5 @@ describe('rooms in fleet mode with share_results (real Redis, strict simulator)'
     expect(whole?.get('zego_room_users')).toBe(3);
     expect(scrapes).toBeGreaterThan(absent);
     expect(roomSeries(await scrape(first.url)).get('zego_room_probe_success')).toBe(1);
-  }, 60_000);
+  }, 75_000);
 });
