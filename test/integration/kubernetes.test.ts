@@ -623,10 +623,13 @@ describe('deploy/kubernetes: bases × components', () => {
     expect(kustomize(kubectl, DIR)).toEqual(kustomize(kubectl, join(DIR, 'examples/sidecar')));
   });
 
-  it('the walk-through kustomization (HA + TLS + callbacks + rooms) is under 30 lines and is the one docs/deploying.md shows', () => {
+  it('the walk-through kustomization (HA + TLS + callbacks + rooms) is under 30 lines, and it and its config.yaml are what docs/deploying.md shows', () => {
     const file = readFileSync(join(DIR, 'examples/ha-tls-callbacks/kustomization.yaml'), 'utf8');
     expect(file.trimEnd().split('\n').length).toBeLessThan(30);
-    expect(readFileSync(join(ROOT, 'docs/deploying.md'), 'utf8')).toContain(`\`\`\`yaml\n${file}\`\`\``);
+    const md = readFileSync(join(ROOT, 'docs/deploying.md'), 'utf8');
+    expect(md).toContain(`\`\`\`yaml\n${file}\`\`\``);
+    // Its config.yaml too, as shipped: the page shows what the test runs.
+    expect(md).toContain(`\`\`\`yaml\n${readFileSync(join(DIR, 'examples/ha-tls-callbacks/config.yaml'), 'utf8')}\`\`\``);
   });
 
   it('examples/standalone runs as rendered: the empty --web.config.file=$(…) means plain HTTP, and the probes and /metrics answer', async () => {
