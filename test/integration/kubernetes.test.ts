@@ -560,7 +560,7 @@ describe('deploy/kubernetes: bases × components', () => {
       if (web !== undefined) store.set('zego-exporter-web-config', { 'web.yml': Buffer.from(web) });
       checkRender(docs, c.on, store, issued, where);
     }
-  }, 300_000);
+  }, 480_000); // ~60 s alone, ~100 s beside other test files on 2 cores
 
   it('the sidecar-native patch of each component equals its container patch (they only differ in where the exporter is)', () => {
     for (const comp of readdirSync(join(DIR, 'components'))) {
