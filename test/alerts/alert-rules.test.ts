@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { promtool, scratchDir } from '../helpers/promtool.js';
@@ -10,7 +11,11 @@ const testsDir = join(root, 'alerts', 'tests');
 const testFiles = readdirSync(testsDir)
   .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
   .map((f) => join(testsDir, f));
-const RUNBOOK = 'https://github.com/zego-stream-exporter/zego-stream-exporter/blob/main/docs/runbook.md#';
+// The one base every runbook_url is built from: the rule generator's default (docs/deploying.md#runbook-links).
+const { DEFAULT_RUNBOOK_URL_BASE } = (await import(pathToFileURL(join(root, 'scripts', 'gen-prometheusrule.mjs')).href)) as {
+  DEFAULT_RUNBOOK_URL_BASE: string;
+};
+const RUNBOOK = `${DEFAULT_RUNBOOK_URL_BASE}#`;
 
 interface AlertRule {
   alert: string;

@@ -12,10 +12,14 @@ export interface RedisProcess {
   stop: () => Promise<void>;
 }
 
-async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn(requireBinary('redis-server', 'REDIS_SERVER'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+async function launch(port: number, extra: readonly string[]): Promise<ChildProcess> {
+  const child = spawn(
+    requireBinary('redis-server', 'REDIS_SERVER'),
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
@@ -47,9 +51,10 @@ export async function stopAllRedis(): Promise<void> {
   await Promise.all([...running].map((r) => r.stop()));
 }
 
-export async function startRedis(): Promise<RedisProcess> {
+/** `extra`: more redis-server arguments, e.g. ['--requirepass', pw] (kept across restart()). */
+export async function startRedis(extra: readonly string[] = []): Promise<RedisProcess> {
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port);
+  let child: ChildProcess | undefined = await launch(port, extra);
   const kill = async (): Promise<void> => {
     const c = child;
     child = undefined;
@@ -64,7 +69,7 @@ export async function startRedis(): Promise<RedisProcess> {
     kill,
     restart: async () => {
       await kill();
-      child = await launch(port);
+      child = await launch(port, extra);
     },
     stop: async () => {
       running.delete(server);

@@ -19,6 +19,13 @@ describe('cli flags', () => {
     });
   });
 
+  it('an empty --web.config.file= means no web config (the Kubernetes bases pass $(VAR) that is empty until tls or basic-auth sets it)', () => {
+    const r = parseCli(['--web.config.file='], {});
+    expect(r.ok && r.flags.webConfigFile).toBeUndefined();
+    const set = parseCli(['--web.config.file=/run/secrets/zego-stream-exporter-web/web.yml'], {});
+    expect(set.ok && set.flags.webConfigFile).toBe('/run/secrets/zego-stream-exporter-web/web.yml');
+  });
+
   it('--no-config.watch turns the file watcher off', () => {
     const r = parseCli(['--no-config.watch'], {});
     expect(r.ok && r.flags.configWatch).toBe(false);
