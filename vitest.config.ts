@@ -1,13 +1,28 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two tiers. `fast` (npm test): unit, property and rule tests, files side by side — they use fake
+ * clocks and random ports, so they do not disturb each other. `integration` (npm run
+ * test:integration): real processes, one file at a time — they start exporters, simulators, Redis
+ * and Prometheus and measure rates against a 1 s window, which files side by side on a 2-core
+ * machine would skew. `.ci/run` runs both.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     setupFiles: ['test/helpers/fast-check-seed.ts', 'test/helpers/stop-leftovers.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
-    // Integration tests each start real processes and measure rates against a 1 s window;
-    // running them side by side on a 2-core machine would skew the figures they assert.
-    fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'fast',
+          include: ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts', 'test/alerts/**/*.test.ts'],
+          fileParallelism: true,
+          maxWorkers: 2,
+        },
+      },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], fileParallelism: false } },
+    ],
   },
 });
