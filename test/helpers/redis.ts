@@ -10,6 +10,9 @@ export interface RedisProcess {
   /** Starts it again on the same port, empty (no persistence). */
   restart: () => Promise<void>;
   stop: () => Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that keeps its sockets open and answers nothing (a stalled host). */
+  pause: () => void;
+  resume: () => void;
 }
 
 async function launch(port: number): Promise<ChildProcess> {
@@ -68,8 +71,11 @@ export async function startRedis(): Promise<RedisProcess> {
     },
     stop: async () => {
       running.delete(server);
+      child?.kill('SIGCONT');
       await kill();
     },
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
   };
   running.add(server);
   return server;
