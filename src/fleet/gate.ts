@@ -63,13 +63,19 @@ export class FleetGate implements Gate {
   #nextUngatedAt = 0;
   #everConnected = false;
   readonly #startedAt: number;
-  /** This process's leases: the local end of the hold of those whose call ended, null while in flight. */
-  readonly #leases = new Map<string, number | null>();
+  /**
+   * This process's leases and the local time each stops holding its slot: the worst case (timeout
+   * + hold) while in flight, then 1 s after the response. Entries past it are dropped, so a ticket
+   * never released cannot grow this.
+   */
+  readonly #leases = new Map<string, number>();
   /** Redis was lost since the last grant: empty keys then mean a loss, not a new fleet. */
   #lostSinceGrant = false;
   #okStreak = 0;
   #probesToReturn = PROBES_TO_RETURN;
-  #connectedAt = 0;
+  #connectedAt = -Infinity;
+  /** When Redis was lost after being used: the fallback sends nothing for HOLD_MS from then. */
+  #lostAt = -Infinity;
 
   constructor(opts: FleetGateOptions) {
     this.#opts = opts;
@@ -141,7 +147,7 @@ export class FleetGate implements Gate {
 
   #leased(member: string, sequence: number | null): GateTicket {
     let done = false;
-    this.#leases.set(member, null);
+    this.#leases.set(member, this.#now() + this.#opts.callTimeoutMs + HOLD_MS);
     return {
       ...(sequence !== null ? { sequence } : {}),
       release: () => {
@@ -159,11 +165,8 @@ export class FleetGate implements Gate {
     const now = this.#now();
     const out: RestoreLease[] = [];
     for (const [member, until] of this.#leases) {
-      if (until !== null && until - now < RESTORE_MIN_MS) {
-        if (until <= now) this.#leases.delete(member);
-        continue;
-      }
-      out.push({ member, ms: until === null ? this.#opts.callTimeoutMs + HOLD_MS : until - now });
+      if (until <= now) this.#leases.delete(member);
+      else if (until - now >= RESTORE_MIN_MS) out.push({ member, ms: until - now });
     }
     return out;
   }
@@ -171,18 +174,18 @@ export class FleetGate implements Gate {
   /** Own leases (in flight, or in their hold) count against the fallback's slots too: ZEGO counts those calls. */
   #ownLeasesHeld(): number {
     const now = this.#now();
-    let n = 0;
-    for (const [member, until] of this.#leases) {
-      if (until === null || until > now) n++;
-      else this.#leases.delete(member);
-    }
-    return n;
+    for (const [member, until] of this.#leases) if (until <= now) this.#leases.delete(member);
+    return this.#leases.size;
   }
 
   #ungatedWaitMs(): number {
     const now = this.#now();
     this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
     const rate = this.#opts.fallbackRateLimit;
+    // The fleet's window may be full of other processes' leases this one cannot see any more: they
+    // stop counting at most HOLD_MS after their calls ended, so the fallback starts that long after the loss.
+    const quiet = this.#lostAt + HOLD_MS - now;
+    if (quiet > 0) return quiet;
     if (this.#ungatedInFlight + this.#ungatedUntil.length + this.#ownLeasesHeld() >= Math.max(1, Math.floor(rate))) {
       return this.#ungatedUntil.length > 0 ? Math.min(...this.#ungatedUntil) - now : MAX_WAIT_MS;
     }
@@ -216,6 +219,7 @@ export class FleetGate implements Gate {
     this.#lostSinceGrant = true;
     if (!this.#connected || this.#closed) return;
     this.#connected = false;
+    this.#lostAt = this.#now();
     // Lost again soon after coming back: Redis is flapping (or refusing writes); wait longer before trusting it.
     this.#probesToReturn = this.#now() - this.#connectedAt < FLAP_WINDOW_MS ? Math.min(MAX_PROBES_TO_RETURN, this.#probesToReturn * 2) : PROBES_TO_RETURN;
     this.#okStreak = 0;
@@ -245,7 +249,8 @@ export class FleetGate implements Gate {
             return;
           }
           this.#okStreak = 0;
-          this.#connectedAt = this.#now();
+          // Only a return from a loss starts the flap window: the first connection is no flap.
+          if (this.#everConnected) this.#connectedAt = this.#now();
           this.#connected = true;
           this.#everConnected = true;
           this.#reportedDown = false;
