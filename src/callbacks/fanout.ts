@@ -10,15 +10,32 @@ import { implausibleTime, streamEvent, type StreamEvent } from './parse.js';
  * Why a Redis Stream and not pub/sub: a replica that restarts or loses Redis must catch up on what
  * it missed, and pub/sub forgets a message the moment it is delivered. A stream keeps the entries
  * (trimmed to the callback window with MINID, so its size follows the callback rate, not uptime),
- * and one XREAD BLOCK from the last id read returns new entries as they are added — the same
- * latency as pub/sub — and, after a restart, everything since "now − window" (applying an event
+ * and after a restart a replica reads back everything since "now − window" (applying an event
  * twice is harmless: the store orders callbacks by stream_seq and ignores what it already has).
- * Blocking reads hold their connection, so the reader has one of its own.
+ *
+ * Why a short poll (a script every POLL_MS) and not XREAD BLOCK: whoever can write to Redis can
+ * write this key, and XREAD hands over whatever is there — a 5 MB entry whole, an entry whose id
+ * lies ahead of every real one (the reader then waits behind it for ever), a blocked read that a
+ * paused Redis never answers while the gauge says connected. The script reads on Redis's side:
+ * it repairs the key first (a wrong type is deleted; entries ahead of Redis's clock are taken out
+ * and added again under real ids, so no replica loses the callbacks written behind a poisoned id),
+ * reads only up to Redis's clock, and passes an oversized entry on as its id alone. Each poll is a
+ * command round trip with a timeout, so "connected" means Redis answered within the last second.
  */
 
-/** How long one XREAD blocks: bounds how late a stop() is noticed. */
-const BLOCK_MS = 1000;
-const READ_COUNT = 500;
+/** How often the reader asks for new entries: the fan-out's added latency (a callback is applied within a probe interval anyway). */
+const POLL_MS = 100;
+/** Entries per poll: with MAX_ENTRY_BYTES, at most 1.6 MB of replies at once. */
+const READ_COUNT = 100;
+/**
+ * An entry the exporter writes is at most 16 fields of at most 256 characters; larger ones were not
+ * written by an exporter and are left in Redis (and taken out by the script), never brought here.
+ */
+export const MAX_ENTRY_BYTES = 16_384;
+/** Ids up to this far ahead of Redis's clock are ordinary (XADD after a clock step back); beyond, they are repaired. */
+export const FUTURE_ID_TOLERANCE_MS = 5000;
+/** Future entries taken out per poll (the rest the next poll): bounds one script's time. */
+const MAX_FUTURE_PER_POLL = 50;
 /** After a failed read: Redis is away; retry soon, without spinning. */
 const RETRY_MS = 250;
 /** Events received while Redis was away, published when it returns; the oldest go first. */
@@ -28,15 +45,85 @@ const MAX_ORIGIN_CHARS = 100;
 const STARTUP_GRACE_MS = 1500;
 /** Refused entries come in floods when someone writes to the stream: one warning a minute per reason. */
 const REJECT_LOG_EVERY_MS = 60_000;
+/** "Connected" is a round trip that succeeded this recently (a poll runs every POLL_MS; one times out after the reader's command timeout). */
+const CONNECTED_STALE_MS = 2000;
 
-/** Why an entry was not applied: no MAC, a MAC no key of this replica makes, or fields no exporter writes. */
-export type FanoutRejectReason = 'unsigned' | 'bad_mac' | 'malformed';
-export const FANOUT_REJECT_REASONS: readonly FanoutRejectReason[] = ['unsigned', 'bad_mac', 'malformed'];
+/**
+ * KEYS[1] the stream; ARGV: last id read, count, max entry bytes, future tolerance ms, max future per call.
+ * Returns {repairs, future_moved, entries}; an entry is {id, fields} or {id, false, bytes} when oversized.
+ */
+const READ = `
+redis.replicate_commands()
+local key = KEYS[1]
+local count = tonumber(ARGV[2])
+local maxBytes = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local horizon = now + tonumber(ARGV[4])
+local kind = redis.call('TYPE', key)['ok']
+if kind == 'none' then return {'', 0, {}} end
+if kind ~= 'stream' then
+  redis.call('DEL', key)
+  return {'wrong_type', 0, {}}
+end
+local function size(fields)
+  local n = 0
+  for i = 1, #fields do n = n + #fields[i] end
+  return n
+end
+-- Entries ahead of Redis's clock: out, and the small ones back in under real ids once the last
+-- generated id is repaired (XADD * after a poisoned id gives ids after it, so real callbacks land there too).
+local future = redis.call('XRANGE', key, string.format('%d', horizon + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[5]))
+local moved = 0
+if #future > 0 then
+  local keep = {}
+  for _, e in ipairs(future) do
+    redis.call('XDEL', key, e[1])
+    if #e[2] <= 32 and size(e[2]) <= maxBytes then keep[#keep + 1] = e[2] end
+    moved = moved + 1
+  end
+  if #redis.call('XRANGE', key, string.format('%d', horizon + 1) .. '-0', '+', 'COUNT', 1) == 0 then
+    local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    local setTo = string.format('%d', now) .. '-0'
+    if #top > 0 then
+      local ms = tonumber(string.match(top[1][1], '^(%d+)'))
+      if ms >= now then setTo = top[1][1] end
+    end
+    redis.call('XSETID', key, setTo)
+    for _, f in ipairs(keep) do redis.call('XADD', key, '*', unpack(f)) end
+  end
+end
+local entries = redis.call('XRANGE', key, '(' .. ARGV[1], string.format('%d', horizon), 'COUNT', count)
+local out = {}
+for i, e in ipairs(entries) do
+  local bytes = size(e[2])
+  if #e[2] > 32 or bytes > maxBytes then
+    -- Not an exporter's entry, and useless to every replica: read once fleet-wide, not once per replica.
+    redis.call('XDEL', key, e[1])
+    out[i] = {e[1], false, bytes}
+  else
+    out[i] = e
+  end
+end
+return {'', moved, out}
+`;
+
+/**
+ * Why an entry was not applied as read: no MAC, a MAC no key of this replica makes, fields no
+ * exporter writes, an id ahead of Redis's clock (the entry was moved to a real id, see READ), an
+ * entry over MAX_ENTRY_BYTES (skipped), or the key was not a stream (deleted; counts the repair).
+ */
+export type FanoutRejectReason = 'unsigned' | 'bad_mac' | 'malformed' | 'future_id' | 'oversized' | 'wrong_type';
+export const FANOUT_REJECT_REASONS: readonly FanoutRejectReason[] = ['unsigned', 'bad_mac', 'malformed', 'future_id', 'oversized', 'wrong_type'];
+
+interface FanoutCommands {
+  zegoFanoutRead(key: string, lastId: string, count: number, maxBytes: number, toleranceMs: number, maxFuture: number): Promise<unknown>;
+}
 
 export interface FanoutOptions {
   /** Commands that must not wait (XADD): fails at once while disconnected. */
   writer: Redis;
-  /** For XREAD BLOCK only. */
+  /** For the polls only, with a command timeout: a poll that does not return in time means Redis is not there. */
   reader: Redis;
   keyPrefix: string;
   appId: number;
@@ -65,6 +152,8 @@ export class CallbackFanout {
   #unsignedApplied = 0;
   #lastId: string;
   #connected: boolean | null = null;
+  #lastOkAt = 0;
+  readonly #readerCmd: Redis & FanoutCommands;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
@@ -74,10 +163,13 @@ export class CallbackFanout {
     this.#now = opts.now ?? Date.now;
     this.#key = `${opts.keyPrefix}:callbacks:${opts.appId}:events`;
     this.#lastId = `${Math.max(0, this.#now() - opts.windowMs)}-0`;
+    opts.reader.defineCommand('zegoFanoutRead', { numberOfKeys: 1, lua: READ });
+    this.#readerCmd = opts.reader as Redis & FanoutCommands;
   }
 
+  /** A poll round trip succeeded lately: a paused or vanished Redis is not connected, whatever the socket says. */
   get connected(): boolean {
-    return this.#connected === true;
+    return this.#connected === true && this.#now() - this.#lastOkAt <= CONNECTED_STALE_MS;
   }
 
   /** Entries of other replicas not applied, by reason, since start. */
@@ -99,9 +191,8 @@ export class CallbackFanout {
   async stop(): Promise<void> {
     this.#running = false;
     this.#wake?.();
-    // The blocked XREAD ends with its connection, which the owner closes after this.
-    this.#o.reader.disconnect();
     await this.#loop;
+    this.#o.reader.disconnect();
   }
 
   /** An event this replica accepted: to every other replica, or to the outbox while Redis is away. */
@@ -153,42 +244,77 @@ export class CallbackFanout {
       this.#wake = null;
     }
     while (this.#running) {
+      let full = false;
       try {
-        // Before blocking: what waited for Redis goes out as soon as it answers, not a read later.
+        // Before reading: what waited for Redis goes out as soon as it answers.
         if (this.#outbox.length > 0) await this.#flush();
-        const reply = await this.#o.reader.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', this.#key, this.#lastId);
+        const reply = await this.#readerCmd.zegoFanoutRead(this.#key, this.#lastId, READ_COUNT, MAX_ENTRY_BYTES, FUTURE_ID_TOLERANCE_MS, MAX_FUTURE_PER_POLL);
+        this.#lastOkAt = this.#now();
         this.#setConnected(true);
-        if (reply) this.#read(reply);
+        full = this.#read(reply) >= READ_COUNT;
       } catch (err) {
         if (!this.#running) break;
         this.#setConnected(false, err);
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          setTimeout(resolve, RETRY_MS).unref();
-        });
-        this.#wake = null;
+        await this.#pause(RETRY_MS);
+        continue;
       }
+      // A full batch: more is waiting (a replica catching up), read on at once.
+      if (!full) await this.#pause(POLL_MS);
     }
   }
 
-  #read(reply: unknown): void {
-    // [[key, [[id, [field, value, …]], …]]]: checked piece by piece, a broken entry is skipped.
-    if (!Array.isArray(reply)) return this.#bad('reply is not a list', '');
-    for (const stream of reply) {
-      const entries: unknown = Array.isArray(stream) ? stream[1] : undefined;
-      if (!Array.isArray(entries)) {
-        this.#bad('reply is not a list of entries', '');
+  #pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const wake = (): void => done();
+      this.#wake = wake;
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    }).finally(() => {
+      this.#wake = null;
+    });
+  }
+
+  /** Applies a READ reply; returns how many entries it held (a full batch means more may wait). */
+  #read(reply: unknown): number {
+    // [repair, moved, [[id, [field, value, …] | false, bytes?], …]]: checked piece by piece, a broken entry is skipped.
+    if (!Array.isArray(reply) || reply.length !== 3 || !Array.isArray(reply[2])) {
+      this.#bad('reply is not a list', '');
+      return 0;
+    }
+    const [repair, moved, entries] = reply as [unknown, unknown, unknown[]];
+    if (repair === 'wrong_type') this.#repaired('wrong_type', 1, 'the callback stream key held another type: deleted, fan-out goes on in a new stream');
+    if (typeof moved === 'number' && moved > 0)
+      this.#repaired(
+        'future_id',
+        moved,
+        "entries with ids ahead of Redis's clock were moved to real ids: written by hand or by something that is not an exporter",
+      );
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !/^\d{1,20}-\d{1,20}$/.test(entry[0])) {
+        this.#bad('entry without an id', '');
         continue;
       }
-      for (const entry of entries) {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !/^\d{1,16}-\d{1,16}$/.test(entry[0])) {
-          this.#bad('entry without an id', '');
-          continue;
-        }
-        this.#lastId = entry[0];
-        this.#entry(entry[0], entry[1]);
+      this.#lastId = entry[0];
+      if (entry[1] === null || entry[1] === undefined) {
+        this.#repaired('oversized', 1, `an entry over ${MAX_ENTRY_BYTES} bytes (or 32 fields) was skipped and deleted: not written by an exporter`, entry[0]);
+        continue;
       }
+      this.#entry(entry[0], entry[1]);
     }
+    return entries.length;
+  }
+
+  /** A repair or skip the script made: counted, and one warning a minute per reason. */
+  #repaired(reason: FanoutRejectReason, n: number, message: string, id = ''): void {
+    this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + n);
+    const now = this.#now();
+    const last = this.#lastRejectLog.get(reason);
+    if (last !== undefined && now - last < REJECT_LOG_EVERY_MS) return;
+    this.#lastRejectLog.set(reason, now);
+    this.#o.logger.warn({ key: this.#key, reason, count: n, ...(id ? { id } : {}) }, `callback stream repaired: ${message}`);
   }
 
   #entry(id: string, raw: unknown): void {

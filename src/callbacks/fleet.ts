@@ -11,6 +11,8 @@ import type { SignedFields } from './verify.js';
 
 /** A callback must not wait on Redis longer than this for its nonce verdict: then the local memory decides. */
 const CLAIM_TIMEOUT_MS = 150;
+/** A fan-out poll not answered within this means Redis is not there (paused, overloaded): the gauge drops to 0. */
+const POLL_TIMEOUT_MS = 1000;
 
 export interface FleetCallbacksOptions {
   fleet: FleetConfig;
@@ -26,8 +28,7 @@ export interface FleetCallbacksOptions {
 
 /**
  * The callbacks part in fleet mode: the replay check and the fan-out on connections of their own
- * (the fleet part's connection serves the budget, with a short command timeout a blocking read
- * cannot live with). Fixed at start, like the fleet part's connection.
+ * (the fleet part's connection serves the budget with a shorter command timeout than a poll's). Fixed at start, like the fleet part's connection.
  */
 export class FleetCallbacks implements FleetHook {
   readonly #writer: Redis;
@@ -45,9 +46,10 @@ export class FleetCallbacks implements FleetHook {
       retryStrategy: (times) => Math.min(times * 100, 1000),
     });
     this.#reader = new Redis(url, {
-      // No command timeout: XREAD BLOCK waits on purpose. Offline, it fails at once and the fan-out retries.
+      // Offline, a poll fails at once and the fan-out retries; a Redis that does not answer times out.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      commandTimeout: POLL_TIMEOUT_MS,
       connectTimeout: 1000,
       retryStrategy: (times) => Math.min(times * 100, 1000),
     });

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { HOLD_MS, type Gate, type GateTicket } from '../scheduler/budget.js';
-import type { FleetLimiter } from './limiter.js';
+import type { FleetLimiter, RestoreLease } from './limiter.js';
 
 export interface FleetGateOptions {
   limiter: FleetLimiter;
-  /** Probes whether Redis answers again (a PING bounded by the command timeout). */
+  /** Probes whether Redis takes writes again (FleetLimiter.probe, bounded by the command timeout): a PING answers at maxmemory too. */
   ping: () => Promise<unknown>;
   /** The fleet's rate_limit: leases held at once, and 1/this is the fleet-wide gap between sends. */
   rateLimit: number;
@@ -27,6 +27,17 @@ const RECHECK_MS = 500;
 const MAX_WAIT_MS = 100;
 const STARTUP_GRACE_MS = 1500;
 const STARTUP_RECHECK_MS = 50;
+/**
+ * Hysteresis: back to the shared budget only after this many probes in a row succeeded (1 s at
+ * one per RECHECK_MS: also longer than every hold of a call sent before the loss). A Redis that
+ * fails again within FLAP_WINDOW_MS of coming back doubles it, up to MAX_PROBES_TO_RETURN (60 s):
+ * a Redis at maxmemory or flapping costs one warning per real transition, not two a second.
+ */
+export const PROBES_TO_RETURN = 3;
+const MAX_PROBES_TO_RETURN = 120;
+const FLAP_WINDOW_MS = 10_000;
+/** Own leases with less left than this are not written back: they may have run out in Redis already. */
+const RESTORE_MIN_MS = 200;
 
 /**
  * The Budget's gate in fleet mode. While Redis answers, every send first takes a lease from the
@@ -52,6 +63,19 @@ export class FleetGate implements Gate {
   #nextUngatedAt = 0;
   #everConnected = false;
   readonly #startedAt: number;
+  /**
+   * This process's leases and the local time each stops holding its slot: the worst case (timeout
+   * + hold) while in flight, then 1 s after the response. Entries past it are dropped, so a ticket
+   * never released cannot grow this.
+   */
+  readonly #leases = new Map<string, number>();
+  /** Redis was lost since the last grant: empty keys then mean a loss, not a new fleet. */
+  #lostSinceGrant = false;
+  #okStreak = 0;
+  #probesToReturn = PROBES_TO_RETURN;
+  #connectedAt = -Infinity;
+  /** When Redis was lost after being used: the fallback sends nothing for HOLD_MS from then. */
+  #lostAt = -Infinity;
 
   constructor(opts: FleetGateOptions) {
     this.#opts = opts;
@@ -76,6 +100,11 @@ export class FleetGate implements Gate {
     clearTimeout(this.#recheck);
   }
 
+  /** The connection closed (even if it came back before any command failed): Redis may have restarted empty. */
+  connectionLost(): void {
+    if (this.#everConnected) this.#lostSinceGrant = true;
+  }
+
   async #acquire(signal: AbortSignal): Promise<GateTicket | null> {
     for (;;) {
       if (signal.aborted || this.#closed) return null;
@@ -94,20 +123,23 @@ export class FleetGate implements Gate {
         continue;
       }
       const adopt = this.#adoptable();
+      const lost = this.#lostSinceGrant;
       let res;
       try {
         res = await this.#opts.limiter.acquire(
           this.#rateLimit,
           this.#opts.callTimeoutMs + HOLD_MS + LEASE_MARGIN_MS,
           Math.floor(1000 / this.#rateLimit),
-          adopt,
+          [...this.#ownLeases(), ...adopt],
           this.#opts.lastSequence?.() ?? 0,
+          lost,
         );
       } catch (err) {
         this.#lost(err);
         continue;
       }
       if (adopt.length > 0) this.#ungatedUntil = [];
+      if (lost) this.#lostSinceGrant = false;
       if (res.granted) return this.#leased(res.member, res.sequence);
       await sleep(Math.min(MAX_WAIT_MS, res.retryInMs) + 1, signal);
     }
@@ -115,22 +147,46 @@ export class FleetGate implements Gate {
 
   #leased(member: string, sequence: number | null): GateTicket {
     let done = false;
+    this.#leases.set(member, this.#now() + this.#opts.callTimeoutMs + HOLD_MS);
     return {
       ...(sequence !== null ? { sequence } : {}),
       release: () => {
         if (done) return;
         done = true;
+        this.#leases.set(member, this.#now() + HOLD_MS);
         // A failed release leaves the long lease to expire by itself: safe, only slower.
         this.#opts.limiter.release(member, HOLD_MS).catch((err: unknown) => this.#lost(err));
       },
     };
   }
 
+  /** This process's leases still holding a slot, to write back if Redis lost them. */
+  #ownLeases(): RestoreLease[] {
+    const now = this.#now();
+    const out: RestoreLease[] = [];
+    for (const [member, until] of this.#leases) {
+      if (until <= now) this.#leases.delete(member);
+      else if (until - now >= RESTORE_MIN_MS) out.push({ member, ms: until - now });
+    }
+    return out;
+  }
+
+  /** Own leases (in flight, or in their hold) count against the fallback's slots too: ZEGO counts those calls. */
+  #ownLeasesHeld(): number {
+    const now = this.#now();
+    for (const [member, until] of this.#leases) if (until <= now) this.#leases.delete(member);
+    return this.#leases.size;
+  }
+
   #ungatedWaitMs(): number {
     const now = this.#now();
     this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
     const rate = this.#opts.fallbackRateLimit;
-    if (this.#ungatedInFlight + this.#ungatedUntil.length >= Math.max(1, Math.floor(rate))) {
+    // The fleet's window may be full of other processes' leases this one cannot see any more: they
+    // stop counting at most HOLD_MS after their calls ended, so the fallback starts that long after the loss.
+    const quiet = this.#lostAt + HOLD_MS - now;
+    if (quiet > 0) return quiet;
+    if (this.#ungatedInFlight + this.#ungatedUntil.length + this.#ownLeasesHeld() >= Math.max(1, Math.floor(rate))) {
       return this.#ungatedUntil.length > 0 ? Math.min(...this.#ungatedUntil) - now : MAX_WAIT_MS;
     }
     return this.#nextUngatedAt - now;
@@ -151,17 +207,22 @@ export class FleetGate implements Gate {
   }
 
   /** Remaining hold of calls sent without a lease; those still in flight count their worst case. */
-  #adoptable(): number[] {
+  #adoptable(): RestoreLease[] {
     const now = this.#now();
     this.#ungatedUntil = this.#ungatedUntil.filter((t) => t > now);
-    const out = this.#ungatedUntil.map((t) => t - now);
-    for (let i = 0; i < this.#ungatedInFlight; i++) out.push(this.#opts.callTimeoutMs + HOLD_MS);
+    const out = this.#ungatedUntil.map((t) => ({ ms: t - now }));
+    for (let i = 0; i < this.#ungatedInFlight; i++) out.push({ ms: this.#opts.callTimeoutMs + HOLD_MS });
     return out;
   }
 
   #lost(err: unknown): void {
+    this.#lostSinceGrant = true;
     if (!this.#connected || this.#closed) return;
     this.#connected = false;
+    this.#lostAt = this.#now();
+    // Lost again soon after coming back: Redis is flapping (or refusing writes); wait longer before trusting it.
+    this.#probesToReturn = this.#now() - this.#connectedAt < FLAP_WINDOW_MS ? Math.min(MAX_PROBES_TO_RETURN, this.#probesToReturn * 2) : PROBES_TO_RETURN;
+    this.#okStreak = 0;
     this.#reportDown(err);
     this.#scheduleRecheck(RECHECK_MS);
   }
@@ -182,6 +243,14 @@ export class FleetGate implements Gate {
       this.#opts.ping().then(
         () => {
           if (this.#closed || this.#connected) return;
+          // At start the first answer is enough; after a loss, several in a row (hysteresis).
+          if (this.#everConnected && ++this.#okStreak < this.#probesToReturn) {
+            this.#scheduleRecheck(RECHECK_MS);
+            return;
+          }
+          this.#okStreak = 0;
+          // Only a return from a loss starts the flap window: the first connection is no flap.
+          if (this.#everConnected) this.#connectedAt = this.#now();
           this.#connected = true;
           this.#everConnected = true;
           this.#reportedDown = false;
@@ -189,6 +258,7 @@ export class FleetGate implements Gate {
           this.#opts.onModeChange(true);
         },
         (err: unknown) => {
+          this.#okStreak = 0;
           // While first connecting, a refused PING is not news yet.
           const starting = !this.#everConnected && this.#now() - this.#startedAt < STARTUP_GRACE_MS;
           if (!this.#reportedDown && !starting) this.#reportDown(err);

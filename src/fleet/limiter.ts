@@ -12,10 +12,25 @@ import type { ApiAction } from '../zego/protocol.js';
  * Redis's own TIME is the clock, so the hosts' clocks don't matter. One round trip per grant.
  */
 /**
- * No call holds a lease longer than its timeout plus the hold: a lease scored further ahead than
- * this (or twice the caller's lease) was not written by an exporter and would hold a slot for ever.
+ * No call holds a lease longer than the longest timeout (`zego.timeout` at most 60 s) plus the 1 s
+ * hold and the 1 s margin: a lease scored further ahead was not written by an exporter. Each lease
+ * also names its own length (`…@<ms>`), and one scored further ahead than that is repaired too, so
+ * a forged lease holds a slot for at most this long, and an exporter's never past its own maximum.
  */
-const MAX_LEASE_AHEAD_MS = 120_000;
+export const MAX_LEASE_MS = 62_000;
+/** Redis's clock may step back a little between a grant and a later check. */
+const LEASE_CLOCK_SLACK_MS = 1000;
+/** Leases checked against their own length per grant (highest scores first): bounds the script's time. */
+const LEASE_SCAN = 256;
+/**
+ * After Redis lost its keys (a restart without persistence), every lease of the last second is
+ * gone. The first grant that finds the keys empty while a caller knows it had leases there fills
+ * the budget for this long (the hold of every call that ended before the loss), while the owners
+ * write their own leases back.
+ */
+export const RESTART_HOLD_MS = 1000;
+/** The marker that the budget's keys are Redis's own, not empty after a loss: renewed by every grant. */
+const ALIVE_KEEP_MS = 86_400_000;
 /** next_start is at most one spacing ahead (1 s at 1 call/s); 10 s leaves room for any sane config. */
 const MAX_NEXT_START_AHEAD_MS = 10_000;
 /**
@@ -53,16 +68,48 @@ if kind ~= 'string' and kind ~= 'none' then
   redis.call('DEL', KEYS[3])
   broken[#broken + 1] = 'sequence_type'
 end
--- Calls this process made while it could not reach Redis: counted before anything is granted.
-local adopt = tonumber(ARGV[6])
-for i = 1, adopt do
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6 + i]), member .. ':adopted:' .. i)
+kind = redis.call('TYPE', KEYS[4])['ok']
+if kind ~= 'string' and kind ~= 'none' then
+  redis.call('DEL', KEYS[4])
+end
+-- This process's leases (named) and calls made while it could not reach Redis (unnamed): written
+-- back before anything is granted. A named one that was missing means Redis lost its keys.
+local restore = tonumber(ARGV[7])
+local restored = 0
+for i = 1, restore do
+  local name = ARGV[6 + 2 * i]
+  local ms = tonumber(ARGV[7 + 2 * i])
+  if name == '' then
+    redis.call('ZADD', KEYS[1], now + ms, member .. ':adopted:' .. i .. '@' .. ms)
+  else
+    restored = restored + redis.call('ZADD', KEYS[1], 'NX', now + ms, name)
+  end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local maxLeaseMs = math.max(2 * leaseMs, ${MAX_LEASE_AHEAD_MS})
-if redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + maxLeaseMs), '+inf') > 0 then
+local maxLeaseMs = ${MAX_LEASE_MS}
+if redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + maxLeaseMs + ${LEASE_CLOCK_SLACK_MS}), '+inf') > 0 then
   broken[#broken + 1] = 'lease_far_future'
 end
+-- A lease that names its length may not be scored beyond it.
+local live = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. (now + ${LEASE_CLOCK_SLACK_MS}), 'WITHSCORES', 'LIMIT', 0, ${LEASE_SCAN})
+for i = 1, #live, 2 do
+  local own = tonumber(string.match(live[i], '@(%d+)$') or '')
+  if own ~= nil and tonumber(live[i + 1]) > now + own + ${LEASE_CLOCK_SLACK_MS} then
+    redis.call('ZREM', KEYS[1], live[i])
+    if broken[#broken] ~= 'lease_far_future' then broken[#broken + 1] = 'lease_far_future' end
+  end
+end
+-- Keys lost (the marker is gone while a caller that lost Redis, or whose leases were missing, asks):
+-- hold the whole budget for the hold of the calls that ended before the loss.
+if redis.call('EXISTS', KEYS[4]) == 0 and (restored > 0 or ARGV[6] == '1') then
+  local held0 = redis.call('ZCARD', KEYS[1])
+  for i = 1, limit - held0 do
+    redis.call('ZADD', KEYS[1], now + ${RESTART_HOLD_MS}, 'restart:' .. i .. '@' .. ${RESTART_HOLD_MS})
+  end
+  redis.call('PEXPIRE', KEYS[1], maxLeaseMs)
+  broken[#broken + 1] = 'keys_lost'
+end
+redis.call('SET', KEYS[4], '1', 'PX', ${ALIVE_KEEP_MS})
 local held = redis.call('ZCARD', KEYS[1])
 local report = table.concat(broken, ',')
 if held >= limit then
@@ -102,14 +149,22 @@ redis.call('SET', KEYS[3], string.format('%d', seq), 'PX', ${SEQUENCE_KEEP_MS})
 return {1, 0, held + 1, report, seq}
 `;
 
-/** Cuts a lease to holdMs from now, never lengthens it; a lease already gone stays gone. */
+/**
+ * Cuts a lease to holdMs from now, never lengthens it. A lease that is gone before its call ended
+ * was lost with Redis's keys (it outlives the call's timeout): written back for its hold.
+ */
 const RELEASE = `
 redis.replicate_commands()
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'zset' then return 0 end
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'zset' and kind ~= 'none' then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score then return 0 end
+if not score then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ${MAX_LEASE_MS})
+  return 2
+end
 local expiry = now + tonumber(ARGV[2])
 if expiry < tonumber(score) then
   redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[1])
@@ -117,7 +172,20 @@ end
 return 1
 `;
 
+/** A small write that fails as a grant would (OOM at maxmemory, READONLY on a replica). */
+const PROBE = `
+redis.call('SET', KEYS[1], '1', 'PX', 5000)
+return 1
+`;
+
 type AcquireReply = [number, number, number, string?, number?];
+
+/** A call of this process still holding a slot: a lease by its name, or (no name) a call made without Redis. */
+export interface RestoreLease {
+  member?: string;
+  /** How much longer it holds its slot. */
+  ms: number;
+}
 
 /**
  * Each API has a budget of its own: `<prefix>:budget:<AppId>:<Action>`. DescribeRTCStreamState
@@ -129,8 +197,9 @@ export function budgetKeyBase(keyPrefix: string, appId: number, api: ApiAction):
 }
 
 interface FleetCommands {
-  zegoFleetAcquire(leases: string, nextStart: string, sequence: string, ...args: (string | number)[]): Promise<AcquireReply>;
+  zegoFleetAcquire(leases: string, nextStart: string, sequence: string, alive: string, ...args: (string | number)[]): Promise<AcquireReply>;
   zegoFleetRelease(leases: string, member: string, holdMs: number): Promise<number>;
+  zegoFleetProbe(key: string): Promise<unknown>;
 }
 
 export interface FleetLimiterOptions {
@@ -161,13 +230,15 @@ export class FleetLimiter {
   readonly #leases: string;
   readonly #nextStart: string;
   readonly #sequence: string;
+  readonly #alive: string;
   readonly #memberPrefix: string;
   readonly #logger: Pick<Logger, 'warn'> | undefined;
   readonly #reported = new Set<string>();
   #seq = 0;
 
   constructor(opts: FleetLimiterOptions) {
-    opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 4, lua: ACQUIRE });
+    opts.redis.defineCommand('zegoFleetProbe', { numberOfKeys: 1, lua: PROBE });
     opts.redis.defineCommand('zegoFleetRelease', { numberOfKeys: 1, lua: RELEASE });
     this.#redis = opts.redis as Redis & FleetCommands;
     const base = budgetKeyBase(opts.keyPrefix, opts.appId, opts.api ?? 'DescribeRTCStreamState');
@@ -175,6 +246,7 @@ export class FleetLimiter {
     this.#nextStart = `${base}:next_start`;
     // Sequence is DescribeRTCStreamState's rule; one counter for the AppID, whichever API's grant raises it.
     this.#sequence = `${budgetKeyBase(opts.keyPrefix, opts.appId, 'DescribeRTCStreamState')}:sequence`;
+    this.#alive = `${base}:alive`;
     this.#memberPrefix = opts.memberPrefix;
     this.#logger = opts.logger;
   }
@@ -186,15 +258,26 @@ export class FleetLimiter {
 
   /**
    * One attempt. `leaseMs` must outlive the call (timeout + hold + margin); `spacingMs` is the
-   * fleet-wide minimal gap between sends; `adoptMs` are remaining hold times of calls made without
-   * Redis, added as leases first; `sequenceFloor` is the last Sequence this process sent (the
-   * granted Sequence is above it).
+   * fleet-wide minimal gap between sends; `restore` are this process's calls still holding a
+   * slot: its leases by name (written back if Redis lost them) and calls made without Redis
+   * (unnamed, added as leases); `sequenceFloor` is the last Sequence this process sent (the
+   * granted Sequence is above it); `lostRedis` says this process lost Redis since its last grant,
+   * so empty keys are a loss, not a new fleet.
    */
-  async acquire(limit: number, leaseMs: number, spacingMs: number, adoptMs: readonly number[] = [], sequenceFloor = 0): Promise<AcquireResult> {
-    const member = `${this.#memberPrefix}:${++this.#seq}`;
+  async acquire(
+    limit: number,
+    leaseMs: number,
+    spacingMs: number,
+    restore: readonly RestoreLease[] = [],
+    sequenceFloor = 0,
+    lostRedis = false,
+  ): Promise<AcquireResult> {
+    const lease = Math.min(MAX_LEASE_MS, Math.ceil(leaseMs));
+    const member = `${this.#memberPrefix}:${++this.#seq}@${lease}`;
     const floor = Number.isSafeInteger(sequenceFloor) && sequenceFloor > 0 ? sequenceFloor : 0;
-    const args = [limit, Math.ceil(leaseMs), Math.floor(spacingMs), member, floor, adoptMs.length, ...adoptMs.map((ms) => Math.max(1, Math.ceil(ms)))];
-    const [ok, waitMs, held, broken, sequence] = await this.#redis.zegoFleetAcquire(this.#leases, this.#nextStart, this.#sequence, ...args);
+    const pairs = restore.flatMap((r) => [r.member ?? '', Math.min(MAX_LEASE_MS, Math.max(1, Math.ceil(r.ms)))]);
+    const args = [limit, lease, Math.floor(spacingMs), member, floor, lostRedis ? 1 : 0, restore.length, ...pairs];
+    const [ok, waitMs, held, broken, sequence] = await this.#redis.zegoFleetAcquire(this.#leases, this.#nextStart, this.#sequence, this.#alive, ...args);
     if (broken) this.#report(broken);
     if (ok !== 1) return { granted: false, retryInMs: waitMs, held };
     return { granted: true, member, held, sequence: typeof sequence === 'number' && Number.isSafeInteger(sequence) && sequence > 0 ? sequence : null };
@@ -202,6 +285,15 @@ export class FleetLimiter {
 
   #report(broken: string): void {
     for (const kind of broken.split(',')) {
+      if (kind === 'keys_lost') {
+        // Not once per process: each loss is news (a Redis restarted empty).
+        this.#logger?.warn(
+          { kind, leases_key: this.#leases, hold_ms: RESTART_HOLD_MS },
+          'fleet budget keys were lost in Redis (restarted empty?): the budget is held full for 1 s while the leases of calls still counting are written back',
+        );
+        this.#reported.add(kind);
+        continue;
+      }
       if (this.#reported.has(kind)) continue;
       this.#reported.add(kind);
       this.#logger?.warn({ kind, leases_key: this.#leases, next_start_key: this.#nextStart }, 'fleet budget key in Redis was broken and has been repaired');
@@ -211,6 +303,14 @@ export class FleetLimiter {
   /** The response has ended: the lease now runs out holdMs from now. */
   async release(member: string, holdMs: number): Promise<void> {
     await this.#redis.zegoFleetRelease(this.#leases, member, holdMs);
+  }
+
+  /**
+   * Whether Redis takes a write now: what the gate asks before it trusts Redis again. A PING
+   * answers while Redis refuses every write (maxmemory), and a grant is a write.
+   */
+  async probe(): Promise<void> {
+    await this.#redis.zegoFleetProbe(`${this.#leases}:probe`);
   }
 
   /** Unexpired leases (for tests and diagnostics). */

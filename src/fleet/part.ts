@@ -32,11 +32,14 @@ export class FleetPart implements Part {
     this.#redis = newRedis(fleet.redisUrl.reveal());
     // ioredis reports every failed reconnect; the gate logs the switch once instead.
     this.#redis.on('error', () => undefined);
+    // Redis may have come back empty before any command failed: the next grant checks for lost keys.
+    this.#redis.on('close', () => this.gate.connectionLost());
     const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     const limiter = new FleetLimiter({ redis: this.#redis, keyPrefix: fleet.keyPrefix, appId: zego.appId, memberPrefix: owner, logger: ctx.logger });
     this.gate = new FleetGate({
       limiter,
-      ping: () => this.#redis.ping(),
+      // A write, not a PING: a Redis that refuses writes (maxmemory) answers PING but grants nothing.
+      ping: () => limiter.probe(),
       rateLimit: zego.rateLimit,
       fallbackRateLimit: Math.min(fleet.fallbackRateLimit, zego.rateLimit),
       callTimeoutMs: zego.timeoutMs,

@@ -35,10 +35,12 @@ export class RoomsFleet {
     this.#redis.on('error', () => undefined);
     const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}:rooms`;
     const share = Math.min(1, fleet.fallbackRateLimit / zego.rateLimit);
-    const gate = (api: ApiAction, rate: number, which: 'list' | 'count'): FleetGate =>
-      new FleetGate({
-        limiter: new FleetLimiter({ redis: this.#redis, keyPrefix: fleet.keyPrefix, appId: zego.appId, api, memberPrefix: `${owner}:${which}`, logger }),
-        ping: () => this.#redis.ping(),
+    const gate = (api: ApiAction, rate: number, which: 'list' | 'count'): FleetGate => {
+      const limiter = new FleetLimiter({ redis: this.#redis, keyPrefix: fleet.keyPrefix, appId: zego.appId, api, memberPrefix: `${owner}:${which}`, logger });
+      const g = new FleetGate({
+        limiter,
+        // A write, not a PING: a Redis that refuses writes (maxmemory) answers PING but grants nothing.
+        ping: () => limiter.probe(),
         rateLimit: rate,
         fallbackRateLimit: Math.max(0.5, rate * share),
         callTimeoutMs: zego.timeoutMs,
@@ -49,6 +51,9 @@ export class RoomsFleet {
           onModeChange();
         },
       });
+      this.#redis.on('close', () => g.connectionLost());
+      return g;
+    };
     this.listGate = gate('DescribeSimpleStreamList', zego.streamListRateLimit, 'list');
     this.countGate = gate('DescribeUserNum', zego.userNumRateLimit, 'count');
     const lock = new FleetRoomLock({ redis: this.#redis, keyPrefix: fleet.keyPrefix, appId: zego.appId, memberPrefix: owner, logger });

@@ -10,6 +10,9 @@ export interface RedisProcess {
   /** Starts it again on the same port, empty (no persistence). */
   restart: () => Promise<void>;
   stop: () => Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that keeps its sockets open and answers nothing (a stalled host). */
+  pause: () => void;
+  resume: () => void;
 }
 
 async function launch(port: number, extra: readonly string[]): Promise<ChildProcess> {
@@ -73,8 +76,11 @@ export async function startRedis(extra: readonly string[] = []): Promise<RedisPr
     },
     stop: async () => {
       running.delete(server);
+      child?.kill('SIGCONT');
       await kill();
     },
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
   };
   running.add(server);
   return server;

@@ -110,6 +110,13 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     // Posted where the pattern does not match: replica 2 does not watch it, the others discover it.
     expect(await postCallback(h.cbUrls[2]!, signedEvent('disc-a', 1))).toBe(200);
     expect(await postCallback(h.cbUrls[0]!, signedEvent('other-a', 1))).toBe(200);
+    // The fan-out is read every 100 ms: disc-a is first at replicas 0 and 1 once both have it.
+    await eventually(
+      () => Promise.all([0, 1].map(async (i) => (await scrape(h.replicas[i]!.url)).get('zego_exporter_streams_discovered'))),
+      (v) => v.every((x) => x === 1),
+      3000,
+      20,
+    );
     expect(await postCallback(h.cbUrls[1]!, signedEvent('disc-b', 1))).toBe(200);
     expect(await postCallback(h.cbUrls[1]!, signedEvent('disc-c', 1))).toBe(200);
     const view = async (url: string): Promise<string> => {

@@ -98,7 +98,7 @@ describe('FleetLimiter (real Redis)', () => {
 
   it('counts adopted calls (made while Redis was away) before granting', async () => {
     const l = limiter('a', key);
-    const r = await l.acquire(3, 5000, 0, [300, 300, 300]);
+    const r = await l.acquire(3, 5000, 0, [{ ms: 300 }, { ms: 300 }, { ms: 300 }]);
     expect(r.granted).toBe(false);
     await sleep(320);
     expect((await l.acquire(3, 5000, 0)).granted).toBe(true);

@@ -88,9 +88,13 @@ describe('FleetRoomLock and per-API budgets (real Redis)', () => {
     expect((await users.acquire(1, 10_000, 0)).granted).toBe(true);
     const keys = (await redis().keys(`${key}:budget:*`)).sort();
     // One fleet-wide Sequence counter for the AppID (only DescribeRTCStreamState sends it), not one per API.
+    // Each budget's `alive` marker tells empty keys after a Redis restart from a new fleet.
     expect(keys).toEqual([
+      `${key}:budget:42:DescribeSimpleStreamList:alive`,
       `${key}:budget:42:DescribeSimpleStreamList:leases`,
+      `${key}:budget:42:DescribeUserNum:alive`,
       `${key}:budget:42:DescribeUserNum:leases`,
+      `${key}:budget:42:alive`,
       `${key}:budget:42:leases`,
       `${key}:budget:42:sequence`,
     ]);

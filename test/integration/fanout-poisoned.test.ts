@@ -1,0 +1,162 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fanoutKeys } from '../../src/callbacks/fanout-mac.js';
+import type { FanoutRejectReason } from '../../src/callbacks/fanout.js';
+import { FleetCallbacks } from '../../src/callbacks/fleet.js';
+import type { StreamEvent } from '../../src/callbacks/parse.js';
+import { Secret } from '../../src/config/secret.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+
+const APP = 7;
+const KEYS = fanoutKeys(new Secret('fanout-poison-test-secret'));
+
+interface Replica {
+  cb: FleetCallbacks;
+  got: StreamEvent[];
+  warnings: string[];
+  rejected: (r: FanoutRejectReason) => number;
+}
+
+/**
+ * Two replicas' fan-out (the real connections of FleetCallbacks) on one real redis-server, and a
+ * third connection that writes what no exporter writes: the stream must keep carrying callbacks.
+ */
+describe('fan-out stream: poisoned ids, a wrong key type, oversized entries and a paused Redis', () => {
+  let server: RedisProcess;
+  let raw: Redis;
+  let prefix = '';
+  let n = 0;
+  let replicas: Replica[] = [];
+  const key = (): string => `${prefix}:callbacks:${APP}:events`;
+
+  const replica = (): Replica => {
+    const got: StreamEvent[] = [];
+    const warnings: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void warnings.push((JSON.parse(s) as { msg: string }).msg) });
+    const cb = new FleetCallbacks({
+      fleet: { redisUrl: new Secret(server.url), keyPrefix: prefix, fallbackRateLimit: 1, shareResults: false },
+      appId: APP,
+      windowMs: 300_000,
+      apply: (e) => void got.push(e),
+      keys: () => KEYS,
+      acceptUnsigned: () => false,
+      logger,
+    });
+    cb.start();
+    const r = { cb, got, warnings, rejected: (x: FanoutRejectReason) => cb.rejected.get(x) ?? 0 };
+    replicas.push(r);
+    return r;
+  };
+  const event = (i: number): StreamEvent => ({ event: 'stream_create', streamId: `p-${i}`, streamSeq: i, createTimeMs: Date.now() });
+  const until = async (what: () => boolean, ms: number): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!what()) {
+      if (Date.now() > end) throw new Error(`not within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const pair = async (): Promise<[Replica, Replica]> => {
+    prefix = `poison${++n}`;
+    const a = replica();
+    const b = replica();
+    await until(() => a.cb.connected && b.cb.connected, 3000);
+    return [a, b];
+  };
+  const redisNow = async (): Promise<number> => Number((await raw.time())[0]) * 1000;
+  const lastGenerated = async (): Promise<string> => {
+    const info = (await raw.call('XINFO', 'STREAM', key())) as unknown[];
+    return String(info[info.indexOf('last-generated-id') + 1]);
+  };
+
+  beforeAll(async () => {
+    server = await startRedis();
+    raw = new Redis(server.url);
+  });
+  afterEach(async () => {
+    await Promise.all(replicas.map((r) => r.cb.stop()));
+    replicas = [];
+  });
+  afterAll(async () => {
+    await raw?.quit();
+    await server?.stop();
+  });
+
+  it.each([
+    ['an id of 17 digits', '99999999999999999-0'],
+    ['the largest id', '18446744073709551615-18446744073709551615'],
+  ])(
+    'poisoned with %s: every later callback reaches the other replica, the key is repaired, no spinning',
+    async (_name, id) => {
+      const [a, b] = await pair();
+      a.cb.publish(event(0), Date.now());
+      await until(() => b.got.length === 1, 2000);
+      await raw.xadd(key(), id, 'origin', 'intruder', 'event', 'stream_create');
+      const polls = async (): Promise<number> => Number((await raw.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+      const before = await polls();
+      for (let i = 1; i <= 20; i++) a.cb.publish(event(i), Date.now());
+      await until(() => b.got.length === 21, 3000);
+      expect(b.got.map((e) => e.streamId)).toEqual(Array.from({ length: 21 }, (_, i) => `p-${i}`));
+      expect(b.rejected('future_id') + a.rejected('future_id')).toBeGreaterThanOrEqual(1);
+      // The intruder's entry came back under a real id and was refused as unsigned, not applied.
+      expect(b.got.some((e) => e.streamId === '')).toBe(false);
+      const lg = await lastGenerated();
+      expect(Number(lg.split('-')[0])).toBeLessThanOrEqual((await redisNow()) + 6000);
+      expect([...a.warnings, ...b.warnings].filter((m) => m.includes('ahead of Redis')).length).toBeGreaterThanOrEqual(1);
+      // Two replicas polling: about 10 reads a second each, not a spin (today's reader re-read the poisoned entry in a loop).
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = await polls();
+      console.log(`poisoned stream (${id}): ${after - before} reads in ~1.x s by 2 replicas, repair included`);
+      expect(after - before).toBeLessThan(80);
+      // Later callbacks keep flowing.
+      a.cb.publish(event(21), Date.now());
+      await until(() => b.got.length === 22, 2000);
+    },
+    15_000,
+  );
+
+  it('the events key replaced by a string: deleted and recreated, callbacks go on, one warning', async () => {
+    const [a, b] = await pair();
+    await raw.set(key(), 'not a stream');
+    for (let i = 0; i < 5; i++) a.cb.publish(event(i), Date.now());
+    await until(() => b.got.length === 5, 3000);
+    expect(await raw.type(key())).toBe('stream');
+    expect(a.rejected('wrong_type') + b.rejected('wrong_type')).toBeGreaterThanOrEqual(1);
+    expect([...a.warnings, ...b.warnings].filter((m) => m.includes('held another type'))).toHaveLength(1);
+  }, 15_000);
+
+  it('oversized entries are skipped and deleted in Redis without being sent to the replicas', async () => {
+    const [a, b] = await pair();
+    const big = 'x'.repeat(1024 * 1024);
+    const outBefore = Number((await raw.info('stats')).match(/total_net_output_bytes:(\d+)/)![1]);
+    for (let i = 0; i < 20; i++) await raw.xadd(key(), '*', 'origin', 'intruder', 'pad', big);
+    for (let i = 0; i < 3; i++) a.cb.publish(event(i), Date.now());
+    await until(() => b.got.length === 3, 5000).catch((e: unknown) => {
+      console.log(b.got.length, [...b.cb.rejected], [...a.cb.rejected], a.warnings, b.warnings);
+      throw e;
+    });
+    await until(() => a.rejected('oversized') + b.rejected('oversized') === 20, 2000);
+    expect(await raw.xlen(key())).toBe(3);
+    const out = Number((await raw.info('stats')).match(/total_net_output_bytes:(\d+)/)![1]) - outBefore;
+    console.log(`20 entries of 1 MiB in the stream: ${out} bytes sent by Redis to all clients`);
+    expect(out).toBeLessThan(1024 * 1024);
+    // A replica starting now reads back the window without them.
+    const c = replica();
+    await until(() => c.got.length === 3, 3000);
+  }, 20_000);
+
+  it('Redis paused (SIGSTOP): connected drops to false within 3 s, and comes back with the callbacks of the pause', async () => {
+    const [a, b] = await pair();
+    server.pause();
+    const pausedAt = Date.now();
+    try {
+      await until(() => !a.cb.connected && !b.cb.connected, 3000);
+      console.log(`Redis paused: fan-out connected false after ${Date.now() - pausedAt} ms`);
+      a.cb.publish(event(1), Date.now());
+    } finally {
+      server.resume();
+    }
+    await until(() => a.cb.connected && b.cb.connected, 5000);
+    await until(() => b.got.some((e) => e.streamId === 'p-1'), 3000);
+  }, 20_000);
+});
