@@ -109,7 +109,7 @@ export class SelfMetrics {
     });
     this.#callbacks = new Counter({
       name: 'zego_exporter_callbacks_total',
-      help: 'ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, overloaded (refused with 503: request bodies in flight over the process budget).',
+      help: "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it).",
       labelNames: ['event', 'result'],
       registers,
     });

@@ -22,7 +22,7 @@ afterEach(async () => {
 
 /** The main server with the callback path routed to a receiver whose body budget is `budgetBytes`. */
 async function start(budgetBytes: number): Promise<{ budget: BodyBudget; counts: Map<string, number> }> {
-  const budget = new BodyBudget(budgetBytes);
+  const budget = new BodyBudget(budgetBytes, budgetBytes);
   const counts = new Map<string, number>();
   const receiver = new CallbackReceiver({
     verifier: new CallbackVerifier({ secret: new Secret('cb-secret') }),
