@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { addressKey } from './auth-failures.js';
 
 /** Open connections one remote address may hold on one listener. */
 export const DEFAULT_CONNECTIONS_PER_PEER = 512;
@@ -23,7 +24,8 @@ export class PeerLimit {
 
   /** Counts the connection until it closes, or destroys it at once when its address is at the cap. */
   admit(socket: Socket): void {
-    const peer = socket.remoteAddress ?? '';
+    // IPv6 by /64: a host given a /64 could otherwise open 512 connections from each of its addresses.
+    const peer = addressKey(socket.remoteAddress);
     const n = this.#open.get(peer) ?? 0;
     if (n >= this.#max) {
       this.refused++;
@@ -40,6 +42,6 @@ export class PeerLimit {
 
   /** Open connections of one address (for tests). */
   openFrom(peer: string): number {
-    return this.#open.get(peer) ?? 0;
+    return this.#open.get(addressKey(peer)) ?? 0;
   }
 }
