@@ -360,6 +360,6 @@ export function startCallbackListener(
         reply(res, 404, 'not found');
       }
     },
-    { host, port, ...security, logger },
+    { host, port, ...security, logger, name: 'callbacks' },
   );
 }

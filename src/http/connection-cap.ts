@@ -42,6 +42,24 @@ export function defaultListenerConnections(): number {
   return Math.max(16, Math.floor(fdSoftLimit() * LISTENER_FD_SHARE));
 }
 
+/** Which listener a count is for (the `listener` label). */
+export type ListenerName = 'main' | 'callbacks';
+/** Why a connection was closed by a bound rather than by its client (the `reason` label). */
+export type ShedReason = 'per_address' | 'idle_at_cap' | 'refused_at_cap' | 'handshake_at_cap';
+export const SHED_REASONS: readonly ShedReason[] = ['per_address', 'idle_at_cap', 'refused_at_cap', 'handshake_at_cap'];
+
+/**
+ * Connections closed by the bounds since start, by listener and reason, for every listener of the
+ * process (zego_exporter_http_connections_shed_total). Process-wide like the body budget, so a
+ * listener restarted by a reload keeps counting on.
+ */
+export const connectionsShed = new Map<`${ListenerName}/${ShedReason}`, number>();
+
+export function countShed(listener: ListenerName, reason: ShedReason): void {
+  const k = `${listener}/${reason}` as const;
+  connectionsShed.set(k, (connectionsShed.get(k) ?? 0) + 1);
+}
+
 interface Conn {
   socket: Socket;
   /** Requests being answered on it. */
@@ -67,8 +85,8 @@ export class ConnectionCap {
   /** Connections closed to make room, and newcomers closed for want of it, since start. */
   evicted = 0;
   refused = 0;
-  /** Called when the cap first bites (for a rate-limited log line). */
-  onPressure: (() => void) | undefined;
+  /** Called whenever the cap closes a connection, with why (for the metric and a rate-limited log line). */
+  onShed: ((reason: ShedReason) => void) | undefined;
 
   constructor(max: number = defaultListenerConnections(), maxHandshakes: number = DEFAULT_MAX_HANDSHAKES) {
     this.max = max;
@@ -92,22 +110,23 @@ export class ConnectionCap {
       return;
     }
     if (this.open >= this.max) {
-      this.onPressure?.();
       const victim = first(this.#idle);
       if (!victim) {
         this.refused++;
+        this.onShed?.('refused_at_cap');
         socket.destroy();
         return;
       }
       this.#drop(victim[0], victim[1]);
       this.evicted++;
+      this.onShed?.('idle_at_cap');
       victim[1].socket.destroy();
     }
     if (tls && this.#handshaking.size >= this.maxHandshakes) {
-      this.onPressure?.();
       const victim = first(this.#handshaking)!;
       this.#drop(victim[0], victim[1]);
       this.evicted++;
+      this.onShed?.('handshake_at_cap');
       victim[1].socket.destroy();
     }
     const c: Conn = { socket, busy: 0 };

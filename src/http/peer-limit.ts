@@ -17,6 +17,8 @@ export class PeerLimit {
   readonly #open = new Map<string, number>();
   /** Connections refused since start. */
   refused = 0;
+  /** Told of each refusal (the listener's metric). */
+  onRefused: (() => void) | undefined;
 
   constructor(max: number = DEFAULT_CONNECTIONS_PER_PEER) {
     this.#max = max;
@@ -29,6 +31,7 @@ export class PeerLimit {
     const n = this.#open.get(peer) ?? 0;
     if (n >= this.#max) {
       this.refused++;
+      this.onRefused?.();
       socket.destroy();
       return;
     }

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
 import { PATHS } from './paths.js';
-import { ConnectionCap } from './connection-cap.js';
+import { ConnectionCap, countShed, type ListenerName } from './connection-cap.js';
 import { PeerLimit } from './peer-limit.js';
 import type { WebSecurity } from './web-security.js';
 
@@ -66,6 +66,8 @@ export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authEx
   port: number;
   /** Told (once a minute) when the connection cap closes connections. */
   logger?: Logger | undefined;
+  /** The `listener` label of what its bounds close (default main). */
+  name?: ListenerName;
 };
 
 /** How often the connection cap's warning may be logged. */
@@ -109,12 +111,15 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
   // Then the listener's own cap, whatever the addresses: below the fd limit, oldest idle first out.
   const cap = new ConnectionCap(opts.maxConnections, opts.maxHandshakes);
   let lastCapLog = -Infinity;
-  cap.onPressure = () => {
+  const name = opts.name ?? 'main';
+  peers.onRefused = () => countShed(name, 'per_address');
+  cap.onShed = (reason) => {
+    countShed(name, reason);
     const now = performance.now();
     if (now - lastCapLog < CAP_LOG_EVERY_MS) return;
     lastCapLog = now;
     opts.logger?.warn(
-      { port: (server.address() as AddressInfo | null)?.port, max_connections: cap.max, max_handshakes: cap.maxHandshakes },
+      { listener: name, port: (server.address() as AddressInfo | null)?.port, max_connections: cap.max, max_handshakes: cap.maxHandshakes },
       'listener at its connection cap: closing the longest-idle connections (a flood?)',
     );
   };

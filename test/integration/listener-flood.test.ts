@@ -193,6 +193,11 @@ describe('the callback listener under a flood (real process)', () => {
     expect(after.all - before.all).toBeGreaterThanOrEqual(3);
     expect(after.network).toBe(before.network);
     expect(exp.logs().some((l) => l.msg.startsWith('listener at its connection cap'))).toBe(true);
+    const shed = parseMetrics((await send(exp.url, { path: '/metrics', from: '127.0.0.1' })).text);
+    // 600 per listener against a cap of 204: about 400 each closed to make room (the scrapes' too).
+    expect(shed.get('zego_exporter_http_connections_shed_total{listener="main",reason="idle_at_cap"}')).toBeGreaterThanOrEqual(390);
+    expect(shed.get('zego_exporter_http_connections_shed_total{listener="callbacks",reason="idle_at_cap"}')).toBeGreaterThanOrEqual(390);
+    expect(shed.get('zego_exporter_http_connections_shed_total{listener="main",reason="refused_at_cap"}')).toBe(0);
     expect(exp.stderr()).not.toMatch(/EMFILE/);
   }, 40_000);
 });
