@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { request } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -8,6 +9,7 @@ import { WebSecurity } from '../../src/http/web-security.js';
 import { makePki, removePkis } from '../helpers/certs.js';
 import { httpsRequest } from '../helpers/https.js';
 import { ConnectionCap, defaultListenerConnections, fdSoftLimit, LISTENER_FD_SHARE } from '../../src/http/connection-cap.js';
+import { PeerLimit } from '../../src/http/peer-limit.js';
 import { listen, type RunningServer } from '../../src/http/server.js';
 
 afterAll(removePkis);
@@ -161,5 +163,27 @@ describe('the per-listener connection cap', () => {
     expect((await httpsRequest(`${running.url}/`, { ca: pki.ca.pem })).status).toBe(200);
     await until(() => secured[0]!.closed());
     expect([secured[1]!.closed(), secured[2]!.closed()]).toEqual([false, false]);
+  });
+
+  it('the per-address limit counts an IPv6 /64 as one address', () => {
+    const fake = (remoteAddress: string): Socket & { destroyed: boolean } => {
+      const s = Object.assign(new EventEmitter(), {
+        remoteAddress,
+        destroyed: false,
+        destroy() {
+          s.destroyed = true;
+          s.emit('close');
+        },
+      });
+      return s as unknown as Socket & { destroyed: boolean };
+    };
+    const peers = new PeerLimit(2);
+    const same = ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::3'].map(fake);
+    for (const s of same) peers.admit(s);
+    expect(same.map((s) => s.destroyed)).toEqual([false, false, true]);
+    const other = fake('2001:db8:1:3::1');
+    peers.admit(other);
+    expect(other.destroyed).toBe(false);
+    expect(peers.openFrom('2001:db8:1:2::9')).toBe(2);
   });
 });
