@@ -16,4 +16,5 @@ export type CallbackResultLabel =
   | 'wrong_app'
   | 'malformed'
   | 'too_large'
+  | 'too_slow'
   | 'overloaded';

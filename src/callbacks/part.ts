@@ -3,6 +3,7 @@ import { bareStreamId, parseHostPort } from '../zego/protocol.js';
 import { DEFAULT_STREAMS_SEVERITY } from '../config/sections/streams.js';
 import type { Secret } from '../config/secret.js';
 import type { Config } from '../config/types.js';
+import { clientKey, parseTrustedProxies, type TrustedProxies } from '../http/client-key.js';
 import type { RunningServer } from '../http/server.js';
 import type { Format } from '../metrics/exposition.js';
 import type { Part, PartContext, PartGauge } from '../parts/part.js';
@@ -36,6 +37,8 @@ export class CallbacksPart implements Part {
   readonly #misdirected: MisdirectedCallbacks;
   #config: Config;
   #listener: RunningServer | null = null;
+  /** callbacks.trusted_proxies: peers whose X-Forwarded-For names the client the body budget charges. */
+  #proxies: TrustedProxies = null;
   #receiver: CallbackReceiver | null = null;
   #verifier: CallbackVerifier | null = null;
   #discovery: Discovery | null = null;
@@ -96,7 +99,7 @@ export class CallbacksPart implements Part {
         if (problem !== null) throw new Error(problem);
         const a = parseHostPort(cb.listenAddress);
         if (!a.ok) throw new Error(a.message);
-        this.#listener = await startCallbackListener(a.host, a.port, this.#ownRoute, callbackListenerSecurity(cb.tls, this.#ctx.web));
+        this.#listener = await startCallbackListener(a.host, a.port, this.#ownRoute, callbackListenerSecurity(cb.tls, this.#ctx.web), this.#ctx.logger);
       } catch (err) {
         this.#ctx.logger.error({ err, address: cb.listenAddress, tls: cb.tls }, 'cannot listen for callbacks');
         throw err;
@@ -201,6 +204,9 @@ export class CallbacksPart implements Part {
       this.#discovery = null;
       return;
     }
+    // Validated by the config reader; a reload replaces the list.
+    const proxies = parseTrustedProxies(cb.trustedProxies ?? []);
+    this.#proxies = proxies.ok && (cb.trustedProxies ?? []).length > 0 ? proxies.value : null;
     // The verifier outlives reloads so remembered nonces stay remembered.
     if (this.#verifier) this.#verifier.setSecret(cb.secret, cb.previousSecret);
     else this.#verifier = new CallbackVerifier({ secret: cb.secret, previousSecret: cb.previousSecret, now: this.#ctx.now });
@@ -212,6 +218,7 @@ export class CallbacksPart implements Part {
       logger: this.#ctx.logger,
       now: this.#ctx.now,
       fleet: () => this.#fleet,
+      clientKey: (req) => clientKey(req, this.#proxies),
     });
     if (!cb.discover) this.#discovery = null;
     else if (this.#discovery) this.#discovery.setConfig(cb.discover);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { processBodyBudget, type BodyBudget } from '../http/body-budget.js';
+import { MIN_UPLOAD_BYTES_PER_SECOND, MIN_UPLOAD_GRACE_MS, processBodyBudget, type BodyBudget } from '../http/body-budget.js';
+import { addressKey } from '../http/auth-failures.js';
 import { listen, type ListenOptions, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
@@ -24,6 +25,10 @@ export interface ReceiverOptions {
   maxBodyBytes?: number;
   /** Bytes of bodies in flight across all connections; the process-wide one unless a test gives its own. */
   bodyBudget?: BodyBudget;
+  /** Who a request's bytes are charged to (client-key.ts); default: its peer address (IPv6 by /64). */
+  clientKey?: (req: IncomingMessage) => string;
+  /** A body slower than this on average after the grace period is answered 408 (body-budget.ts); tests change them. */
+  minUpload?: { bytesPerSecond: number; graceMs: number };
   /** Fleet mode: the replay check across replicas and the fan-out of what was applied (null: local only). */
   fleet?: () => FleetHook | null;
 }
@@ -64,6 +69,7 @@ const STATUS: Record<CallbackResultLabel, number> = {
   wrong_app: 403,
   malformed: 400,
   too_large: 413,
+  too_slow: 408,
   overloaded: 503,
 };
 
@@ -78,6 +84,8 @@ export class CallbackReceiver {
   readonly #now: () => number;
   readonly #maxBody: number;
   readonly #budget: BodyBudget;
+  readonly #clientKey: (req: IncomingMessage) => string;
+  readonly #minUpload: { bytesPerSecond: number; graceMs: number };
   readonly #lastRejectLog = new Map<CallbackResultLabel, number>();
 
   constructor(opts: ReceiverOptions) {
@@ -85,6 +93,8 @@ export class CallbackReceiver {
     this.#now = opts.now ?? Date.now;
     this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
     this.#budget = opts.bodyBudget ?? processBodyBudget;
+    this.#clientKey = opts.clientKey ?? ((req) => addressKey(req.socket.remoteAddress));
+    this.#minUpload = opts.minUpload ?? { bytesPerSecond: MIN_UPLOAD_BYTES_PER_SECOND, graceMs: MIN_UPLOAD_GRACE_MS };
   }
 
   /** Local checks only: the verifier's memory is the whole replay check. */
@@ -170,16 +180,21 @@ export class CallbackReceiver {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > this.#maxBody) return this.#tooLarge(req, res);
     // The declared length is reserved before a byte is read, so an upload that cannot fit is
-    // refused as soon as its headers are in; bodies without a length reserve chunk by chunk.
+    // refused as soon as its headers are in; bodies without a length reserve chunk by chunk. Each
+    // client (client-key.ts) may hold only its share, so one address cannot take the whole budget.
     const budget = this.#budget;
+    const client = this.#clientKey(req);
     let reserved = 0;
+    let slowTimer: NodeJS.Timeout | undefined;
     const free = (): void => {
-      budget.release(reserved);
+      clearTimeout(slowTimer);
+      budget.release(reserved, client);
       reserved = 0;
     };
     req.once('close', free);
     if (declared > 0) {
-      if (!budget.tryReserve(declared)) return this.#overloaded(req, res);
+      const ok = budget.tryReserve(declared, client);
+      if (ok !== true) return this.#overloaded(req, res, ok);
       reserved = declared;
     }
     // Bytes are copied into one buffer of our own, never kept as the chunks the parser hands out:
@@ -188,6 +203,25 @@ export class CallbackReceiver {
     let body = Buffer.alloc(0);
     let size = 0;
     let done = false;
+    // The minimum upload rate: a body that trickles in holds its reservation (and a connection)
+    // while costing its sender nothing, so after the grace period it must keep up an average of
+    // bytesPerSecond or be answered 408 with its reservation freed at once.
+    const { bytesPerSecond, graceMs } = this.#minUpload;
+    const started = performance.now();
+    const checkRate = (): void => {
+      if (done) return;
+      const elapsed = performance.now() - started;
+      if (size < (bytesPerSecond * (elapsed - graceMs)) / 1000) {
+        done = true;
+        free();
+        this.#tooSlow(req, res);
+        return;
+      }
+      slowTimer = setTimeout(checkRate, 1000);
+      slowTimer.unref();
+    };
+    slowTimer = setTimeout(checkRate, graceMs + 1000);
+    slowTimer.unref();
     req.on('data', (c: Buffer) => {
       if (done) return;
       const need = size + c.length;
@@ -200,9 +234,10 @@ export class CallbackReceiver {
         // A declared length is reserved up front (one allocation); a chunked body doubles.
         const capacity = Math.min(this.#maxBody, Math.max(need, reserved, 2 * body.length));
         if (capacity > reserved) {
-          if (!budget.tryReserve(capacity - reserved)) {
+          const ok = budget.tryReserve(capacity - reserved, client);
+          if (ok !== true) {
             done = true;
-            this.#overloaded(req, res);
+            this.#overloaded(req, res, ok);
             return;
           }
           reserved = capacity;
@@ -231,14 +266,30 @@ export class CallbackReceiver {
     });
   }
 
-  #overloaded(req: IncomingMessage, res: ServerResponse): void {
-    const r = receipt('other', 'overloaded', `request bodies in flight over the ${this.#budget.limitBytes}-byte budget; retry later`);
+  #overloaded(req: IncomingMessage, res: ServerResponse, over: 'client' | 'process'): void {
+    const why =
+      over === 'client'
+        ? `this client's request bodies in flight over its ${this.#budget.perClientBytes}-byte share`
+        : `request bodies in flight over the ${this.#budget.limitBytes}-byte budget`;
+    const r = receipt('other', 'overloaded', `${why}; retry later`);
     this.#o.record(r.event, r.result);
     this.#log(r);
     res.setHeader('Connection', 'close');
     res.setHeader('Retry-After', '1');
     reply(res, r.status, r.reason);
     res.on('finish', () => req.destroy());
+  }
+
+  #tooSlow(req: IncomingMessage, res: ServerResponse): void {
+    const { bytesPerSecond, graceMs } = this.#minUpload;
+    const r = receipt('other', 'too_slow', `body slower than ${bytesPerSecond} bytes/s after the first ${graceMs} ms`);
+    this.#o.record(r.event, r.result);
+    this.#log(r);
+    res.setHeader('Connection', 'close');
+    reply(res, r.status, r.reason);
+    // The client is not reading its answer in time either, perhaps: the socket goes after a second regardless.
+    res.on('finish', () => req.destroy());
+    setTimeout(() => req.destroy(), 1000).unref();
   }
 
   #tooLarge(req: IncomingMessage, res: ServerResponse): void {
@@ -300,6 +351,7 @@ export function startCallbackListener(
   port: number,
   route: (req: IncomingMessage, res: ServerResponse) => boolean,
   security: Pick<ListenOptions, 'web' | 'authExempt'> = {},
+  logger?: Logger,
 ): Promise<RunningServer> {
   return listen(
     (req, res) => {
@@ -308,6 +360,6 @@ export function startCallbackListener(
         reply(res, 404, 'not found');
       }
     },
-    { host, port, ...security },
+    { host, port, ...security, logger, name: 'callbacks' },
   );
 }

@@ -101,6 +101,11 @@ export interface CallbacksConfig {
   listenAddressDefault: boolean;
   /** The callback listener's TLS, chosen apart from the main listener's. Needs a restart to change. */
   tls: CallbackTls;
+  /**
+   * CIDRs of reverse proxies in front of the callback listener (default none): from them the client a
+   * request's body budget is charged to is read from X-Forwarded-For (src/http/client-key.ts).
+   */
+  trustedProxies?: string[];
   /** Fleet mode: apply fan-out entries without a MAC (an unsigned fleet being upgraded); refused by default. */
   fanoutAcceptUnsigned: boolean;
   discover?: DiscoverConfig;

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { addressKey } from './auth-failures.js';
 
 /** Open connections one remote address may hold on one listener. */
 export const DEFAULT_CONNECTIONS_PER_PEER = 512;
@@ -16,6 +17,8 @@ export class PeerLimit {
   readonly #open = new Map<string, number>();
   /** Connections refused since start. */
   refused = 0;
+  /** Told of each refusal (the listener's metric). */
+  onRefused: (() => void) | undefined;
 
   constructor(max: number = DEFAULT_CONNECTIONS_PER_PEER) {
     this.#max = max;
@@ -23,10 +26,12 @@ export class PeerLimit {
 
   /** Counts the connection until it closes, or destroys it at once when its address is at the cap. */
   admit(socket: Socket): void {
-    const peer = socket.remoteAddress ?? '';
+    // IPv6 by /64: a host given a /64 could otherwise open 512 connections from each of its addresses.
+    const peer = addressKey(socket.remoteAddress);
     const n = this.#open.get(peer) ?? 0;
     if (n >= this.#max) {
       this.refused++;
+      this.onRefused?.();
       socket.destroy();
       return;
     }
@@ -40,6 +45,6 @@ export class PeerLimit {
 
   /** Open connections of one address (for tests). */
   openFrom(peer: string): number {
-    return this.#open.get(peer) ?? 0;
+    return this.#open.get(addressKey(peer)) ?? 0;
   }
 }

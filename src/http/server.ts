@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
 import { PATHS } from './paths.js';
+import { ConnectionCap, countShed, type ListenerName } from './connection-cap.js';
 import { PeerLimit } from './peer-limit.js';
 import type { WebSecurity } from './web-security.js';
 
@@ -28,6 +29,9 @@ export interface HttpServerOptions {
   timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number };
   /** Open connections one remote address may hold (peer-limit.ts); tests lower it. */
   connectionsPerPeer?: number;
+  /** Open connections and TLS handshakes this listener may hold (connection-cap.ts); default: its share of the fd limit, 64. */
+  maxConnections?: number;
+  maxHandshakes?: number;
   /** --web.config.file: TLS, basic auth and headers; absent: plain HTTP, open. */
   web?: WebSecurity | undefined;
   /** Paths basic auth leaves open (the callback path on the main listener: ZEGO sends no credentials). */
@@ -44,17 +48,30 @@ export interface RunningServer {
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningServer> {
   const { handlers, logger } = opts;
-  return listen((req, res) => {
-    route(req, res, handlers).catch((err: unknown) => {
-      logger.error({ err, path: req.url }, 'HTTP handler failed');
-      if (!res.headersSent) send(res, 500, 'internal error\n');
-      else res.destroy();
-    });
-  }, opts);
+  return listen(
+    (req, res) => {
+      route(req, res, handlers).catch((err: unknown) => {
+        logger.error({ err, path: req.url }, 'HTTP handler failed');
+        if (!res.headersSent) send(res, 500, 'internal error\n');
+        else res.destroy();
+      });
+    },
+    { ...opts, logger },
+  );
 }
 
 /** Options of listen(): where, the deadlines, and the web config's security with what it exempts. */
-export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authExempt' | 'connectionsPerPeer'> & { host?: string | undefined; port: number };
+export type ListenOptions = Pick<HttpServerOptions, 'timeouts' | 'web' | 'authExempt' | 'connectionsPerPeer' | 'maxConnections' | 'maxHandshakes'> & {
+  host?: string | undefined;
+  port: number;
+  /** Told (once a minute) when the connection cap closes connections. */
+  logger?: Logger | undefined;
+  /** The `listener` label of what its bounds close (default main). */
+  name?: ListenerName;
+};
+
+/** How often the connection cap's warning may be logged. */
+const CAP_LOG_EVERY_MS = 60_000;
 
 /** How long a client that was answered 4xx/408 and told to go may take to close its side. */
 const CLIENT_ERROR_LINGER_MS = 1000;
@@ -91,7 +108,27 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
   server.maxHeadersCount = 100;
   // Before the TLS handshake too: a flood of connections that never send a byte is held here.
   const peers = new PeerLimit(opts.connectionsPerPeer);
-  server.on('connection', (s: Socket) => peers.admit(s));
+  // Then the listener's own cap, whatever the addresses: below the fd limit, oldest idle first out.
+  const cap = new ConnectionCap(opts.maxConnections, opts.maxHandshakes);
+  let lastCapLog = -Infinity;
+  const name = opts.name ?? 'main';
+  peers.onRefused = () => countShed(name, 'per_address');
+  cap.onShed = (reason) => {
+    countShed(name, reason);
+    const now = performance.now();
+    if (now - lastCapLog < CAP_LOG_EVERY_MS) return;
+    lastCapLog = now;
+    opts.logger?.warn(
+      { listener: name, port: (server.address() as AddressInfo | null)?.port, max_connections: cap.max, max_handshakes: cap.maxHandshakes },
+      'listener at its connection cap: closing the longest-idle connections (a flood?)',
+    );
+  };
+  server.on('connection', (s: Socket) => {
+    peers.admit(s);
+    cap.admit(s, https !== undefined);
+  });
+  if (https) https.on('secureConnection', (s: Socket) => cap.secured(s));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => cap.request(req.socket, res));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Only an HTTP-level error gets an HTTP answer. A TLS one (a handshake that timed out, plain
     // HTTP sent to the TLS port) comes here too, on a socket that cannot carry one: writing would

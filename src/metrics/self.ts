@@ -1,3 +1,4 @@
+import { connectionsShed, SHED_REASONS } from '../http/connection-cap.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import { outcomeLabel, type ProbeResult, type RoomStreamsResult, type UserCountResult } from '../zego/outcome.js';
@@ -109,13 +110,24 @@ export class SelfMetrics {
     });
     this.#callbacks = new Counter({
       name: 'zego_exporter_callbacks_total',
-      help: 'ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, overloaded (refused with 503: request bodies in flight over the process budget).',
+      help: "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it).",
       labelNames: ['event', 'result'],
       registers,
     });
     for (const event of ['stream_create', 'stream_close'] as const) {
       for (const result of ['accepted', 'stale', 'bad_signature'] as const) this.#callbacks.inc({ event, result }, 0);
     }
+    new Counter({
+      name: 'zego_exporter_http_connections_shed_total',
+      help: "Connections closed by the listeners' bounds, by listener (main, callbacks) and reason: per_address (over the connections one address may hold), idle_at_cap (the longest-idle connection, closed to make room at the listener's cap), refused_at_cap (at the cap with every connection in a request), handshake_at_cap (the oldest TLS handshake in progress, at the handshake cap). A rise is a flood or a listener too small for its clients.",
+      labelNames: ['listener', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const listener of ['main', 'callbacks'] as const)
+          for (const reason of SHED_REASONS) this.inc({ listener, reason }, connectionsShed.get(`${listener}/${reason}`) ?? 0);
+      },
+    });
     new Counter({
       name: 'zego_exporter_callback_disagreements_total',
       help: 'Probes sent after a callback that contradicted its state (the probe wins); a steady rise means callbacks and the API see different streams.',

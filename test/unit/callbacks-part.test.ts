@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { pino } from 'pino';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +147,39 @@ describe('CallbacksPart', () => {
     // Nothing else is served there: not the exporter's own paths, not a landing page.
     for (const path of ['/metrics', '/-/healthy', '/-/ready', '/', '/zego/callback/x']) expect((await fetch(`${url}${path}`)).status, path).toBe(404);
     expect((await fetch(`${url}/-/reload`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('callbacks.trusted_proxies: behind a trusted proxy each forwarded client has its own share of the body budget; a reload that drops the list charges the proxy again', async () => {
+    const h = harness(config(['listed'], { trustedProxies: ['127.0.0.1'] }));
+    await h.part.start();
+    const url = new URL(h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string);
+    const stalled: Socket[] = [];
+    const upload = (xff: string): Promise<string> =>
+      new Promise((resolve) => {
+        const s = connect(Number(url.port), url.hostname);
+        stalled.push(s);
+        let got = '';
+        s.on('error', () => undefined);
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.write(`POST /zego/callback HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${xff}\r\nContent-Length: ${64 * 1024}\r\n\r\n{`);
+        // Held (nothing comes back) or refused at once.
+        setTimeout(() => resolve(got), 150);
+      });
+    const fwd = (xff: string, body: string): Promise<Response> =>
+      fetch(`${url.origin}/zego/callback`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': xff }, body });
+    try {
+      // 2 MiB share: 32 uploads of 64 KiB from one forwarded client are held, the 33rd is refused.
+      const held = await Promise.all(Array.from({ length: 32 }, () => upload('203.0.113.1')));
+      expect(held.every((g) => g === '')).toBe(true);
+      expect(await upload('203.0.113.1')).toMatch(/^HTTP\/1.1 503/);
+      // Another caller behind the same proxy is not held back, nor is the flooding one once a reload drops the list.
+      expect((await fwd('198.51.100.1', streamCreate('listed'))).status).toBe(200);
+      expect((await fwd('203.0.113.1', streamCreate('listed'))).status).toBe(503);
+      h.part.applyConfig(config(['listed'], {}));
+      expect((await fwd('203.0.113.1', streamCreate('listed'))).status).toBe(200);
+    } finally {
+      for (const s of stalled) s.destroy();
+    }
   });
 
   it('the main listener answers the callback path 410 with the port callbacks moved to, counts each, warns once; nothing else is claimed', async () => {

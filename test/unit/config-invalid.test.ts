@@ -30,7 +30,7 @@ const ROWS: Row[] = [
         line: 10,
         col: 3,
         message:
-          'unknown key "extra" (allowed: secret, secret_file, previous_secret, previous_secret_file, path, listen_address, tls, fanout_accept_unsigned, discover)',
+          'unknown key "extra" (allowed: secret, secret_file, previous_secret, previous_secret_file, path, listen_address, tls, fanout_accept_unsigned, trusted_proxies, discover)',
       },
       { path: 'callbacks.path', line: 8, col: 9, message: '"/metrics" is the exporter\'s own endpoint' },
       { path: 'callbacks.listen_address', line: 9, col: 19, message: 'must be host:port or :port (expected [host]:port, got "nope")' },

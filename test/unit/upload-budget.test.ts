@@ -4,7 +4,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { callbackRoute, CallbackReceiver } from '../../src/callbacks/receiver.js';
+import { callbackRoute, CallbackReceiver, type ReceiverOptions } from '../../src/callbacks/receiver.js';
+import { clientKey, parseTrustedProxies } from '../../src/http/client-key.js';
 import { CallbackVerifier } from '../../src/callbacks/verify.js';
 import { Secret } from '../../src/config/secret.js';
 import { BodyBudget } from '../../src/http/body-budget.js';
@@ -21,8 +22,11 @@ afterEach(async () => {
 });
 
 /** The main server with the callback path routed to a receiver whose body budget is `budgetBytes`. */
-async function start(budgetBytes: number): Promise<{ budget: BodyBudget; counts: Map<string, number> }> {
-  const budget = new BodyBudget(budgetBytes);
+async function start(
+  budgetBytes: number,
+  extra: Pick<ReceiverOptions, 'clientKey' | 'minUpload'> & { perClientBytes?: number } = {},
+): Promise<{ budget: BodyBudget; counts: Map<string, number> }> {
+  const budget = new BodyBudget(budgetBytes, extra.perClientBytes ?? budgetBytes);
   const counts = new Map<string, number>();
   const receiver = new CallbackReceiver({
     verifier: new CallbackVerifier({ secret: new Secret('cb-secret') }),
@@ -31,6 +35,8 @@ async function start(budgetBytes: number): Promise<{ budget: BodyBudget; counts:
     record: (event, result) => counts.set(`${event}/${result}`, (counts.get(`${event}/${result}`) ?? 0) + 1),
     logger: pino({ level: 'silent' }),
     bodyBudget: budget,
+    ...(extra.clientKey ? { clientKey: extra.clientKey } : {}),
+    ...(extra.minUpload ? { minUpload: extra.minUpload } : {}),
   });
   running = await startHttpServer({
     host: '127.0.0.1',
@@ -50,7 +56,7 @@ async function start(budgetBytes: number): Promise<{ budget: BodyBudget; counts:
 }
 
 /** Sends headers and `sent` bytes of a `declared`-byte body (chunked when declared is null), then stalls. */
-function stalledUpload(declared: number | null, sent: number): { sock: Socket; got: () => string; closed: Promise<void> } {
+function stalledUpload(declared: number | null, sent: number, extraHeaders = ''): { sock: Socket; got: () => string; closed: Promise<void> } {
   const url = new URL(running!.url);
   const sock = connect(Number(url.port), url.hostname);
   sockets.push(sock);
@@ -59,7 +65,7 @@ function stalledUpload(declared: number | null, sent: number): { sock: Socket; g
   sock.on('error', () => undefined);
   const closed = new Promise<void>((r) => sock.on('close', () => r()));
   const length = declared === null ? 'Transfer-Encoding: chunked' : `Content-Length: ${declared}`;
-  sock.write(`POST /zego/callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${length}\r\n\r\n`);
+  sock.write(`POST /zego/callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extraHeaders}${length}\r\n\r\n`);
   const body = 'x'.repeat(sent);
   sock.write(declared === null ? `${sent.toString(16)}\r\n${body}\r\n` : body);
   return { sock, got: () => got, closed };
@@ -156,4 +162,37 @@ describe('in-flight request body budget', () => {
     expect(grown).toBeLessThan(4 * 1024 * KB);
     expect(budget.held).toBeLessThanOrEqual(3 * 64 * KB);
   }, 30_000);
+
+  it("one client may hold only its share of the budget; another client's callbacks still fit, and behind a trusted proxy the client is the forwarded address", async () => {
+    const proxies = parseTrustedProxies(['127.0.0.1']);
+    if (!proxies.ok) throw new Error(proxies.message);
+    const { budget, counts } = await start(8 * 64 * KB, { perClientBytes: 2 * 64 * KB, clientKey: (req) => clientKey(req, proxies.value) });
+    const from = (ip: string): string => `X-Forwarded-For: ${ip}\r\n`;
+    const a = [stalledUpload(64 * KB, 1, from('203.0.113.1')), stalledUpload(64 * KB, 1, from('203.0.113.1'))];
+    await until(() => budget.heldBy('203.0.113.1') === 2 * 64 * KB);
+    const third = stalledUpload(64 * KB, 1, from('203.0.113.1'));
+    await until(() => third.got().startsWith('HTTP/1.1 503'));
+    expect(third.got()).toContain('over its 131072-byte share');
+    // The same proxy, another client: its own share.
+    const b = stalledUpload(64 * KB, 1, from('198.51.100.9'));
+    await until(() => budget.heldBy('198.51.100.9') === 64 * KB);
+    expect(budget.held).toBe(3 * 64 * KB);
+    expect(counts.get('other/overloaded')).toBe(1);
+    for (const u of [...a, b]) u.sock.destroy();
+    await until(() => budget.held === 0 && budget.heldBy('203.0.113.1') === 0);
+  });
+
+  it('a body slower than the minimum upload rate is answered 408 after the grace period and its reservation freed at once', async () => {
+    const { budget, counts } = await start(8 * 64 * KB, { minUpload: { bytesPerSecond: 1000, graceMs: 200 } });
+    const slow = stalledUpload(64 * KB, 10);
+    await until(() => budget.held === 64 * KB);
+    const t0 = performance.now();
+    await until(() => slow.got().startsWith('HTTP/1.1 408'), 3000);
+    expect(performance.now() - t0).toBeLessThan(2500);
+    expect(budget.held).toBe(0);
+    expect(counts.get('other/too_slow')).toBe(1);
+    await slow.closed;
+    // A body that arrives at once is not touched by the rule.
+    expect((await get('/zego/callback', 'POST', '{"event":"stream_create"}')).status).toBe(400);
+  });
 });

@@ -1,5 +1,6 @@
 import { isSeq } from 'yaml';
 import { RESERVED_PATHS } from '../../http/paths.js';
+import { parseTrustedProxies } from '../../http/client-key.js';
 import { isValidStreamId, parseHostPort } from '../../zego/protocol.js';
 import type { ConfigReader, Fields, YamlNode } from '../reader.js';
 import { Secret } from '../secret.js';
@@ -23,6 +24,7 @@ export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined
     'listen_address',
     'tls',
     'fanout_accept_unsigned',
+    'trusted_proxies',
     'discover',
   ]);
   if (!f) return undefined;
@@ -53,6 +55,7 @@ export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined
     else if (mode !== undefined) tls = mode;
   }
   const acceptUnsigned = f.has('fanout_accept_unsigned') ? (r.bool(f.get('fanout_accept_unsigned'), 'callbacks.fanout_accept_unsigned') ?? false) : false;
+  const trustedProxies = f.has('trusted_proxies') ? readTrustedProxies(r, f.get('trusted_proxies'), node) : [];
   const discover = f.has('discover') ? readDiscover(r, f.get('discover')) : undefined;
   if (!secret) return undefined;
   return {
@@ -65,6 +68,7 @@ export function readCallbacks(r: ConfigReader, node: YamlNode | null | undefined
     listenAddressDefault: !f.has('listen_address'),
     tls,
     fanoutAcceptUnsigned: acceptUnsigned,
+    ...(trustedProxies.length > 0 ? { trustedProxies } : {}),
     ...(discover ? { discover } : {}),
   };
 }
@@ -119,4 +123,21 @@ function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): Callb
     ? readStreamsSeverity(r, d.get('streams_severity'), 'callbacks.discover.streams_severity', 'streams discovered by callbacks')
     : DEFAULT_STREAMS_SEVERITY;
   return { patterns, maxStreams, forgetAfterMs, streamsSeverity: streamsSeverity ?? DEFAULT_STREAMS_SEVERITY };
+}
+
+/** `trusted_proxies`: a list of addresses or CIDRs (the shipped Ingress's pod network, say); at most 256. */
+function readTrustedProxies(r: ConfigReader, pn: YamlNode | null | undefined, node: YamlNode | null | undefined): string[] {
+  if (!isSeq(pn) || pn.items.length > 256) {
+    r.err('callbacks.trusted_proxies', pn ?? node, 'must be a list of at most 256 addresses or CIDRs such as 10.0.0.0/8');
+    return [];
+  }
+  const out: string[] = [];
+  pn.items.forEach((it, i) => {
+    const v = r.string(it as YamlNode, `callbacks.trusted_proxies[${i}]`);
+    if (v === undefined) return;
+    const parsed = parseTrustedProxies([v]);
+    if (!parsed.ok) r.err(`callbacks.trusted_proxies[${i}]`, it as YamlNode, `${r.shown(it as YamlNode, v)} ${parsed.message}`);
+    else out.push(v.trim());
+  });
+  return out;
 }
