@@ -98,9 +98,9 @@ export class CallbackReceiver {
   }
 
   /** Local checks only: the verifier's memory is the whole replay check. */
-  receive(contentType: string | undefined, body: string): Receipt {
+  receive(body: string): Receipt {
     const receivedAtMs = this.#now();
-    const a = this.#admit(contentType, body, receivedAtMs);
+    const a = this.#admit(body, receivedAtMs);
     return this.#done('receipt' in a ? a.receipt : this.#apply(a, receivedAtMs));
   }
 
@@ -109,11 +109,11 @@ export class CallbackReceiver {
    * replica counts here too; then the event is applied and published to the other replicas.
    * Without a verdict from Redis, the same as receive().
    */
-  async receiveShared(contentType: string | undefined, body: string): Promise<Receipt> {
+  async receiveShared(body: string): Promise<Receipt> {
     const fleet = this.#o.fleet?.() ?? null;
-    if (!fleet) return this.receive(contentType, body);
+    if (!fleet) return this.receive(body);
     const receivedAtMs = this.#now();
-    const a = this.#admit(contentType, body, receivedAtMs);
+    const a = this.#admit(body, receivedAtMs);
     if ('receipt' in a) return this.#done(a.receipt);
     const claim = await fleet.claim(a.sf);
     if (claim === 'replayed') return this.#done(receipt(a.ev, 'replayed', 'nonce already used at another replica'));
@@ -135,7 +135,8 @@ export class CallbackReceiver {
     return r;
   }
 
-  #admit(contentType: string | undefined, body: string, receivedAtMs: number): Admitted | { receipt: Receipt } {
+  /** The body decides how it is read (parse.ts), never the Content-Type: ZEGO does not document it. */
+  #admit(body: string, receivedAtMs: number): Admitted | { receipt: Receipt } {
     const fields = parseBody(body);
     if (!fields.ok) return { receipt: receipt('other', 'malformed', fields.reason) };
     const signed = signedPart(fields.value);
@@ -255,7 +256,7 @@ export class CallbackReceiver {
       const text = body.toString('utf8', 0, size);
       body = Buffer.alloc(0);
       free();
-      this.receiveShared(req.headers['content-type'], text).then(
+      this.receiveShared(text).then(
         (r) => reply(res, r.status, r.reason),
         () => reply(res, 500, 'internal error'),
       );

@@ -67,7 +67,7 @@ describe('callback receiver (property)', () => {
     const { rx, store } = receiver();
     fc.assert(
       fc.property(request, ({ type, body }) => {
-        const r = rx.receive(type, body);
+        const r = rx.receive(body);
         expect(r.status >= 200 && r.status < 500).toBe(true);
         expect(r.reason.length).toBeGreaterThan(0);
       }),

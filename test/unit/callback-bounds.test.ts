@@ -56,7 +56,7 @@ function setup(verifierOpts: { maxNonceBytes?: number } = {}): {
     verifier,
     now,
     advance: (ms) => (t += ms),
-    post: (f) => rx.receive('application/x-www-form-urlencoded', new URLSearchParams(f).toString()),
+    post: (f) => rx.receive(new URLSearchParams(f).toString()),
   };
 }
 

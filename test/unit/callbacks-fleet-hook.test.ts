@@ -53,7 +53,7 @@ function setup(verdict: FleetClaim | null, applyResult: CallbackApply = 'accepte
 describe('the receiver in fleet mode (fleet hook)', () => {
   it('a nonce new to the fleet is applied here and published to the others, at the time it was received', async () => {
     const { rx, applied, published, claimed } = setup('new');
-    const r = await rx.receiveShared('application/json', body('1'));
+    const r = await rx.receiveShared(body('1'));
     expect([r.status, r.result]).toEqual([200, 'accepted']);
     expect(applied).toHaveLength(1);
     expect(published).toEqual([[applied[0], T0]]);
@@ -62,7 +62,7 @@ describe('the receiver in fleet mode (fleet hook)', () => {
 
   it('a nonce another replica spent with another body: 409, applied nowhere, published nowhere', async () => {
     const { rx, applied, published } = setup('replayed');
-    const r = await rx.receiveShared('application/json', body('2'));
+    const r = await rx.receiveShared(body('2'));
     expect([r.status, r.result]).toEqual([409, 'replayed']);
     expect(applied).toHaveLength(0);
     expect(published).toHaveLength(0);
@@ -70,28 +70,28 @@ describe('the receiver in fleet mode (fleet hook)', () => {
 
   it('a nonce another replica received with the same body: a duplicate (200), not applied again, and remembered here', async () => {
     const { rx, applied, claimed } = setup('duplicate');
-    expect((await rx.receiveShared('application/json', body('3'))).result).toBe('duplicate');
+    expect((await rx.receiveShared(body('3'))).result).toBe('duplicate');
     expect(applied).toHaveLength(0);
     // Remembered locally: the retry is answered without asking Redis.
-    expect((await rx.receiveShared('application/json', body('3'))).result).toBe('duplicate');
+    expect((await rx.receiveShared(body('3'))).result).toBe('duplicate');
     expect(claimed).toHaveLength(1);
   });
 
   it('without an answer from Redis the local memory decides: applied, published for later, and a local replay still refused', async () => {
     const { rx, applied, published } = setup(null);
-    expect((await rx.receiveShared('application/json', body('4'))).result).toBe('accepted');
+    expect((await rx.receiveShared(body('4'))).result).toBe('accepted');
     expect(applied).toHaveLength(1);
     expect(published).toHaveLength(1);
-    expect((await rx.receiveShared('application/json', body('4', 2))).status).toBe(409);
+    expect((await rx.receiveShared(body('4', 2))).status).toBe(409);
     expect(applied).toHaveLength(1);
   });
 
   it('publishes what it could not use itself (unwatched here: another replica may watch it), never what it refused', async () => {
     const { rx, published } = setup('new', 'unwatched');
-    expect((await rx.receiveShared('application/json', body('5', 1, 'not-mine'))).result).toBe('unwatched');
+    expect((await rx.receiveShared(body('5', 1, 'not-mine'))).result).toBe('unwatched');
     expect(published).toHaveLength(1);
     const bad = setup('new');
-    expect((await bad.rx.receiveShared('application/json', body('6').replace(/"signature":"[0-9a-f]+"/, `"signature":"${'0'.repeat(40)}"`))).status).toBe(401);
+    expect((await bad.rx.receiveShared(body('6').replace(/"signature":"[0-9a-f]+"/, `"signature":"${'0'.repeat(40)}"`))).status).toBe(401);
     expect(bad.published).toHaveLength(0);
     expect(bad.claimed).toHaveLength(0);
   });

@@ -149,6 +149,23 @@ describe('CallbacksPart', () => {
     expect((await fetch(`${url}/-/reload`, { method: 'POST' })).status).toBe(404);
   });
 
+  it("ZEGO's default JSON body is applied whatever Content-Type it comes with (the header is undocumented): 200, never 400", async () => {
+    const h = harness(config(['a', 'b', 'c'], {}));
+    await h.part.start();
+    const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
+    const json = (id: string): string =>
+      JSON.stringify({ ...Object.fromEntries(new URLSearchParams(streamCreate(id))), stream_seq: 1, hls_url: ['https://cdn.example/x.m3u8'] });
+    for (const [id, type] of [
+      ['a', 'application/x-www-form-urlencoded'],
+      ['b', 'text/plain'],
+      ['c', 'application/json'],
+    ] as const) {
+      const r = await fetch(`${url}/zego/callback`, { method: 'POST', headers: { 'content-type': type }, body: json(id) });
+      expect(r.status, type).toBe(200);
+      expect(h.store.get(id)?.active, type).toBe(true);
+    }
+  });
+
   it('callbacks.trusted_proxies: behind a trusted proxy each forwarded client has its own share of the body budget; a reload that drops the list charges the proxy again', async () => {
     const h = harness(config(['listed'], { trustedProxies: ['127.0.0.1'] }));
     await h.part.start();

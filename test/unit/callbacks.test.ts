@@ -60,8 +60,7 @@ function setup(ids = ['s1']): {
     logger: silent,
     now: c.now,
   });
-  const post = (f: Record<string, string>, json = false): Receipt =>
-    json ? rx.receive('application/json', JSON.stringify(f)) : rx.receive('application/x-www-form-urlencoded', new URLSearchParams(f).toString());
+  const post = (f: Record<string, string>, json = false): Receipt => (json ? rx.receive(JSON.stringify(f)) : rx.receive(new URLSearchParams(f).toString()));
   return { store, rx, c, counts, post };
 }
 
@@ -240,12 +239,12 @@ describe('ZEGO conformance: callback format, room sessions, no history permissio
     const { rx, store, c } = setup();
     // ZEGO's default is POST/JSON and its Content-Type is undocumented: this one says form.
     const json = JSON.stringify({ ...signed(create('s1', 1, T0 - 1000), c.now()), stream_seq: 1, hls_url: ['https://cdn.example/a.m3u8'] });
-    expect(rx.receive('application/x-www-form-urlencoded', json)).toMatchObject({ status: 200, result: 'accepted' });
+    expect(rx.receive(json)).toMatchObject({ status: 200, result: 'accepted' });
     expect(store.get('s1')).toMatchObject({ active: true, source: 'callback' });
     c.advance(1000);
     const form = new URLSearchParams(signed(close('s1', 2, T0 - 1000, T0 + 500, 0), c.now())).toString();
-    expect(rx.receive('application/json', form)).toMatchObject({ status: 200, result: 'accepted' });
-    expect(rx.receive(undefined, JSON.stringify(signed(create('s1', 3, T0 + 600), c.now())))).toMatchObject({ status: 200, result: 'accepted' });
+    expect(rx.receive(form)).toMatchObject({ status: 200, result: 'accepted' });
+    expect(rx.receive(JSON.stringify(signed(create('s1', 3, T0 + 600), c.now())))).toMatchObject({ status: 200, result: 'accepted' });
     expect(store.get('s1')).toMatchObject({ active: true });
   });
 
@@ -320,7 +319,7 @@ describe('ZEGO conformance: callback format, room sessions, no history permissio
       logger: silent,
       now: c.now,
     });
-    expect(rx.receive('application/json', JSON.stringify(signed(close('s1', 2, T0 - 60_000, T0 + 900, 0), c.now()))).result).toBe('accepted');
+    expect(rx.receive(JSON.stringify(signed(close('s1', 2, T0 - 60_000, T0 + 900, 0), c.now()))).result).toBe('accepted');
     const changesBefore = lines.length;
     const closed = { ...store.get('s1')! };
     for (let i = 0; i < 10; i++) {
