@@ -306,10 +306,18 @@ export class ZegoApi {
     }
     if (roomRuleBroken === true) return this.#fail(CODES.ROOM_QPS);
 
-    if (action !== 'DescribeRTCStreamState' && action !== 'DescribeSimpleStreamList' && action !== 'DescribeUserNum') {
-      return this.#fail(CODES.BAD_REQUEST, 'Invalid Action');
-    }
-    if (q.get('SignatureVersion') !== '2.0') return this.#fail(CODES.BAD_REQUEST, 'Invalid SignatureVersion');
+    // The gateway's own checks, every Action alike (return-codes.mdx, 1000000xx).
+    if (action === null || action === '') return this.#fail(CODES.ACTION_EMPTY);
+    if (action !== 'DescribeRTCStreamState' && action !== 'DescribeSimpleStreamList' && action !== 'DescribeUserNum')
+      return this.#fail(CODES.ACTION_UNSUPPORTED);
+    const version = q.get('SignatureVersion');
+    if (version === null || version === '') return this.#fail(CODES.VERSION_EMPTY);
+    if (version !== '2.0') return this.#fail(CODES.VERSION_UNSUPPORTED);
+    const tsGiven = q.get('Timestamp');
+    if (tsGiven === null || tsGiven === '') return this.#fail(CODES.TIMESTAMP_EMPTY);
+    if (!DECIMAL_RE.test(tsGiven) || tsGiven.length > 12) return this.#fail(CODES.TIMESTAMP_FORMAT);
+    if ((q.get('SignatureNonce') ?? '') === '') return this.#fail(CODES.NONCE_EMPTY);
+    if ((q.get('Signature') ?? '') === '') return this.#fail(CODES.SIGNATURE_EMPTY);
 
     if (app === null) return this.#fail(badAppId === true ? CODES.APP_ID_FORMAT : CODES.UNKNOWN_APP);
     const { cfg } = app;
@@ -323,11 +331,8 @@ export class ZegoApi {
 
     // The room APIs' own table has no timestamp or signature codes: they answer the gateway's.
     const room = action !== 'DescribeRTCStreamState';
-    const tsRaw = q.get('Timestamp');
-    const timestampError = room ? CODES.SIGNATURE_EXPIRED : CODES.TIMESTAMP;
-    if (tsRaw === null || !DECIMAL_RE.test(tsRaw) || tsRaw.length > 12) return this.#fail(timestampError);
-    const ts = Number(tsRaw);
-    if (Math.abs(ts - this.wallMs() / 1000) > TIMESTAMP_SKEW_S) return this.#fail(timestampError);
+    const ts = Number(tsGiven);
+    if (Math.abs(ts - this.wallMs() / 1000) > TIMESTAMP_SKEW_S) return this.#fail(room ? CODES.SIGNATURE_EXPIRED : CODES.TIMESTAMP);
 
     const expected = signature(cfg.appId, nonce, cfg.secret, ts);
     if (!constantTimeEqual(q.get('Signature') ?? '', expected)) return this.#fail(room ? CODES.SIGNATURE_ERROR : CODES.AUTH);

@@ -4,12 +4,6 @@
  */
 export const CODES = {
   OK: 0,
-  /**
-   * Unknown Action or SignatureVersion, or a bad parameter of a room API. The docs name no code for
-   * these; 3004 is the simulator's choice (an unused slot next to the documented 3000–3003
-   * "app/request" codes).
-   */
-  BAD_REQUEST: 3004,
   TIMESTAMP: 3002,
   /** DescribeRTCStreamState over its AppID limit. */
   RATE: 30002,
@@ -46,6 +40,18 @@ export const CODES = {
   SIGNATURE_ERROR: 100000005,
   /** Gateway: AppId is not a uint32 in canonical decimal. */
   APP_ID_FORMAT: 100000001,
+  /** Gateway: Timestamp empty / not a number. */
+  TIMESTAMP_EMPTY: 100000002,
+  TIMESTAMP_FORMAT: 100000003,
+  /** Gateway: Action empty / not one this gateway serves. */
+  ACTION_EMPTY: 100000006,
+  ACTION_UNSUPPORTED: 100000007,
+  /** Gateway: SignatureNonce / Signature empty. */
+  NONCE_EMPTY: 100000008,
+  SIGNATURE_EMPTY: 100000009,
+  /** Gateway: SignatureVersion empty / not 2.0. */
+  VERSION_EMPTY: 100000013,
+  VERSION_UNSUPPORTED: 100000014,
   /** Gateway: failed to get the ServerSecret, i.e. an AppId nobody knows. */
   UNKNOWN_APP: 100000010,
   /** Gateway: the service (this Action) is not enabled for the app. */
@@ -71,6 +77,14 @@ export const MESSAGES: Readonly<Record<number, string>> = {
   [CODES.SIGNATURE_EXPIRED]: 'signature expired',
   [CODES.SIGNATURE_ERROR]: 'signature error',
   [CODES.APP_ID_FORMAT]: 'AppId format error',
+  [CODES.TIMESTAMP_EMPTY]: 'Timestamp empty',
+  [CODES.TIMESTAMP_FORMAT]: 'Timestamp format error',
+  [CODES.ACTION_EMPTY]: 'Action empty',
+  [CODES.ACTION_UNSUPPORTED]: 'Action not supported',
+  [CODES.NONCE_EMPTY]: 'SignatureNonce empty',
+  [CODES.SIGNATURE_EMPTY]: 'Signature empty',
+  [CODES.VERSION_EMPTY]: 'SignatureVersion empty',
+  [CODES.VERSION_UNSUPPORTED]: 'SignatureVersion not supported',
   [CODES.UNKNOWN_APP]: 'failed to get the ServerSecret',
   [CODES.SERVICE_NOT_ENABLED]: 'service not enabled',
 };

@@ -68,7 +68,8 @@ describe('signing', () => {
     expect((await req({ secret: 'not-the-secret' })).body.Code).toBe(40005);
     const good = (await import('../../src/zego/sign.js')).signature(APP, '0123456789abcdef', SECRET, Math.floor(clock.wall / 1000));
     expect((await req({ signature: good.toUpperCase() })).body.Code).toBe(40005);
-    expect((await req({ omit: ['Signature'] })).body.Code).toBe(40005);
+    // An empty Signature is the gateway's own "Signature empty" (return-codes.mdx).
+    expect((await req({ omit: ['Signature'] })).body.Code).toBe(100000009);
   });
 
   it('setAppSecret rotates the secret: the old one gets 40005, the new one signs; bad input throws', async () => {
@@ -81,13 +82,14 @@ describe('signing', () => {
     expect((await req({ secret: 'rotated-secret' })).body.Code).toBe(0);
   });
 
-  it('rejects a nonce that is not exactly 16 hex characters with 40005', async () => {
+  it('rejects a nonce that is not exactly 16 hex characters with 40005 (an empty one: the gateway\'s 100000008)', async () => {
     await start();
-    for (const nonce of ['0123456789abcde', '0123456789abcdef0', '0123456789abcdeg', '']) {
+    for (const nonce of ['0123456789abcde', '0123456789abcdef0', '0123456789abcdeg']) {
       const r = await req({ nonce });
       expect(r.body.Code, nonce).toBe(40005);
       expect(r.body.Data).toEqual({});
     }
+    expect((await req({ nonce: '' })).body.Code).toBe(100000008);
   });
 
   it('allows 599 s of skew, rejects 601 s with 3002, both directions', async () => {
@@ -98,7 +100,8 @@ describe('signing', () => {
     const late = await req({ timestamp: now - 601 });
     expect(late.body).toMatchObject({ Code: 3002, Message: 'Timestamp error', Data: {} });
     expect((await req({ timestamp: now + 601 })).body.Code).toBe(3002);
-    expect((await req({ timestamp: '1.5e9' })).body.Code).toBe(3002);
+    // Not a decimal number at all: the gateway's "Timestamp format error".
+    expect((await req({ timestamp: '1.5e9' })).body.Code).toBe(100000003);
   });
 
   it('judges Timestamp by the simulator clock (clockOffsetMs) and reports it in Date', async () => {
@@ -110,11 +113,17 @@ describe('signing', () => {
     expect((await req({ timestamp: Math.floor((clock.wall + 700_000) / 1000) })).body.Code).toBe(0);
   });
 
-  it('rejects an unknown Action or SignatureVersion (simulator code 3004), a room call without its RoomId (2), an unknown AppId (100000010) and a malformed one (100000001)', async () => {
+  it("answers the gateway's codes for the common parameters (Action 100000006/7, SignatureVersion 100000013/14, Timestamp 100000002/3, nonce and signature 100000008/9), a room call without its RoomId 2, an unknown AppId 100000010 and a malformed one 100000001", async () => {
     await start();
-    expect((await req({ action: 'DescribeNothing' })).body.Code).toBe(3004);
+    expect((await req({ action: 'DescribeNothing' })).body.Code).toBe(100000007);
+    expect((await req({ action: '' })).body.Code).toBe(100000006);
     expect((await req({ action: 'DescribeSimpleStreamList' })).body).toMatchObject({ Code: 2, Message: 'bad parameter: RoomId' });
-    expect((await req({ version: '1.0' })).body.Code).toBe(3004);
+    expect((await req({ version: '1.0' })).body.Code).toBe(100000014);
+    expect((await req({ omit: ['SignatureVersion'] })).body.Code).toBe(100000013);
+    expect((await req({ omit: ['Timestamp'] })).body.Code).toBe(100000002);
+    expect((await req({ timestamp: 'soon' })).body.Code).toBe(100000003);
+    expect((await req({ omit: ['SignatureNonce'] })).body.Code).toBe(100000008);
+    expect((await req({ omit: ['Signature'] })).body.Code).toBe(100000009);
     expect((await req({ appId: 999 })).body).toMatchObject({ Code: 100000010, Data: {} });
     const base = sim?.url ?? '';
     expect(
