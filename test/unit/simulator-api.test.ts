@@ -82,7 +82,7 @@ describe('signing', () => {
     expect((await req({ secret: 'rotated-secret' })).body.Code).toBe(0);
   });
 
-  it('rejects a nonce that is not exactly 16 hex characters with 40005 (an empty one: the gateway\'s 100000008)', async () => {
+  it("rejects a nonce that is not exactly 16 hex characters with 40005 (an empty one: the gateway's 100000008)", async () => {
     await start();
     for (const nonce of ['0123456789abcde', '0123456789abcdef0', '0123456789abcdeg']) {
       const r = await req({ nonce });
