@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type Config } from './config/types.js';
+import { ACTION_ROWS, type ActionRow } from './api/actions.js';
+import { ApiService, type ApiBudgetStatus } from './api/service.js';
+import type { Config } from './config/types.js';
 import { landingRows, renderLanding } from './http/landing.js';
 import type { WebSecurity } from './http/web-security.js';
 import type { Format } from './metrics/exposition.js';
 import { ScrapeRenderer } from './metrics/scrape.js';
-import { SelfMetrics, type ApiCallResult, type BuildInfo, type ExporterStatus } from './metrics/self.js';
+import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
 import { StreamFamilies } from './metrics/block-cache.js';
 import { SourceInfoFamily } from './metrics/source-info.js';
 import { Parts, type PartsContext } from './parts/index.js';
@@ -17,7 +19,14 @@ import { ApiHealth } from './state/api-health.js';
 import { StateStore, type WatchedStream } from './state/store.js';
 import { outcomeLabel, type ProbeResult } from './zego/outcome.js';
 import { CurrentClient } from './zego/current-client.js';
-import type { ApiAction } from './zego/protocol.js';
+
+const STREAM_STATE = 'DescribeRTCStreamState';
+
+/** An API's budget on the landing page, from the one status shape. */
+function budgetLine(b: ApiBudgetStatus): string {
+  const refresh = b.achievableRefreshSec > 0 ? `; slowest refresh ${Math.round(b.achievableRefreshSec * 10) / 10} s` : '';
+  return `${b.api}: budget ${b.rateLimit} calls/s (configured ${b.rateLimitConfigured}), ${b.slotsHeld} slots held, ${b.queueLength} waiting${refresh}.`;
+}
 
 export interface ExporterOptions {
   config: Config;
@@ -30,6 +39,8 @@ export interface ExporterOptions {
   reloadStatus?: ReloadStatus;
   /** The optional features; parts/index.ts's PARTS unless a test brings its own. */
   parts?: readonly PartFactory[];
+  /** Actions beside the product's table (api/actions.ts): a test's made-up Action for its own part. */
+  actions?: readonly ActionRow<never>[];
   /** --web.config.file, for the listeners parts open (the callback listener). */
   web?: WebSecurity;
 }
@@ -48,6 +59,7 @@ export class Exporter {
   readonly #store: StateStore;
   readonly #health: ApiHealth;
   readonly #configErrors: ApiConfigErrors;
+  readonly #api: ApiService;
   readonly #parts: Parts;
   /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
   readonly route: Parts['route'] = (req, res) => this.#parts.route(req, res);
@@ -71,25 +83,36 @@ export class Exporter {
     this.#store = new StateStore({ logger: this.#log, now: this.#now });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
     this.#configErrors = new ApiConfigErrors({ logger: this.#log, now: this.#now, appId: () => this.#config.zego.appId });
-    // Called back only after construction, when every field below is set.
+    // Called back only after construction, when every field below is set. A budget is built on
+    // its Action's first api(): DescribeRTCStreamState's after the parts, so the fleet's gate is there.
+    this.#api = new ApiService({
+      zego: opts.config.zego,
+      transport: this.#client,
+      now: this.#now,
+      ...(opts.actions ? { actions: [...ACTION_ROWS, ...opts.actions] } : {}),
+      gate: (action) => (action === STREAM_STATE ? this.#parts.gate : undefined),
+      // The fleet part caps rate_limit while Redis is away (its fallback).
+      rate: (action, configured) => (action === STREAM_STATE ? this.#parts.rateLimit(configured) : configured),
+      record: (action, result) => {
+        this.#metrics.observe(result, action);
+        this.#configErrors.note(action, result);
+      },
+    });
     const ctx: PartsContext = {
-      ...{ logger: this.#log, now: this.#now, store: this.#store, roomApi: this.#client, web: opts.web },
+      ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web },
+      api: this.#api.api.bind(this.#api),
       recordCallback: (event, result) => this.#metrics.observeCallback(event, result),
-      recordApiCall: (api, result) => this.#recordApiCall(api, result),
       lastSequence: () => this.#client.lastSequence,
       watchStart: (w) => this.#watchStart(w),
       watchStop: (id) => this.#watchStop(id),
       watchedChanged: () => this.#setStreams(),
-      rateChanged: () => this.#probing.setRateLimit(this.#rateLimit()),
+      rateChanged: () => this.#api.rateChanged(),
     };
     this.#parts = new Parts(opts.config, ctx, opts.parts);
     this.#probing = new StreamProbing({
-      rateLimit: this.#rateLimit(),
-      hardLimit: opts.config.zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT,
+      api: this.#api.api(STREAM_STATE),
       now: this.#now,
-      probe: (id, signal, sequence) => this.#client.describeStreamState(id, signal, sequence),
       onResult: (id, result, shared) => this.#onResult(id, result, shared),
-      gate: this.#parts.gate,
       share: this.#parts.share,
     });
     this.#metrics = new SelfMetrics({ status: () => this.status(), build: this.#build, gauges: this.#parts.gauges });
@@ -120,11 +143,11 @@ export class Exporter {
 
   /** A validated new config, applied without dropping state, in-flight calls or budget slots. */
   applyConfig(config: Config): void {
-    const rateChanged = config.zego.rateLimit !== this.#config.zego.rateLimit;
     this.#client.applyConfig(config.zego);
     this.#config = config;
     this.#parts.applyConfig(config);
-    if (rateChanged) this.#probing.setRateLimit(this.#rateLimit());
+    // After the parts: a fleet's gates hold the new rates by now.
+    this.#api.applyConfig(config.zego);
     this.#setStreams();
     if (this.#started) this.#scrape.prerender(this.#log, this.#probing.size);
   }
@@ -136,13 +159,12 @@ export class Exporter {
 
   status(): ExporterStatus {
     return {
-      ...this.#probing.status(),
-      rateLimitConfigured: this.#config.zego.rateLimit,
+      apis: this.#api.status(),
+      streamsWatched: this.#probing.size,
       clockOffsetSec: this.#client.clockOffsetMs / 1000,
       reloadSuccessful: this.#reload.successful,
       reloadSuccessTimestampSec: this.#reload.successAtSec,
       callbackDisagreements: this.#store.disagreementsTotal,
-      apiBudgets: this.#parts.apiBudgets(),
       configErrors: this.#configErrors.all(),
     };
   }
@@ -157,44 +179,35 @@ export class Exporter {
   }
 
   landingPage(): string {
-    const { rateLimit, achievableRefreshSec } = this.status();
+    const [probes, ...others] = this.#api.status();
     const { endpoint, appId, isTest } = this.#config.zego;
-    const view = { version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, rateLimit, achievableRefreshSec };
+    const budget = { rateLimit: probes?.rateLimit ?? 0, achievableRefreshSec: probes?.achievableRefreshSec ?? 0 };
+    const view = { version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, ...budget };
     return renderLanding({
       ...view,
       rows: landingRows(this.#store.snapshot(), this.#now()),
       totalStreams: this.#store.size,
-      notes: [...this.#configErrors.landing(), ...this.#parts.landing()],
+      // DescribeRTCStreamState's budget is the page's header; every other API in use gets a line.
+      notes: [...this.#configErrors.landing(), ...others.map(budgetLine), ...this.#parts.landing()],
       tables: this.#parts.landingTables(),
     });
   }
 
-  /** Probing first, then the parts in reverse order (the fleet's gate outlives the calls in flight), then the client. */
+  /** Probing first, then every API budget, then the parts in reverse order (the fleet's gate outlives the calls in flight), then the client. */
   async stop(graceMs = 2000): Promise<void> {
     this.#stopping = true;
-    await this.#probing.stop(graceMs);
+    this.#probing.stop();
+    await this.#api.stop(graceMs);
     await this.#parts.stop(graceMs);
     await this.#client.close();
-  }
-
-  /** The configured rate_limit, as the parts cap it (fleet mode without Redis: the fallback). */
-  #rateLimit(): number {
-    return this.#parts.rateLimit(this.#config.zego.rateLimit);
   }
 
   #onResult(id: string, result: ProbeResult, shared: boolean): void {
     // Another replica's call (shared): its answer time is the probe time, and it is not our API traffic.
     if (shared) return this.#store.applyProbe(id, result, result.sentAtMs + result.durationMs);
-    this.#recordApiCall('DescribeRTCStreamState', result);
     this.#health.note(id, result);
     this.#store.applyProbe(id, result);
     this.#log.debug({ stream_id: id, code: result.code, outcome: outcomeLabel(result.outcome), duration_ms: Math.round(result.durationMs) }, 'probe');
-  }
-
-  /** Every call this process made to any API, whatever became of its answer. */
-  #recordApiCall(api: ApiAction, result: ApiCallResult): void {
-    this.#metrics.observe(result, api);
-    this.#configErrors.note(api, result);
   }
 
   /** The configured streams, then what the parts add (discovered streams), each id once: O(streams), for a reload. */

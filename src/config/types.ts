@@ -28,11 +28,6 @@ export interface RoomConfig {
 
 /** ZEGO allows one DescribeSimpleStreamList call per room per 10 s. */
 export const ROOM_MIN_INTERVAL_MS = 10_000;
-/** DescribeSimpleStreamList's ceiling per AppID (all rooms together). */
-export const API_STREAM_LIST_LIMIT = 50;
-/** DescribeUserNum's ceilings per AppID (1 to 10 rooms a call). */
-export const API_USER_NUM_LIMIT = 10;
-export const API_USER_NUM_LIMIT_TEST = 1;
 
 /** Many exporters on one AppID share its budget (and optionally their results) through Redis. */
 export interface FleetConfig {
@@ -53,11 +48,11 @@ export interface ZegoConfig {
   /** Base URL, e.g. https://rtc-api.zego.im (no trailing slash). */
   endpoint: string;
   isTest: boolean;
-  /** Probes per second this exporter may spend (≤ 40, ≤ 10 when isTest). */
+  /** Probes per second this exporter may spend (at most DescribeRTCStreamState's limit: api/actions.ts). */
   rateLimit: number;
-  /** DescribeSimpleStreamList calls per second (≤ 50), a budget of its own. */
+  /** DescribeSimpleStreamList calls per second, a budget of its own (at most its limit). */
   streamListRateLimit: number;
-  /** DescribeUserNum calls per second (≤ 10, ≤ 1 when isTest), a budget of its own. */
+  /** DescribeUserNum calls per second, a budget of its own (at most its limit). */
   userNumRateLimit: number;
   timeoutMs: number;
 }
@@ -76,10 +71,6 @@ export interface StreamConfig {
   /** Extra labels for this stream's series (validated Prometheus label names). */
   labels: Record<string, string>;
 }
-
-/** The API's hard ceilings per AppID (DescribeRTCStreamState). */
-export const API_RATE_LIMIT = 40;
-export const API_RATE_LIMIT_TEST = 10;
 
 /** ZEGO stream_create / stream_close callbacks. Absent (off) when no secret is configured. */
 export interface CallbacksConfig {

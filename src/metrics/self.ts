@@ -1,54 +1,30 @@
 import { connectionsShed, SHED_REASONS } from '../http/connection-cap.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
+import type { CallResult } from '../api/actions.js';
+import type { ApiBudgetStatus } from '../api/service.js';
 import { outcomeLabel, type ProbeResult, type RoomStreamsResult, type UserCountResult } from '../zego/outcome.js';
 import type { ApiAction } from '../zego/protocol.js';
 import { familyHeader, formatLabels, formatValue, sampleName, type Format, type MetricType } from './exposition.js';
 
 /** Read at scrape time from the running parts; never computed on the probe path. */
 export interface ExporterStatus {
-  rateLimit: number;
-  rateLimitConfigured: number;
-  queueLength: number;
-  achievableRefreshSec: number;
-  /** What the budget yields at the measured latency L: rate_limit / (1 + L) (see Budget.achievableRate). */
-  achievableProbesPerSec: number;
-  demandPerSec: number;
+  /** Every API's budget (the API service's status), DescribeRTCStreamState's first: their series carry `api="<Action>"`. */
+  apis: readonly ApiBudgetStatus[];
   streamsWatched: number;
-  slotsHeld: number;
   clockOffsetSec: number;
   reloadSuccessful: boolean;
   reloadSuccessTimestampSec: number;
   /** Probes that contradicted a callback's state, since start. */
   callbackDisagreements: number;
-  /**
-   * The budgets of the other APIs (the fields above are DescribeRTCStreamState's), read at
-   * scrape time from the parts that own them: their series carry `api="<Action>"`.
-   */
-  apiBudgets?: readonly ApiBudgetStatus[];
   /** Configuration errors per API and code since start: 1 while one lasts, 0 after. */
-  configErrors?: readonly { api: ApiAction; code: string; active: boolean }[];
+  configErrors?: readonly { api: string; code: string; active: boolean }[];
 }
 
-/** One API's budget, as the `api`-labelled budget gauges show it. */
-export interface ApiBudgetStatus {
-  api: ApiAction;
-  /** Calls/s paced at now (configured less back-off). */
-  rateLimit: number;
-  rateLimitConfigured: number;
-  /** Calls past their due time waiting for a slot. */
-  queueLength: number;
-  slotsHeld: number;
-  /** rate_limit / (1 + L) at the measured latency L. */
-  achievableCallsPerSec: number;
-  /** Slowest refresh any subject of this API gets (s); 0 when unknown. */
-  achievableRefreshSec: number;
-  /** Calls/s the configured intervals ask for. */
-  demandPerSec: number;
-}
+export type { ApiBudgetStatus };
 
-/** What any Action's call reports to the self-metrics. */
-export type ApiCallResult = ProbeResult | RoomStreamsResult | UserCountResult;
+/** What any Action's call reports to the self-metrics (the product's three, or a row's own). */
+export type ApiCallResult = ProbeResult | RoomStreamsResult | UserCountResult | CallResult;
 
 const STREAM_STATE: ApiAction = 'DescribeRTCStreamState';
 
@@ -147,8 +123,7 @@ export class SelfMetrics {
         },
       });
     };
-    // Each API has a budget of its own: these carry `api`, DescribeRTCStreamState's from the
-    // fields of the status, the others' from the parts that own them.
+    // Each API has a budget of its own (the API service's): these carry `api`.
     const budgetGauge = (name: string, help: string, read: (b: ApiBudgetStatus) => number): void => {
       new Gauge({
         name,
@@ -157,7 +132,7 @@ export class SelfMetrics {
         registers,
         collect() {
           this.reset();
-          for (const b of apiBudgets(status())) this.set({ api: b.api }, read(b));
+          for (const b of status().apis) this.set({ api: b.api }, read(b));
         },
       });
     };
@@ -223,7 +198,7 @@ export class SelfMetrics {
   }
 
   /** One call of `api` (DescribeRTCStreamState unless named). */
-  observe(result: ApiCallResult, api: ApiAction = STREAM_STATE): void {
+  observe(result: ApiCallResult, api: string = STREAM_STATE): void {
     this.#requests.inc({ api, code: result.code, outcome: outcomeLabel(result.outcome) });
     this.#duration.observe({ api }, result.durationMs / 1000);
   }
@@ -239,21 +214,6 @@ export class SelfMetrics {
     for (const f of families) out += renderFamily(f, format);
     return out;
   }
-}
-
-/** DescribeRTCStreamState's budget first, then the parts' (a part's duplicate of it is ignored). */
-function apiBudgets(s: ExporterStatus): ApiBudgetStatus[] {
-  const own: ApiBudgetStatus = {
-    api: STREAM_STATE,
-    rateLimit: s.rateLimit,
-    rateLimitConfigured: s.rateLimitConfigured,
-    queueLength: s.queueLength,
-    slotsHeld: s.slotsHeld,
-    achievableCallsPerSec: s.achievableProbesPerSec,
-    achievableRefreshSec: s.achievableRefreshSec,
-    demandPerSec: s.demandPerSec,
-  };
-  return [own, ...(s.apiBudgets ?? []).filter((b) => b.api !== STREAM_STATE)];
 }
 
 function renderFamily(f: MetricObjectWithValues<MetricValue<string>>, format: Format): string {

@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import type { LandingTable } from '../http/landing.js';
 import { fleetPart } from '../fleet/part.js';
 import type { Format } from '../metrics/exposition.js';
-import type { ApiBudgetStatus, ExtraGauge } from '../metrics/self.js';
+import type { ExtraGauge } from '../metrics/self.js';
 import { roomsPart } from '../rooms/part.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
@@ -118,11 +118,6 @@ export class Parts {
     let out = '';
     for (const p of this.list) out += p.metrics?.(format) ?? '';
     return out;
-  }
-
-  /** The other APIs' budgets, for the `api`-labelled budget gauges. */
-  apiBudgets(): ApiBudgetStatus[] {
-    return this.list.flatMap((p) => p.apiBudgets?.() ?? []);
   }
 
   landing(): string[] {

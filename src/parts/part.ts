@@ -5,9 +5,8 @@ import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/label
 import type { LandingTable } from '../http/landing.js';
 import type { WebSecurity } from '../http/web-security.js';
 import type { Format } from '../metrics/exposition.js';
-import type { ApiBudgetStatus, ApiCallResult, ExtraGauge } from '../metrics/self.js';
-import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
-import type { ApiAction } from '../zego/protocol.js';
+import type { ExtraGauge } from '../metrics/self.js';
+import type { ApiService } from '../api/service.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { StateStore, WatchedStream } from '../state/store.js';
@@ -53,8 +52,6 @@ export interface Part {
   readonly gauges?: readonly PartGauge[];
   /** Files besides the config file that its settings come from (secret files): a change on disk reloads. */
   files?(): readonly string[];
-  /** Budgets of other APIs this part spends (rooms), read at scrape time for the `api`-labelled gauges. */
-  apiBudgets?(): readonly ApiBudgetStatus[];
   /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
   landing?(): string | null;
   /** A table for the landing page (plain-text cells, escaped and cut there; at most LANDING_ROWS rows), or null for none. */
@@ -83,22 +80,18 @@ export interface PartContext {
   watchRemoved(id: string): void;
   /** The part's `watched()` changed wholesale: the Exporter re-reads every part's list (O(streams); for single changes use watchAdded/watchRemoved). */
   watchedChanged(): void;
-  /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
+  /** The part's `rateLimit()` (or a fleet's mode) changed: the API service re-paces every budget. */
   rateChanged(): void;
   /** The last Sequence this process sent to the API (0 before the first); a fleet's Sequence must stay above it. */
   lastSequence?(): number;
   /** --web.config.file (TLS, basic auth, headers) for listeners a part opens; absent: plain HTTP. */
   web?: WebSecurity | undefined;
-  /** The room APIs of the running config's client (swapped on reload like the probe client). */
-  roomApi: RoomApi;
-  /** Counts a call of a room API in zego_exporter_api_requests_total{api=…} and its duration. */
-  recordApiCall(api: ApiAction, result: ApiCallResult): void;
-}
-
-/** DescribeSimpleStreamList and DescribeUserNum, signed and bounded (see zego/client.ts). */
-export interface RoomApi {
-  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult>;
-  describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult>;
+  /**
+   * The caller of one ZEGO Action (a row of api/actions.ts): its budget's slots, each call sent
+   * through the running config's client, counted in the `api`-labelled self-metrics and fed back
+   * to the budget. The same caller for every ask; its budget is in the exporter's status.
+   */
+  api: ApiService['api'];
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */

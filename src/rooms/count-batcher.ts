@@ -1,18 +1,15 @@
-import type { Budget } from '../scheduler/budget.js';
+import type { ApiCaller } from '../api/service.js';
 import type { UserCountResult } from '../zego/outcome.js';
 import { MAX_ROOMS_PER_USER_NUM } from '../zego/protocol.js';
-import { feedback } from '../scheduler/feedback.js';
 import type { ScheduledRoom } from './list-scheduler.js';
 
 /** A due room waits at most this long for others to fill its batch (less for short intervals). */
 const MAX_FILL_WAIT_MS = 2000;
 
 export interface CountBatcherOptions {
-  budget: Budget;
-  count: (roomIds: readonly string[], signal: AbortSignal) => Promise<UserCountResult>;
+  /** DescribeUserNum's caller: its budget, one call per slot (recorded and fed back there). */
+  api: ApiCaller<readonly string[], UserCountResult>;
   onResult: (result: UserCountResult) => void;
-  /** Every call this process made (for the self-metrics), before onResult. */
-  sent?: (result: UserCountResult) => void;
   now?: () => number;
 }
 
@@ -127,7 +124,7 @@ export class CountBatcher {
 
   #submit(): void {
     let batch: Entry[] = [];
-    const run = async (signal: AbortSignal): Promise<UserCountResult | undefined> => {
+    const run = async (send: (roomIds: readonly string[]) => Promise<UserCountResult>): Promise<UserCountResult | undefined> => {
       this.#queuedCalls--;
       batch = this.#take();
       if (batch.length === 0) return undefined;
@@ -135,23 +132,16 @@ export class CountBatcher {
       this.roomsCarried += batch.length;
       const at = this.#now();
       for (const e of batch) e.lastSentAtMs = at;
-      return this.#opts.count(
-        batch.map((e) => e.id),
-        signal,
-      );
+      return send(batch.map((e) => e.id));
     };
     const done = (result: UserCountResult | undefined): void => {
-      if (result !== undefined) {
-        this.#opts.sent?.(result);
-        feedback(this.#opts.budget, result.outcome);
-        this.#opts.onResult(result);
-      }
+      if (result !== undefined) this.#opts.onResult(result);
       for (const e of batch) {
         e.busy = false;
         if (!e.removed && this.#running) this.#scheduleNext(e);
       }
     };
-    this.#opts.budget.run(run).then(done, () => done(undefined));
+    this.#opts.api.run(run).then(done, () => done(undefined));
   }
 
   /** Up to ten due rooms, oldest first, skipping removed ones. */

@@ -1,6 +1,5 @@
-import type { Budget } from '../scheduler/budget.js';
+import type { ApiCaller } from '../api/service.js';
 import type { RoomStreamsResult } from '../zego/outcome.js';
-import { feedback } from '../scheduler/feedback.js';
 
 /** ZEGO answers one DescribeSimpleStreamList per room per 10 s. */
 export const ROOM_HOLD_MS = 10_000;
@@ -24,11 +23,9 @@ export interface RoomLock {
 }
 
 export interface ListSchedulerOptions {
-  budget: Budget;
-  list: (roomId: string, signal: AbortSignal) => Promise<RoomStreamsResult>;
+  /** DescribeSimpleStreamList's caller: its budget, one call per slot (recorded and fed back there). */
+  api: ApiCaller<string, RoomStreamsResult>;
   onResult: (result: RoomStreamsResult) => void;
-  /** Every call this process made (for the self-metrics), before onResult. */
-  sent?: (result: RoomStreamsResult) => void;
   /** Fleet mode: the per-room rule shared through Redis. */
   lock?: RoomLock;
   now?: () => number;
@@ -47,7 +44,7 @@ interface Entry {
 }
 
 /**
- * Refreshes every room's stream list through the list budget, each room at most once per interval
+ * Refreshes every room's stream list through DescribeSimpleStreamList's budget, each room at most once per interval
  * and never within 10 s of the end of its previous response (the per-room rule, held by
  * construction: a room is in at most one phase, and becomes due only after its hold). Due rooms
  * wait in one FIFO, in the order they fell due (earliest deadline first), so when the budget is
@@ -67,7 +64,7 @@ export class ListScheduler {
   constructor(opts: ListSchedulerOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    opts.budget.onStart(() => this.#pump());
+    opts.api.onStart(() => this.#pump());
   }
 
   /** Kept rooms keep their schedule (and their hold); removed ones stop at once; added ones are due now. */
@@ -125,7 +122,7 @@ export class ListScheduler {
 
   /** Rooms past their due time waiting for a slot. */
   get queueLength(): number {
-    return this.#due.length + this.#opts.budget.queued;
+    return this.#due.length + this.#opts.api.queued;
   }
 
   /** The earliest moment the room may be called again (response end + 10 s), for tests and status. */
@@ -142,7 +139,7 @@ export class ListScheduler {
   }
 
   #pump(): void {
-    while (this.#running && this.#opts.budget.queued + this.#locking < LOOKAHEAD) {
+    while (this.#running && this.#opts.api.queued + this.#locking < LOOKAHEAD) {
       const e = this.#due.shift();
       if (!e) return;
       if (!e.removed) this.#submit(e);
@@ -187,7 +184,7 @@ export class ListScheduler {
     e.dequeue = dequeue;
     const lock = locked ? this.#opts.lock : undefined;
     let sent = false;
-    const run = async (signal: AbortSignal): Promise<RoomStreamsResult | undefined> => {
+    const run = async (send: (roomId: string) => Promise<RoomStreamsResult>): Promise<RoomStreamsResult | undefined> => {
       e.dequeue = undefined;
       e.phase = 'running';
       // Never true (a room is due only after its hold); kept as the rule's last guard.
@@ -195,21 +192,17 @@ export class ListScheduler {
       sent = true;
       e.lastSentAtMs = this.#now();
       try {
-        return await this.#opts.list(e.id, signal);
+        return await send(e.id);
       } finally {
         // The response has ended (or the call failed): the room stays held 10 s from now.
         e.heldUntilMs = this.#now() + ROOM_HOLD_MS;
       }
     };
-    this.#opts.budget
+    this.#opts.api
       .run(run, { signal: dequeue.signal })
       .then((result) => {
         lock?.release(e.id, sent ? ROOM_HOLD_MS : 0);
-        if (result !== undefined) {
-          this.#opts.sent?.(result);
-          feedback(this.#opts.budget, result.outcome);
-          if (!e.removed) this.#opts.onResult(result);
-        }
+        if (result !== undefined && !e.removed) this.#opts.onResult(result);
         if (!e.removed && this.#running) this.#scheduleNext(e);
       })
       .catch(() => {

@@ -1,11 +1,10 @@
+import type { ApiCaller } from '../api/service.js';
 import type { Config, RoomConfig } from '../config/types.js';
-import { API_STREAM_LIST_LIMIT, API_USER_NUM_LIMIT, API_USER_NUM_LIMIT_TEST } from '../config/types.js';
 import { LANDING_ROWS, labelText, type LandingTable } from '../http/landing.js';
 import type { Format } from '../metrics/exposition.js';
-import type { ApiBudgetStatus } from '../metrics/self.js';
 import { roomPlan, roomPlanLines } from './plan.js';
-import type { Part, PartContext, PartGauge, RoomApi } from '../parts/part.js';
-import { Budget, type Gate } from '../scheduler/budget.js';
+import type { Part, PartContext, PartGauge } from '../parts/part.js';
+import type { Gate } from '../scheduler/budget.js';
 import type { WatchedStream } from '../state/store.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
 import { CountBatcher } from './count-batcher.js';
@@ -29,8 +28,7 @@ export interface RoomsFleetLike {
 }
 
 export interface RoomsPartOptions {
-  api: RoomApi;
-  /** Built with the part; told when the fleet's mode changes via `fleetModeChanged()`. */
+  /** Built with the part; `onModeChange` is called when the fleet's mode changes (the budgets' rates follow). */
   fleet?: (onModeChange: () => void) => RoomsFleetLike;
 }
 
@@ -62,8 +60,8 @@ interface Room extends RoomView {
 export class RoomsPart implements Part {
   readonly name = 'rooms';
   readonly gauges: readonly PartGauge[];
-  readonly listBudget: Budget;
-  readonly countBudget: Budget;
+  readonly listApi: ApiCaller<string, RoomStreamsResult>;
+  readonly countApi: ApiCaller<readonly string[], UserCountResult>;
   readonly #ctx: PartContext;
   readonly #lists: ListScheduler;
   readonly #counts: CountBatcher;
@@ -76,38 +74,40 @@ export class RoomsPart implements Part {
   #fullLogged = false;
   readonly #fleet: RoomsFleetLike | undefined;
 
-  constructor(config: Config, ctx: PartContext, opts: RoomsPartOptions) {
+  constructor(config: Config, ctx: PartContext, opts: RoomsPartOptions = {}) {
     this.#ctx = ctx;
     this.#config = config;
-    const z = config.zego;
-    const fleet = opts.fleet?.(() => this.#applyRates());
+    // A mode change re-paces every budget: each at its configured rate, or its fallback share.
+    const fleet = opts.fleet?.(() => ctx.rateChanged());
     this.#fleet = fleet;
-    this.listBudget = new Budget({
-      rateLimit: fleet ? fleet.rate('list', z.streamListRateLimit) : z.streamListRateLimit,
-      hardLimit: API_STREAM_LIST_LIMIT,
-      now: ctx.now,
-      ...(fleet ? { gate: fleet.listGate } : {}),
-    });
-    this.countBudget = new Budget({
-      rateLimit: fleet ? fleet.rate('count', z.userNumRateLimit) : z.userNumRateLimit,
-      hardLimit: z.isTest ? API_USER_NUM_LIMIT_TEST : API_USER_NUM_LIMIT,
-      now: ctx.now,
-      ...(fleet ? { gate: fleet.countGate } : {}),
-    });
+    // Until fleet is the API service's backend, the rooms' fleet hands its gates and fallback rates to the callers.
+    this.listApi = ctx.api('DescribeSimpleStreamList', fleet ? { gate: fleet.listGate, rate: (r) => fleet.rate('list', r) } : {});
+    this.countApi = ctx.api('DescribeUserNum', fleet ? { gate: fleet.countGate, rate: (r) => fleet.rate('count', r) } : {});
     this.#lists = new ListScheduler({
-      budget: this.listBudget,
+      api: this.listApi,
       now: ctx.now,
-      list: (id, signal) => opts.api.describeSimpleStreamList(id, signal),
-      sent: (r) => ctx.recordApiCall('DescribeSimpleStreamList', r),
       onResult: (r) => this.#onList(r),
       ...(fleet ? { lock: fleet.roomLock } : {}),
     });
     this.#counts = new CountBatcher({
-      budget: this.countBudget,
+      api: this.countApi,
       now: ctx.now,
-      count: (ids, signal) => opts.api.describeUserNum(ids, signal),
-      sent: (r) => ctx.recordApiCall('DescribeUserNum', r),
       onResult: (r) => this.#onCount(r),
+    });
+    // The room APIs' budget status: the refresh is the list's (rooms ÷ budget) and the counts' (rooms ÷ 10 ÷ budget).
+    const plan = (rate: number): ReturnType<typeof roomPlan> =>
+      roomPlan(
+        [...this.#rooms.values()].map((r) => r.intervalMs),
+        rate,
+        rate,
+      );
+    this.listApi.describe((rate) => {
+      const { list } = plan(rate);
+      return { queueLength: this.#lists.queueLength, demandPerSec: list.demandPerSec, achievableRefreshSec: list.worstRefreshSec };
+    });
+    this.countApi.describe((rate) => {
+      const { count } = plan(rate);
+      return { queueLength: this.#counts.queueLength, demandPerSec: count.demandPerSec, achievableRefreshSec: count.worstRefreshSec };
     });
     this.#discovery = new RoomDiscovery(config.probe.maxRoomStreams);
     this.gauges = [
@@ -157,28 +157,18 @@ export class RoomsPart implements Part {
     const z = config.zego;
     const changed = z.streamListRateLimit !== this.#config.zego.streamListRateLimit || z.userNumRateLimit !== this.#config.zego.userNumRateLimit;
     this.#config = config;
-    if (changed) {
-      this.#fleet?.setRateLimits(z.streamListRateLimit, z.userNumRateLimit);
-      this.#applyRates();
-    }
+    // The API service re-paces the budgets after every part applied the config.
+    if (changed) this.#fleet?.setRateLimits(z.streamListRateLimit, z.userNumRateLimit);
     this.#configure(config);
     this.#resetSweep(this.#sweepTimer !== null);
   }
 
-  async stop(graceMs: number): Promise<void> {
+  /** After the API service stopped the budgets, so calls still in flight could release the fleet's leases. */
+  async stop(): Promise<void> {
     this.#resetSweep(false);
     this.#lists.stop();
     this.#counts.stop();
-    await Promise.all([this.listBudget.stop(graceMs), this.countBudget.stop(graceMs)]);
     await this.#fleet?.close();
-  }
-
-  /** Each budget at its configured rate, or its fallback share while the fleet's Redis is away. */
-  #applyRates(): void {
-    const z = this.#config.zego;
-    const f = this.#fleet;
-    this.listBudget.setRateLimit(f ? f.rate('list', z.streamListRateLimit) : z.streamListRateLimit);
-    this.countBudget.setRateLimit(f ? f.rate('count', z.userNumRateLimit) : z.userNumRateLimit);
   }
 
   /** Streams found in rooms (not listed), each with its room's labels, probed at the default interval. */
@@ -190,38 +180,6 @@ export class RoomsPart implements Part {
   metrics(format: Format): string {
     const { store } = this.#ctx;
     return renderRooms(this.#rooms.values(), format) + this.#roomInfo.render(store.snapshot(), store.roomsVersion, format);
-  }
-
-  /** Each room API's budget for the `api`-labelled gauges: the refresh is the list's (rooms ÷ budget) and the counts' (rooms ÷ 10 ÷ budget). */
-  apiBudgets(): ApiBudgetStatus[] {
-    const rooms = [...this.#rooms.values()];
-    const plan = roomPlan(
-      rooms.map((r) => r.intervalMs),
-      this.listBudget.effectiveRate,
-      this.countBudget.effectiveRate,
-    );
-    return [
-      {
-        api: 'DescribeSimpleStreamList',
-        rateLimit: this.listBudget.effectiveRate,
-        rateLimitConfigured: this.#config.zego.streamListRateLimit,
-        queueLength: this.#lists.queueLength,
-        slotsHeld: this.listBudget.slotsHeld,
-        achievableCallsPerSec: this.listBudget.achievableRate,
-        achievableRefreshSec: plan.list.worstRefreshSec,
-        demandPerSec: plan.list.demandPerSec,
-      },
-      {
-        api: 'DescribeUserNum',
-        rateLimit: this.countBudget.effectiveRate,
-        rateLimitConfigured: this.#config.zego.userNumRateLimit,
-        queueLength: this.#counts.queueLength,
-        slotsHeld: this.countBudget.slotsHeld,
-        achievableCallsPerSec: this.countBudget.achievableRate,
-        achievableRefreshSec: plan.count.worstRefreshSec,
-        demandPerSec: plan.count.demandPerSec,
-      },
-    ];
   }
 
   landing(): string | null {
@@ -409,8 +367,5 @@ function newRoom(rc: RoomConfig): Room {
 export function roomsPart(config: Config, ctx: PartContext): Part {
   // Fleet mode for the room APIs is set up at start, when rooms are configured (adding it later takes a restart).
   const fleet = config.fleet && (config.rooms?.length ?? 0) > 0 ? config.fleet : undefined;
-  return new RoomsPart(config, ctx, {
-    api: ctx.roomApi,
-    ...(fleet ? { fleet: (onModeChange: () => void) => new RoomsFleet(config, fleet, ctx.logger, onModeChange) } : {}),
-  });
+  return new RoomsPart(config, ctx, fleet ? { fleet: (onModeChange: () => void) => new RoomsFleet(config, fleet, ctx.logger, onModeChange) } : {});
 }

@@ -1,62 +1,47 @@
+import type { ApiCaller } from '../api/service.js';
 import type { WatchedStream } from '../state/store.js';
 import type { ProbeResult } from '../zego/outcome.js';
-import { Budget, type Gate } from './budget.js';
 import { PlanCache, planSummary, type BudgetPlan } from './plan.js';
-import { Scheduler, type SchedulerOptions, type SharedWork } from './scheduler.js';
+import { Scheduler, type SharedWork } from './scheduler.js';
 
 export interface StreamProbingOptions {
-  /** Calls/s to pace at, already capped by the parts (fleet mode without Redis: the fallback). */
-  rateLimit: number;
-  /** The API's own ceiling (40, or 10 in the test environment). */
-  hardLimit: number;
+  /** DescribeRTCStreamState's caller from the API service (its budget: slot rule, pacing, back-off). */
+  api: ApiCaller<string, ProbeResult>;
   now: () => number;
-  probe: SchedulerOptions['probe'];
   onResult: (id: string, result: ProbeResult, shared: boolean) => void;
-  gate?: Gate | undefined;
   share?: SharedWork | undefined;
 }
 
-/** DescribeRTCStreamState's budget as the self-metrics show it (the unlabelled, api="DescribeRTCStreamState" series). */
-export interface ProbingStatus {
-  rateLimit: number;
-  queueLength: number;
-  achievableRefreshSec: number;
-  achievableProbesPerSec: number;
-  demandPerSec: number;
-  streamsWatched: number;
-  slotsHeld: number;
-}
-
 /**
- * DescribeRTCStreamState's pipeline as one object: the budget (slot rule, pacing, back-off), the
- * scheduler that keeps every watched stream refreshed through it, and the budget math over the
- * watched set, redone only when the set or the rate changes.
+ * DescribeRTCStreamState's pipeline as one object: the scheduler that keeps every watched stream
+ * refreshed through the API service's budget, and the budget math over the watched set, redone
+ * only when the set or the rate changes (what the budget's status shows as demand and refresh).
  */
 export class StreamProbing {
-  readonly #budget: Budget;
   readonly #scheduler: Scheduler;
   readonly #plan: PlanCache;
 
   constructor(opts: StreamProbingOptions) {
-    this.#budget = new Budget({ rateLimit: opts.rateLimit, hardLimit: opts.hardLimit, now: opts.now, ...(opts.gate ? { gate: opts.gate } : {}) });
     this.#scheduler = new Scheduler({
-      budget: this.#budget,
+      api: opts.api,
       now: opts.now,
-      probe: opts.probe,
       onResult: opts.onResult,
       ...(opts.share ? { share: opts.share } : {}),
     });
     this.#plan = new PlanCache(() => this.#scheduler.intervalClasses());
+    opts.api.describe((rate) => {
+      const plan = this.#plan.get(rate);
+      return { queueLength: this.#scheduler.queueLength, demandPerSec: plan.demandPerSec, achievableRefreshSec: plan.worstRefreshSec };
+    });
   }
 
   start(): void {
     this.#scheduler.start();
   }
 
-  /** Stops scheduling, then lets calls in flight finish for up to `graceMs`. */
-  async stop(graceMs: number): Promise<void> {
+  /** Stops scheduling; the API service's stop() then lets calls in flight finish. */
+  stop(): void {
     this.#scheduler.stop();
-    await this.#budget.stop(graceMs);
   }
 
   /** The whole watched set (start, reload): kept streams keep their schedule. */
@@ -76,10 +61,6 @@ export class StreamProbing {
     this.#scheduler.remove(id);
   }
 
-  setRateLimit(rate: number): void {
-    this.#budget.setRateLimit(rate);
-  }
-
   get size(): number {
     return this.#scheduler.size;
   }
@@ -91,19 +72,5 @@ export class StreamProbing {
 
   plan(rate: number): BudgetPlan {
     return this.#plan.get(rate);
-  }
-
-  status(): ProbingStatus {
-    const rate = this.#budget.effectiveRate;
-    const plan = this.#plan.get(rate);
-    return {
-      rateLimit: rate,
-      queueLength: this.#scheduler.queueLength,
-      achievableRefreshSec: Number.isFinite(plan.worstRefreshSec) ? plan.worstRefreshSec : 0,
-      achievableProbesPerSec: this.#budget.achievableRate,
-      demandPerSec: plan.demandPerSec,
-      streamsWatched: this.#scheduler.size,
-      slotsHeld: this.#budget.slotsHeld,
-    };
   }
 }

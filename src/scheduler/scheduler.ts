@@ -1,6 +1,5 @@
-import { feedback } from './feedback.js';
+import type { ApiCaller } from '../api/service.js';
 import type { ProbeResult } from '../zego/outcome.js';
-import type { Budget } from './budget.js';
 import { IntervalClasses, planClasses } from './plan.js';
 
 export interface ScheduledStream {
@@ -9,9 +8,8 @@ export interface ScheduledStream {
 }
 
 export interface SchedulerOptions {
-  budget: Budget;
-  /** One API call for one stream. Must not throw (the client turns failures into outcomes). */
-  probe: (id: string, signal: AbortSignal, sequence?: number) => Promise<ProbeResult>;
+  /** DescribeRTCStreamState's caller: its budget, one call per slot (recorded and fed back there). Must not throw. */
+  api: ApiCaller<string, ProbeResult>;
   /** Every result, in completion order; `shared` when another replica made the call. */
   onResult: (id: string, result: ProbeResult, shared: boolean) => void;
   /** Fleet mode with share_results: replicas probe each stream once per interval between them. */
@@ -68,7 +66,7 @@ export class Scheduler {
   constructor(opts: SchedulerOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    opts.budget.onStart(() => this.#pump());
+    opts.api.onStart(() => this.#pump());
   }
 
   /**
@@ -135,7 +133,7 @@ export class Scheduler {
 
   /** Which classes keep their interval: from the class counts, so its cost is the few distinct intervals, not the streams. */
   #replan(): void {
-    this.#protectedUpToMs = planClasses(this.#classes.counts, this.#opts.budget.rateLimit).protectedUpToMs;
+    this.#protectedUpToMs = planClasses(this.#classes.counts, this.#opts.api.rateLimit).protectedUpToMs;
   }
 
   start(): void {
@@ -157,7 +155,7 @@ export class Scheduler {
 
   /** Streams past their due time, waiting for a slot. */
   get queueLength(): number {
-    return this.#dueKey.size + this.#dueRest.size + this.#opts.budget.queued;
+    return this.#dueKey.size + this.#dueRest.size + this.#opts.api.queued;
   }
 
   get size(): number {
@@ -207,7 +205,7 @@ export class Scheduler {
    * (10k streams overloaded would otherwise mean 10k promises, closures and abort controllers).
    */
   #pump(): void {
-    while (this.#running && this.#opts.budget.queued < LOOKAHEAD) {
+    while (this.#running && this.#opts.api.queued < LOOKAHEAD) {
       const entry = this.#dueKey.shift() ?? this.#dueRest.shift();
       if (!entry) return;
       if (!entry.removed) this.#submit(entry);
@@ -218,16 +216,15 @@ export class Scheduler {
     const share = this.#opts.share;
     const dequeue = new AbortController();
     entry.dequeue = dequeue;
-    const run = async (signal: AbortSignal, sequence?: number): Promise<ProbeResult> => {
+    const run = async (send: (id: string) => Promise<ProbeResult>): Promise<ProbeResult> => {
       entry.phase = 'running';
       entry.dequeue = undefined;
       entry.lastSentAtMs = this.#now();
-      return this.#opts.probe(entry.id, signal, sequence);
+      return send(entry.id);
     };
-    this.#opts.budget
+    this.#opts.api
       .run(run, { signal: dequeue.signal })
       .then((result) => {
-        if (result !== undefined) feedback(this.#opts.budget, result.outcome);
         if (result !== undefined && share) void share.publish(entry.id, result, entry.intervalMs);
         if (entry.removed) return;
         if (result !== undefined) {

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import { configErrorAdvice } from '../zego/codes.js';
 import type { ApiCallMeta, FailureReason } from '../zego/outcome.js';
-import type { ApiAction } from '../zego/protocol.js';
 
 /** One API call as far as this tracker cares: its code label and how it was read. */
 export type ConfigErrorInput = ApiCallMeta & { outcome: { kind: string; reason?: FailureReason } };
 
 /** A configuration error that is or was in force for one API and code. */
 export interface ApiConfigError {
-  api: ApiAction;
+  /** The Action (a row of the Actions table). */
+  api: string;
   code: string;
   /** True while it lasts: no answer of that API since said otherwise. */
   active: boolean;
@@ -42,7 +42,7 @@ export class ApiConfigErrors {
     this.#now = opts.now ?? Date.now;
   }
 
-  note(api: ApiAction, result: ConfigErrorInput): void {
+  note(api: string, result: ConfigErrorInput): void {
     const o = result.outcome;
     if (o.kind === 'failed' && o.reason === 'config') {
       const key = `${api} ${result.code}`;

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Secret } from '../config/secret.js';
+import { ACTIONS, type ActionRow, type CallResult, type Params } from '../api/actions.js';
 import type { ApiCallMeta, FailedOutcome, ProbeResult, RoomStreamsResult, UserCountResult } from './outcome.js';
-import { parseResponse, parseStreamListResponse, parseUserNumResponse, type Parsed } from './response.js';
+import type { Parsed } from './response.js';
 import type { SequenceCounter } from './sequence.js';
-import { apiStreamId, MAX_ROOMS_PER_USER_NUM, type ApiAction } from './protocol.js';
 import { newNonce, signature } from './sign.js';
 
 export interface ZegoClientOptions {
@@ -25,17 +25,8 @@ export interface ZegoClientOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
-/** Every answer but a room's stream list is a few hundred bytes: 64 KiB is room to spare. */
-const MAX_BODY_BYTES = 64 * 1024;
-/**
- * DescribeSimpleStreamList answers with every stream of the room. ZEGO documents no limit on the
- * streams of one room, so the cap is sized for far more than a real room: an entry with every field
- * at its largest (256-byte StreamId, 64-byte UserId, 256-byte UserName, times, JSON) is ~700 bytes,
- * so 1 MiB holds ~1 500 of them; a 600-stream room of ordinary ids is ~76 KB. It does not depend
- * on probe.max_room_streams: a room is read whole or not at all (a list with a hole would close
- * the missing streams).
- */
-export const MAX_STREAM_LIST_BYTES = 1024 * 1024;
+/** Re-exported for the simulator and tests, which size answers against it. */
+export { MAX_STREAM_LIST_BYTES } from '../api/actions.js';
 
 /**
  * ZEGO accepts 10 minutes of skew, so a real offset is minutes; a `Date` header days away is a
@@ -45,9 +36,9 @@ export const MAX_STREAM_LIST_BYTES = 1024 * 1024;
 export const MAX_CLOCK_OFFSET_MS = 24 * 3600_000;
 
 /**
- * ZEGO's server API: one DescribeRTCStreamState call per probe (signed, sequenced), and the room
- * APIs DescribeSimpleStreamList and DescribeUserNum (signed, no Sequence); every call bounded in
- * time and size, and read through the same envelope parser.
+ * ZEGO's server API: any Action of the table (api/actions.ts) as one signed GET, bounded in time
+ * and size by its row, its Sequence when the row carries one, and its answer read by the row's
+ * parser. The three product Actions keep a typed method each, for tests and the simulator.
  */
 export class ZegoClient {
   readonly #opts: ZegoClientOptions;
@@ -77,73 +68,53 @@ export class ZegoClient {
 
   /** The URL of one DescribeRTCStreamState call; exported for tests and for the simulator's own checks. */
   buildUrl(streamId: string, nowMs: number, fleetSequence?: number): URL {
-    const { appId, isTest, sequence } = this.#opts;
-    return this.#signedUrl(
-      'DescribeRTCStreamState',
-      [
-        ['StreamId', apiStreamId(streamId, appId, isTest)],
-        ['Sequence', sequence.next(fleetSequence)],
-      ],
-      nowMs,
-    );
+    return this.#urlFor(ACTIONS.DescribeRTCStreamState, streamId, nowMs, fleetSequence);
   }
 
-  /** Never throws: every failure is an outcome, so one bad call cannot take the prober down. */
+  /**
+   * One call of `row`'s Action for `input`: signed, sequenced when the row says so, its body capped
+   * at the row's size and read by its parser. `sequence`: the fleet's Sequence for this call.
+   * Never throws for an answer or a transport failure (every failure is an outcome, so one bad call
+   * cannot take a scheduler down); a RangeError from the row's params() is a caller's bug and passes.
+   */
+  async call<I, R extends CallResult>(row: ActionRow<I, R>, input: I, signal?: AbortSignal, sequence?: number): Promise<R> {
+    const ids = { appId: this.#opts.appId, isTest: this.#opts.isTest };
+    // Checked before anything is sent or a Sequence spent.
+    const params = row.params(input, ids);
+    const r = await this.#call(
+      (nowMs) => this.#signedUrl(row, params, nowMs, sequence),
+      (status, body, sentAtMs) => row.parse(status, body, { input, ids, sentAtMs }),
+      signal,
+      row.maxBodyBytes,
+    );
+    return row.result(r, input);
+  }
+
   describeStreamState(streamId: string, signal?: AbortSignal, fleetSequence?: number): Promise<ProbeResult> {
-    return this.#call(
-      (nowMs) => this.buildUrl(streamId, nowMs, fleetSequence),
-      (status, body, sentAtMs) => parseResponse(status, body, sentAtMs),
-      signal,
-    );
+    return this.call(ACTIONS.DescribeRTCStreamState, streamId, signal, fleetSequence);
   }
 
-  /**
-   * The streams published in one room (DescribeSimpleStreamList). The room id is sent as
-   * configured; listed stream ids lose the test prefix. Never throws.
-   */
-  async describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult> {
-    const ids = { appId: this.#opts.appId, isTest: this.#opts.isTest };
-    const r = await this.#call(
-      (nowMs) => this.#signedUrl('DescribeSimpleStreamList', [['RoomId', roomId]], nowMs),
-      (status, body, sentAtMs) => parseStreamListResponse(status, body, ids, sentAtMs),
-      signal,
-      MAX_STREAM_LIST_BYTES,
-    );
-    return { ...r, roomId };
+  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult> {
+    return this.call(ACTIONS.DescribeSimpleStreamList, roomId, signal);
   }
 
-  /**
-   * Users in 1..10 rooms (DescribeUserNum, `RoomId[]` repeated). Rejects with a RangeError for
-   * 0 or more than 10 rooms: batching is the caller's job and a wrong batch is a bug, not an
-   * answer. Otherwise never throws.
-   */
+  /** Rejects with a RangeError for 0 or more than 10 rooms (see the table's row). */
   async describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult> {
-    if (roomIds.length < 1 || roomIds.length > MAX_ROOMS_PER_USER_NUM) {
-      throw new RangeError(`DescribeUserNum takes 1 to ${MAX_ROOMS_PER_USER_NUM} rooms, got ${roomIds.length}`);
-    }
-    const rooms = [...roomIds];
-    const ids = { appId: this.#opts.appId, isTest: this.#opts.isTest };
-    const r = await this.#call(
-      (nowMs) =>
-        this.#signedUrl(
-          'DescribeUserNum',
-          rooms.map((id): [string, string] => ['RoomId[]', id]),
-          nowMs,
-        ),
-      (status, body) => parseUserNumResponse(status, body, rooms, ids),
-      signal,
-    );
-    return { ...r, roomIds: rooms };
+    return this.call(ACTIONS.DescribeUserNum, roomIds, signal);
   }
 
-  /** Action, the signed common parameters (fresh nonce and timestamp), then the Action's own. */
-  #signedUrl(action: ApiAction, params: readonly (readonly [string, string])[], nowMs: number): URL {
+  #urlFor<I>(row: ActionRow<I, CallResult>, input: I, nowMs: number, fleetSequence?: number): URL {
+    return this.#signedUrl(row, row.params(input, { appId: this.#opts.appId, isTest: this.#opts.isTest }), nowMs, fleetSequence);
+  }
+
+  /** Action, the signed common parameters (fresh nonce and timestamp), then the Action's own, then its Sequence. */
+  #signedUrl(row: Pick<ActionRow<never>, 'name' | 'path' | 'sequence'>, params: Params, nowMs: number, fleetSequence?: number): URL {
     const { appId, secret, isTest } = this.#opts;
     const timestamp = Math.floor((nowMs + this.#clockOffsetMs) / 1000);
     const nonce = this.#nonce();
-    const url = new URL(this.#url);
+    const url = new URL(row.path, this.#url);
     const q = url.searchParams;
-    q.set('Action', action);
+    q.set('Action', row.name);
     q.set('AppId', String(appId));
     q.set('SignatureNonce', nonce);
     q.set('Timestamp', String(timestamp));
@@ -152,6 +123,7 @@ export class ZegoClient {
     // Required for projects created before 2021-11-16, and ZEGO's own examples always send it.
     q.set('IsTest', isTest ? 'true' : 'false');
     for (const [k, v] of params) q.append(k, v);
+    if (row.sequence) q.append('Sequence', String(this.#opts.sequence.next(fleetSequence)));
     return url;
   }
 
@@ -164,7 +136,7 @@ export class ZegoClient {
     url: (nowMs: number) => URL,
     parse: (status: number, body: string, sentAtMs: number) => Parsed<O>,
     signal: AbortSignal | undefined,
-    maxBodyBytes = MAX_BODY_BYTES,
+    maxBodyBytes: number,
   ): Promise<ApiCallMeta & { outcome: O | FailedOutcome }> {
     const sentAtMs = this.#now();
     const started = performance.now();

@@ -1,5 +1,5 @@
 import type { FailureReason } from './outcome.js';
-import type { ApiAction } from './protocol.js';
+import { isApiAction, type ApiAction } from './protocol.js';
 
 /**
  * ZEGO's return codes by API family, as its docs list them (`return-codes.mdx` and each API's
@@ -90,8 +90,8 @@ export const CODE_TABLE: readonly CodeRow[] = [
   row(50002, 'room', 'error', 'user does not exist', ROOM_CODES),
 ];
 
-/** Which family an Action answers from besides the gateway. */
-const FAMILY: Readonly<Record<ApiAction, CodeFamily>> = {
+/** Which family an Action answers from besides the gateway (the Actions table, api/actions.ts, reads it). */
+export const CODE_FAMILY: Readonly<Record<ApiAction, CodeFamily>> = {
   DescribeRTCStreamState: 'stream_state',
   DescribeSimpleStreamList: 'room',
   DescribeUserNum: 'room',
@@ -106,7 +106,12 @@ for (const r of CODE_TABLE) {
 
 /** The row of a Code as `api` answers it (its family's, else the gateway's), or undefined for an undocumented code. */
 export function codeRow(api: ApiAction, code: number): CodeRow | undefined {
-  return BY_FAMILY.get(FAMILY[api])?.get(code) ?? BY_FAMILY.get('gateway')?.get(code);
+  return familyRow(CODE_FAMILY[api], code);
+}
+
+/** The row of a Code in `family` (else the gateway's): for an Action the table adds outside CODE_FAMILY. */
+export function familyRow(family: CodeFamily, code: number): CodeRow | undefined {
+  return BY_FAMILY.get(family)?.get(code) ?? BY_FAMILY.get('gateway')?.get(code);
 }
 
 /**
@@ -130,7 +135,7 @@ export function codeLabel(api: ApiAction, code: number): string {
  * What the operator must do about a configuration error (a `config` row), in one line: the log
  * line and the landing page say it. `appId` is shown (it is not a secret).
  */
-export function configErrorAdvice(api: ApiAction, code: number, appId: number): string {
+export function configErrorAdvice(api: string, code: number, appId: number): string {
   switch (code) {
     case 100000017:
       return `ZEGO says this service is not enabled for AppID ${appId}: ask ZEGO to enable ${api}`;
@@ -150,6 +155,6 @@ export function configErrorAdvice(api: ApiAction, code: number, appId: number): 
     case 3:
       return `ZEGO's verification of ${api} failed for AppID ${appId}: check zego.app_id and zego.server_secret`;
     default:
-      return `ZEGO rejects ${api} requests as malformed (${codeRow(api, code)?.meaning ?? `code ${code}`}): check zego.endpoint; if it persists, report it as an exporter bug`;
+      return `ZEGO rejects ${api} requests as malformed (${(isApiAction(api) ? codeRow(api, code) : familyRow('gateway', code))?.meaning ?? `code ${code}`}): check zego.endpoint; if it persists, report it as an exporter bug`;
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ZegoConfig } from '../config/types.js';
 import { ZegoClient } from './client.js';
-import type { ProbeResult, RoomStreamsResult, UserCountResult } from './outcome.js';
+import type { ActionRow, CallResult } from '../api/actions.js';
 import { SequenceCounter } from './sequence.js';
 
 /**
@@ -30,22 +30,14 @@ export class CurrentClient {
     return this.#client.clockOffsetMs;
   }
 
-  /** `sequence`: the fleet's Sequence for this call, when the fleet gave one. */
-  describeStreamState(streamId: string, signal?: AbortSignal, sequence?: number): Promise<ProbeResult> {
-    return this.#client.describeStreamState(streamId, signal, sequence);
+  /** One call of `row`'s Action (see ZegoClient.call); `sequence`: the fleet's Sequence for this call, when the fleet gave one. */
+  call<I, R extends CallResult>(row: ActionRow<I, R>, input: I, signal?: AbortSignal, sequence?: number): Promise<R> {
+    return this.#client.call(row, input, signal, sequence);
   }
 
   /** The last Sequence this process sent: the fleet's next one is above it. */
   get lastSequence(): number {
     return this.#sequence.last;
-  }
-
-  describeSimpleStreamList(roomId: string, signal?: AbortSignal): Promise<RoomStreamsResult> {
-    return this.#client.describeSimpleStreamList(roomId, signal);
-  }
-
-  describeUserNum(roomIds: readonly string[], signal?: AbortSignal): Promise<UserCountResult> {
-    return this.#client.describeUserNum(roomIds, signal);
   }
 
   applyConfig(z: ZegoConfig): void {

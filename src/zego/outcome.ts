@@ -84,6 +84,9 @@ export type FailureReason = 'throttled' | 'room_throttled' | 'clock_skew' | 'aut
 /** The `outcome` label of zego_exporter_api_requests_total (`ok`: a room API answered). */
 export type OutcomeLabel = 'active' | 'closed' | 'not_found' | 'ok' | FailureReason;
 
-export function outcomeLabel(o: ProbeOutcome | RoomStreamsOutcome | UserCountOutcome): OutcomeLabel {
-  return o.kind === 'failed' ? o.reason : o.kind;
+export function outcomeLabel(o: ProbeOutcome | RoomStreamsOutcome | UserCountOutcome): OutcomeLabel;
+/** Any Action's outcome: its reason when it failed, else its kind (the row's parser names those). */
+export function outcomeLabel(o: { kind: string } | FailedOutcome): string;
+export function outcomeLabel(o: { kind: string; reason?: string }): string {
+  return o.kind === 'failed' && o.reason !== undefined ? o.reason : o.kind;
 }

@@ -68,6 +68,11 @@ export function isValidRoomId(id: string): boolean {
 export const API_ACTIONS = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum'] as const;
 export type ApiAction = (typeof API_ACTIONS)[number];
 
+/** Whether an Action name is one of the product's (a test may add made-up ones to the Actions table). */
+export function isApiAction(name: string): name is ApiAction {
+  return (API_ACTIONS as readonly string[]).includes(name);
+}
+
 /** DescribeUserNum answers for 1 to 10 rooms a call. */
 export const MAX_ROOMS_PER_USER_NUM = 10;
 

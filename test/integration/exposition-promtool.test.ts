@@ -8,14 +8,19 @@ const NOW_MS = 1_700_000_100_000;
 const NOW_SEC = NOW_MS / 1000;
 
 const STATUS: ExporterStatus = {
-  rateLimit: 38,
-  rateLimitConfigured: 40,
-  queueLength: 2,
-  achievableRefreshSec: 12.5,
-  achievableProbesPerSec: 30,
-  demandPerSec: 3.2,
+  apis: [
+    {
+      api: 'DescribeRTCStreamState',
+      rateLimit: 38,
+      rateLimitConfigured: 40,
+      queueLength: 2,
+      achievableRefreshSec: 12.5,
+      achievableCallsPerSec: 30,
+      demandPerSec: 3.2,
+      slotsHeld: 1,
+    },
+  ],
   streamsWatched: 4,
-  slotsHeld: 1,
   clockOffsetSec: -0.5,
   reloadSuccessful: true,
   reloadSuccessTimestampSec: 1_700_000_000,

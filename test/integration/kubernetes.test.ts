@@ -10,7 +10,7 @@ import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseDocument, stringify, isMap } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
-import { API_RATE_LIMIT, API_RATE_LIMIT_TEST } from '../../src/config/types.js';
+import { ACTIONS, limitOf } from '../../src/api/actions.js';
 import { parseWebConfig } from '../../src/http/web-config.js';
 import { parseHostPort } from '../../src/zego/protocol.js';
 import { callbackSignature } from '../../src/callbacks/verify.js';
@@ -254,7 +254,7 @@ function checkRender(docs: Doc[], on: ReadonlySet<Feature>, secrets: SecretStore
 
   // The budget rule: without fleet mode every pod spends rate_limit on the same AppID.
   const replicas = new Deployment(dep as never).spec!.replicas ?? 1;
-  const ceiling = config.zego.isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT;
+  const ceiling = limitOf(ACTIONS.DescribeRTCStreamState, config.zego.isTest);
   expect(on.has('fleet') ? config.zego.rateLimit : replicas * config.zego.rateLimit, `${where}: budget`).toBeLessThan(ceiling);
   if (replicas > 1 && !on.has('fleet')) expect(dep.metadata.name, where).not.toBe('zego-exporter'); // only sidecars multiply without fleet
 

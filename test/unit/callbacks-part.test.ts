@@ -75,10 +75,8 @@ function harness(cfg: Config, web?: WebSecurity): Harness {
     now: Date.now,
     store,
     recordCallback: () => undefined,
-    recordApiCall: () => undefined,
-    roomApi: {
-      describeSimpleStreamList: () => Promise.reject(new Error('the callbacks part calls no room API')),
-      describeUserNum: () => Promise.reject(new Error('the callbacks part calls no room API')),
+    api: () => {
+      throw new Error('the callbacks part calls no ZEGO API');
     },
     watchAdded: (w) => {
       changes++;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ApiBudgetStatus } from '../../src/api/service.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
@@ -208,11 +209,12 @@ describe('Exporter parts', () => {
       return { name: 'cap', start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined, rateLimit: (r) => Math.min(r, cap) };
     };
     const { exp } = exporter(config(['a']), { parts: [part] });
-    expect(exp.status().rateLimit).toBe(2);
+    const probes = (): ApiBudgetStatus | undefined => exp.status().apis.find((b) => b.api === 'DescribeRTCStreamState');
+    expect(probes()?.rateLimit).toBe(2);
     cap = 100;
     ctx!.rateChanged();
-    expect(exp.status().rateLimit).toBe(10);
-    expect(exp.status().rateLimitConfigured).toBe(10);
+    expect(probes()?.rateLimit).toBe(10);
+    expect(probes()?.rateLimitConfigured).toBe(10);
   });
 
   it("serves a part's route, gauges, landing line (escaped) and secret files", async () => {

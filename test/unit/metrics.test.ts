@@ -52,14 +52,19 @@ function streams(): StreamRecord[] {
 }
 
 const STATUS: ExporterStatus = {
-  rateLimit: 38,
-  rateLimitConfigured: 40,
-  queueLength: 2,
-  achievableRefreshSec: 12.5,
-  achievableProbesPerSec: 36.5,
-  demandPerSec: 3.2,
+  apis: [
+    {
+      api: 'DescribeRTCStreamState',
+      rateLimit: 38,
+      rateLimitConfigured: 40,
+      queueLength: 2,
+      achievableRefreshSec: 12.5,
+      achievableCallsPerSec: 36.5,
+      demandPerSec: 3.2,
+      slotsHeld: 1,
+    },
+  ],
   streamsWatched: 3,
-  slotsHeld: 1,
   clockOffsetSec: -0.5,
   reloadSuccessful: true,
   reloadSuccessTimestampSec: 1_700_000_000,
@@ -197,7 +202,7 @@ describe('SelfMetrics', () => {
     expect(text).not.toMatch(/zego_exporter_api_requests_total\{api="DescribeRTCStreamState",code="0",outcome="active"\} [1-9]/);
   });
 
-  it('shows every API budget the parts report next to DescribeRTCStreamState, one series per api', async () => {
+  it('shows every API budget of the status next to DescribeRTCStreamState, one series per api', async () => {
     const list = {
       api: 'DescribeSimpleStreamList',
       rateLimit: 28,
@@ -208,9 +213,8 @@ describe('SelfMetrics', () => {
       achievableRefreshSec: 15,
       demandPerSec: 60,
     } as const;
-    // A part's duplicate of DescribeRTCStreamState is ignored: the exporter's own budget is that one.
-    const dup = { ...list, api: 'DescribeRTCStreamState', rateLimit: 1 } as const;
-    const m = new SelfMetrics({ status: () => ({ ...STATUS, apiBudgets: [list, dup] }), build: { version: '1', revision: 'x' } });
+    // One series per api: the API service holds one budget per Action (test/unit/api-service.test.ts).
+    const m = new SelfMetrics({ status: () => ({ ...STATUS, apis: [...STATUS.apis, list] }), build: { version: '1', revision: 'x' } });
     const text = await m.render('text');
     expect(text).toContain('zego_exporter_rate_limit{api="DescribeRTCStreamState"} 38\n');
     expect(text).toContain('zego_exporter_rate_limit{api="DescribeSimpleStreamList"} 28\n');
@@ -244,7 +248,10 @@ describe('SelfMetrics', () => {
 
   it('reads the status at every render', async () => {
     let queue = 1;
-    const m = new SelfMetrics({ status: () => ({ ...STATUS, queueLength: queue }), build: { version: 'v', revision: 'r' } });
+    const m = new SelfMetrics({
+      status: () => ({ ...STATUS, apis: STATUS.apis.map((b) => ({ ...b, queueLength: queue })) }),
+      build: { version: 'v', revision: 'r' },
+    });
     expect(await m.render('text')).toContain('zego_exporter_queue_length{api="DescribeRTCStreamState"} 1\n');
     queue = 7;
     expect(await m.render('text')).toContain('zego_exporter_queue_length{api="DescribeRTCStreamState"} 7\n');

@@ -1,5 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ActionRow, CallResult } from '../../src/api/actions.js';
+import { ApiService } from '../../src/api/service.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Config, RoomConfig } from '../../src/config/types.js';
 import type { PartContext } from '../../src/parts/part.js';
@@ -35,6 +37,8 @@ function config(testRooms: TestRoom[], streams: Config['streams'] = [], maxRoomS
 
 interface Harness {
   part: RoomsPart;
+  /** The API service the part's callers come from (its budgets, their status). */
+  api: ApiService;
   store: StateStore;
   /** What each room lists now (tests change it); a function gives a raw bad answer. */
   lists: Map<string, ListedStream[] | 'bad'>;
@@ -57,47 +61,61 @@ function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
     const ids = new Set(listed.map((w) => w.id));
     store.setStreams([...listed, ...[...part.watched()].filter((w) => !ids.has(w.id))]);
   };
+  const describeSimpleStreamList = async (roomId: string): Promise<RoomStreamsResult> => {
+    const sentAtMs = Date.now();
+    const l = lists.get(roomId) ?? [];
+    if (l === 'bad')
+      return {
+        roomId,
+        sentAtMs,
+        durationMs: 1,
+        code: 'bad_response',
+        outcome: { kind: 'failed', reason: 'error', message: 'Data.StreamList[0].StreamId is not a string' },
+      };
+    return { roomId, sentAtMs, durationMs: 1, code: '0', outcome: { kind: 'ok', streams: l } };
+  };
+  const describeUserNum = async (roomIds: readonly string[]): Promise<UserCountResult> => ({
+    roomIds,
+    sentAtMs: Date.now(),
+    durationMs: 1,
+    code: '0',
+    outcome: { kind: 'ok', counts: roomIds.map((roomId) => ({ roomId, userCount: users.get(roomId) ?? 0, adminUserCount: 1 })) },
+  });
+  // The room APIs answered by the functions above, in place of the client; the service is the real one.
+  const api = new ApiService({
+    zego: cfg.zego,
+    now: Date.now,
+    transport: {
+      call: async <I, R extends CallResult>(row: ActionRow<I, R>, input: I): Promise<R> => {
+        const r = row.name === 'DescribeSimpleStreamList' ? await describeSimpleStreamList(input as string) : await describeUserNum(input as readonly string[]);
+        return r as unknown as R;
+      },
+    },
+    record: (action, r) => calls.push({ api: action, code: r.code }),
+  });
   const ctx: PartContext = {
     logger,
     now: Date.now,
     store,
     recordCallback: () => undefined,
-    recordApiCall: (api, r) => calls.push({ api, code: r.code }),
     watchAdded: () => watch(),
     watchRemoved: () => watch(),
-    roomApi: {
-      describeSimpleStreamList: async (roomId): Promise<RoomStreamsResult> => {
-        const sentAtMs = Date.now();
-        const l = lists.get(roomId) ?? [];
-        if (l === 'bad')
-          return {
-            roomId,
-            sentAtMs,
-            durationMs: 1,
-            code: 'bad_response',
-            outcome: { kind: 'failed', reason: 'error', message: 'Data.StreamList[0].StreamId is not a string' },
-          };
-        return { roomId, sentAtMs, durationMs: 1, code: '0', outcome: { kind: 'ok', streams: l } };
-      },
-      describeUserNum: async (roomIds): Promise<UserCountResult> => ({
-        roomIds,
-        sentAtMs: Date.now(),
-        durationMs: 1,
-        code: '0',
-        outcome: { kind: 'ok', counts: roomIds.map((roomId) => ({ roomId, userCount: users.get(roomId) ?? 0, adminUserCount: 1 })) },
-      }),
-    },
+    api: api.api.bind(api),
     watchedChanged: () => watch(),
-    rateChanged: () => undefined,
+    rateChanged: () => api.rateChanged(),
   };
-  const part = new RoomsPart(cfg, ctx, { api: ctx.roomApi, ...(fleet ? { fleet: () => fleet } : {}) });
+  const part = new RoomsPart(cfg, ctx, fleet ? { fleet: () => fleet } : {});
   watch();
-  return { part, store, lists, users, logs, calls, rewatch: watch };
+  return { part, api, store, lists, users, logs, calls, rewatch: watch };
 }
 
+/** As the Exporter stops: the budgets first, then the part. */
 async function stop(h: Harness): Promise<void> {
   let done = false;
-  const p = h.part.stop(0).then(() => (done = true));
+  const p = h.api
+    .stop(0)
+    .then(() => h.part.stop())
+    .then(() => (done = true));
   for (let i = 0; i < 50 && !done; i++) await vi.advanceTimersByTimeAsync(100);
   await p;
 }
@@ -312,7 +330,7 @@ describe('rooms part', () => {
   it('reports each room API budget with its api label and the refresh the rooms get', async () => {
     const rooms = Array.from({ length: 600 }, (_, i) => ({ id: `r${i}`, intervalMs: 10_000, labels: {} }));
     const h = harness(config(rooms));
-    const [list, count] = h.part.apiBudgets();
+    const [list, count] = h.api.status();
     expect(list).toMatchObject({ api: 'DescribeSimpleStreamList', rateLimitConfigured: 40, demandPerSec: 60, achievableRefreshSec: 15 });
     expect(count).toMatchObject({ api: 'DescribeUserNum', rateLimitConfigured: 8, demandPerSec: 6, achievableRefreshSec: 10 });
     await stop(h);

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CountBatcher } from '../../src/rooms/count-batcher.js';
 import { ListScheduler, ROOM_HOLD_MS, type RoomLock, type ScheduledRoom } from '../../src/rooms/list-scheduler.js';
+import { ApiCaller } from '../../src/api/service.js';
 import { Budget } from '../../src/scheduler/budget.js';
 import type { RoomStreamsResult, UserCountResult } from '../../src/zego/outcome.js';
 import { rng } from '../helpers/rng.js';
@@ -29,21 +30,21 @@ function listHarness(rate: number, latency: () => number, throttled: () => boole
   const calls = new Map<string, ListCall[]>();
   let inFlight = 0;
   let maxInFlight = 0;
+  const list = async (roomId: string): Promise<RoomStreamsResult> => {
+    const sentAt = Date.now();
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const call = { sentAt, endAt: Number.NaN };
+    (calls.get(roomId) ?? calls.set(roomId, []).get(roomId)!).push(call);
+    await new Promise((r) => setTimeout(r, latency()));
+    inFlight--;
+    call.endAt = Date.now();
+    const outcome = throttled() ? ({ kind: 'failed', reason: 'throttled', message: 'rate' } as const) : ({ kind: 'ok', streams: [] } as const);
+    return { roomId, outcome, code: outcome.kind === 'ok' ? '0' : '52001', sentAtMs: sentAt, durationMs: call.endAt - sentAt };
+  };
   const scheduler = new ListScheduler({
-    budget,
+    api: new ApiCaller({ action: 'DescribeSimpleStreamList', budget, send: list }),
     ...(lock ? { lock } : {}),
-    list: async (roomId): Promise<RoomStreamsResult> => {
-      const sentAt = Date.now();
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const call = { sentAt, endAt: Number.NaN };
-      (calls.get(roomId) ?? calls.set(roomId, []).get(roomId)!).push(call);
-      await new Promise((r) => setTimeout(r, latency()));
-      inFlight--;
-      call.endAt = Date.now();
-      const outcome = throttled() ? ({ kind: 'failed', reason: 'throttled', message: 'rate' } as const) : ({ kind: 'ok', streams: [] } as const);
-      return { roomId, outcome, code: outcome.kind === 'ok' ? '0' : '52001', sentAtMs: sentAt, durationMs: call.endAt - sentAt };
-    },
     onResult: () => undefined,
   });
   return { budget, scheduler, calls, maxInFlight: () => maxInFlight };
@@ -162,22 +163,19 @@ describe('room list scheduler', () => {
 function countHarness(rate: number, hardLimit = 10) {
   const budget = new Budget({ rateLimit: rate, hardLimit });
   const batches: { at: number; rooms: readonly string[] }[] = [];
-  const batcher = new CountBatcher({
-    budget,
-    count: async (roomIds): Promise<UserCountResult> => {
-      const at = Date.now();
-      batches.push({ at, rooms: roomIds });
-      await new Promise((r) => setTimeout(r, 5));
-      return {
-        roomIds,
-        outcome: { kind: 'ok', counts: roomIds.map((roomId) => ({ roomId, userCount: 3, adminUserCount: 1 })) },
-        code: '0',
-        sentAtMs: at,
-        durationMs: 5,
-      };
-    },
-    onResult: () => undefined,
-  });
+  const count = async (roomIds: readonly string[]): Promise<UserCountResult> => {
+    const at = Date.now();
+    batches.push({ at, rooms: roomIds });
+    await new Promise((r) => setTimeout(r, 5));
+    return {
+      roomIds,
+      outcome: { kind: 'ok', counts: roomIds.map((roomId) => ({ roomId, userCount: 3, adminUserCount: 1 })) },
+      code: '0',
+      sentAtMs: at,
+      durationMs: 5,
+    };
+  };
+  const batcher = new CountBatcher({ api: new ApiCaller({ action: 'DescribeUserNum', budget, send: count }), onResult: () => undefined });
   return { budget, batcher, batches };
 }
 

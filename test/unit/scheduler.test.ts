@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ApiCaller } from '../../src/api/service.js';
 import { Budget } from '../../src/scheduler/budget.js';
 import { planBudget } from '../../src/scheduler/plan.js';
 import { Scheduler, type ScheduledStream } from '../../src/scheduler/scheduler.js';
@@ -20,20 +21,17 @@ function harness(rate: number, latencyMs = 5): Harness {
   const inFlight = new Map<string, number>();
   let maxInFlight = 0;
   let outcome: (id: string) => ProbeOutcome = () => ({ kind: 'active', createTimeSec: 1 });
-  const scheduler = new Scheduler({
-    budget,
-    probe: async (id): Promise<ProbeResult> => {
-      const n = (inFlight.get(id) ?? 0) + 1;
-      inFlight.set(id, n);
-      maxInFlight = Math.max(maxInFlight, n);
-      const sentAtMs = Date.now();
-      (probes.get(id) ?? probes.set(id, []).get(id)!).push(sentAtMs);
-      await new Promise((r) => setTimeout(r, latencyMs));
-      inFlight.set(id, inFlight.get(id)! - 1);
-      return { outcome: outcome(id), code: '0', sentAtMs, durationMs: latencyMs };
-    },
-    onResult: () => undefined,
-  });
+  const send = async (id: string): Promise<ProbeResult> => {
+    const n = (inFlight.get(id) ?? 0) + 1;
+    inFlight.set(id, n);
+    maxInFlight = Math.max(maxInFlight, n);
+    const sentAtMs = Date.now();
+    (probes.get(id) ?? probes.set(id, []).get(id)!).push(sentAtMs);
+    await new Promise((r) => setTimeout(r, latencyMs));
+    inFlight.set(id, inFlight.get(id)! - 1);
+    return { outcome: outcome(id), code: '0', sentAtMs, durationMs: latencyMs };
+  };
+  const scheduler = new Scheduler({ api: new ApiCaller({ action: 'DescribeRTCStreamState', budget, send }), onResult: () => undefined });
   return { scheduler, budget, probes, maxInFlightPerStream: () => maxInFlight, setOutcome: (fn) => (outcome = fn) };
 }
 

@@ -6,10 +6,12 @@ import { Exporter } from '../../src/exporter.js';
 import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import type { PartContext, PartFactory } from '../../src/parts/part.js';
 import { WatchedSet } from '../../src/parts/watched.js';
+import { ApiCaller, type ApiBudgetStatus } from '../../src/api/service.js';
 import { Budget } from '../../src/scheduler/budget.js';
 import { planBudget } from '../../src/scheduler/plan.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
+import type { ProbeResult } from '../../src/zego/outcome.js';
 
 /**
  * Issue 16 #6: discovering a stream costs O(1) however many are watched. A burst of 10k
@@ -34,6 +36,13 @@ function config(streams: string[]): Config {
     probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
   };
+}
+
+/** DescribeRTCStreamState's budget in the exporter's status. */
+function probeBudget(exp: Exporter): ApiBudgetStatus {
+  const b = exp.status().apis.find((s) => s.api === 'DescribeRTCStreamState');
+  if (!b) throw new Error('no DescribeRTCStreamState budget');
+  return b;
 }
 
 /** A WatchedStream whose every field read is counted: the work done per discovered stream. */
@@ -120,7 +129,7 @@ describe('discovery cost', () => {
         if (i % 100 === 0) expect(exp.status().streamsWatched).toBe(i + 2);
       }
       expect(exp.status().streamsWatched).toBe(n + 1);
-      expect(exp.status().demandPerSec).toBeCloseTo((n + 1) / 10, 6);
+      expect(probeBudget(exp).demandPerSec).toBeCloseTo((n + 1) / 10, 6);
       expect(f.wholeReads()).toBe(before);
       return reads.n / n;
     };
@@ -159,7 +168,7 @@ describe('discovery cost', () => {
     two.ctx().watchRemoved('shared');
     expect(await metrics(exp)).not.toContain('stream_id="shared"');
     expect(exp.status().streamsWatched).toBe(1);
-    expect(exp.status().demandPerSec).toBeCloseTo(0.1, 6);
+    expect(probeBudget(exp).demandPerSec).toBeCloseTo(0.1, 6);
   });
 
   it("a reload still re-reads every part's full list (and single changes go on from there)", async () => {
@@ -207,14 +216,11 @@ describe('Scheduler add/remove', () => {
   it('probes an added stream at once, stops a removed one, and plans from interval classes like planBudget does', async () => {
     const budget = new Budget({ rateLimit: 2, hardLimit: 40 });
     const probes: string[] = [];
-    const scheduler = new Scheduler({
-      budget,
-      probe: async (id) => {
-        probes.push(id);
-        return { outcome: { kind: 'active', createTimeSec: 1 }, code: '0', sentAtMs: Date.now(), durationMs: 1 };
-      },
-      onResult: () => undefined,
-    });
+    const send = async (id: string): Promise<ProbeResult> => {
+      probes.push(id);
+      return { outcome: { kind: 'active', createTimeSec: 1 }, code: '0', sentAtMs: Date.now(), durationMs: 1 };
+    };
+    const scheduler = new Scheduler({ api: new ApiCaller({ action: 'DescribeRTCStreamState', budget, send }), onResult: () => undefined });
     scheduler.setStreams([{ id: 'a', intervalMs: 1000 }]);
     scheduler.start();
     await vi.advanceTimersByTimeAsync(100);

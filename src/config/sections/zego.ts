@@ -1,16 +1,10 @@
 import type { ConfigReader, Fields, YamlNode } from '../reader.js';
 import { Secret } from '../secret.js';
-import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, API_STREAM_LIST_LIMIT, API_USER_NUM_LIMIT, API_USER_NUM_LIMIT_TEST, type ZegoConfig } from '../types.js';
+import { ACTION_ROWS, forEnv, type Limits, type RateKey } from '../../api/actions.js';
+import type { ZegoConfig } from '../types.js';
 
 const DEFAULT_ENDPOINT = 'https://rtc-api.zego.im';
 const DEFAULT_TIMEOUT_MS = 5000;
-/** Headroom below the API's limit: the AppID's budget is shared with the customer's other callers. */
-const DEFAULT_RATE = 30;
-const DEFAULT_RATE_TEST = 8;
-/** The room APIs' budgets, with the same kind of headroom under each API's own limit. */
-const DEFAULT_STREAM_LIST_RATE = 40;
-const DEFAULT_USER_NUM_RATE = 8;
-const DEFAULT_USER_NUM_RATE_TEST = 1;
 
 /** `zego:` (required) — the AppID, its ServerSecret, the endpoint and this exporter's share of the rate limit. */
 export function readZego(r: ConfigReader, node: YamlNode | null | undefined): ZegoConfig | undefined {
@@ -60,26 +54,11 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
     }
   }
 
-  const limit = isTest ? API_RATE_LIMIT_TEST : API_RATE_LIMIT;
-  let rateLimit = isTest ? DEFAULT_RATE_TEST : DEFAULT_RATE;
-  if (f.has('rate_limit')) {
-    const n = r.number(f.get('rate_limit'), 'zego.rate_limit');
-    if (n !== undefined) {
-      if (!(n > 0) || n > limit) {
-        r.err(
-          'zego.rate_limit',
-          f.get('rate_limit'),
-          `must be above 0 and at most ${limit} (the API's limit per AppID${isTest ? ' in the test environment' : ''}), got ${r.shown(f.get('rate_limit'), n)}`,
-        );
-      } else rateLimit = n;
-    }
+  // Each Action's budget key, its default and its ceiling come from the Actions table.
+  const rates = { rateLimit: 0, streamListRateLimit: 0, userNumRateLimit: 0 };
+  for (const row of ACTION_ROWS) {
+    if ('key' in row.rate) rates[row.rate.field] = readRate(r, f, row.rate, row.limit, isTest ?? false);
   }
-
-  const env = isTest ? ' in the test environment' : '';
-  const streamListRateLimit = readRate(r, f, 'stream_list_rate_limit', DEFAULT_STREAM_LIST_RATE, API_STREAM_LIST_LIMIT, 'DescribeSimpleStreamList', '');
-  const userNumRateLimit = isTest
-    ? readRate(r, f, 'user_num_rate_limit', DEFAULT_USER_NUM_RATE_TEST, API_USER_NUM_LIMIT_TEST, 'DescribeUserNum', env)
-    : readRate(r, f, 'user_num_rate_limit', DEFAULT_USER_NUM_RATE, API_USER_NUM_LIMIT, 'DescribeUserNum', env);
 
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (f.has('timeout')) {
@@ -97,20 +76,22 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
     ...(secret.file ? { serverSecretFile: secret.file } : {}),
     endpoint,
     isTest,
-    rateLimit,
-    streamListRateLimit,
-    userNumRateLimit,
+    ...rates,
     timeoutMs,
   };
 }
 
-/** A per-API budget: above 0, at most that API's limit per AppID. */
-function readRate(r: ConfigReader, f: Fields, key: string, fallback: number, limit: number, api: string, env: string): number {
+/** A per-API budget: above 0, at most that API's limit per AppID (in the test environment when that one differs). */
+function readRate(r: ConfigReader, f: Fields, rate: RateKey, limits: Limits, isTest: boolean): number {
+  const fallback = forEnv(rate.default, isTest);
+  const limit = forEnv(limits, isTest);
+  const { key } = rate;
   if (!f.has(key)) return fallback;
   const n = r.number(f.get(key), `zego.${key}`);
   if (n === undefined) return fallback;
   if (!(n > 0) || n > limit) {
-    r.err(`zego.${key}`, f.get(key), `must be above 0 and at most ${limit} (${api}'s limit per AppID${env}), got ${n}`);
+    const env = isTest && limits.test !== limits.production ? ' in the test environment' : '';
+    r.err(`zego.${key}`, f.get(key), `must be above 0 and at most ${limit} (${rate.limitOf}'s limit per AppID${env}), got ${r.shown(f.get(key), n)}`);
     return fallback;
   }
   return n;
