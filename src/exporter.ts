@@ -139,6 +139,9 @@ export class Exporter {
     this.#scrape.prerender(this.#log, this.#probing.size);
     const plan = this.#probing.summary(this.#config.zego.rateLimit);
     this.#log[plan.level](plan.fields, plan.message);
+    // Every API's budget in the status shape /metrics and the landing page show.
+    const apis = Object.fromEntries(this.#api.status().map(({ api, ...b }) => [api, { rate_limit: b.rateLimit, demand_per_sec: b.demandPerSec }]));
+    this.#log.info({ apis }, 'API budgets');
   }
 
   /** A validated new config, applied without dropping state, in-flight calls or budget slots. */
