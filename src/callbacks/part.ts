@@ -14,7 +14,7 @@ import { fanoutKeys } from './fanout-mac.js';
 import { callbackListenerSecurity, callbackTlsProblem } from './listener.js';
 import { renderCounter } from './metrics.js';
 import { MisdirectedCallbacks } from './misdirected.js';
-import type { StreamEvent } from './parse.js';
+import type { StreamEvent } from '../zego/stream-event.js';
 import { CallbackReceiver, callbackRoute, startCallbackListener } from './receiver.js';
 import { CallbackVerifier, DEFAULT_WINDOW_MS } from './verify.js';
 import { FleetCallbacks } from './fleet.js';

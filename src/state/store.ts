@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { eventKey, order, type EventKey } from '../callbacks/order.js';
-import type { CloseReason, StreamEvent } from '../callbacks/parse.js';
+import { eventKey, order, type EventKey } from '../zego/event-order.js';
+import type { CloseReason, StreamEvent } from '../zego/stream-event.js';
 import type { ProbeResult } from '../zego/outcome.js';
 
 export interface WatchedStream {
