@@ -10,7 +10,7 @@ import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
 import type { ApiAction } from '../zego/protocol.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
-import type { StateStore, WatchedStream } from '../state/store.js';
+import type { StreamObservations, WatchedStream } from '../state/store.js';
 
 /**
  * An optional feature (callbacks, fleet, …) as one object, after zigbee2mqtt's extensions: the
@@ -69,8 +69,8 @@ export type PartGauge = ExtraGauge;
 export interface PartContext {
   logger: Logger;
   now: () => number;
-  /** The per-stream state: parts feed it observations and read what is known. */
-  store: StateStore;
+  /** The per-stream state: parts feed it observations and read what is known (never the whole store). */
+  store: StreamObservations;
   /** Counts a received callback in zego_exporter_callbacks_total. */
   recordCallback(event: CallbackEventLabel, result: CallbackResultLabel): void;
   /**

@@ -200,6 +200,23 @@ describe('Exporter parts', () => {
     expect(await metrics(exp)).not.toContain('stream_id="found"');
   });
 
+  it("hands a part the state as observations: what it feeds shows on /metrics, the watched set stays the Exporter's", async () => {
+    let ctx: PartContext | undefined;
+    const part: PartFactory = (_c, c) => {
+      ctx = c;
+      return { name: 'feeder', start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined };
+    };
+    const { exp } = exporter(config(['a']), { parts: [part] });
+    const store = ctx!.store;
+    store.applyRoomList('a', { roomId: 'r1', listed: true, createTimeSec: 1_699_999_000, sentAtMs: T0 });
+    expect(store.get('a')).toMatchObject({ active: true, roomId: 'r1', source: 'room_list' });
+    expect(store.snapshot().map((s) => s.id)).toEqual(['a']);
+    expect(await metrics(exp)).toContain('zego_stream_active{stream_id="a"} 1');
+    // A part changes what is watched only through watchAdded/watchRemoved, so probing and the state agree.
+    // @ts-expect-error the store's own setters are not part of what a part is handed
+    expect(typeof store.setStreams).toBe('function');
+  });
+
   it("paces the budget at the parts' cap, re-read when a part says it changed", async () => {
     let cap = 2;
     let ctx: PartContext | undefined;
