@@ -74,7 +74,6 @@ export class Exporter {
     // Called back only after construction, when every field below is set.
     const ctx: PartsContext = {
       ...{ logger: this.#log, now: this.#now, store: this.#store, roomApi: this.#client, web: opts.web },
-      recordCallback: (event, result) => this.#metrics.observeCallback(event, result),
       recordApiCall: (api, result) => this.#recordApiCall(api, result),
       lastSequence: () => this.#client.lastSequence,
       watchStart: (w) => this.#watchStart(w),

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
-import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import type { LandingTable } from '../http/landing.js';
 import type { WebSecurity } from '../http/web-security.js';
 import type { Format } from '../metrics/exposition.js';
@@ -71,8 +70,6 @@ export interface PartContext {
   now: () => number;
   /** The per-stream state: parts feed it observations and read what is known (never the whole store). */
   store: StreamObservations;
-  /** Counts a received callback in zego_exporter_callbacks_total. */
-  recordCallback(event: CallbackEventLabel, result: CallbackResultLabel): void;
   /**
    * The part now watches one more stream (it found it: a callback, a room list), O(1) however many
    * are watched. Nothing happens when the config lists the id or another part watched it first

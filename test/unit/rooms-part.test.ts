@@ -61,7 +61,6 @@ function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
     logger,
     now: Date.now,
     store,
-    recordCallback: () => undefined,
     recordApiCall: (api, r) => calls.push({ api, code: r.code }),
     watchAdded: () => watch(),
     watchRemoved: () => watch(),
