@@ -159,12 +159,13 @@ export class Exporter {
     const { rateLimit, achievableRefreshSec } = this.status();
     const { endpoint, appId, isTest } = this.#config.zego;
     const view = { version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, rateLimit, achievableRefreshSec };
+    const parts = this.#parts.landing();
     return renderLanding({
       ...view,
       rows: landingRows(this.#store.snapshot(), this.#now()),
       totalStreams: this.#store.size,
-      notes: [...this.#configErrors.landing(), ...this.#parts.landing()],
-      tables: this.#parts.landingTables(),
+      notes: [...this.#configErrors.landing(), ...parts.lines],
+      tables: parts.tables,
     });
   }
 

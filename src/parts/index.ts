@@ -125,11 +125,18 @@ export class Parts {
     return this.list.flatMap((p) => p.apiBudgets?.() ?? []);
   }
 
-  landing(): string[] {
-    return this.list.map((p) => p.landing?.() ?? null).filter((n) => n !== null);
-  }
-
-  landingTables(): LandingTable[] {
-    return this.list.map((p) => p.landingTable?.() ?? null).filter((t) => t !== null);
+  /** The parts' lines and tables for the landing page, in list order. */
+  landing(): { lines: string[]; tables: LandingTable[] } {
+    const lines: string[] = [];
+    const tables: LandingTable[] = [];
+    for (const p of this.list) {
+      const l = p.landing?.() ?? null;
+      if (typeof l === 'string') lines.push(l);
+      else if (l !== null) {
+        lines.push(...(l.lines ?? []));
+        if (l.table) tables.push(l.table);
+      }
+    }
+    return { lines, tables };
   }
 }

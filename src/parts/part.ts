@@ -54,15 +54,20 @@ export interface Part {
   files?(): readonly string[];
   /** Budgets of other APIs this part spends (rooms), read at scrape time for the `api`-labelled gauges. */
   apiBudgets?(): readonly ApiBudgetStatus[];
-  /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
-  landing?(): string | null;
-  /** A table for the landing page (plain-text cells, escaped and cut there; at most LANDING_ROWS rows), or null for none. */
-  landingTable?(): LandingTable | null;
+  /** What it shows on the landing page: one line (a string), lines and/or a table, or null for nothing. */
+  landing?(): string | PartLanding | null;
   /** Families of its own on /metrics, rendered on every scrape: keep them few (rooms, not streams) or cached. */
   metrics?(format: Format): string;
 }
 
 export type PartGauge = ExtraGauge;
+
+/** A part's share of the landing page, all plain text (escaped there) and never a secret. */
+export interface PartLanding {
+  lines?: readonly string[];
+  /** Cells are cut there; at most LANDING_ROWS rows. */
+  table?: LandingTable;
+}
 
 /** What a part may use of the running exporter: narrow on purpose, never the Exporter itself. */
 export interface PartContext {

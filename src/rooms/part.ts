@@ -4,7 +4,7 @@ import { LANDING_ROWS, labelText, type LandingTable } from '../http/landing.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ApiBudgetStatus } from '../metrics/self.js';
 import { roomPlan, roomPlanLines } from './plan.js';
-import type { Part, PartContext, PartGauge, RoomApi } from '../parts/part.js';
+import type { Part, PartContext, PartGauge, PartLanding, RoomApi } from '../parts/part.js';
 import { Budget, type Gate } from '../scheduler/budget.js';
 import type { WatchedStream } from '../state/store.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
@@ -224,14 +224,13 @@ export class RoomsPart implements Part {
     ];
   }
 
-  landing(): string | null {
+  /** A line, and the watched rooms as /metrics shows them (the first LANDING_ROWS of them). */
+  landing(): PartLanding | null {
     if (this.#rooms.size === 0) return null;
-    return `Rooms: ${this.#rooms.size} watched; ${this.#discovery.size} streams found in them.`;
+    return { lines: [`Rooms: ${this.#rooms.size} watched; ${this.#discovery.size} streams found in them.`], table: this.#landingTable() };
   }
 
-  /** The watched rooms as /metrics shows them, the first LANDING_ROWS of them. */
-  landingTable(): LandingTable | null {
-    if (this.#rooms.size === 0) return null;
+  #landingTable(): LandingTable {
     const now = this.#ctx.now();
     const rows: string[][] = [];
     for (const r of this.#rooms.values()) {

@@ -259,4 +259,34 @@ describe('Exporter parts', () => {
     exp.applyConfig(config(['a']));
     expect(exp.files()).toEqual(['extra-secret']);
   });
+
+  it("shows each part's landing lines and table, in list order, lines before the stream table and tables after it", () => {
+    const part = (name: string, landing: Part['landing']): PartFactory => recordingPart(name, [], landing ? { landing } : {});
+    const { exp } = exporter(config(['a']), {
+      parts: [
+        part('one', () => 'One: a line'),
+        part('none', () => null),
+        part('two', () => ({
+          lines: ['Two: first', 'Two: second'],
+          table: { title: 'Things', columns: ['Thing', 'State'], rows: [['t<1>', 'ok']], total: 1 },
+        })),
+        part('three', () => ({ table: { title: 'More', columns: ['X'], rows: [], total: 0 } })),
+      ],
+    });
+    const page = exp.landingPage();
+    const at = (s: string): number => {
+      expect(page).toContain(s);
+      return page.indexOf(s);
+    };
+    const order = [
+      at('<p>One: a line</p>'),
+      at('<p>Two: first</p>'),
+      at('<p>Two: second</p>'),
+      at('<h2>Streams (1)</h2>'),
+      at('<h2>Things (1)</h2>'),
+      at('<td>t&#60;1&#62;</td><td>ok</td>'),
+      at('<h2>More (0)</h2>'),
+    ];
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+  });
 });
