@@ -155,6 +155,11 @@ export class Exporter {
     return [this.#config.zego.serverSecretFile ?? [], this.#parts.files()].flat();
   }
 
+  /** SIGHUP or a watched file changed: the parts re-read their own files (the config's reload is the Reloader's). */
+  reload(trigger: string): Promise<void> {
+    return this.#parts.reload(trigger);
+  }
+
   landingPage(): string {
     const { rateLimit, achievableRefreshSec } = this.status();
     const { endpoint, appId, isTest } = this.#config.zego;

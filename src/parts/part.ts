@@ -50,8 +50,14 @@ export interface Part {
   readonly share?: SharedWork;
   /** Gauges of its own on /metrics, registered once with the exporter's self-metrics. */
   readonly gauges?: readonly PartGauge[];
-  /** Files besides the config file that its settings come from (secret files): a change on disk reloads. */
+  /** Files besides the config file that its settings come from (secret files, its own files): a change on disk reloads, as SIGHUP does. */
   files?(): readonly string[];
+  /**
+   * Re-reads what the part reads from files of its own, not from the config (the web config): on
+   * SIGHUP and when a watched file changes, beside the config's reload. Logs a bad file and keeps
+   * what runs; rejects only on a bug.
+   */
+  reload?(trigger: string): Promise<unknown>;
   /** Budgets of other APIs this part spends (rooms), read at scrape time for the `api`-labelled gauges. */
   apiBudgets?(): readonly ApiBudgetStatus[];
   /** What it shows on the landing page: one line (a string), lines and/or a table, or null for nothing. */
