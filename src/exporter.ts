@@ -101,7 +101,6 @@ export class Exporter {
     const ctx: PartsContext = {
       ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web },
       api: this.#api.api.bind(this.#api),
-      recordCallback: (event, result) => this.#metrics.observeCallback(event, result),
       lastSequence: () => this.#client.lastSequence,
       watchStart: (w) => this.#watchStart(w),
       watchStop: (id) => this.#watchStop(id),
@@ -181,18 +180,24 @@ export class Exporter {
     return [this.#config.zego.serverSecretFile ?? [], this.#parts.files()].flat();
   }
 
+  /** SIGHUP or a watched file changed: the parts re-read their own files (the config's reload is the Reloader's). */
+  reload(trigger: string): Promise<void> {
+    return this.#parts.reload(trigger);
+  }
+
   landingPage(): string {
     const [probes, ...others] = this.#api.status();
     const { endpoint, appId, isTest } = this.#config.zego;
     const budget = { rateLimit: probes?.rateLimit ?? 0, achievableRefreshSec: probes?.achievableRefreshSec ?? 0 };
     const view = { version: this.#build.version, startedAt: this.#startedAt, endpoint, appId, isTest, ...budget };
+    const parts = this.#parts.landing();
     return renderLanding({
       ...view,
       rows: landingRows(this.#store.snapshot(), this.#now()),
       totalStreams: this.#store.size,
       // DescribeRTCStreamState's budget is the page's header; every other API in use gets a line.
-      notes: [...this.#configErrors.landing(), ...others.map(budgetLine), ...this.#parts.landing()],
-      tables: this.#parts.landingTables(),
+      notes: [...this.#configErrors.landing(), ...others.map(budgetLine), ...parts.lines],
+      tables: parts.tables,
     });
   }
 

@@ -7,9 +7,7 @@ import { ConfigWatcher } from './config/watch.js';
 import { Exporter } from './exporter.js';
 import { startHttpServer } from './http/server.js';
 import { loadWebConfigIsolated } from './http/web-config.js';
-import { WebConfigPart } from './http/web-part.js';
 import { WebSecurity } from './http/web-security.js';
-import { PARTS } from './parts/index.js';
 import { createLogger } from './log.js';
 import { ReloadStatus, Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
@@ -61,7 +59,6 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (clock) log.warn({ offset_ms: clock.offsetMs }, 'test clock offset in effect: this process runs its clock off the host clock (tests only)');
 
   let web: WebSecurity | undefined;
-  let webPart: WebConfigPart | undefined;
   if (flags.webConfigFile !== undefined) {
     const file = flags.webConfigFile;
     const w = await loadWebConfigIsolated(file);
@@ -70,19 +67,16 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       log.error({ file, errors: w.errors.length }, 'invalid web config, not starting');
       return 1;
     }
-    web = new WebSecurity(w.config, log);
-    webPart = new WebConfigPart({ file, security: web, logger: log, watch: flags.configWatch });
+    web = new WebSecurity(w.config, log, { file });
   }
 
   const reloadStatus = new ReloadStatus();
-  const parts = webPart ? [...PARTS, () => webPart] : PARTS;
   const exporter = new Exporter({
     config: loaded.config,
     logger: log,
     build: { version: VERSION, revision: REVISION },
     reloadStatus,
     ...(clock ? { now: clock.now } : {}),
-    parts,
     ...(web ? { web } : {}),
   });
   const reloader = new Reloader({ file: flags.configFile, env, target: exporter, status: reloadStatus, logger: log, hash: loaded.hash });
@@ -134,23 +128,26 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
 
-  hup = () => {
-    void reloader.reload('SIGHUP');
-    void webPart?.reload('SIGHUP');
+  // The config, and what the parts read from files of their own (the web config): each is checked
+  // against what runs, so a change to one costs the others a read and nothing else.
+  const reload = (trigger: 'SIGHUP' | 'file'): void => {
+    void reloader.reload(trigger);
+    void exporter.reload(trigger);
   };
+  hup = () => reload('SIGHUP');
   if (hupPending) hup();
   let watcher: ConfigWatcher | undefined;
   if (flags.configWatch) {
     watcher = new ConfigWatcher({
       // Secret file paths come from the running config, so a reload that moves one moves the watch.
       paths: () => [flags.configFile, ...exporter.files()],
-      onChange: (trigger) => void reloader.reload(trigger),
+      onChange: reload,
       logger: log,
     });
     await watcher.start();
     // A change between the first load and the watcher's baseline would be missed: check once now
-    // (free when nothing changed, thanks to the reloader's hash).
-    void reloader.reload('file');
+    // (free when nothing changed, thanks to the reloader's hash and the web config's digest).
+    reload('file');
   }
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { checkEntry, MAC_FIELD, signEntry } from './fanout-mac.js';
-import { implausibleTime, streamEvent, type StreamEvent } from './parse.js';
+import { implausibleTime, streamEvent } from './parse.js';
+import type { StreamEvent } from '../zego/stream-event.js';
 
 /**
  * Every callback accepted by one replica, applied by all. ZEGO posts each callback to one URL, so

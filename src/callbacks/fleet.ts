@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { FleetConfig } from '../config/types.js';
 import { CallbackFanout, type FanoutRejectReason } from './fanout.js';
 import { FleetNonces, type FleetClaim } from './fleet-nonces.js';
-import type { StreamEvent } from './parse.js';
+import type { StreamEvent } from '../zego/stream-event.js';
 import type { FleetHook } from './receiver.js';
 import type { SignedFields } from './verify.js';
 

@@ -7,23 +7,7 @@ import { isPlausibleTimeMs } from '../zego/time.js';
  */
 
 import { isValidRoomId, isValidStreamId } from '../zego/protocol.js';
-
-export type CloseReason = 'normal_stop' | 'heartbeat_timeout' | 'relogin' | 'kicked' | 'tcp_disconnect' | 'room_cleared' | 'deleted' | 'other';
-
-/** stream_close `type` → the `reason` label of zego_stream_last_close_reason. */
-const CLOSE_REASONS: Readonly<Record<number, CloseReason>> = {
-  0: 'normal_stop',
-  1: 'heartbeat_timeout',
-  2: 'relogin',
-  3: 'kicked',
-  4: 'tcp_disconnect',
-  5: 'room_cleared',
-  100: 'deleted',
-};
-
-export function closeReason(type: number): CloseReason {
-  return CLOSE_REASONS[type] ?? 'other';
-}
+import { closeReason, type StreamEvent } from '../zego/stream-event.js';
 
 export interface SignedPart {
   timestamp: string;
@@ -33,25 +17,6 @@ export interface SignedPart {
   appId: number | null;
   event: string;
 }
-
-/**
- * `roomId`: the callback's room_id when it keeps the room id rule (absent otherwise: the room stays
- * unknown). `roomSession`: the opaque room_session_id, within which alone stream_seq orders events
- * (absent when missing or unusable).
- */
-export type StreamEvent =
-  | { event: 'stream_create'; streamId: string; streamSeq: number; createTimeMs: number; roomId?: string; roomSession?: string }
-  | {
-      event: 'stream_close';
-      roomId?: string;
-      roomSession?: string;
-      streamId: string;
-      streamSeq: number;
-      createTimeMs: number | null;
-      destroyTimeMs: number | null;
-      type: number;
-      reason: CloseReason;
-    };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 

@@ -12,9 +12,9 @@ import { Discovery } from './discovery.js';
 import { FANOUT_REJECT_REASONS } from './fanout.js';
 import { fanoutKeys } from './fanout-mac.js';
 import { callbackListenerSecurity, callbackTlsProblem } from './listener.js';
-import { renderCounter } from './metrics.js';
+import { CallbackCounts, renderCounter } from './metrics.js';
 import { MisdirectedCallbacks } from './misdirected.js';
-import type { StreamEvent } from './parse.js';
+import type { StreamEvent } from '../zego/stream-event.js';
 import { CallbackReceiver, callbackRoute, startCallbackListener } from './receiver.js';
 import { CallbackVerifier, DEFAULT_WINDOW_MS } from './verify.js';
 import { FleetCallbacks } from './fleet.js';
@@ -35,6 +35,8 @@ export class CallbacksPart implements Part {
   readonly gauges: readonly PartGauge[];
   readonly #ctx: PartContext;
   readonly #misdirected: MisdirectedCallbacks;
+  /** zego_exporter_callbacks_total: kept across reloads, like the receiver. */
+  readonly #counts = new CallbackCounts();
   #config: Config;
   #listener: RunningServer | null = null;
   /** callbacks.trusted_proxies: peers whose X-Forwarded-For names the client the body budget charges. */
@@ -162,7 +164,8 @@ export class CallbacksPart implements Part {
   }
 
   metrics(format: Format): string {
-    let out = renderCounter(
+    let out = this.#counts.render(format);
+    out += renderCounter(
       'zego_exporter_callbacks_misdirected_total',
       "Requests to the callback path on the main listener, answered 410: callbacks are served only on the callback listener (callbacks.listen_address); a rise means ZEGO's callback URL points at the wrong port.",
       [[{}, this.#misdirected.count]],
@@ -214,7 +217,7 @@ export class CallbacksPart implements Part {
       verifier: this.#verifier,
       appId: () => this.#config.zego.appId,
       apply: (e, at) => this.#apply(e, at),
-      record: (event, result) => this.#ctx.recordCallback(event, result),
+      record: (event, result) => this.#counts.inc(event, result),
       logger: this.#ctx.logger,
       now: this.#ctx.now,
       fleet: () => this.#fleet,

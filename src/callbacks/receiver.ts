@@ -6,7 +6,8 @@ import { addressKey } from '../http/auth-failures.js';
 import { listen, type ListenOptions, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
-import { implausibleTime, parseBody, signedPart, streamEvent, type StreamEvent } from './parse.js';
+import { implausibleTime, parseBody, signedPart, streamEvent } from './parse.js';
+import type { StreamEvent } from '../zego/stream-event.js';
 import type { CallbackVerifier, SignedFields } from './verify.js';
 import type { FleetClaim } from './fleet-nonces.js';
 

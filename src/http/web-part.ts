@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { formatConfigError } from '../config/load.js';
-import { ConfigWatcher } from '../config/watch.js';
-import type { Part, PartGauge } from '../parts/part.js';
+import type { Config } from '../config/types.js';
+import type { Part, PartContext, PartGauge } from '../parts/part.js';
 import { loadWebConfigIsolated } from './web-config.js';
 import type { WebSecurity } from './web-security.js';
 
@@ -9,25 +9,21 @@ export interface WebConfigPartOptions {
   file: string;
   security: WebSecurity;
   logger: Logger;
-  /** Re-read on changes on disk (off with --no-config.watch: SIGHUP still reloads). */
-  watch: boolean;
   now?: () => number;
-  debounceMs?: number;
-  pollMs?: number;
 }
 
 /**
  * Keeps the running web config in step with `--web.config.file` and the files it names: a new
- * certificate from cert-manager, a user added. Its own watcher, because the file is not part of the
- * main config and a certificate rotation must not reload the streams. A bad new file keeps the
- * running one, logs why and sets zego_exporter_web_config_last_reload_successful to 0.
+ * certificate from cert-manager, a user added. The file is not part of the main config, so it has a
+ * reload of its own: on SIGHUP and when a watched file changes (its files are watched with the
+ * config's), never on POST /-/reload, and a certificate rotation never reloads the streams. A bad
+ * new file keeps the running one, logs why and sets zego_exporter_web_config_last_reload_successful to 0.
  */
 export class WebConfigPart implements Part {
   readonly name = 'web-config';
   readonly gauges: readonly PartGauge[];
   readonly #opts: WebConfigPartOptions;
   readonly #now: () => number;
-  #watcher: ConfigWatcher | null = null;
   #successful = true;
   #successAtSec: number;
   #chain: Promise<unknown> = Promise.resolve();
@@ -51,17 +47,7 @@ export class WebConfigPart implements Part {
   }
 
   async start(): Promise<void> {
-    if (!this.#opts.watch) return;
-    this.#watcher = new ConfigWatcher({
-      paths: () => [this.#opts.file, ...this.#opts.security.config.files],
-      onChange: () => void this.reload('file'),
-      logger: this.#opts.logger,
-      ...(this.#opts.debounceMs !== undefined ? { debounceMs: this.#opts.debounceMs } : {}),
-      ...(this.#opts.pollMs !== undefined ? { pollMs: this.#opts.pollMs } : {}),
-    });
-    await this.#watcher.start();
-    // A change between the first read and the watcher's baseline would be missed: check once now (free when nothing changed).
-    void this.reload('file');
+    // Read before the exporter started; the watcher (main.ts) checks once more once it watches.
   }
 
   applyConfig(): void {
@@ -69,8 +55,12 @@ export class WebConfigPart implements Part {
   }
 
   async stop(): Promise<void> {
-    this.#watcher?.close();
-    this.#watcher = null;
+    // Nothing open: the listeners that use the web config are closed by whoever opened them.
+  }
+
+  /** The web config file and the certificate, key and CA files it names, as the running web config names them. */
+  files(): string[] {
+    return [this.#opts.file, ...this.#opts.security.config.files];
   }
 
   /** Counts and modes only: never a user name, a hash or a path. */
@@ -106,4 +96,11 @@ export class WebConfigPart implements Part {
     if (pending !== null) log.warn({ trigger }, `web config reloaded, but ${pending}`);
     return true;
   }
+}
+
+/** On with --web.config.file: the web security the process runs with, and the file it was read from. */
+export function webConfigPart(_config: Config, ctx: PartContext): Part | null {
+  const web = ctx.web;
+  if (web?.file === undefined) return null;
+  return new WebConfigPart({ file: web.file, security: web, logger: ctx.logger, now: ctx.now });
 }

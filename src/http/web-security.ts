@@ -24,10 +24,13 @@ export class WebSecurity {
   readonly #auth: BasicAuth;
   readonly #servers = new Set<HttpsServer>();
   readonly #log: Logger;
+  /** --web.config.file, which the web-config part re-reads (absent: built from a config in memory, as tests do). */
+  readonly file: string | undefined;
 
-  constructor(config: WebConfig, logger: Logger, opts: { now?: () => number; bcryptWorkers?: number } = {}) {
+  constructor(config: WebConfig, logger: Logger, opts: { file?: string; now?: () => number; bcryptWorkers?: number } = {}) {
     this.#config = config;
     this.#log = logger;
+    this.file = opts.file;
     this.#auth = new BasicAuth(config.users, {
       ...(opts.now ? { now: opts.now } : {}),
       ...(opts.bcryptWorkers !== undefined ? { poolSize: opts.bcryptWorkers } : {}),

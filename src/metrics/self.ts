@@ -1,6 +1,5 @@
 import { connectionsShed, SHED_REASONS } from '../http/connection-cap.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import type { CallResult } from '../api/actions.js';
 import type { ApiBudgetStatus } from '../api/service.js';
 import { outcomeLabel, type ProbeResult, type RoomStreamsResult, type UserCountResult } from '../zego/outcome.js';
@@ -54,7 +53,6 @@ export class SelfMetrics {
   #status: ExporterStatus | undefined;
   readonly #requests: Counter<'api' | 'code' | 'outcome'>;
   readonly #duration: Histogram<'api'>;
-  readonly #callbacks: Counter<'event' | 'result'>;
 
   constructor(opts: SelfMetricsOptions) {
     const { status: readStatus, build, gauges: extraGauges = [] } = opts;
@@ -84,15 +82,6 @@ export class SelfMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.#callbacks = new Counter({
-      name: 'zego_exporter_callbacks_total',
-      help: "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it).",
-      labelNames: ['event', 'result'],
-      registers,
-    });
-    for (const event of ['stream_create', 'stream_close'] as const) {
-      for (const result of ['accepted', 'stale', 'bad_signature'] as const) this.#callbacks.inc({ event, result }, 0);
-    }
     new Counter({
       name: 'zego_exporter_http_connections_shed_total',
       help: "Connections closed by the listeners' bounds, by listener (main, callbacks) and reason: per_address (over the connections one address may hold), idle_at_cap (the longest-idle connection, closed to make room at the listener's cap), refused_at_cap (at the cap with every connection in a request), handshake_at_cap (the oldest TLS handshake in progress, at the handshake cap). A rise is a flood or a listener too small for its clients.",
@@ -201,10 +190,6 @@ export class SelfMetrics {
   observe(result: ApiCallResult, api: string = STREAM_STATE): void {
     this.#requests.inc({ api, code: result.code, outcome: outcomeLabel(result.outcome) });
     this.#duration.observe({ api }, result.durationMs / 1000);
-  }
-
-  observeCallback(event: CallbackEventLabel, result: CallbackResultLabel): void {
-    this.#callbacks.inc({ event, result });
   }
 
   async render(format: Format): Promise<string> {

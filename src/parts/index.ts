@@ -6,6 +6,7 @@ import { fleetPart } from '../fleet/part.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ExtraGauge } from '../metrics/self.js';
 import { roomsPart } from '../rooms/part.js';
+import { webConfigPart } from '../http/web-part.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
 import type { WatchedStream } from '../state/store.js';
@@ -15,9 +16,10 @@ import { MAX_PARTS, WatchedSet } from './watched.js';
 /**
  * Every optional feature, in start order (stopped in reverse): adding one is its folder plus one
  * line here. Fleet comes first: its gate is what the budget asks before every send. Rooms come
- * before callbacks: a stream both find carries its room's labels.
+ * before callbacks: a stream both find carries its room's labels. The web config's part is on with
+ * --web.config.file.
  */
-export const PARTS: readonly PartFactory[] = [fleetPart, roomsPart, callbacksPart];
+export const PARTS: readonly PartFactory[] = [fleetPart, roomsPart, callbacksPart, webConfigPart];
 
 /**
  * What the Exporter gives the parts as one: a part's single watch changes reach it only when they
@@ -113,6 +115,11 @@ export class Parts {
     return this.list.flatMap((p) => p.files?.() ?? []);
   }
 
+  /** SIGHUP or a watched file changed: every part re-reads its own files, at once. */
+  async reload(trigger: string): Promise<void> {
+    await Promise.all(this.list.map((p) => p.reload?.(trigger)));
+  }
+
   /** The parts' own families for /metrics. */
   metrics(format: Format): string {
     let out = '';
@@ -120,11 +127,18 @@ export class Parts {
     return out;
   }
 
-  landing(): string[] {
-    return this.list.map((p) => p.landing?.() ?? null).filter((n) => n !== null);
-  }
-
-  landingTables(): LandingTable[] {
-    return this.list.map((p) => p.landingTable?.() ?? null).filter((t) => t !== null);
+  /** The parts' lines and tables for the landing page, in list order. */
+  landing(): { lines: string[]; tables: LandingTable[] } {
+    const lines: string[] = [];
+    const tables: LandingTable[] = [];
+    for (const p of this.list) {
+      const l = p.landing?.() ?? null;
+      if (typeof l === 'string') lines.push(l);
+      else if (l !== null) {
+        lines.push(...(l.lines ?? []));
+        if (l.table) tables.push(l.table);
+      }
+    }
+    return { lines, tables };
   }
 }

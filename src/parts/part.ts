@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
-import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import type { LandingTable } from '../http/landing.js';
 import type { WebSecurity } from '../http/web-security.js';
 import type { Format } from '../metrics/exposition.js';
@@ -9,7 +8,7 @@ import type { ExtraGauge } from '../metrics/self.js';
 import type { ApiService } from '../api/service.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
-import type { StateStore, WatchedStream } from '../state/store.js';
+import type { StreamObservations, WatchedStream } from '../state/store.js';
 
 /**
  * An optional feature (callbacks, fleet, …) as one object, after zigbee2mqtt's extensions: the
@@ -50,26 +49,35 @@ export interface Part {
   readonly share?: SharedWork;
   /** Gauges of its own on /metrics, registered once with the exporter's self-metrics. */
   readonly gauges?: readonly PartGauge[];
-  /** Files besides the config file that its settings come from (secret files): a change on disk reloads. */
+  /** Files besides the config file that its settings come from (secret files, its own files): a change on disk reloads, as SIGHUP does. */
   files?(): readonly string[];
-  /** One line for the landing page (plain text, escaped there; never a secret), or null for none. */
-  landing?(): string | null;
-  /** A table for the landing page (plain-text cells, escaped and cut there; at most LANDING_ROWS rows), or null for none. */
-  landingTable?(): LandingTable | null;
+  /**
+   * Re-reads what the part reads from files of its own, not from the config (the web config): on
+   * SIGHUP and when a watched file changes, beside the config's reload. Logs a bad file and keeps
+   * what runs; rejects only on a bug.
+   */
+  reload?(trigger: string): Promise<unknown>;
+  /** What it shows on the landing page: one line (a string), lines and/or a table, or null for nothing. */
+  landing?(): string | PartLanding | null;
   /** Families of its own on /metrics, rendered on every scrape: keep them few (rooms, not streams) or cached. */
   metrics?(format: Format): string;
 }
 
 export type PartGauge = ExtraGauge;
 
+/** A part's share of the landing page, all plain text (escaped there) and never a secret. */
+export interface PartLanding {
+  lines?: readonly string[];
+  /** Cells are cut there; at most LANDING_ROWS rows. */
+  table?: LandingTable;
+}
+
 /** What a part may use of the running exporter: narrow on purpose, never the Exporter itself. */
 export interface PartContext {
   logger: Logger;
   now: () => number;
-  /** The per-stream state: parts feed it observations and read what is known. */
-  store: StateStore;
-  /** Counts a received callback in zego_exporter_callbacks_total. */
-  recordCallback(event: CallbackEventLabel, result: CallbackResultLabel): void;
+  /** The per-stream state: parts feed it observations and read what is known (never the whole store). */
+  store: StreamObservations;
   /**
    * The part now watches one more stream (it found it: a callback, a room list), O(1) however many
    * are watched. Nothing happens when the config lists the id or another part watched it first

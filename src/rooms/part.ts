@@ -3,7 +3,7 @@ import type { Config, RoomConfig } from '../config/types.js';
 import { LANDING_ROWS, labelText, type LandingTable } from '../http/landing.js';
 import type { Format } from '../metrics/exposition.js';
 import { roomPlan, roomPlanLines } from './plan.js';
-import type { Part, PartContext, PartGauge } from '../parts/part.js';
+import type { Part, PartContext, PartGauge, PartLanding } from '../parts/part.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { WatchedStream } from '../state/store.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
@@ -182,14 +182,13 @@ export class RoomsPart implements Part {
     return renderRooms(this.#rooms.values(), format) + this.#roomInfo.render(store.snapshot(), store.roomsVersion, format);
   }
 
-  landing(): string | null {
+  /** A line, and the watched rooms as /metrics shows them (the first LANDING_ROWS of them). */
+  landing(): PartLanding | null {
     if (this.#rooms.size === 0) return null;
-    return `Rooms: ${this.#rooms.size} watched; ${this.#discovery.size} streams found in them.`;
+    return { lines: [`Rooms: ${this.#rooms.size} watched; ${this.#discovery.size} streams found in them.`], table: this.#landingTable() };
   }
 
-  /** The watched rooms as /metrics shows them, the first LANDING_ROWS of them. */
-  landingTable(): LandingTable | null {
-    if (this.#rooms.size === 0) return null;
+  #landingTable(): LandingTable {
     const now = this.#ctx.now();
     const rows: string[][] = [];
     for (const r of this.#rooms.values()) {

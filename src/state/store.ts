@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { eventKey, order, type EventKey } from '../callbacks/order.js';
-import type { CloseReason, StreamEvent } from '../callbacks/parse.js';
+import { eventKey, order, type EventKey } from '../zego/event-order.js';
+import type { CloseReason, StreamEvent } from '../zego/stream-event.js';
 import type { ProbeResult } from '../zego/outcome.js';
 
 export interface WatchedStream {
@@ -97,6 +97,22 @@ export function initialState(w: WatchedStream): StreamRecord {
   };
 }
 
+/**
+ * What the parts may do with the per-stream state: feed it observations (probes, callbacks, room
+ * lists), each merged by when it was made, and read what is known. Not the watched set: a part
+ * changes that through its PartContext, so probing and the state never disagree on it.
+ */
+export interface StreamObservations {
+  applyProbe(id: string, result: ProbeResult, atMs?: number): void;
+  applyCallback(id: string, e: StreamEvent, receivedAtMs: number): CallbackApply;
+  applyRoomList(id: string, o: RoomListObservation): void;
+  get(id: string): Readonly<StreamRecord> | undefined;
+  /** The watched streams in watch order (see StateStore.snapshot). */
+  snapshot(): readonly Readonly<StreamRecord>[];
+  /** Bumped whenever a stream's room changes or the watched set is replaced. */
+  readonly roomsVersion: number;
+}
+
 export interface StateStoreOptions {
   logger: Logger;
   now?: () => number;
@@ -107,7 +123,7 @@ export interface StateStoreOptions {
  * probe marks the probe failed and keeps the last known state, so an API hiccup never shows a
  * stream as down. Logs one info line per state change.
  */
-export class StateStore {
+export class StateStore implements StreamObservations {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #streams = new Map<string, StreamRecord>();

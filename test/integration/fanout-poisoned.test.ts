@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fanoutKeys } from '../../src/callbacks/fanout-mac.js';
 import type { FanoutRejectReason } from '../../src/callbacks/fanout.js';
 import { FleetCallbacks } from '../../src/callbacks/fleet.js';
-import type { StreamEvent } from '../../src/callbacks/parse.js';
+import type { StreamEvent } from '../../src/zego/stream-event.js';
 import { Secret } from '../../src/config/secret.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 

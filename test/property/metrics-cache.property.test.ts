@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { StreamEvent } from '../../src/callbacks/parse.js';
+import type { StreamEvent } from '../../src/zego/stream-event.js';
 import type { Format } from '../../src/metrics/exposition.js';
 import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { FleetClaim } from '../../src/callbacks/fleet-nonces.js';
-import type { StreamEvent } from '../../src/callbacks/parse.js';
+import type { StreamEvent } from '../../src/zego/stream-event.js';
 import { CallbackReceiver, type FleetHook } from '../../src/callbacks/receiver.js';
 import { callbackSignature, CallbackVerifier, type SignedFields } from '../../src/callbacks/verify.js';
 import { Secret } from '../../src/config/secret.js';

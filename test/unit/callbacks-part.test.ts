@@ -74,7 +74,6 @@ function harness(cfg: Config, web?: WebSecurity): Harness {
     logger,
     now: Date.now,
     store,
-    recordCallback: () => undefined,
     api: () => {
       throw new Error('the callbacks part calls no ZEGO API');
     },
@@ -162,6 +161,32 @@ describe('CallbacksPart', () => {
       expect(r.status, type).toBe(200);
       expect(h.store.get(id)?.active, type).toBe(true);
     }
+  });
+
+  it('counts every callback it answers in zego_exporter_callbacks_total, as the self-metrics rendered it (HELP, series, order, both formats)', async () => {
+    const help =
+      "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it).";
+    const family = (name: string, samples: string): string => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${samples}`;
+    const zeros = ['stream_create', 'stream_close'].flatMap((event) =>
+      ['accepted', 'stale', 'bad_signature'].map((result) => [`{event="${event}",result="${result}"}`, 0] as [string, number]),
+    );
+    const samples = (values: [string, number][]): string => values.map(([labels, v]) => `zego_exporter_callbacks_total${labels} ${v}\n`).join('');
+
+    // Off, the family is there all the same, at 0: dashboards divide by it.
+    expect(harness(config(['listed'], null)).part.metrics('text')).toContain(family('zego_exporter_callbacks_total', samples(zeros)));
+
+    const h = harness(config(['listed'], {}));
+    await h.part.start();
+    const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
+    expect((await post(`${url}/zego/callback`, streamCreate('listed'))).status).toBe(200);
+    expect((await post(`${url}/zego/callback`, streamCreate('listed', 'another-secret'))).status).toBe(401);
+    expect((await post(`${url}/zego/callback`, 'x'.repeat(65 * 1024))).status).toBe(413);
+    const want = [...zeros, ['{event="other",result="too_large"}', 1] as [string, number]];
+    want[0]![1] = 1;
+    want[2]![1] = 1;
+    const text = h.part.metrics('text');
+    expect(text.startsWith(family('zego_exporter_callbacks_total', samples(want)))).toBe(true);
+    expect(h.part.metrics('openmetrics').startsWith(family('zego_exporter_callbacks', samples(want)))).toBe(true);
   });
 
   it('callbacks.trusted_proxies: behind a trusted proxy each forwarded client has its own share of the body budget; a reload that drops the list charges the proxy again', async () => {

@@ -1,8 +1,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Discovery, globToRegExp } from '../../src/callbacks/discovery.js';
-import { eventKey, order } from '../../src/callbacks/order.js';
-import { parseBody, streamEvent, type StreamEvent } from '../../src/callbacks/parse.js';
+import { eventKey, order } from '../../src/zego/event-order.js';
+import { parseBody, streamEvent } from '../../src/callbacks/parse.js';
+import type { StreamEvent } from '../../src/zego/stream-event.js';
 import { CallbackReceiver, type Receipt } from '../../src/callbacks/receiver.js';
 import { callbackSignature, CallbackVerifier } from '../../src/callbacks/verify.js';
 import { Secret } from '../../src/config/secret.js';

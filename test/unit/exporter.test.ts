@@ -201,6 +201,23 @@ describe('Exporter parts', () => {
     expect(await metrics(exp)).not.toContain('stream_id="found"');
   });
 
+  it("hands a part the state as observations: what it feeds shows on /metrics, the watched set stays the Exporter's", async () => {
+    let ctx: PartContext | undefined;
+    const part: PartFactory = (_c, c) => {
+      ctx = c;
+      return { name: 'feeder', start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined };
+    };
+    const { exp } = exporter(config(['a']), { parts: [part] });
+    const store = ctx!.store;
+    store.applyRoomList('a', { roomId: 'r1', listed: true, createTimeSec: 1_699_999_000, sentAtMs: T0 });
+    expect(store.get('a')).toMatchObject({ active: true, roomId: 'r1', source: 'room_list' });
+    expect(store.snapshot().map((s) => s.id)).toEqual(['a']);
+    expect(await metrics(exp)).toContain('zego_stream_active{stream_id="a"} 1');
+    // A part changes what is watched only through watchAdded/watchRemoved, so probing and the state agree.
+    // @ts-expect-error the store's own setters are not part of what a part is handed
+    expect(typeof store.setStreams).toBe('function');
+  });
+
   it("paces the budget at the parts' cap, re-read when a part says it changed", async () => {
     let cap = 2;
     let ctx: PartContext | undefined;
@@ -243,5 +260,35 @@ describe('Exporter parts', () => {
     expect(exp.landingPage()).toContain('<p>Extra: &#60;on&#62;</p>');
     exp.applyConfig(config(['a']));
     expect(exp.files()).toEqual(['extra-secret']);
+  });
+
+  it("shows each part's landing lines and table, in list order, lines before the stream table and tables after it", () => {
+    const part = (name: string, landing: Part['landing']): PartFactory => recordingPart(name, [], landing ? { landing } : {});
+    const { exp } = exporter(config(['a']), {
+      parts: [
+        part('one', () => 'One: a line'),
+        part('none', () => null),
+        part('two', () => ({
+          lines: ['Two: first', 'Two: second'],
+          table: { title: 'Things', columns: ['Thing', 'State'], rows: [['t<1>', 'ok']], total: 1 },
+        })),
+        part('three', () => ({ table: { title: 'More', columns: ['X'], rows: [], total: 0 } })),
+      ],
+    });
+    const page = exp.landingPage();
+    const at = (s: string): number => {
+      expect(page).toContain(s);
+      return page.indexOf(s);
+    };
+    const order = [
+      at('<p>One: a line</p>'),
+      at('<p>Two: first</p>'),
+      at('<p>Two: second</p>'),
+      at('<h2>Streams (1)</h2>'),
+      at('<h2>Things (1)</h2>'),
+      at('<td>t&#60;1&#62;</td><td>ok</td>'),
+      at('<h2>More (0)</h2>'),
+    ];
+    expect(order).toEqual([...order].sort((x, y) => x - y));
   });
 });

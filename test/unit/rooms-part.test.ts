@@ -97,7 +97,6 @@ function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
     logger,
     now: Date.now,
     store,
-    recordCallback: () => undefined,
     watchAdded: () => watch(),
     watchRemoved: () => watch(),
     api: api.api.bind(api),
@@ -314,7 +313,7 @@ describe('rooms part', () => {
     expect(h.calls.some((c) => c.api === 'DescribeSimpleStreamList')).toBe(false);
     expect(h.part.metrics('text')).not.toMatch(/^zego_room_/m);
     // The page shows what is known: users, no list yet.
-    expect(h.part.landingTable()?.rows[0]).toEqual(['show', 'severity=critical', '', '3', '1', 'never', 'pending']);
+    expect(h.part.landing()?.table?.rows[0]).toEqual(['show', 'severity=critical', '', '3', '1', 'never', 'pending']);
     heldElsewhere = false;
     await vi.advanceTimersByTimeAsync(30_000);
     const text = h.part.metrics('text');
@@ -323,7 +322,7 @@ describe('rooms part', () => {
     expect(sample('zego_room_users')).toBe('3');
     expect(sample('zego_room_probe_success')).toBe('1');
     expect(Number(sample('zego_room_last_success_timestamp_seconds'))).toBeGreaterThan(T0 / 1000);
-    expect(h.part.landingTable()?.rows[0]).toEqual(['show', 'severity=critical', '1', '3', '1', expect.stringMatching(/^\d+s ago$/), 'ok']);
+    expect(h.part.landing()?.table?.rows[0]).toEqual(['show', 'severity=critical', '1', '3', '1', expect.stringMatching(/^\d+s ago$/), 'ok']);
     await stop(h);
   });
 

@@ -1,4 +1,4 @@
-import type { StreamEvent } from './parse.js';
+import type { StreamEvent } from './stream-event.js';
 
 /** Where an event sits in a stream's history: newer wins, equal is a duplicate. */
 export interface EventKey {
