@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { MIN_UPLOAD_BYTES_PER_SECOND, MIN_UPLOAD_GRACE_MS, processBodyBudget, type BodyBudget } from '../http/body-budget.js';
+import { readBody, replyText, type BodyRefusal } from '../http/body-reader.js';
 import { addressKey } from '../http/auth-failures.js';
 import { listen, type ListenOptions, type RunningServer } from '../http/server.js';
 import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
@@ -58,7 +59,8 @@ export interface Receipt {
   streamId?: string;
 }
 
-const STATUS: Record<CallbackResultLabel, number> = {
+/** What each result answers; a body refused before it was read is answered by the body reader. */
+const STATUS: Record<Exclude<CallbackResultLabel, BodyRefusal>, number> = {
   accepted: 200,
   duplicate: 200,
   stale: 200,
@@ -69,9 +71,6 @@ const STATUS: Record<CallbackResultLabel, number> = {
   replayed: 409,
   wrong_app: 403,
   malformed: 400,
-  too_large: 413,
-  too_slow: 408,
-  overloaded: 503,
 };
 
 const REJECT_LOG_EVERY_MS = 60_000;
@@ -172,135 +171,23 @@ export class CallbackReceiver {
     return { ...receipt(a.ev, applied, reason), streamId: a.event.streamId };
   }
 
-  /** The node:http side: POST only, bounded body, then receiveShared() (receive() outside fleet mode). */
+  /** The node:http side: POST only, a bounded body (http/body-reader.ts), then receiveShared() (receive() outside fleet mode). */
   handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'POST') {
       req.resume();
       res.setHeader('Allow', 'POST');
-      return reply(res, 405, 'method not allowed');
+      return replyText(res, 405, 'method not allowed');
     }
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > this.#maxBody) return this.#tooLarge(req, res);
-    // The declared length is reserved before a byte is read, so an upload that cannot fit is
-    // refused as soon as its headers are in; bodies without a length reserve chunk by chunk. Each
-    // client (client-key.ts) may hold only its share, so one address cannot take the whole budget.
-    const budget = this.#budget;
-    const client = this.#clientKey(req);
-    let reserved = 0;
-    let slowTimer: NodeJS.Timeout | undefined;
-    const free = (): void => {
-      clearTimeout(slowTimer);
-      budget.release(reserved, client);
-      reserved = 0;
-    };
-    req.once('close', free);
-    if (declared > 0) {
-      const ok = budget.tryReserve(declared, client);
-      if (ok !== true) return this.#overloaded(req, res, ok);
-      reserved = declared;
-    }
-    // Bytes are copied into one buffer of our own, never kept as the chunks the parser hands out:
-    // a chunked body of 1-byte chunks is one Buffer object (and a slice of a socket read) per byte,
-    // about 400 bytes of memory for each byte the budget counts. The budget holds the capacity.
-    let body = Buffer.alloc(0);
-    let size = 0;
-    let done = false;
-    // The minimum upload rate: a body that trickles in holds its reservation (and a connection)
-    // while costing its sender nothing, so after the grace period it must keep up an average of
-    // bytesPerSecond or be answered 408 with its reservation freed at once.
-    const { bytesPerSecond, graceMs } = this.#minUpload;
-    const started = performance.now();
-    const checkRate = (): void => {
-      if (done) return;
-      const elapsed = performance.now() - started;
-      if (size < (bytesPerSecond * (elapsed - graceMs)) / 1000) {
-        done = true;
-        free();
-        this.#tooSlow(req, res);
-        return;
-      }
-      slowTimer = setTimeout(checkRate, 1000);
-      slowTimer.unref();
-    };
-    slowTimer = setTimeout(checkRate, graceMs + 1000);
-    slowTimer.unref();
-    req.on('data', (c: Buffer) => {
-      if (done) return;
-      const need = size + c.length;
-      if (need > this.#maxBody) {
-        done = true;
-        this.#tooLarge(req, res);
-        return;
-      }
-      if (need > body.length) {
-        // A declared length is reserved up front (one allocation); a chunked body doubles.
-        const capacity = Math.min(this.#maxBody, Math.max(need, reserved, 2 * body.length));
-        if (capacity > reserved) {
-          const ok = budget.tryReserve(capacity - reserved, client);
-          if (ok !== true) {
-            done = true;
-            this.#overloaded(req, res, ok);
-            return;
-          }
-          reserved = capacity;
-        }
-        const grown = Buffer.allocUnsafe(capacity);
-        body.copy(grown, 0, 0, size);
-        body = grown;
-      }
-      c.copy(body, size);
-      size = need;
+    const limits = { maxBytes: this.#maxBody, budget: this.#budget, client: this.#clientKey(req), minUpload: this.#minUpload };
+    readBody(req, res, limits, {
+      body: (text) =>
+        void this.receiveShared(text).then(
+          (r) => replyText(res, r.status, r.reason),
+          () => replyText(res, 500, 'internal error'),
+        ),
+      // The body reader answers these itself; what is left is counting and logging them as callbacks.
+      refused: (result, status, reason) => void this.#done({ status, event: 'other', result, reason }),
     });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      const text = body.toString('utf8', 0, size);
-      body = Buffer.alloc(0);
-      free();
-      this.receiveShared(text).then(
-        (r) => reply(res, r.status, r.reason),
-        () => reply(res, 500, 'internal error'),
-      );
-    });
-    // An aborted upload is the client's loss; there is nobody left to answer.
-    req.on('error', () => {
-      done = true;
-    });
-  }
-
-  #overloaded(req: IncomingMessage, res: ServerResponse, over: 'client' | 'process'): void {
-    const why =
-      over === 'client'
-        ? `this client's request bodies in flight over its ${this.#budget.perClientBytes}-byte share`
-        : `request bodies in flight over the ${this.#budget.limitBytes}-byte budget`;
-    const r = receipt('other', 'overloaded', `${why}; retry later`);
-    this.#o.record(r.event, r.result);
-    this.#log(r);
-    res.setHeader('Connection', 'close');
-    res.setHeader('Retry-After', '1');
-    reply(res, r.status, r.reason);
-    res.on('finish', () => req.destroy());
-  }
-
-  #tooSlow(req: IncomingMessage, res: ServerResponse): void {
-    const { bytesPerSecond, graceMs } = this.#minUpload;
-    const r = receipt('other', 'too_slow', `body slower than ${bytesPerSecond} bytes/s after the first ${graceMs} ms`);
-    this.#o.record(r.event, r.result);
-    this.#log(r);
-    res.setHeader('Connection', 'close');
-    reply(res, r.status, r.reason);
-    // The client is not reading its answer in time either, perhaps: the socket goes after a second regardless.
-    res.on('finish', () => req.destroy());
-    setTimeout(() => req.destroy(), 1000).unref();
-  }
-
-  #tooLarge(req: IncomingMessage, res: ServerResponse): void {
-    const r = receipt('other', 'too_large', `body larger than ${this.#maxBody} bytes`);
-    this.#o.record(r.event, r.result);
-    this.#log(r);
-    res.setHeader('Connection', 'close');
-    reply(res, r.status, r.reason);
-    res.on('finish', () => req.destroy());
   }
 
   #log(r: Receipt): void {
@@ -321,19 +208,12 @@ export class CallbackReceiver {
   }
 }
 
-function receipt(event: CallbackEventLabel, result: CallbackResultLabel, reason: string): Receipt {
+function receipt(event: CallbackEventLabel, result: Exclude<CallbackResultLabel, BodyRefusal>, reason: string): Receipt {
   return { status: STATUS[result], event, result, reason };
 }
 
 function eventLabel(e: string | undefined): CallbackEventLabel {
   return e === 'stream_create' || e === 'stream_close' ? e : 'other';
-}
-
-function reply(res: ServerResponse, status: number, reason: string): void {
-  if (res.headersSent) return;
-  const body = `${reason}\n`;
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  res.end(body);
 }
 
 /** Claims the request when its path is the callback path (null: callbacks are not served on this listener). */
@@ -359,7 +239,7 @@ export function startCallbackListener(
     (req, res) => {
       if (!route(req, res)) {
         req.resume();
-        reply(res, 404, 'not found');
+        replyText(res, 404, 'not found');
       }
     },
     { host, port, ...security, logger, name: 'callbacks' },

@@ -65,7 +65,7 @@ export const DEFAULT_BODY_BUDGET_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CLIENT_SHARE_DIVISOR = 8;
 
 /**
- * A body must arrive at 1 KiB/s on average once the first 2 s are over (receiver.ts), else it is
+ * A body must arrive at 1 KiB/s on average once the first 2 s are over (body-reader.ts), else it is
  * answered 408 and its reservation freed at once. A real callback (about 1 KiB) arrives in one
  * packet; an upload at a byte a second is cut after 3 s instead of holding its share for the 30 s
  * request deadline.
