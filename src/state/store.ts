@@ -100,6 +100,8 @@ export function initialState(w: WatchedStream): StreamRecord {
 export interface StateStoreOptions {
   logger: Logger;
   now?: () => number;
+  /** Told after a stream went active, closed or not found (discovery times ends and forget_after by it). */
+  onChange?: (s: Readonly<StreamRecord>) => void;
 }
 
 /**
@@ -110,6 +112,7 @@ export interface StateStoreOptions {
 export class StateStore {
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #onChange: ((s: Readonly<StreamRecord>) => void) | undefined;
   readonly #streams = new Map<string, StreamRecord>();
   /** The records in watch order, replaced (never edited) when the set changed: see snapshot(). null: to be rebuilt at the next read. */
   #list: readonly StreamRecord[] | null = [];
@@ -120,6 +123,7 @@ export class StateStore {
   constructor(opts: StateStoreOptions) {
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
+    this.#onChange = opts.onChange;
   }
 
   /** Kept streams keep their state; removed ones are gone at once; added ones start unknown. */
@@ -199,7 +203,7 @@ export class StateStore {
     s.closeTimeSec = o.kind === 'closed' ? o.closeTimeSec : null;
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = now;
-      this.#logChange(s, wasActive, result.code, 'probe');
+      this.#changed(s, wasActive, result.code, 'probe');
     }
   }
 
@@ -234,7 +238,7 @@ export class StateStore {
     }
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = receivedAtMs;
-      this.#logChange(s, wasActive, e.event, 'callback');
+      this.#changed(s, wasActive, e.event, 'callback');
     }
     return 'accepted';
   }
@@ -265,7 +269,7 @@ export class StateStore {
     s.closeTimeSec = o.listed ? null : wasActive === false ? s.closeTimeSec : o.sentAtMs / 1000;
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = o.sentAtMs;
-      this.#logChange(s, wasActive, o.listed ? 'listed' : 'unlisted', 'room_list');
+      this.#changed(s, wasActive, o.listed ? 'listed' : 'unlisted', 'room_list');
     }
   }
 
@@ -327,6 +331,12 @@ export class StateStore {
     // Once can be the API catching up; again and again means callbacks and the API see different streams.
     if (s.disagreements >= 2) this.#log.warn(fields, 'the API keeps contradicting callbacks for this stream; following the API');
     else this.#log.info(fields, 'the API contradicts the last callback; following the API');
+  }
+
+  /** Logs the change of state (one info line) and tells onChange. */
+  #changed(s: StreamRecord, wasActive: boolean | null, code: string, source: StateSource): void {
+    this.#logChange(s, wasActive, code, source);
+    this.#onChange?.(s);
   }
 
   #logChange(s: StreamRecord, wasActive: boolean | null, code: string, source: StateSource): void {
