@@ -39,7 +39,7 @@ export async function startHarness(streams: string[], opts: { intervalMs?: numbe
       userNumRateLimit: 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: opts.intervalMs ?? 60_000, maxRoomStreams: 1000 },
+    probe: { intervalMs: opts.intervalMs ?? 60_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: streams.map((id) => ({ id, intervalMs: opts.intervalMs ?? 60_000, labels: {} })),
     callbacks: {
       secret: new Secret(CALLBACK_SECRET),

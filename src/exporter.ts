@@ -10,8 +10,10 @@ import { ScrapeRenderer } from './metrics/scrape.js';
 import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self.js';
 import { StreamFamilies } from './metrics/block-cache.js';
 import { SourceInfoFamily } from './metrics/source-info.js';
-import { Parts, type PartsContext } from './parts/index.js';
-import type { PartFactory } from './parts/part.js';
+import { DiscoveryService } from './discovery/service.js';
+import type { DiscoverySource } from './discovery/sources.js';
+import { Parts } from './parts/index.js';
+import type { PartContext, PartFactory } from './parts/part.js';
 import { ReloadStatus } from './reload.js';
 import { StreamProbing } from './scheduler/probing.js';
 import { ApiConfigErrors } from './state/api-config-errors.js';
@@ -61,6 +63,7 @@ export class Exporter {
   readonly #configErrors: ApiConfigErrors;
   readonly #api: ApiService;
   readonly #parts: Parts;
+  readonly #discovery: DiscoveryService;
   /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
   readonly route: Parts['route'] = (req, res) => this.#parts.route(req, res);
   readonly #probing: StreamProbing;
@@ -80,9 +83,24 @@ export class Exporter {
     this.#config = opts.config;
     this.#startedAt = new Date(this.#now());
     this.#client = new CurrentClient(opts.config.zego, { now: this.#now, logger: this.#log, dispatcher: opts.dispatcher });
-    this.#store = new StateStore({ logger: this.#log, now: this.#now });
+    this.#store = new StateStore({ logger: this.#log, now: this.#now, onChange: (s) => this.#discovery.observe('stream', s.id) });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
     this.#configErrors = new ApiConfigErrors({ logger: this.#log, now: this.#now, appId: () => this.#config.zego.appId });
+    this.#discovery = new DiscoveryService({
+      config: opts.config,
+      logger: this.#log,
+      now: this.#now,
+      hooks: {
+        stream: {
+          watch: (id, labels, source) => this.#watchStart(id, labels, source),
+          unwatch: (id) => this.#watchStop(id),
+          endedAt: (id) => {
+            const s = this.#store.get(id);
+            return s?.active === false ? s.changedAtMs : null;
+          },
+        },
+      },
+    });
     // Called back only after construction, when every field below is set. A budget is built on
     // its Action's first api(): DescribeRTCStreamState's after the parts, so the fleet's gate is there.
     this.#api = new ApiService({
@@ -98,13 +116,13 @@ export class Exporter {
         this.#configErrors.note(action, result);
       },
     });
-    const ctx: PartsContext = {
+    const ctx: PartContext = {
       ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web },
       api: this.#api.api.bind(this.#api),
       lastSequence: () => this.#client.lastSequence,
-      watchStart: (w) => this.#watchStart(w),
-      watchStop: (id) => this.#watchStop(id),
-      watchedChanged: () => this.#setStreams(),
+      discover: (id, labels, source) => this.#discovery.discover(id, labels, source),
+      forget: (id, source) => this.#discovery.forget(id, source),
+      discovered: (source) => this.#discovery.discovered(source),
       rateChanged: () => this.#api.rateChanged(),
     };
     this.#parts = new Parts(opts.config, ctx, opts.parts);
@@ -120,7 +138,7 @@ export class Exporter {
       families: new StreamFamilies(),
       snapshot: () => this.#store.snapshot(),
       now: this.#now,
-      parts: (format) => this.#parts.metrics(format),
+      parts: (format) => this.#parts.metrics(format) + this.#discovery.metrics(format),
       info: (format) => this.#sourceInfo.render(this.#store.snapshot(), this.#store.originsVersion, format),
     });
     this.#setStreams();
@@ -133,6 +151,7 @@ export class Exporter {
   /** Starts the parts, then probing; when a part cannot start, rejects with the parts before it stopped again. */
   async start(): Promise<void> {
     await this.#parts.start();
+    this.#discovery.start();
     this.#started = true;
     this.#probing.start();
     this.#scrape.prerender(this.#log, this.#probing.size);
@@ -147,6 +166,7 @@ export class Exporter {
   applyConfig(config: Config): void {
     this.#client.applyConfig(config.zego);
     this.#config = config;
+    this.#discovery.applyConfig(config);
     this.#parts.applyConfig(config);
     // After the parts: a fleet's gates hold the new rates by now.
     this.#api.applyConfig(config.zego);
@@ -204,6 +224,7 @@ export class Exporter {
   /** Probing first, then every API budget, then the parts in reverse order (the fleet's gate outlives the calls in flight), then the client. */
   async stop(graceMs = 2000): Promise<void> {
     this.#stopping = true;
+    this.#discovery.stop();
     this.#probing.stop();
     await this.#api.stop(graceMs);
     await this.#parts.stop(graceMs);
@@ -218,17 +239,20 @@ export class Exporter {
     this.#log.debug({ stream_id: id, code: result.code, outcome: outcomeLabel(result.outcome), duration_ms: Math.round(result.durationMs) }, 'probe');
   }
 
-  /** The configured streams, then what the parts add (discovered streams), each id once: O(streams), for a reload. */
+  /** The configured streams, then what was discovered (never an id the config lists): O(streams), for a reload. */
   #setStreams(): void {
     if (this.#stopping) return;
-    const watched = this.#parts.watched(this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels, origin: 'config' as const })));
+    const intervalMs = this.#config.probe.intervalMs;
+    const watched: WatchedStream[] = this.#config.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels, origin: 'config' as const }));
+    for (const d of this.#discovery.watched('stream')) watched.push({ id: d.id, intervalMs, labels: d.labels, origin: d.source });
     this.#store.setStreams(watched);
     this.#probing.setStreams(watched);
   }
 
-  /** A stream a part found that nobody watched: O(1), however many are watched (a discovery burst is 10k of these). */
-  #watchStart(w: WatchedStream): void {
+  /** A discovered stream nobody watched, or new labels or origin for one: O(1), however many are watched (a discovery burst is 10k of these). */
+  #watchStart(id: string, labels: Readonly<Record<string, string>>, source: DiscoverySource): void {
     if (this.#stopping) return;
+    const w: WatchedStream = { id, intervalMs: this.#config.probe.intervalMs, labels, origin: source };
     this.#store.add(w);
     this.#probing.add(w);
   }

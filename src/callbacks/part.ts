@@ -7,8 +7,8 @@ import { clientKey, parseTrustedProxies, type TrustedProxies } from '../http/cli
 import type { RunningServer } from '../http/server.js';
 import type { Format } from '../metrics/exposition.js';
 import type { Part, PartContext, PartGauge } from '../parts/part.js';
-import type { CallbackApply, WatchedStream } from '../state/store.js';
-import { Discovery } from './discovery.js';
+import type { CallbackApply } from '../state/store.js';
+import { DiscoverPatterns } from './discovery.js';
 import { FANOUT_REJECT_REASONS } from './fanout.js';
 import { fanoutKeys } from './fanout-mac.js';
 import { callbackListenerSecurity, callbackTlsProblem } from './listener.js';
@@ -24,8 +24,8 @@ const MIGRATION_NOTE =
   "callbacks.listen_address is not set: callbacks are served on this listener (default :9793) and no longer on the main listener (--web.listen-address), which answers their path 410; point ZEGO's callback URL at this port (CHANGELOG.md, docs/callbacks.md)";
 
 /**
- * ZEGO's stream_create / stream_close callbacks: receiver, verifier, discovery of unlisted streams
- * and the sweep that forgets them, and the listener of their own — the only one that serves
+ * ZEGO's stream_create / stream_close callbacks: receiver, verifier, the patterns that discover
+ * unlisted streams (the core's discovery service holds them), and the listener of their own — the only one that serves
  * them. Built even while callbacks are off, so the main listener's answer on their path and the
  * metrics are there; the listener opens at start when callbacks are on then (a reload that turns
  * them on needs a restart, and says so).
@@ -43,9 +43,8 @@ export class CallbacksPart implements Part {
   #proxies: TrustedProxies = null;
   #receiver: CallbackReceiver | null = null;
   #verifier: CallbackVerifier | null = null;
-  #discovery: Discovery | null = null;
-  #sweepTimer: NodeJS.Timeout | null = null;
-  #running = false;
+  /** callbacks.discover.patterns; null while discovery is off. */
+  #patterns: DiscoverPatterns | null = null;
   /** Fleet mode (fleet and callbacks both on at start): nonces and fan-out through Redis. */
   #fleet: FleetCallbacks | null = null;
   /** The fan-out keys of the running secrets (fanout-mac.ts). */
@@ -63,7 +62,7 @@ export class CallbacksPart implements Part {
       {
         name: 'zego_exporter_streams_discovered',
         help: 'Streams watched because a stream_create callback matched a discovery pattern.',
-        read: () => this.#discovery?.size ?? 0,
+        read: () => ctx.discovered('callback').size,
       },
     ];
     if (config.fleet && config.callbacks) {
@@ -111,24 +110,23 @@ export class CallbacksPart implements Part {
         'callbacks listening',
       );
     }
-    this.#running = true;
     this.#fleet?.start();
-    this.#resetSweep();
   }
 
   applyConfig(config: Config): void {
     this.#config = config;
     this.#configure(config);
-    if (this.#discovery) {
-      // A stream the config now lists stops being "discovered" (and so can never be forgotten).
-      for (const s of config.streams) this.#discovery.drop(s.id);
+    // The discovery service already let go of listed ids and applied the cap (discovery off: all
+    // forgotten); what no longer matches a pattern goes, the rest takes the new severity.
+    const patterns = this.#patterns;
+    if (!patterns) return;
+    for (const id of [...this.#ctx.discovered('callback').ids()]) {
+      if (patterns.matches(id)) this.#ctx.discover(id, this.#labels(), 'callback');
+      else this.#ctx.forget(id, 'callback');
     }
-    this.#resetSweep();
   }
 
   async stop(graceMs: number): Promise<void> {
-    this.#running = false;
-    this.#resetSweep();
     await this.#listener?.close(graceMs);
     this.#listener = null;
     await this.#fleet?.stop();
@@ -143,11 +141,6 @@ export class CallbacksPart implements Part {
     () => this.#receiver,
   );
 
-  *watched(): Iterable<WatchedStream> {
-    if (!this.#discovery) return;
-    for (const id of this.#discovery.ids()) yield this.#watchedStream(id);
-  }
-
   files(): string[] {
     const cb = this.#config.callbacks;
     return [cb?.secretFile, cb?.previousSecretFile].filter((f) => f !== undefined);
@@ -159,8 +152,8 @@ export class CallbacksPart implements Part {
     const where = this.#listener
       ? `their own listener ${this.#listener.url} (TLS: ${cb.tls})`
       : 'their own listener, not open (turned on by a reload: needs a restart)';
-    const d = this.#discovery;
-    return `Callbacks: ${cb.path} on ${where}, not on this one${d ? `; ${d.size} streams discovered` : ''}.`;
+    const found = cb.discover ? `; ${this.#ctx.discovered('callback').size} streams discovered` : '';
+    return `Callbacks: ${cb.path} on ${where}, not on this one${found}.`;
   }
 
   metrics(format: Format): string {
@@ -204,7 +197,7 @@ export class CallbacksPart implements Part {
     if (!cb) {
       this.#receiver = null;
       this.#verifier = null;
-      this.#discovery = null;
+      this.#patterns = null;
       return;
     }
     // Validated by the config reader; a reload replaces the list.
@@ -223,18 +216,9 @@ export class CallbacksPart implements Part {
       fleet: () => this.#fleet,
       clientKey: (req) => clientKey(req, this.#proxies),
     });
-    if (!cb.discover) this.#discovery = null;
-    else if (this.#discovery) this.#discovery.setConfig(cb.discover);
-    else this.#discovery = new Discovery(cb.discover);
-  }
-
-  #resetSweep(): void {
-    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
-    this.#sweepTimer = null;
-    if (!this.#running || !this.#discovery) return;
-    const every = Math.min(60_000, Math.max(1000, this.#discovery.forgetAfterMs / 10));
-    this.#sweepTimer = setInterval(() => this.#sweep(), every);
-    this.#sweepTimer.unref();
+    const patterns = cb.discover?.patterns;
+    if (!patterns) this.#patterns = null;
+    else if (this.#patterns?.patterns !== patterns) this.#patterns = new DiscoverPatterns(patterns);
   }
 
   #apply(e: StreamEvent, receivedAtMs: number): CallbackApply {
@@ -242,30 +226,20 @@ export class CallbacksPart implements Part {
     const { store } = this.#ctx;
     // Test-environment callbacks carry the id as the API knows it; the config lists bare ids.
     const id = bareStreamId(e.streamId, z.appId, z.isTest);
-    if (store.get(id) === undefined && e.event === 'stream_create' && this.#discovery?.offer(id) === 'added') {
-      this.#ctx.logger.info({ stream_id: id, discovered: this.#discovery.size }, 'watching a discovered stream');
-      this.#ctx.watchAdded(this.#watchedStream(id));
+    if (
+      store.get(id) === undefined &&
+      e.event === 'stream_create' &&
+      this.#patterns?.matches(id) &&
+      this.#ctx.discover(id, this.#labels(), 'callback') === 'added'
+    ) {
+      this.#ctx.logger.info({ stream_id: id, discovered: this.#ctx.discovered('callback').size }, 'watching a discovered stream');
     }
     return store.applyCallback(id, e, receivedAtMs);
   }
 
-  #sweep(): void {
-    if (!this.#discovery) return;
-    const { store } = this.#ctx;
-    const gone = this.#discovery.sweep(this.#ctx.now(), (id) => {
-      const s = store.get(id);
-      return s && s.active === false ? (s.changedAtMs ?? null) : null;
-    });
-    if (gone.length === 0) return;
-    for (const id of gone) {
-      this.#ctx.logger.info({ stream_id: id }, 'forgetting a closed discovered stream');
-      this.#ctx.watchRemoved(id);
-    }
-  }
-
-  #watchedStream(id: string): WatchedStream {
-    const severity = this.#config.callbacks?.discover?.streamsSeverity ?? DEFAULT_STREAMS_SEVERITY;
-    return { id, intervalMs: this.#config.probe.intervalMs, labels: severityLabels(severity), origin: 'callback' };
+  /** A discovered stream's labels: its severity alone (see severityLabels). */
+  #labels(): Readonly<Record<string, string>> {
+    return severityLabels(this.#config.callbacks?.discover?.streamsSeverity ?? DEFAULT_STREAMS_SEVERITY);
   }
 }
 

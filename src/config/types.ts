@@ -62,6 +62,8 @@ export interface ProbeConfig {
   intervalMs: number;
   /** At most this many streams found in room lists are watched beyond the listed ones. */
   maxRoomStreams: number;
+  /** Streams found in room lists are forgotten once ended for this long (the rooms' own forget_after). */
+  roomStreamsForgetAfterMs: number;
 }
 
 export interface StreamConfig {

@@ -9,9 +9,7 @@ import { roomsPart } from '../rooms/part.js';
 import { webConfigPart } from '../http/web-part.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
-import type { WatchedStream } from '../state/store.js';
 import type { Part, PartContext, PartFactory } from './part.js';
-import { MAX_PARTS, WatchedSet } from './watched.js';
 
 /**
  * Every optional feature, in start order (stopped in reverse): adding one is its folder plus one
@@ -21,42 +19,12 @@ import { MAX_PARTS, WatchedSet } from './watched.js';
  */
 export const PARTS: readonly PartFactory[] = [fleetPart, roomsPart, callbacksPart, webConfigPart];
 
-/**
- * What the Exporter gives the parts as one: a part's single watch changes reach it only when they
- * change what is watched (see WatchedSet), as `watchStart` / `watchStop`.
- */
-export interface PartsContext extends Omit<PartContext, 'watchAdded' | 'watchRemoved'> {
-  /** Nobody watched this stream: start probing it and showing its series. */
-  watchStart(stream: WatchedStream): void;
-  /** Nobody watches it any more: stop. */
-  watchStop(id: string): void;
-}
-
 /** The parts this config turns on, driven and read as one. */
 export class Parts {
   readonly list: readonly Part[];
-  /** Each part with its bit in #watched (its place among the factories). */
-  readonly #numbered: readonly [number, Part][];
-  readonly #watched = new WatchedSet();
 
-  constructor(config: Config, ctx: PartsContext, factories: readonly PartFactory[] = PARTS) {
-    if (factories.length > MAX_PARTS) throw new Error(`at most ${MAX_PARTS} parts`);
-    this.#numbered = factories.map((f, i) => [i, f(config, this.#context(ctx, i))] as const).filter((e): e is [number, Part] => e[1] !== null);
-    this.list = this.#numbered.map(([, p]) => p);
-  }
-
-  /** The context of part number `n`: its single watch changes pass through #watched under its own bit. */
-  #context(ctx: PartsContext, n: number): PartContext {
-    const { watchStart, watchStop, ...shared } = ctx;
-    return {
-      ...shared,
-      watchAdded: (w) => {
-        if (this.#watched.add(n, w.id)) watchStart(w);
-      },
-      watchRemoved: (id) => {
-        if (this.#watched.remove(n, id)) watchStop(id);
-      },
-    };
+  constructor(config: Config, ctx: PartContext, factories: readonly PartFactory[] = PARTS) {
+    this.list = factories.map((f) => f(config, ctx)).filter((p) => p !== null);
   }
 
   get gate(): Gate | undefined {
@@ -95,16 +63,6 @@ export class Parts {
 
   /** For the main listener's `extra` hook: the first part that answers the request. */
   readonly route = (req: IncomingMessage, res: ServerResponse): boolean => this.list.some((p) => p.route?.(req, res) === true);
-
-  /**
-   * The whole watched set, read afresh: `config` (the config's streams) first, then what each part
-   * adds, each id once (the first wins). Single changes after this go through watchAdded/watchRemoved.
-   */
-  watched(config: readonly WatchedStream[]): WatchedStream[] {
-    const byPart: (Iterable<WatchedStream> | undefined)[] = [];
-    for (const [n, p] of this.#numbered) byPart[n] = p.watched?.();
-    return this.#watched.reset(config, byPart);
-  }
 
   /** `rate` as every part caps it. */
   rateLimit(rate: number): number {

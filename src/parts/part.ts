@@ -8,7 +8,10 @@ import type { ExtraGauge } from '../metrics/self.js';
 import type { ApiService } from '../api/service.js';
 import type { Gate } from '../scheduler/budget.js';
 import type { SharedWork } from '../scheduler/scheduler.js';
-import type { StreamObservations, WatchedStream } from '../state/store.js';
+import type { DiscoverResult } from '../discovery/discovered.js';
+import type { DiscoveredView } from '../discovery/service.js';
+import type { DiscoverySource } from '../discovery/sources.js';
+import type { StreamObservations } from '../state/store.js';
 
 /**
  * An optional feature (callbacks, fleet, …) as one object, after zigbee2mqtt's extensions: the
@@ -27,7 +30,8 @@ export interface Part {
   /**
    * A validated new config, applied in place so state survives the reload. Settings the part
    * built once at start stay as they were (config/restart.ts names them in the reload warning).
-   * Called before the Exporter recomputes the watched set (and the rate, when rate_limit changed).
+   * Called after discovery took the new config (caps, listed ids) and before the Exporter
+   * recomputes the watched set (and the rate, when rate_limit changed).
    */
   applyConfig(config: Config): void;
   /** Closes what start() opened, in reverse list order, after the budget has stopped; waits at most `graceMs`. */
@@ -35,12 +39,6 @@ export interface Part {
 
   /** A request on the main listener, tried before the built-in routes: true when the part answered it. */
   route?(req: IncomingMessage, res: ServerResponse): boolean;
-  /**
-   * Streams to watch beyond `config.streams` (ids the config lists are left out), in full: read
-   * at start, after every applyConfig() and after `ctx.watchedChanged()`. In between, the part
-   * reports single changes with `ctx.watchAdded()` / `ctx.watchRemoved()`, and this must agree.
-   */
-  watched?(): Iterable<WatchedStream>;
   /** Caps the calls/s this process spends, given the rate so far; re-read after `ctx.rateChanged()`. */
   rateLimit?(rate: number): number;
   /** Asked before every send, read once at construction (the Budget is built with it). At most one part gives one. */
@@ -79,15 +77,16 @@ export interface PartContext {
   /** The per-stream state: parts feed it observations and read what is known (never the whole store). */
   store: StreamObservations;
   /**
-   * The part now watches one more stream (it found it: a callback, a room list), O(1) however many
-   * are watched. Nothing happens when the config lists the id or another part watched it first
-   * (their interval and labels stay); adding one the part already watches changes nothing either.
+   * `source` found `id` (a callback, a room list): it is watched, under the source's cap, until the
+   * source forgets it or it has ended for the source's forget_after (discovery/: one rule for every
+   * source). Again for one the source holds: its labels follow. Ids the config lists are left alone.
+   * O(1) (O(log n) at a full cap), however many are watched.
    */
-  watchAdded(stream: WatchedStream): void;
-  /** The part no longer watches `id`: probing and its series stop, unless the config or another part still watches it. O(1). */
-  watchRemoved(id: string): void;
-  /** The part's `watched()` changed wholesale: the Exporter re-reads every part's list (O(streams); for single changes use watchAdded/watchRemoved). */
-  watchedChanged(): void;
+  discover(id: string, labels: Readonly<Record<string, string>>, source: DiscoverySource): DiscoverResult;
+  /** `source` no longer holds `id`: watching stops unless the config or another source holds it. */
+  forget(id: string, source: DiscoverySource): void;
+  /** What `source` holds now. */
+  discovered(source: DiscoverySource): DiscoveredView;
   /** The part's `rateLimit()` (or a fleet's mode) changed: the API service re-paces every budget. */
   rateChanged(): void;
   /** The last Sequence this process sent to the API (0 before the first); a fleet's Sequence must stay above it. */

@@ -116,6 +116,8 @@ export interface StreamObservations {
 export interface StateStoreOptions {
   logger: Logger;
   now?: () => number;
+  /** Told after a stream went active, closed or not found (discovery times ends and forget_after by it). */
+  onChange?: (s: Readonly<StreamRecord>) => void;
 }
 
 /**
@@ -126,6 +128,7 @@ export interface StateStoreOptions {
 export class StateStore implements StreamObservations {
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #onChange: ((s: Readonly<StreamRecord>) => void) | undefined;
   readonly #streams = new Map<string, StreamRecord>();
   /** The records in watch order, replaced (never edited) when the set changed: see snapshot(). null: to be rebuilt at the next read. */
   #list: readonly StreamRecord[] | null = [];
@@ -136,6 +139,7 @@ export class StateStore implements StreamObservations {
   constructor(opts: StateStoreOptions) {
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
+    this.#onChange = opts.onChange;
   }
 
   /** Kept streams keep their state; removed ones are gone at once; added ones start unknown. */
@@ -215,7 +219,7 @@ export class StateStore implements StreamObservations {
     s.closeTimeSec = o.kind === 'closed' ? o.closeTimeSec : null;
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = now;
-      this.#logChange(s, wasActive, result.code, 'probe');
+      this.#changed(s, wasActive, result.code, 'probe');
     }
   }
 
@@ -250,7 +254,7 @@ export class StateStore implements StreamObservations {
     }
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = receivedAtMs;
-      this.#logChange(s, wasActive, e.event, 'callback');
+      this.#changed(s, wasActive, e.event, 'callback');
     }
     return 'accepted';
   }
@@ -281,7 +285,7 @@ export class StateStore implements StreamObservations {
     s.closeTimeSec = o.listed ? null : wasActive === false ? s.closeTimeSec : o.sentAtMs / 1000;
     if (wasActive !== s.active || wasNotFound !== s.notFound) {
       s.changedAtMs = o.sentAtMs;
-      this.#logChange(s, wasActive, o.listed ? 'listed' : 'unlisted', 'room_list');
+      this.#changed(s, wasActive, o.listed ? 'listed' : 'unlisted', 'room_list');
     }
   }
 
@@ -343,6 +347,12 @@ export class StateStore implements StreamObservations {
     // Once can be the API catching up; again and again means callbacks and the API see different streams.
     if (s.disagreements >= 2) this.#log.warn(fields, 'the API keeps contradicting callbacks for this stream; following the API');
     else this.#log.info(fields, 'the API contradicts the last callback; following the API');
+  }
+
+  /** Logs the change of state (one info line) and tells onChange. */
+  #changed(s: StreamRecord, wasActive: boolean | null, code: string, source: StateSource): void {
+    this.#logChange(s, wasActive, code, source);
+    this.#onChange?.(s);
   }
 
   #logChange(s: StreamRecord, wasActive: boolean | null, code: string, source: StateSource): void {

@@ -31,7 +31,7 @@ function config(streams: number): Config {
       userNumRateLimit: 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: 1000, maxRoomStreams: 1000 },
+    probe: { intervalMs: 1000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: Array.from({ length: streams }, (_, i) => ({ id: `s${i}`, intervalMs: 1000, labels: {} })),
   };
 }

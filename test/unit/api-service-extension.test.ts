@@ -105,7 +105,7 @@ function config(isTest = false): Config {
       userNumRateLimit: isTest ? 1 : 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
+    probe: { intervalMs: 10_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: [],
   };
 }

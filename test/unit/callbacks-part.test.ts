@@ -10,7 +10,8 @@ import type { CallbacksConfig, Config } from '../../src/config/types.js';
 import { parseWebConfig } from '../../src/http/web-config.js';
 import { WebSecurity } from '../../src/http/web-security.js';
 import type { PartContext } from '../../src/parts/part.js';
-import { StateStore } from '../../src/state/store.js';
+import type { StateStore, WatchedStream } from '../../src/state/store.js';
+import { discovering } from '../helpers/discovery.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
 import { httpsRequest, plainHttpGet } from '../helpers/https.js';
 
@@ -29,7 +30,7 @@ function config(streams: string[], callbacks: Partial<CallbacksConfig> | null): 
       userNumRateLimit: 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: 15_000, maxRoomStreams: 1000 },
+    probe: { intervalMs: 15_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
     ...(callbacks
       ? {
@@ -51,7 +52,12 @@ interface Harness {
   part: CallbacksPart;
   store: StateStore;
   logs: { msg: string; [k: string]: unknown }[];
+  /** Streams that started being watched through discovery, one by one. */
   changes: () => number;
+  /** What discovery watches (the part's callback-discovered streams). */
+  watched: () => WatchedStream[];
+  /** A reload as the Exporter does it: discovery takes the config, then the part, then the watched set. */
+  reload: (cfg: Config) => void;
 }
 
 const parts: CallbacksPart[] = [];
@@ -62,40 +68,30 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-/** The part with the context the Exporter would give it: the watched set follows watchAdded/watchRemoved/watchedChanged. */
+/** The part with the context the Exporter would give it: the real discovery service over the store. */
 function harness(cfg: Config, web?: WebSecurity): Harness {
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
-  const store = new StateStore({ logger, now: Date.now });
+  const d = discovering(cfg, logger);
   let changes = 0;
-  // Called only once `part` exists (the part calls back after its construction).
-  const watch = (): void => store.setStreams([...cfg.streams, ...part.watched()]);
   const ctx: PartContext = {
     logger,
     now: Date.now,
-    store,
     api: () => {
       throw new Error('the callbacks part calls no ZEGO API');
     },
-    watchAdded: (w) => {
-      changes++;
-      store.add(w);
-    },
-    watchRemoved: (id) => {
-      changes++;
-      store.remove(id);
-    },
-    watchedChanged: () => {
-      changes++;
-      watch();
+    ...d.ctx,
+    discover: (id, labels, source) => {
+      const r = d.ctx.discover(id, labels, source);
+      if (r === 'added') changes++;
+      return r;
     },
     rateChanged: () => undefined,
     web,
   };
   const part = new CallbacksPart(cfg, ctx);
   parts.push(part);
-  watch();
-  return { part, store, logs, changes: () => changes };
+  return { part, store: d.store, logs, changes: () => changes, watched: d.watched, reload: (c) => d.reload(c, () => part.applyConfig(c)) };
 }
 
 function streamCreate(id: string, secret = CB_SECRET): string {
@@ -138,7 +134,7 @@ describe('CallbacksPart', () => {
 
     expect((await post(`${url}/zego/callback`, streamCreate('cam-9'))).status).toBe(200);
     expect(h.changes()).toBe(1);
-    expect([...h.part.watched()]).toEqual([{ id: 'cam-9', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
+    expect(h.watched()).toEqual([{ id: 'cam-9', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
     expect(h.store.get('cam-9')?.active).toBe(true);
     expect(h.part.gauges[0]!.read()).toBe(1);
     // Nothing else is served there: not the exporter's own paths, not a landing page.
@@ -215,7 +211,7 @@ describe('CallbacksPart', () => {
       // Another caller behind the same proxy is not held back, nor is the flooding one once a reload drops the list.
       expect((await fwd('198.51.100.1', streamCreate('listed'))).status).toBe(200);
       expect((await fwd('203.0.113.1', streamCreate('listed'))).status).toBe(503);
-      h.part.applyConfig(config(['listed'], {}));
+      h.reload(config(['listed'], {}));
       expect((await fwd('203.0.113.1', streamCreate('listed'))).status).toBe(200);
     } finally {
       for (const s of stalled) s.destroy();
@@ -252,21 +248,21 @@ describe('CallbacksPart', () => {
     const main = await mainListener(h.part);
 
     expect((await post(url, streamCreate('cam-1'))).status).toBe(200);
-    expect([...h.part.watched()].map((w) => w.id)).toEqual(['cam-1']);
-    h.part.applyConfig(config(['cam-1'], { discover }));
-    expect([...h.part.watched()]).toEqual([]);
+    expect(h.watched().map((w) => w.id)).toEqual(['cam-1']);
+    h.reload(config(['cam-1'], { discover }));
+    expect(h.watched()).toEqual([]);
     expect(h.part.gauges[0]!.read()).toBe(0);
 
     expect((await post(url, streamCreate('cam-2'))).status).toBe(200);
-    expect([...h.part.watched()].map((w) => w.id)).toEqual(['cam-2']);
-    h.part.applyConfig(config([], { discover, secretFile: 'cb-secret-file' }));
+    expect(h.watched().map((w) => w.id)).toEqual(['cam-2']);
+    h.reload(config([], { discover, secretFile: 'cb-secret-file' }));
     expect(h.part.files()).toEqual(['cb-secret-file']);
     // While rotating, a change of the previous secret's file reloads too.
-    h.part.applyConfig(config([], { discover, secretFile: 'cb-secret-file', previousSecret: new Secret('old'), previousSecretFile: 'cb-previous-file' }));
+    h.reload(config([], { discover, secretFile: 'cb-secret-file', previousSecret: new Secret('old'), previousSecretFile: 'cb-previous-file' }));
     expect(h.part.files()).toEqual(['cb-secret-file', 'cb-previous-file']);
-    h.part.applyConfig(config([], null));
+    h.reload(config([], null));
     expect(h.part.files()).toEqual([]);
-    expect([...h.part.watched()]).toEqual([]);
+    expect(h.watched()).toEqual([]);
     expect(h.part.landing()).toBeNull();
     expect((await post(url, streamCreate('cam-3'))).status).toBe(404);
     // Callbacks off: the path is nobody's on the main listener either.
@@ -289,7 +285,7 @@ describe('CallbacksPart', () => {
     expect((await post(url, streamCreate('cam-1'))).status).toBe(200);
     expect((await post(url, streamCreate('cam-2', 'the-new-secret'))).status).toBe(200);
     expect((await post(url, streamCreate('cam-2', 'a-third-secret'))).status).toBe(401);
-    h.part.applyConfig(config(['cam-1', 'cam-2'], { secret: new Secret('the-new-secret') }));
+    h.reload(config(['cam-1', 'cam-2'], { secret: new Secret('the-new-secret') }));
     expect((await post(url, streamCreate('cam-1'))).status).toBe(401);
   });
 
@@ -300,8 +296,8 @@ describe('CallbacksPart', () => {
     const url = h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string;
     expect((await post(`${url}/zego/callback`, streamCreate('cam-1'))).status).toBe(200);
     expect(h.store.get('cam-1')).toMatchObject({ labels: { severity: 'warning' }, origin: 'callback' });
-    h.part.applyConfig(config([], { listenAddress: '127.0.0.1:0', discover: { ...discover, streamsSeverity: 'none' } }));
-    expect([...h.part.watched()]).toEqual([{ id: 'cam-1', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
+    h.reload(config([], { listenAddress: '127.0.0.1:0', discover: { ...discover, streamsSeverity: 'none' } }));
+    expect(h.watched()).toEqual([{ id: 'cam-1', intervalMs: 15_000, labels: { severity: 'none' }, origin: 'callback' }]);
   });
 
   it('a taken listen_address: start() logs why and rejects', async () => {

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Discovery, globToRegExp } from '../../src/callbacks/discovery.js';
+import { DiscoverPatterns, globToRegExp } from '../../src/callbacks/discovery.js';
 import { eventKey, order } from '../../src/zego/event-order.js';
 import { parseBody, streamEvent } from '../../src/callbacks/parse.js';
 import type { StreamEvent } from '../../src/zego/stream-event.js';
@@ -375,19 +375,15 @@ describe('metrics from callback state', () => {
   });
 });
 
-describe('discovery', () => {
-  it('globs, caps and forgets closed streams after the window', () => {
+describe('discovery patterns', () => {
+  it("globs: `*` is any run of characters, the rest literal (the cap and forgetting are the core's: test/unit/discovery.test.ts)", () => {
     expect(globToRegExp('live-*').test('live-42')).toBe(true);
     expect(globToRegExp('live-*').test('xlive-42')).toBe(false);
     expect(globToRegExp('a.b*').test('axb')).toBe(false);
-    const d = new Discovery({ patterns: ['live-*'], maxStreams: 2, forgetAfterMs: 3_600_000, streamsSeverity: 'none' });
-    expect(d.offer('other')).toBe('no_match');
-    expect(d.offer('live-1')).toBe('added');
-    expect(d.offer('live-2')).toBe('added');
-    expect(d.offer('live-3')).toBe('full');
-    const closedAt = new Map([['live-1', T0]]);
-    expect(d.sweep(T0 + 3_599_999, (id) => closedAt.get(id) ?? null)).toEqual([]);
-    expect(d.sweep(T0 + 3_600_000, (id) => closedAt.get(id) ?? null)).toEqual(['live-1']);
-    expect([...d.ids()]).toEqual(['live-2']);
+    const p = new DiscoverPatterns(['live-*', 'cam-?x']);
+    expect(p.matches('other')).toBe(false);
+    expect(p.matches('live-1')).toBe(true);
+    expect(p.matches('cam-?x')).toBe(true);
+    expect(p.matches('cam-ax')).toBe(false);
   });
 });

@@ -94,6 +94,10 @@ const ROWS: Row[] = [
   ],
   ['max-room-streams-negative', [{ path: 'probe.max_room_streams', line: 6, col: 21, message: 'must be an integer from 0 to 100000' }]],
   [
+    'room-streams-forget-after',
+    [{ path: 'probe.room_streams_forget_after', line: 6, col: 30, message: 'invalid duration "600" (use e.g. 500ms, 5s, 1m30s, 1h)' }],
+  ],
+  [
     'room-id-bad-and-duplicate',
     [
       {

@@ -116,14 +116,19 @@ describe('config: rooms and the room APIs budgets', () => {
     if (!r.ok) throw new Error('expected ok');
     expect(r.config.zego).toMatchObject({ rateLimit: 30, streamListRateLimit: 40, userNumRateLimit: 8 });
     expect(r.config.probe.maxRoomStreams).toBe(1000);
+    // Streams found in rooms have a forget_after of their own (callbacks.discover's is the callbacks').
+    expect(r.config.probe.roomStreamsForgetAfterMs).toBe(3_600_000);
     expect(r.config.rooms).toBeUndefined();
     const t = parse(`${BASE}  is_test: true\nrooms: [x]\n`);
     expect(t.ok && t.config.zego).toMatchObject({ rateLimit: 8, streamListRateLimit: 40, userNumRateLimit: 1 });
   });
 
   it('takes budgets up to each API limit, and the cap from the probe section', () => {
-    const r = parse(`${BASE}  stream_list_rate_limit: 50\n  user_num_rate_limit: 10\nprobe:\n  max_room_streams: 20\nrooms: [x]\n`);
+    const r = parse(
+      `${BASE}  stream_list_rate_limit: 50\n  user_num_rate_limit: 10\nprobe:\n  max_room_streams: 20\n  room_streams_forget_after: 10m\nrooms: [x]\n`,
+    );
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.probe.roomStreamsForgetAfterMs).toBe(600_000);
     expect(r.config.zego).toMatchObject({ streamListRateLimit: 50, userNumRateLimit: 10 });
     expect(r.config.probe.maxRoomStreams).toBe(20);
   });

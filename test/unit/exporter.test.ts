@@ -8,7 +8,6 @@ import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
 import type { Part, PartContext, PartFactory } from '../../src/parts/part.js';
 import { ReloadStatus } from '../../src/reload.js';
-import type { WatchedStream } from '../../src/state/store.js';
 
 const T0 = 1_700_000_000_000;
 const ENDPOINT = 'http://127.0.0.1:9';
@@ -43,7 +42,7 @@ function config(streams: string[], rateLimit = 10): Config {
       userNumRateLimit: 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
+    probe: { intervalMs: 10_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
   };
 }
@@ -178,27 +177,30 @@ describe('Exporter parts', () => {
     expect(exp.ready()).toEqual({ ready: false, reason: 'probing not started' });
   });
 
-  it("watches a part's streams (config-listed ids win) until the part says they changed", async () => {
-    let extra: WatchedStream[] = [
-      { id: 'found', intervalMs: 10_000, labels: {} },
-      { id: 'a', intervalMs: 1000, labels: { from: 'part' } },
-    ];
+  it('watches what a part discovers (config-listed ids win) until it forgets it; discovery reaches /metrics', async () => {
     let ctx: PartContext | undefined;
     const part: PartFactory = (_c, c) => {
       ctx = c;
-      return { name: 'finder', start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined, watched: () => extra };
+      return { name: 'finder', start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined };
     };
     const { exp, api } = exporter(config(['a']), { parts: [part] });
+    expect(ctx!.discover('found', {}, 'room')).toBe('added');
+    expect(ctx!.discover('a', { from: 'part' }, 'room')).toBe('listed');
+    // Callbacks' discovery is off in this config.
+    expect(ctx!.discover('cb', {}, 'callback')).toBe('off');
     await exp.start();
     await vi.advanceTimersByTimeAsync(500);
     expect(Object.fromEntries(api.calls)).toEqual({ a: 1, found: 1 });
     const text = await metrics(exp);
     expect(text).toContain('zego_stream_active{stream_id="found"} 1');
     expect(text).not.toContain('from="part"');
+    expect(text).toContain('zego_exporter_discovered{source="room"} 1\n');
+    expect(text).toContain('zego_exporter_discovered{source="callback"} 0\n');
+    expect(text).toContain('zego_exporter_discovery_refused_total{source="room"} 0\n');
 
-    extra = [];
-    ctx!.watchedChanged();
+    ctx!.forget('found', 'room');
     expect(await metrics(exp)).not.toContain('stream_id="found"');
+    expect(exp.status().streamsWatched).toBe(1);
   });
 
   it("hands a part the state as observations: what it feeds shows on /metrics, the watched set stays the Exporter's", async () => {

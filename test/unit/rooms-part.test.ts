@@ -8,7 +8,9 @@ import type { PartContext } from '../../src/parts/part.js';
 import type { RoomLock } from '../../src/rooms/list-scheduler.js';
 import type { Gate } from '../../src/scheduler/budget.js';
 import { RoomsPart, type RoomsFleetLike } from '../../src/rooms/part.js';
-import { StateStore, type WatchedStream } from '../../src/state/store.js';
+import type { DiscoveryService } from '../../src/discovery/service.js';
+import type { StateStore, WatchedStream } from '../../src/state/store.js';
+import { discovering } from '../helpers/discovery.js';
 import type { ListedStream, RoomStreamsResult, UserCountResult } from '../../src/zego/outcome.js';
 
 const T0 = 1_700_000_000_000;
@@ -16,7 +18,7 @@ const T0 = 1_700_000_000_000;
 /** A room as the tests write it: streams_severity left at its default unless given. */
 type TestRoom = Omit<RoomConfig, 'streamsSeverity'> & Partial<Pick<RoomConfig, 'streamsSeverity'>>;
 
-function config(testRooms: TestRoom[], streams: Config['streams'] = [], maxRoomStreams = 1000): Config {
+function config(testRooms: TestRoom[], streams: Config['streams'] = [], maxRoomStreams = 1000, roomStreamsForgetAfterMs = 3_600_000): Config {
   const rooms: RoomConfig[] = testRooms.map((r) => ({ streamsSeverity: 'none', ...r }));
   return {
     zego: {
@@ -29,7 +31,7 @@ function config(testRooms: TestRoom[], streams: Config['streams'] = [], maxRoomS
       userNumRateLimit: 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: 15_000, maxRoomStreams },
+    probe: { intervalMs: 15_000, maxRoomStreams, roomStreamsForgetAfterMs },
     streams,
     rooms,
   };
@@ -45,22 +47,20 @@ interface Harness {
   users: Map<string, number>;
   logs: { msg: string; room_id?: string }[];
   calls: { api: string; code: string }[];
-  /** What the Exporter does after applyConfig: recompute the watched set. */
-  rewatch: () => void;
+  /** The discovery service the part reports to (the real one, over the store). */
+  discovery: DiscoveryService;
+  /** What discovery watches (the streams found in rooms). */
+  watched: () => WatchedStream[];
+  /** A reload as the Exporter does it: discovery takes the config, then the part, then the watched set. */
+  reload: (cfg: Config) => void;
 }
 
 function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
-  const store = new StateStore({ logger, now: Date.now });
   const lists = new Map<string, ListedStream[] | 'bad'>();
   const users = new Map<string, number>();
   const calls: Harness['calls'] = [];
-  const watch = (): void => {
-    const listed: WatchedStream[] = cfg.streams.map((s) => ({ id: s.id, intervalMs: s.intervalMs, labels: s.labels }));
-    const ids = new Set(listed.map((w) => w.id));
-    store.setStreams([...listed, ...[...part.watched()].filter((w) => !ids.has(w.id))]);
-  };
   const describeSimpleStreamList = async (roomId: string): Promise<RoomStreamsResult> => {
     const sentAtMs = Date.now();
     const l = lists.get(roomId) ?? [];
@@ -93,19 +93,16 @@ function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
     },
     record: (action, r) => calls.push({ api: action, code: r.code }),
   });
+  const d = discovering(cfg, logger);
   const ctx: PartContext = {
     logger,
     now: Date.now,
-    store,
-    watchAdded: () => watch(),
-    watchRemoved: () => watch(),
+    ...d.ctx,
     api: api.api.bind(api),
-    watchedChanged: () => watch(),
     rateChanged: () => api.rateChanged(),
   };
   const part = new RoomsPart(cfg, ctx, fleet ? { fleet: () => fleet } : {});
-  watch();
-  return { part, api, store, lists, users, logs, calls, rewatch: watch };
+  return { part, api, store: d.store, lists, users, logs, calls, discovery: d.discovery, watched: d.watched, reload: (c) => d.reload(c, () => part.applyConfig(c)) };
 }
 
 /** As the Exporter stops: the budgets first, then the part. */
@@ -159,8 +156,13 @@ describe('rooms part', () => {
     await stop(h);
   });
 
-  it('a listed stream keeps its own labels and is never forgotten; a discovered one is forgotten after forget_after closed', async () => {
-    const cfg = config([{ id: 'show', intervalMs: 10_000, labels: { team: 'live' } }], [{ id: 'host', intervalMs: 5000, labels: { team: 'mine' } }]);
+  it('a listed stream keeps its own labels and is never forgotten; a discovered one is forgotten after probe.room_streams_forget_after closed', async () => {
+    const cfg = config(
+      [{ id: 'show', intervalMs: 10_000, labels: { team: 'live' } }],
+      [{ id: 'host', intervalMs: 5000, labels: { team: 'mine' } }],
+      1000,
+      600_000,
+    );
     const h = harness(cfg);
     h.lists.set('show', [stream('host'), stream('guest')]);
     await h.part.start();
@@ -170,11 +172,16 @@ describe('rooms part', () => {
     h.lists.set('show', []);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(h.store.get('host')?.active).toBe(false);
+    const closedAt = h.store.get('guest')?.changedAtMs;
     expect(h.store.get('guest')?.active).toBe(false);
-    await vi.advanceTimersByTimeAsync(3_600_000 + 60_000);
-    h.part.sweep();
+    vi.setSystemTime(closedAt! + 600_000 - 1);
+    h.discovery.sweep();
+    expect(h.store.get('guest')).toBeDefined();
+    vi.setSystemTime(closedAt! + 600_000);
+    h.discovery.sweep();
     expect(h.store.get('guest')).toBeUndefined();
     expect(h.store.get('host')).toBeDefined();
+    expect(h.part.gauges[0]!.read()).toBe(0);
     await stop(h);
   });
 
@@ -210,17 +217,21 @@ describe('rooms part', () => {
     h.lists.set('b', [stream('sb')]);
     await h.part.start();
     await vi.advanceTimersByTimeAsync(100);
-    expect([...h.part.watched()].map((w) => w.id).sort()).toEqual(['sa', 'sb']);
+    expect(
+      h
+        .watched()
+        .map((w) => w.id)
+        .sort(),
+    ).toEqual(['sa', 'sb']);
     const after = config([
       { id: 'a', intervalMs: 20_000, labels: { team: 'x' } },
       { id: 'c', intervalMs: 10_000, labels: {} },
     ]);
-    h.part.applyConfig(after);
-    h.rewatch();
+    h.reload(after);
     expect(h.store.get('sb')).toBeUndefined();
     const callsBefore = h.calls.length;
     await vi.advanceTimersByTimeAsync(25_000);
-    expect([...h.part.watched()]).toEqual([{ id: 'sa', intervalMs: 15_000, labels: { team: 'x', severity: 'none' }, origin: 'room' }]);
+    expect(h.watched()).toEqual([{ id: 'sa', intervalMs: 15_000, labels: { team: 'x', severity: 'none' }, origin: 'room' }]);
     const text = h.part.metrics('text');
     expect(text).not.toContain('room_id="b"');
     expect(text).toContain('zego_room_streams{room_id="a",team="x"} 1');

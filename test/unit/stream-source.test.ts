@@ -5,7 +5,7 @@ import { Secret } from '../../src/config/secret.js';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
 import type { PartContext, PartFactory } from '../../src/parts/part.js';
-import type { StreamOrigin, WatchedStream } from '../../src/state/store.js';
+import type { DiscoverySource } from '../../src/discovery/sources.js';
 
 const ENDPOINT = 'http://127.0.0.1:9';
 
@@ -21,25 +21,30 @@ function config(streams: string[]): Config {
       userNumRateLimit: 8,
       timeoutMs: 2000,
     },
-    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
+    probe: { intervalMs: 10_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: { severity: 'critical' } })),
+    // Callback discovery on (the callbacks part itself is not in these tests' part list).
+    callbacks: {
+      secret: new Secret('cb'),
+      path: '/zego/callback',
+      listenAddress: '127.0.0.1:0',
+      listenAddressDefault: false,
+      tls: 'off',
+      fanoutAcceptUnsigned: false,
+      discover: { patterns: ['*'], maxStreams: 100, forgetAfterMs: 3_600_000, streamsSeverity: 'none' },
+    },
   };
 }
 
-/** A part that finds streams the way rooms and callbacks do: ctx.watchAdded, and watched() in full. */
-function finder(name: string, origin: StreamOrigin): { factory: PartFactory; find: (id: string) => void } {
+/** A part that finds streams the way rooms and callbacks do: ctx.discover under its source. */
+function finder(name: string, source: DiscoverySource): { factory: PartFactory; find: (id: string) => void } {
   let ctx: PartContext | undefined;
-  const found: WatchedStream[] = [];
   return {
     factory: (_config, c) => {
       ctx = c;
-      return { name, start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined, watched: () => found };
+      return { name, start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined };
     },
-    find: (id) => {
-      const w = { id, intervalMs: 10_000, labels: { severity: 'none', team: name }, origin };
-      found.push(w);
-      ctx!.watchAdded(w);
-    },
+    find: (id) => void ctx!.discover(id, { severity: 'none', team: name }, source),
   };
 }
 
@@ -85,7 +90,10 @@ describe('where each stream came from', () => {
     // A reload that lists guest makes it config's (and the cached family follows).
     exp.applyConfig(config(['host', 'guest']));
     expect(await sourceLines(exp)).toContain('zego_stream_source_info{stream_id="guest",source="config"} 1');
+    // Listed, it left discovery; unlisted again, it is watched once a source finds it again.
     exp.applyConfig(config(['host']));
-    expect(await sourceLines(exp)).toContain('zego_stream_source_info{stream_id="guest",source="room"} 1');
+    expect((await sourceLines(exp)).some((l) => l.includes('"guest"'))).toBe(false);
+    callback.find('guest');
+    expect(await sourceLines(exp)).toContain('zego_stream_source_info{stream_id="guest",source="callback"} 1');
   });
 });

@@ -5,12 +5,11 @@ import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
 import { StreamFamilies } from '../../src/metrics/block-cache.js';
 import type { PartContext, PartFactory } from '../../src/parts/part.js';
-import { WatchedSet } from '../../src/parts/watched.js';
 import { ApiCaller, type ApiBudgetStatus } from '../../src/api/service.js';
 import { Budget } from '../../src/scheduler/budget.js';
 import { planBudget } from '../../src/scheduler/plan.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
-import { StateStore, type WatchedStream } from '../../src/state/store.js';
+import { StateStore } from '../../src/state/store.js';
 import type { ProbeResult } from '../../src/zego/outcome.js';
 
 /**
@@ -21,7 +20,7 @@ import type { ProbeResult } from '../../src/zego/outcome.js';
 const T0 = 1_700_000_000_000;
 const ENDPOINT = 'http://127.0.0.1:9';
 
-function config(streams: string[]): Config {
+function config(streams: string[], intervalMs = 10_000): Config {
   return {
     zego: {
       appId: 1234,
@@ -33,62 +32,28 @@ function config(streams: string[]): Config {
       streamListRateLimit: 40,
       userNumRateLimit: 8,
     },
-    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
+    probe: { intervalMs, maxRoomStreams: 100_000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
-  };
-}
-
-/** DescribeRTCStreamState's budget in the exporter's status. */
-function probeBudget(exp: Exporter): ApiBudgetStatus {
-  const b = exp.status().apis.find((s) => s.api === 'DescribeRTCStreamState');
-  if (!b) throw new Error('no DescribeRTCStreamState budget');
-  return b;
-}
-
-/** A WatchedStream whose every field read is counted: the work done per discovered stream. */
-function counted(id: string, reads: { n: number }, labels: Record<string, string> = {}): WatchedStream {
-  return {
-    get id() {
-      reads.n++;
-      return id;
-    },
-    get intervalMs() {
-      reads.n++;
-      return 10_000;
-    },
-    get labels() {
-      reads.n++;
-      return labels;
+    callbacks: {
+      secret: new Secret('cb'),
+      path: '/zego/callback',
+      listenAddress: '127.0.0.1:0',
+      listenAddressDefault: false,
+      tls: 'off',
+      fanoutAcceptUnsigned: false,
+      discover: { patterns: ['*'], maxStreams: 100_000, forgetAfterMs: 3_600_000, streamsSeverity: 'none' },
     },
   };
 }
 
-interface Finder {
-  factory: PartFactory;
-  ctx: () => PartContext;
-  found: WatchedStream[];
-  wholeReads: () => number;
-}
-
-/** A part that finds streams (as discovery or a room list would) and reports them one by one. */
-function finder(name: string): Finder {
+/** A part that only keeps its context, to discover through it as rooms and callbacks do. */
+function finder(): { factory: PartFactory; ctx: () => PartContext } {
   let ctx: PartContext | undefined;
-  const found: WatchedStream[] = [];
-  let wholeReads = 0;
   const factory: PartFactory = (_c, c) => {
     ctx = c;
-    return {
-      name,
-      start: async () => undefined,
-      applyConfig: () => undefined,
-      stop: async () => undefined,
-      watched: () => {
-        wholeReads++;
-        return found;
-      },
-    };
+    return { name: 'finder', start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined };
   };
-  return { factory, ctx: () => ctx!, found, wholeReads: () => wholeReads };
+  return { factory, ctx: () => ctx! };
 }
 
 const running: Exporter[] = [];
@@ -108,107 +73,89 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   const stops = running.splice(0).map((e) => e.stop(0));
   await vi.runAllTimersAsync();
   await Promise.all(stops);
   vi.useRealTimers();
 });
 
+
+/** DescribeRTCStreamState's budget in the exporter's status. */
+function probeBudget(exp: Exporter): ApiBudgetStatus {
+  const b = exp.status().apis.find((a) => a.api === 'DescribeRTCStreamState');
+  if (!b) throw new Error('no DescribeRTCStreamState budget');
+  return b;
+}
+
 describe('discovery cost', () => {
-  it('a discovered stream costs the same few reads at 1k and at 10k watched streams, and no part list is re-read', () => {
-    const perStream = (n: number): number => {
-      const f = finder('finder');
+  it('a discovered stream is one add to the store and the schedule at 1k and at 10k watched: the watched set is never rebuilt', () => {
+    const rebuilds = vi.spyOn(StateStore.prototype, 'setStreams');
+    const discover = (n: number): void => {
+      const f = finder();
       const exp = exporter(config(['listed']), [f.factory]);
-      const before = f.wholeReads();
-      const reads = { n: 0 };
+      const before = rebuilds.mock.calls.length;
+      const labels = Object.freeze({ severity: 'none' });
       for (let i = 0; i < n; i++) {
-        const w = counted(`found-${i}`, reads);
-        f.found.push(w);
-        f.ctx().watchAdded(w);
+        expect(f.ctx().discover(`found-${i}`, labels, i % 2 === 0 ? 'room' : 'callback')).toBe('added');
         // What a scrape asks between discoveries: the plan, from interval classes.
         if (i % 100 === 0) expect(exp.status().streamsWatched).toBe(i + 2);
       }
       expect(exp.status().streamsWatched).toBe(n + 1);
       expect(probeBudget(exp).demandPerSec).toBeCloseTo((n + 1) / 10, 6);
-      expect(f.wholeReads()).toBe(before);
-      return reads.n / n;
+      // A rebuild per discovery read every watched stream again: quadratic in a burst.
+      expect(rebuilds.mock.calls.length).toBe(before);
     };
-    const small = perStream(1_000);
-    const large = perStream(10_000);
-    // Rebuilding per discovery read every watched stream again: thousands of reads each at 10k.
-    expect(large).toBe(small);
-    expect(large).toBeLessThanOrEqual(16);
+    discover(1_000);
+    discover(10_000);
   });
 
-  it('a forgotten stream leaves at once; ids the config lists or another part still watches stay', async () => {
-    const one = finder('one');
-    const two = finder('two');
-    const exp = exporter(config(['listed']), [one.factory, two.factory]);
-    one.ctx().watchAdded({ id: 'listed', intervalMs: 1000, labels: { from: 'part' } });
-    one.ctx().watchAdded({ id: 'shared', intervalMs: 10_000, labels: { by: 'one' } });
-    two.ctx().watchAdded({ id: 'shared', intervalMs: 10_000, labels: { by: 'two' } });
-    two.ctx().watchAdded({ id: 'own', intervalMs: 10_000, labels: {} });
-    two.ctx().watchAdded({ id: 'own', intervalMs: 10_000, labels: {} });
+  it('a forgotten stream leaves at once; ids the config lists or another source still holds stay', async () => {
+    const f = finder();
+    const exp = exporter(config(['listed']), [f.factory]);
+    const ctx = f.ctx();
+    expect(ctx.discover('listed', { from: 'part' }, 'room')).toBe('listed');
+    ctx.discover('shared', { by: 'room' }, 'room');
+    ctx.discover('shared', { by: 'callback' }, 'callback');
+    ctx.discover('own', {}, 'callback');
+    expect(ctx.discover('own', {}, 'callback')).toBe('known');
     let text = await metrics(exp);
-    // The config's stream keeps its interval and labels; the first part to add an id wins.
+    // The config's stream keeps its interval and labels; the first source to find an id gives its labels.
     expect(text).toContain('zego_stream_interval_seconds{stream_id="listed"} 10\n');
-    expect(text).toContain('zego_stream_interval_seconds{stream_id="shared",by="one"} 10\n');
+    expect(text).toContain('zego_stream_interval_seconds{stream_id="shared",by="room"} 10\n');
     expect(exp.status().streamsWatched).toBe(3);
 
-    one.ctx().watchRemoved('listed');
-    one.ctx().watchRemoved('shared');
-    two.ctx().watchRemoved('own');
+    ctx.forget('listed', 'room');
+    ctx.forget('shared', 'room');
+    ctx.forget('own', 'callback');
     text = await metrics(exp);
     expect(text).toContain('stream_id="listed"');
-    expect(text).toContain('stream_id="shared"');
+    // Still held by callbacks, now with their labels.
+    expect(text).toContain('zego_stream_interval_seconds{stream_id="shared",by="callback"} 10\n');
     expect(text).not.toContain('stream_id="own"');
-    // A part removing what it never added changes nothing.
-    one.ctx().watchRemoved('shared');
+    // Forgetting what a source never held changes nothing.
+    ctx.forget('shared', 'room');
     expect(exp.status().streamsWatched).toBe(2);
-    two.ctx().watchRemoved('shared');
+    ctx.forget('shared', 'callback');
     expect(await metrics(exp)).not.toContain('stream_id="shared"');
     expect(exp.status().streamsWatched).toBe(1);
     expect(probeBudget(exp).demandPerSec).toBeCloseTo(0.1, 6);
   });
 
-  it("a reload still re-reads every part's full list (and single changes go on from there)", async () => {
-    const f = finder('finder');
+  it("a reload keeps what was discovered (no part is asked again) at the new probe interval; an id the config now lists is the config's", async () => {
+    const f = finder();
     const exp = exporter(config(['a']), [f.factory]);
-    f.found.push({ id: 'x', intervalMs: 10_000, labels: {} });
-    f.ctx().watchAdded(f.found[0]!);
-    f.found.splice(0);
-    f.found.push({ id: 'y', intervalMs: 10_000, labels: {} });
-    exp.applyConfig(config(['a', 'b']));
+    f.ctx().discover('x', {}, 'room');
+    f.ctx().discover('y', { mine: 'yes' }, 'callback');
+    exp.applyConfig(config(['a', 'y'], 20_000));
     const text = await metrics(exp);
-    expect(text).toContain('zego_stream_interval_seconds{stream_id="y"}');
-    expect(text).not.toContain('stream_id="x"');
-    // 'x' left with the reload; a late remove of it must not take anything else along.
-    f.ctx().watchRemoved('x');
-    f.ctx().watchRemoved('y');
-    expect(exp.status().streamsWatched).toBe(2);
-  });
-});
-
-describe('WatchedSet', () => {
-  it('reports a change only when an id starts or stops being watched by anyone', () => {
-    const set = new WatchedSet();
-    const list = set.reset(
-      [{ id: 'c', intervalMs: 1, labels: {} }],
-      [[{ id: 'c', intervalMs: 2, labels: {} }], undefined, [{ id: 'p', intervalMs: 3, labels: {} }]],
-    );
-    expect(list.map((w) => [w.id, w.intervalMs])).toEqual([
-      ['c', 1],
-      ['p', 3],
-    ]);
-    expect(set.add(1, 'p')).toBe(false);
-    expect(set.add(1, 'n')).toBe(true);
-    expect(set.add(1, 'n')).toBe(false);
-    expect(set.remove(0, 'n')).toBe(false);
-    expect(set.remove(1, 'n')).toBe(true);
-    expect(set.remove(2, 'p')).toBe(false);
-    expect(set.remove(1, 'p')).toBe(true);
-    expect(set.remove(0, 'c')).toBe(false);
-    expect(set.add(2, 'c')).toBe(false);
+    expect(text).toContain('zego_stream_interval_seconds{stream_id="x"} 20\n');
+    expect(text).toContain('zego_stream_interval_seconds{stream_id="y"} 10\n');
+    expect(text).not.toContain('mine="yes"');
+    expect(f.ctx().discovered('callback').size).toBe(0);
+    // A late forget of the listed one takes nothing along.
+    f.ctx().forget('y', 'callback');
+    expect(exp.status().streamsWatched).toBe(3);
   });
 });
 

@@ -23,7 +23,7 @@ const CONFIG: Config = {
     userNumRateLimit: 8,
     timeoutMs: 2000,
   },
-  probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
+  probe: { intervalMs: 10_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
   streams: [{ id: 'a', intervalMs: 10_000, labels: {} }],
 };
 

@@ -4,11 +4,17 @@ import type { ProbeConfig } from '../types.js';
 const DEFAULT_INTERVAL_MS = 15_000;
 const DEFAULT_MAX_ROOM_STREAMS = 1000;
 const MAX_ROOM_STREAMS_CEILING = 100_000;
+const DEFAULT_ROOM_STREAMS_FORGET_AFTER_MS = 3_600_000;
 
-/** `probe:` (optional) — the default refresh interval of every stream, and the cap on streams found in rooms. */
+/** `probe:` (optional) — the default refresh interval of every stream, and the cap and forget_after of streams found in rooms. */
 export function readProbe(r: ConfigReader, node: YamlNode | null | undefined, present: boolean): ProbeConfig {
-  if (!present) return { intervalMs: DEFAULT_INTERVAL_MS, maxRoomStreams: DEFAULT_MAX_ROOM_STREAMS };
-  const f = r.fields(node, 'probe', ['interval', 'max_room_streams']);
+  const defaults = {
+    intervalMs: DEFAULT_INTERVAL_MS,
+    maxRoomStreams: DEFAULT_MAX_ROOM_STREAMS,
+    roomStreamsForgetAfterMs: DEFAULT_ROOM_STREAMS_FORGET_AFTER_MS,
+  };
+  if (!present) return defaults;
+  const f = r.fields(node, 'probe', ['interval', 'max_room_streams', 'room_streams_forget_after']);
   const intervalMs = (f && readInterval(r, f.get('interval'), 'probe.interval', DEFAULT_INTERVAL_MS)) ?? DEFAULT_INTERVAL_MS;
   let maxRoomStreams = DEFAULT_MAX_ROOM_STREAMS;
   if (f?.has('max_room_streams')) {
@@ -19,7 +25,12 @@ export function readProbe(r: ConfigReader, node: YamlNode | null | undefined, pr
       } else maxRoomStreams = n;
     }
   }
-  return { intervalMs, maxRoomStreams };
+  let roomStreamsForgetAfterMs = DEFAULT_ROOM_STREAMS_FORGET_AFTER_MS;
+  if (f?.has('room_streams_forget_after')) {
+    const ms = r.duration(f.get('room_streams_forget_after'), 'probe.room_streams_forget_after');
+    if (ms !== undefined) roomStreamsForgetAfterMs = ms;
+  }
+  return { intervalMs, maxRoomStreams, roomStreamsForgetAfterMs };
 }
 
 /** A probe interval: at least 1 s (the API's Sequence and budget make less meaningless), at most 24 h. */

@@ -1,0 +1,58 @@
+import type { Config } from '../config/types.js';
+
+/**
+ * What is discovered. Streams today; mix tasks and the CDN outputs viewers play are the next kinds:
+ * a kind is a row here, its sources rows in SOURCES, and the hooks the core gives it (discovered.ts).
+ */
+export type DiscoveryKind = 'stream';
+
+export interface KindRow {
+  /** The ids the config lists: never discovered, never counted against a cap, never forgotten. */
+  listed(config: Config): Iterable<string>;
+  /** The log field naming one of them, and what one is called in log lines. */
+  idField: string;
+  noun: string;
+}
+
+export const KINDS: Readonly<Record<DiscoveryKind, KindRow>> = {
+  stream: { listed: (c) => c.streams.map((s) => s.id), idField: 'stream_id', noun: 'stream' },
+};
+
+/**
+ * Where discovered things come from, each of one kind: a watched room's stream list, a
+ * `stream_create` callback matching callbacks.discover. For streams the source is also the
+ * stream's origin (zego_stream_source_info).
+ */
+export type DiscoverySource = 'room' | 'callback';
+
+/** A source's cap and forget_after, from the config. */
+export interface SourceSettings {
+  cap: number;
+  forgetAfterMs: number;
+}
+
+export interface SourceRow {
+  kind: DiscoveryKind;
+  /** The config key of its cap, named in the log line when the cap is reached. */
+  capKey: string;
+  /** Its settings; null: the source is off (what it found is forgotten, nothing new is taken). */
+  settings(config: Config): SourceSettings | null;
+}
+
+export const SOURCES: Readonly<Record<DiscoverySource, SourceRow>> = {
+  room: {
+    kind: 'stream',
+    capKey: 'probe.max_room_streams',
+    settings: (c) => ({ cap: c.probe.maxRoomStreams, forgetAfterMs: c.probe.roomStreamsForgetAfterMs }),
+  },
+  callback: {
+    kind: 'stream',
+    capKey: 'callbacks.discover.max_streams',
+    settings: (c) => {
+      const d = c.callbacks?.discover;
+      return d ? { cap: d.maxStreams, forgetAfterMs: d.forgetAfterMs } : null;
+    },
+  },
+};
+
+export const SOURCE_NAMES = Object.keys(SOURCES) as DiscoverySource[];
