@@ -2,9 +2,11 @@ import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { action, type ActionRow, type CallResult } from '../../src/api/actions.js';
 import { Secret } from '../../src/config/secret.js';
 import { ZegoClient, type ZegoClientOptions } from '../../src/zego/client.js';
 import { SequenceCounter } from '../../src/zego/sequence.js';
+import { readEnvelope } from '../../src/zego/response.js';
 import { signature } from '../../src/zego/sign.js';
 
 const APP_ID = 123456789;
@@ -315,5 +317,65 @@ describe('ZegoClient connection handling', () => {
     expect(r.sentAtMs).toBeGreaterThanOrEqual(before);
     expect(r.sentAtMs).toBeLessThanOrEqual(Date.now());
     expect(r.durationMs).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('ZegoClient.call: any row of the Actions table', () => {
+  /** A made-up Action: the client learns everything it needs from the row. */
+  const row = (over: Partial<ActionRow<string, CallResult>> = {}): ActionRow<string, CallResult> =>
+    action<string, CallResult>({
+      name: 'DescribeMadeUp',
+      path: 'v2/',
+      method: 'GET',
+      limit: { production: 5, test: 1 },
+      rate: { default: { production: 4, test: 1 } },
+      sequence: false,
+      maxBodyBytes: 100,
+      codes: 'room',
+      params: (id) => [['Thing', id]],
+      parse: (status, body) => {
+        const read = readEnvelope(status, body);
+        return read.ok ? { code: String(read.envelope.code), outcome: { kind: 'ok' } } : read.failed;
+      },
+      result: (call) => call,
+      ...over,
+    });
+
+  it("signs the row's Action on the row's path, adds a Sequence only when the row carries one, and caps the body at the row's size", async () => {
+    const api = await fakeApi((_req, res) => res.end('{"Code":0,"Data":{}}'));
+    const c = client(api.url, { sequence: new SequenceCounter(() => 5_000) });
+    expect((await c.call(row(), 'x')).outcome).toEqual({ kind: 'ok' });
+    const plain = api.requests[0]!.url;
+    expect(plain.pathname).toBe('/v2/');
+    expect([plain.searchParams.get('Action'), plain.searchParams.get('Thing'), plain.searchParams.has('Sequence')]).toEqual(['DescribeMadeUp', 'x', false]);
+    const ts = Number(plain.searchParams.get('Timestamp'));
+    expect(plain.searchParams.get('Signature')).toBe(signature(APP_ID, plain.searchParams.get('SignatureNonce')!, SECRET, ts));
+
+    await c.call(row({ sequence: true }), 'y', undefined, 777_000);
+    expect(api.requests[1]!.url.searchParams.get('Sequence')).toBe('777000');
+
+    api.setHandler((_req, res) => res.end(`{"Code":0,"Data":{"Pad":"${'p'.repeat(100)}"}}`));
+    expect(await c.call(row(), 'z')).toMatchObject({ code: 'bad_response', outcome: { kind: 'failed', message: 'response body over 100 bytes' } });
+    expect((await c.call(row({ maxBodyBytes: 1000 }), 'z')).code).toBe('0');
+  });
+
+  it('rejects an input the row refuses before anything is sent or a Sequence spent', async () => {
+    const api = await fakeApi();
+    const sequence = new SequenceCounter(() => 5_000);
+    const c = client(api.url, { sequence });
+    await expect(c.describeUserNum([])).rejects.toThrow(RangeError);
+    await expect(
+      c.call(
+        row({
+          sequence: true,
+          params: () => {
+            throw new RangeError('bad thing');
+          },
+        }),
+        'x',
+      ),
+    ).rejects.toThrow('bad thing');
+    expect(api.requests).toHaveLength(0);
+    expect(sequence.last).toBe(0);
   });
 });
