@@ -236,3 +236,49 @@ export class MixTable {
     };
   }
 }
+
+// ---- scripted demo mix task ----------------------------------------------------------------
+
+/** The demo's mix task: it mixes the demo room's host, and its mixer crashes now and then. */
+export const DEMO_MIX_TASK_ID = 'demo-mix';
+/** The demo mix task's cycle: it runs 4 minutes, its mixer dies (no callback), it is restarted a minute later. */
+export const DEMO_MIX_PERIOD_SEC = 300;
+export const DEMO_MIX_UP_SEC = 240;
+
+/** Whether the demo mix task runs `elapsedSec` into the demo: a pure function of time, like the other demo schedules. */
+export function demoMixRunning(elapsedSec: number): boolean {
+  return elapsedSec % DEMO_MIX_PERIOD_SEC < DEMO_MIX_UP_SEC;
+}
+
+export interface MixDemoTarget {
+  startMix(taskId: string, spec: MixTaskSpec): unknown;
+  crashMix(taskId: string): unknown;
+}
+
+/** Plays demoMixRunning: started with `spec`, crashed (no mix_stop) when the schedule says, started again. */
+export function startMixDemoScript(
+  sim: MixDemoTarget,
+  spec: MixTaskSpec,
+  opts: { tickMs?: number; timers?: { setInterval(fn: () => void, ms: number): unknown; clearInterval(handle: unknown): void } } = {},
+): { stop(): void } {
+  const tickMs = opts.tickMs ?? 1000;
+  const timers = opts.timers ?? {
+    setInterval: (fn: () => void, ms: number) => setInterval(fn, ms),
+    clearInterval: (h: unknown) => clearInterval(h as NodeJS.Timeout),
+  };
+  let up = false;
+  let ticks = 0;
+  const apply = (): void => {
+    const want = demoMixRunning(Math.floor((ticks * tickMs) / 1000));
+    if (want === up) return;
+    up = want;
+    if (want) sim.startMix(DEMO_MIX_TASK_ID, spec);
+    else sim.crashMix(DEMO_MIX_TASK_ID);
+  };
+  apply();
+  const handle = timers.setInterval(() => {
+    ticks++;
+    apply();
+  }, tickMs);
+  return { stop: () => timers.clearInterval(handle) };
+}

@@ -9,6 +9,7 @@ import { parseMixTaskInfoResponse } from '../../src/zego/mix-response.js';
 import { MIX_INPUTS_GONE_END_MS, resolveMixTaskId } from '../../src/zego/mix.js';
 import { signature } from '../../src/zego/sign.js';
 import type { Envelope } from '../../simulator/api.js';
+import { DEMO_MIX_TASK_ID, demoMixRunning, startMixDemoScript } from '../../simulator/mix.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../simulator/server.js';
 import { control, FakeClock } from './simulator-helpers.js';
 
@@ -379,6 +380,33 @@ describe('mix callbacks', () => {
     const r = await control(sim.url, 'POST', '/_sim/callbacks', JSON.stringify(body));
     expect(r.status).toBe(400);
     expect((r.json as { error: string }).error).toMatch(message);
+  });
+});
+
+describe('the demo mix task', () => {
+  it('runs 4 minutes of every 5: a pure function of time', () => {
+    expect([0, 239, 240, 299, 300, 539, 540].map(demoMixRunning)).toEqual([true, true, false, false, true, true, false]);
+  });
+
+  it('crashes without a mix_stop and is started again with a mix_start', async () => {
+    const rx = await receiver();
+    const sim = await start({ callbacks: { url: rx.url, secret: CB_SECRET } });
+    sim.publishInRoom('demo-room', 'room-host');
+    let tick: (() => void) | null = null;
+    const script = startMixDemoScript(
+      sim,
+      { inputs: ['room-host'], roomId: 'demo-room' },
+      { timers: { setInterval: (fn) => (tick = fn), clearInterval: () => undefined } },
+    );
+    cleanups.push(() => script.stop());
+    expect(JSON.parse(await rx.next())).toMatchObject({ event: 'mix_start', task_id: `${APP}:${DEMO_MIX_TASK_ID}` });
+    for (let i = 0; i < 240; i++) tick!();
+    expect(sim.mixTasks()[DEMO_MIX_TASK_ID]).toMatchObject({ state: 'stopped', endReason: 'crash' });
+    expect((await info(sim, { taskId: DEMO_MIX_TASK_ID })).body.Code).toBe(110209001);
+    for (let i = 0; i < 60; i++) tick!();
+    expect(JSON.parse(await rx.next())).toMatchObject({ event: 'mix_start' });
+    expect(rx.bodies).toHaveLength(2); // the crash sent nothing in between
+    expect((await info(sim, { taskId: DEMO_MIX_TASK_ID })).body.Code).toBe(0);
   });
 });
 
