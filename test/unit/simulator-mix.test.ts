@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -442,6 +443,41 @@ describe('zego-simulator send-callback with a mix event', () => {
     [['--event', 'mix_go', '--task-id', 't'], /mix_start or mix_stop/],
   ])('exits 2 with its usage on bad flags %#', async (args, message) => {
     const r = await run(['send-callback', '--url', 'http://127.0.0.1:9/x', '--app-id', '1', ...args], { SIM_CALLBACK_SECRET: CB_SECRET });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('zego-simulator process: the mix flags', () => {
+  it('--mix-rate-limit bounds GetMixTaskInfo, --mix-task-id-separator shapes task_id, --disable-action takes GetMixTaskInfo', async () => {
+    const rx = await receiver();
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [MAIN, '--listen', '127.0.0.1:0', '--app-id', String(APP), '--mix-rate-limit', '2', '--callback-url', rx.url, '--mix-task-id-separator', ''],
+      { env: { PATH: process.env['PATH'] ?? '', SIM_SECRET: SECRET, SIM_CALLBACK_SECRET: CB_SECRET }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    cleanups.push(async () => {
+      child.kill('SIGTERM');
+      await exited;
+    });
+    const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+    const { url } = JSON.parse(line) as { url: string };
+    expect((await fetch(`${url}/_sim/mix/show-1`, { method: 'PUT', body: '{"inputs":["host"]}' })).status).toBe(200);
+    expect(JSON.parse(await rx.next())).toMatchObject({ event: 'mix_start', task_id: `${APP}show-1` });
+    clock = new FakeClock();
+    clock.wall = Date.now();
+    const proc = { url } as Simulator;
+    const codes = await Promise.all(Array.from({ length: 3 }, () => info(proc)));
+    expect(codes.map((r) => r.body.Code).sort()).toEqual([0, 0, 110200194]);
+  });
+
+  it.each([
+    [['--mix-task-id-separator', '::', '--callback-url', 'http://127.0.0.1:9/x'], /--mix-task-id-separator must be one printable character/],
+    [['--mix-task-id-separator', ':'], /--mix-task-id-separator needs --callback-url/],
+    [['--mix-rate-limit', '1.5'], /--mix-rate-limit must be a non-negative integer/],
+  ])('exits 2 with usage on bad mix flags %#', async (args, message) => {
+    const r = await run(['--app-id', '1', ...args], { SIM_SECRET: 's', SIM_CALLBACK_SECRET: 'c' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
   });
