@@ -4,6 +4,12 @@ import type { SimClock } from './clock.js';
 import type { Faults } from './faults.js';
 import type { StatsCollector } from './stats.js';
 import { isValidRoomId, isValidStreamId, MAX_ROOMS_PER_USER_NUM, stripTestPrefix, testPrefix, type ApiAction } from '../src/zego/protocol.js';
+import { isValidMixTaskId } from '../src/zego/mix.js';
+
+/** What GetMixTaskInfo reads of the mixing service: a running task's age, else undefined. */
+export interface MixService {
+  info(taskId: string): { mixDuration: number } | undefined;
+}
 import type { RoomTable } from './rooms.js';
 import type { StreamTable } from './streams.js';
 import { SlidingWindow } from './window.js';
@@ -39,7 +45,17 @@ export interface AppConfig {
   userNumRateLimit?: number;
   /** DescribeUserNum per sliding second, test environment. Default 1. */
   userNumTestRateLimit?: number;
+  /** GetMixTaskInfo per sliding second, production environment. Default 100 (documented). */
+  mixRateLimit?: number;
+  /**
+   * GetMixTaskInfo per sliding second, test environment. Undocumented: default 10, the simulator's
+   * strict guess (a tenth of production, as DescribeUserNum's test limit is).
+   */
+  mixTestRateLimit?: number;
 }
+
+/** The Actions the simulator serves: the exporter's, and GetMixTaskInfo (not in its Actions table yet). */
+export type SimAction = ApiAction | 'GetMixTaskInfo';
 
 export type RoomAppLimitCode = typeof CODES.ROOM_APP_QPS | typeof CODES.ROOM_PER_SECOND;
 export const ROOM_APP_LIMIT_CODES: readonly RoomAppLimitCode[] = [CODES.ROOM_APP_QPS, CODES.ROOM_PER_SECOND];
@@ -55,7 +71,7 @@ const TIMESTAMP_SKEW_S = 600;
 const SEQUENCE_WINDOW_MS = 10_000;
 /** DescribeSimpleStreamList: at most one call per room per 10 s. */
 export const ROOM_RULE_MS = 10_000;
-export const ACTIONS: readonly ApiAction[] = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum'];
+export const ACTIONS: readonly SimAction[] = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum', 'GetMixTaskInfo'];
 const UINT32_MAX = 0xffff_ffff;
 const NONCE_RE = /^[0-9a-fA-F]{16}$/;
 const DECIMAL_RE = /^\d+$/;
@@ -65,10 +81,10 @@ type Env = 'production' | 'test';
 interface AppState {
   cfg: Required<AppConfig>;
   /** One sliding window per API and environment: the APIs never share a limit. */
-  limiter: Record<ApiAction, Record<Env, SlidingWindow>>;
+  limiter: Record<SimAction, Record<Env, SlidingWindow>>;
   /** Separate from the limiter so resetStats() can restart peaks without touching the limit. */
-  statsAll: Record<ApiAction, Record<Env, SlidingWindow>>;
-  statsAdmitted: Record<ApiAction, Record<Env, SlidingWindow>>;
+  statsAll: Record<SimAction, Record<Env, SlidingWindow>>;
+  statsAdmitted: Record<SimAction, Record<Env, SlidingWindow>>;
   /** `<env>:<RoomId>` → monotonic ms of the last DescribeSimpleStreamList arrival for it. */
   roomArrivals: Map<string, number>;
   lastRoomSweepMs: number;
@@ -88,13 +104,13 @@ export interface Admission {
  * The limit an arrival counts against. Unknown Actions count against DescribeRTCStreamState's
  * window (as before rooms existed): hammering with a typo still throttles.
  */
-function actionOf(q: URLSearchParams): ApiAction {
+function actionOf(q: URLSearchParams): SimAction {
   const a = q.get('Action');
-  return (ACTIONS as readonly (string | null)[]).includes(a) ? (a as ApiAction) : 'DescribeRTCStreamState';
+  return (ACTIONS as readonly (string | null)[]).includes(a) ? (a as SimAction) : 'DescribeRTCStreamState';
 }
 
-function apiWindows(): Record<ApiAction, Record<Env, SlidingWindow>> {
-  return { DescribeRTCStreamState: windows(), DescribeSimpleStreamList: windows(), DescribeUserNum: windows() };
+function apiWindows(): Record<SimAction, Record<Env, SlidingWindow>> {
+  return { DescribeRTCStreamState: windows(), DescribeSimpleStreamList: windows(), DescribeUserNum: windows(), GetMixTaskInfo: windows() };
 }
 
 /** IsTest is `true`/`false` in any case; anything else (or nothing) is production. */
@@ -142,7 +158,8 @@ export class ZegoApi {
   readonly #rooms: RoomTable;
   readonly #random: () => number;
   /** Actions answered 100000017, "service not enabled" (for every app). */
-  readonly #disabled = new Set<ApiAction>();
+  readonly #disabled = new Set<SimAction>();
+  readonly #mix: MixService | null;
 
   constructor(
     apps: AppConfig[],
@@ -152,6 +169,7 @@ export class ZegoApi {
     faults: () => Faults,
     rooms: RoomTable,
     random: () => number = Math.random,
+    mix: MixService | null = null,
   ) {
     for (const a of apps) {
       if (!Number.isInteger(a.appId) || a.appId < 0 || a.appId > UINT32_MAX) throw new RangeError(`appId must be uint32: ${a.appId}`);
@@ -170,9 +188,19 @@ export class ZegoApi {
         listRateLimit: a.listRateLimit ?? 50,
         userNumRateLimit: a.userNumRateLimit ?? 10,
         userNumTestRateLimit: a.userNumTestRateLimit ?? 1,
+        mixRateLimit: a.mixRateLimit ?? 100,
+        mixTestRateLimit: a.mixTestRateLimit ?? 10,
       };
       if (!ROOM_APP_LIMIT_CODES.includes(cfg.roomAppLimitCode)) throw new RangeError(`app ${a.appId}: roomAppLimitCode must be 206 or 7`);
-      for (const lim of [cfg.rateLimit, cfg.testRateLimit, cfg.listRateLimit, cfg.userNumRateLimit, cfg.userNumTestRateLimit]) {
+      for (const lim of [
+        cfg.rateLimit,
+        cfg.testRateLimit,
+        cfg.listRateLimit,
+        cfg.userNumRateLimit,
+        cfg.userNumTestRateLimit,
+        cfg.mixRateLimit,
+        cfg.mixTestRateLimit,
+      ]) {
         if (!Number.isInteger(lim) || lim < 0) throw new RangeError(`app ${a.appId}: rate limits must be non-negative integers`);
       }
       this.#apps.set(a.appId, {
@@ -190,6 +218,7 @@ export class ZegoApi {
     this.#faults = faults;
     this.#rooms = rooms;
     this.#random = random;
+    this.#mix = mix;
   }
 
   /** Simulator wall clock in epoch ms (real wall clock + the clockOffsetMs fault). */
@@ -220,6 +249,7 @@ export class ZegoApi {
       const squeeze = this.#faults().listThrottleRate;
       limit = squeeze === null ? cfg.listRateLimit : Math.min(cfg.listRateLimit, squeeze);
     } else if (action === 'DescribeUserNum') limit = env === 'test' ? cfg.userNumTestRateLimit : cfg.userNumRateLimit;
+    else if (action === 'GetMixTaskInfo') limit = env === 'test' ? cfg.mixTestRateLimit : cfg.mixRateLimit;
     else {
       // The squeeze fault stands for another caller of DescribeRTCStreamState on the same AppID.
       const squeeze = this.#faults().throttleRate;
@@ -254,6 +284,9 @@ export class ZegoApi {
     } else if (admission.app !== null && !admission.throttled && q.get('Action') === 'DescribeSimpleStreamList' && this.#roll154()) {
       this.#stats.fault('listFailure');
       env = this.#fail(CODES.LIST_FAILED);
+    } else if (admission.app !== null && !admission.throttled && q.get('Action') === 'GetMixTaskInfo' && this.#rollMixFailure()) {
+      this.#stats.fault('mixFailure');
+      env = this.#fail(CODES.MIX_FAILED);
     } else {
       env = this.#validate(q, admission);
     }
@@ -270,12 +303,12 @@ export class ZegoApi {
   }
 
   /** The Actions whose service is not enabled (answered 100000017); replaces the set. */
-  setDisabledActions(actions: readonly ApiAction[]): void {
+  setDisabledActions(actions: readonly SimAction[]): void {
     this.#disabled.clear();
     for (const a of actions) this.#disabled.add(a);
   }
 
-  disabledActions(): ApiAction[] {
+  disabledActions(): SimAction[] {
     return ACTIONS.filter((a) => this.#disabled.has(a));
   }
 
@@ -302,14 +335,14 @@ export class ZegoApi {
     const action = q.get('Action');
     if (throttled) {
       if (action === 'DescribeSimpleStreamList' || action === 'DescribeUserNum') return this.#fail(app?.cfg.roomAppLimitCode ?? CODES.ROOM_APP_QPS);
+      if (action === 'GetMixTaskInfo') return this.#fail(CODES.MIX_OVERLOAD);
       return this.#fail(CODES.RATE);
     }
     if (roomRuleBroken === true) return this.#fail(CODES.ROOM_QPS);
 
     // The gateway's own checks, every Action alike (return-codes.mdx, 1000000xx).
     if (action === null || action === '') return this.#fail(CODES.ACTION_EMPTY);
-    if (action !== 'DescribeRTCStreamState' && action !== 'DescribeSimpleStreamList' && action !== 'DescribeUserNum')
-      return this.#fail(CODES.ACTION_UNSUPPORTED);
+    if (!(ACTIONS as readonly string[]).includes(action)) return this.#fail(CODES.ACTION_UNSUPPORTED);
     const version = q.get('SignatureVersion');
     if (version === null || version === '') return this.#fail(CODES.VERSION_EMPTY);
     if (version !== '2.0') return this.#fail(CODES.VERSION_UNSUPPORTED);
@@ -337,16 +370,19 @@ export class ZegoApi {
     const expected = signature(cfg.appId, nonce, cfg.secret, ts);
     if (!constantTimeEqual(q.get('Signature') ?? '', expected)) return this.#fail(room ? CODES.SIGNATURE_ERROR : CODES.AUTH);
 
-    if (this.#disabled.has(action)) return this.#fail(CODES.SERVICE_NOT_ENABLED);
+    if (this.#disabled.has(action as SimAction)) return this.#fail(CODES.SERVICE_NOT_ENABLED);
 
+    // GetMixTaskInfo's page names no IsTest code: it answers the gateway's "not configured for production".
+    const isTestCode = action === 'GetMixTaskInfo' ? CODES.NOT_PRODUCTION : CODES.IS_TEST;
     const isTest = q.get('IsTest')?.toLowerCase() ?? null;
-    if (isTest === null && cfg.isTestRequired) return this.#fail(CODES.IS_TEST, 'IsTest is required for this app');
-    if (isTest !== null && isTest !== 'true' && isTest !== 'false') return this.#fail(CODES.IS_TEST);
+    if (isTest === null && cfg.isTestRequired) return this.#fail(isTestCode, 'IsTest is required for this app');
+    if (isTest !== null && isTest !== 'true' && isTest !== 'false') return this.#fail(isTestCode);
     const env: Env = isTest === 'true' ? 'test' : 'production';
-    if (env === 'production' && !cfg.production) return this.#fail(CODES.IS_TEST);
+    if (env === 'production' && !cfg.production) return this.#fail(isTestCode);
 
     if (action === 'DescribeSimpleStreamList') return this.#streamList(q, cfg.emptyRoomList);
     if (action === 'DescribeUserNum') return this.#userNum(q);
+    if (action === 'GetMixTaskInfo') return this.#mixTaskInfo(q);
 
     const streamId = q.get('StreamId');
     if (streamId === null || !isValidStreamId(streamId)) return this.#fail(CODES.STREAM_ID);
@@ -409,6 +445,27 @@ export class ZegoApi {
       return c.adminUserCount === 0 ? { RoomId: id, UserCount: c.userCount } : { RoomId: id, UserCount: c.userCount, AdminUserCount: c.adminUserCount };
     });
     return this.#envelope(CODES.OK, 'ok', { UserCountList: list });
+  }
+
+  /**
+   * GetMixTaskInfo: `Data.TaskInfo{TaskId, MixDuration}` for a running task, 110209001 for any
+   * other (stopped, crashed, ended by itself, never started). TaskId is the customer's own, without
+   * the AppID prefix callbacks carry; one missing or breaking the task id rule fails to parse.
+   */
+  #mixTaskInfo(q: URLSearchParams): Envelope {
+    const all = q.getAll('TaskId');
+    const taskId = all[0];
+    if (all.length !== 1 || taskId === undefined || !isValidMixTaskId(taskId))
+      return this.#fail(CODES.MIX_BAD_PARAMETER, 'failed to parse input parameters: TaskId');
+    this.#stats.mixTaskCall(taskId);
+    const info = this.#mix?.info(taskId);
+    if (info === undefined) return this.#fail(CODES.MIX_NOT_EXIST);
+    return this.#envelope(CODES.OK, 'success', { TaskInfo: { TaskId: taskId, MixDuration: info.mixDuration } });
+  }
+
+  #rollMixFailure(): boolean {
+    const p = this.#faults().mixFailure;
+    return p > 0 && this.#random() < p;
   }
 
   #roll154(): boolean {

@@ -1,10 +1,11 @@
 import { randomInt } from 'node:crypto';
+import { CALLBACK_RETRY_GAPS_MS } from '../src/zego/callback-rules.js';
 import { encodeCallback, signCallback, streamCallbackFields, type CallbackEncoding, type CallbackFields, type StreamCallbackEvent } from './callback-body.js';
 import { defaultRoomId, RoomSessions } from './sessions.js';
 import type { StreamState } from './streams.js';
 
 /** ZEGO's documented retry gaps after a non-2xx answer: up to 5 retries, then the callback is dropped. */
-export const ZEGO_RETRY_GAPS_MS: readonly number[] = [2000, 4000, 8000, 16_000, 32_000];
+export const ZEGO_RETRY_GAPS_MS: readonly number[] = CALLBACK_RETRY_GAPS_MS;
 
 const POST_TIMEOUT_MS = 10_000;
 
@@ -175,6 +176,14 @@ export class CallbackSender {
       ...room,
       ...stamp,
     });
+    const signed = this.#sign(fields);
+    const { contentType } = encodeCallback(signed, this.#encoding());
+    const status = await this.#deliver(signed);
+    return { status, contentType, body: signed };
+  }
+
+  /** Signs and posts any event's fields once more like sendEvent: answers with the status, the Content-Type and the signed body. */
+  async sendFields(fields: CallbackFields): Promise<{ status: number | null; contentType: string; body: CallbackFields }> {
     const signed = this.#sign(fields);
     const { contentType } = encodeCallback(signed, this.#encoding());
     const status = await this.#deliver(signed);

@@ -56,6 +56,16 @@ export const CODES = {
   UNKNOWN_APP: 100000010,
   /** Gateway: the service (this Action) is not enabled for the app. */
   SERVICE_NOT_ENABLED: 100000017,
+  /** Gateway: the app is not configured for production (IsTest); how GetMixTaskInfo answers a wrong or missing IsTest. */
+  NOT_PRODUCTION: 100000016,
+  /** GetMixTaskInfo: failed, retry (injectable as the mixFailure fault). */
+  MIX_FAILED: 110200001,
+  /** GetMixTaskInfo: failed to parse the input parameters (TaskId). */
+  MIX_BAD_PARAMETER: 110200004,
+  /** GetMixTaskInfo: over its AppID limit ("stream mixing request overload"). */
+  MIX_OVERLOAD: 110200194,
+  /** GetMixTaskInfo: the task does not exist (ended or never started). */
+  MIX_NOT_EXIST: 110209001,
 } as const;
 
 export const MESSAGES: Readonly<Record<number, string>> = {
@@ -87,4 +97,9 @@ export const MESSAGES: Readonly<Record<number, string>> = {
   [CODES.VERSION_UNSUPPORTED]: 'SignatureVersion not supported',
   [CODES.UNKNOWN_APP]: 'failed to get the ServerSecret',
   [CODES.SERVICE_NOT_ENABLED]: 'service not enabled',
+  [CODES.NOT_PRODUCTION]: 'app not configured for production',
+  [CODES.MIX_FAILED]: 'failed',
+  [CODES.MIX_BAD_PARAMETER]: 'failed to parse input parameters',
+  [CODES.MIX_OVERLOAD]: 'stream mixing request overload',
+  [CODES.MIX_NOT_EXIST]: 'stream mixing task does not exist',
 };

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseHostPort } from '../src/zego/protocol.js';
 import { startSimulator } from './index.js';
 import { DEMO_ROOM_ID, startRoomDemoScript } from './rooms.js';
+import { DEMO_MIX_TASK_ID, startMixDemoScript } from './mix.js';
 import { startDemoScript } from './streams.js';
 
 const APP_ID = 1234567890;
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
   // The demo room (DEMO_ROOM_ID): its streams come and go, its audience moves; the exporter
   // config below watches it under `rooms:` (its streams are found there, not listed).
   const roomScript = startRoomDemoScript(sim);
+  // A mix task over the demo room's host whose mixer dies every 5 minutes, with no callback.
+  const mixScript = startMixDemoScript(sim, { inputs: ['room-host'], roomId: DEMO_ROOM_ID, outputs: ['demo-mix-out'] });
   const dir = mkdtempSync(join(tmpdir(), 'zego-demo-'));
   const configFile = join(dir, 'config.yaml');
   const streams = Array.from({ length: STREAMS }, (_, i) => {
@@ -74,6 +77,7 @@ rooms:
   );
   console.log(`simulator: ${sim.url}  (streams demo-1..demo-${STREAMS} flip every 20-50 s; control: ${sim.url}/_sim/streams)`);
   console.log(`room:      ${DEMO_ROOM_ID} (host always on, guests come and go, audience 40-260; control: ${sim.url}/_sim/rooms)`);
+  console.log(`mix task:  ${DEMO_MIX_TASK_ID} (mixes the room's host; runs 4 min, crashes without a callback, back 1 min later; ${sim.url}/_sim/mix)`);
   console.log(`config:    ${configFile}`);
   console.log('exporter:  http://localhost:9792/  and  http://localhost:9792/metrics  (Ctrl-C stops both)\n');
 
@@ -90,6 +94,7 @@ rooms:
   child.on('exit', (code) => {
     script.stop();
     roomScript.stop();
+    mixScript.stop();
     void sim.close().then(() => {
       rmSync(dir, { recursive: true, force: true });
       process.exit(code ?? 0);

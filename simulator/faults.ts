@@ -25,6 +25,8 @@ export interface Faults {
   clockOffsetMs: number;
   /** Probability a DescribeSimpleStreamList that passed the rate limits answers Code 154 (transient). */
   listFailure: number;
+  /** Probability a GetMixTaskInfo that passed the rate limit answers Code 110200001 (failed, retry). */
+  mixFailure: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -39,6 +41,7 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   forceCode: null,
   clockOffsetMs: 0,
   listFailure: 0,
+  mixFailure: 0,
 });
 
 export type TransportFault = 'http500' | 'badJson' | 'reset' | 'hang';
@@ -50,7 +53,7 @@ export class FaultsError extends Error {
   override name = 'FaultsError';
 }
 
-const PROBABILITIES = ['http500', 'badJson', 'reset', 'hang', 'listFailure'] as const;
+const PROBABILITIES = ['http500', 'badJson', 'reset', 'hang', 'listFailure', 'mixFailure'] as const;
 const DURATIONS = ['latencyMs', 'jitterMs'] as const;
 const MAX_DELAY_MS = 600_000;
 

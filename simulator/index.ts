@@ -1,5 +1,5 @@
 export { startSimulator, type Simulator, type SimulatorOptions } from './server.js';
-export type { AppConfig, Envelope, RoomAppLimitCode } from './api.js';
+export type { AppConfig, Envelope, RoomAppLimitCode, SimAction } from './api.js';
 export { CODES } from './codes.js';
 export type { SimClock } from './clock.js';
 export { DEFAULT_FAULTS, FaultsError, type Faults, type RandomSource } from './faults.js';
@@ -28,3 +28,6 @@ export {
 export { defaultRoomId, RoomSessions, type SessionStamp } from './sessions.js';
 export { DEMO_ROOM_ID, DEMO_ROOM_STREAMS, demoRoomAt, startRoomDemoScript, RoomStateError, type RoomState, type RoomDemoOptions } from './rooms.js';
 export { ROOM_RULE_MS } from './api.js';
+export { MixTable, MixTaskError, MAX_MIX_INPUTS, MAX_MIX_OUTPUTS, type MixTaskSpec, type MixTaskView, type MixEndReason } from './mix.js';
+export { DEFAULT_MIX_TASK_ID_SEPARATOR, MIX_CALLBACK_EVENTS, mixCallbackFields, type MixCallbackEvent, type MixCallbackInput } from './mix-callback-body.js';
+export type { MixCallbackRequest } from './server.js';

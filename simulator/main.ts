@@ -5,8 +5,8 @@
  * parent can start it with --listen 127.0.0.1:0 and learn the port without racing.
  */
 import { parseArgs } from 'node:util';
-import { apiStreamId, parseHostPort, type ApiAction } from '../src/zego/protocol.js';
-import { ACTIONS, ROOM_APP_LIMIT_CODES, type RoomAppLimitCode } from './api.js';
+import { apiStreamId, parseHostPort } from '../src/zego/protocol.js';
+import { ACTIONS, ROOM_APP_LIMIT_CODES, type RoomAppLimitCode, type SimAction } from './api.js';
 import { isCallbackEncoding } from './callback-body.js';
 import { sendCallbackCommand, SendCallbackUsageError, SEND_CALLBACK_USAGE } from './send-callback.js';
 import { FaultsError, parseFaultsPatch, type Faults } from './faults.js';
@@ -18,6 +18,7 @@ const USAGE = `usage: zego-simulator --app-id N (--secret S | env SIM_SECRET) [-
   [--test-env] [--history | --no-history] [--is-test-optional] [--empty-room-list]
   [--room-app-limit-code 206|7] [--disable-action ACTION]... [--rate-limit 40] [--test-rate-limit 10]
   [--list-rate-limit 50] [--user-num-rate-limit 10] [--user-num-test-rate-limit 1]
+  [--mix-rate-limit 100] [--mix-test-rate-limit 10] [--mix-task-id-separator ':']
   [--streams N [--script]] [--room-script] [--faults '{"jitterMs":20}']
   [--callback-url URL (--callback-secret S | env SIM_CALLBACK_SECRET) [--callback-encoding json|form|json-as-form]]
   --room-script plays the demo room (demo-room: streams come and go, the audience moves)
@@ -88,6 +89,9 @@ async function main(argv: string[]): Promise<void> {
       'list-rate-limit': { type: 'string' },
       'user-num-rate-limit': { type: 'string' },
       'user-num-test-rate-limit': { type: 'string' },
+      'mix-rate-limit': { type: 'string' },
+      'mix-test-rate-limit': { type: 'string' },
+      'mix-task-id-separator': { type: 'string' },
       'room-script': { type: 'boolean', default: false },
       faults: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -119,6 +123,12 @@ async function main(argv: string[]): Promise<void> {
     values['callback-encoding'],
     appId,
   );
+
+  const separator = values['mix-task-id-separator'];
+  if (separator !== undefined) {
+    if (!/^[\x21-\x7e]?$/.test(separator)) throw new UsageError('--mix-task-id-separator must be one printable character, or empty');
+    if (callbacks === null) throw new UsageError('--mix-task-id-separator needs --callback-url');
+  }
 
   let faults: Partial<Faults> = {};
   if (values.faults !== undefined) {
@@ -155,12 +165,14 @@ async function main(argv: string[]): Promise<void> {
         listRateLimit: parseNonNegInt('--list-rate-limit', values['list-rate-limit'], 50),
         userNumRateLimit: parseNonNegInt('--user-num-rate-limit', values['user-num-rate-limit'], 10),
         userNumTestRateLimit: parseNonNegInt('--user-num-test-rate-limit', values['user-num-test-rate-limit'], 1),
+        mixRateLimit: parseNonNegInt('--mix-rate-limit', values['mix-rate-limit'], 100),
+        mixTestRateLimit: parseNonNegInt('--mix-test-rate-limit', values['mix-test-rate-limit'], 10),
       },
     ],
     streams,
     faults,
-    disabledActions: disabled as ApiAction[],
-    ...(callbacks === null ? {} : { callbacks }),
+    disabledActions: disabled as SimAction[],
+    ...(callbacks === null ? {} : { callbacks: { ...callbacks, ...(separator === undefined ? {} : { mixTaskIdSeparator: separator }) } }),
   });
 
   let script: DemoScript | null = null;

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ZegoApi, type AppConfig, type Envelope } from './api.js';
-import type { ApiAction } from '../src/zego/protocol.js';
+import { ZegoApi, type AppConfig, type Envelope, type SimAction } from './api.js';
 import type { CallbackEncoding, CallbackFields } from './callback-body.js';
 import { CallbackSender, type OnDemandEvent } from './callbacks.js';
 import { RoomSessions } from './sessions.js';
@@ -20,12 +19,15 @@ import {
 import { StatsCollector, type SimStats } from './stats.js';
 import { RoomTable, type RoomState } from './rooms.js';
 import { StreamTable, type StreamState } from './streams.js';
+import { MixTable, type MixEnded, type MixTaskSpec, type MixTaskView } from './mix.js';
+import { mixCallbackFields, type MixCallbackEvent } from './mix-callback-body.js';
 
 export type { AppConfig } from './api.js';
 export type { Faults } from './faults.js';
 export type { SimStats } from './stats.js';
 export type { StreamState } from './streams.js';
 export type { RoomState } from './rooms.js';
+export type { MixTaskSpec, MixTaskView } from './mix.js';
 
 export interface SimulatorOptions {
   host?: string;
@@ -40,7 +42,9 @@ export interface SimulatorOptions {
   /** Uniform [0, 1) source for faults and jitter; inject for reproducible tests. */
   random?: RandomSource;
   /** Actions whose service is not enabled: answered 100000017 (changeable at runtime). */
-  disabledActions?: ApiAction[];
+  disabledActions?: SimAction[];
+  /** Mix tasks running at start, by TaskId (started now, no mix_start sent for them). */
+  mixTasks?: Record<string, MixTaskSpec>;
   /**
    * ZEGO's stream_create / stream_close for every change of a stream's state (control API,
    * setStream, rooms), and the default target of sendCallback.
@@ -58,6 +62,23 @@ export interface SimulatorCallbacks {
   encoding?: CallbackEncoding;
   /** Default ZEGO's 2, 4, 8, 16, 32 s. */
   retryGapsMs?: readonly number[];
+  /** Between the AppID and the TaskId in a mix callback's task_id (default ':', as the docs' example; '' for none). */
+  mixTaskIdSeparator?: string;
+}
+
+/** One mix_start / mix_stop on demand; what is not given follows the task if the simulator runs it. */
+export interface MixCallbackRequest {
+  event: MixCallbackEvent;
+  taskId: string;
+  url?: string;
+  secret?: string;
+  appId?: number;
+  encoding?: CallbackEncoding;
+  roomId?: string;
+  seq?: number;
+  userId?: string;
+  outputs?: string[];
+  separator?: string;
 }
 
 /** One callback on demand: where to (default: the configured callbacks) and what (default: the room's session). */
@@ -95,8 +116,23 @@ export interface Simulator {
   /** Rotates an app's secret (throws RangeError for an unknown app or an empty secret). */
   setAppSecret(appId: number, secret: string): void;
   /** Replaces the set of Actions answered 100000017 (service not enabled). */
-  setDisabledActions(actions: ApiAction[]): void;
-  disabledActions(): ApiAction[];
+  setDisabledActions(actions: SimAction[]): void;
+  disabledActions(): SimAction[];
+  /**
+   * StartMix: a task not running starts (MixDuration 0, a mix_start is sent); a running one is
+   * updated in place (keeps its age, no callback). Throws MixTaskError on bad input.
+   */
+  startMix(taskId: string, spec: MixTaskSpec): { started: boolean; view: MixTaskView };
+  /** StopMix: the task ends and a mix_stop is sent. Undefined when it is not running. */
+  stopMix(taskId: string): MixTaskView | undefined;
+  /** The mixer dies: the task ends and no callback says so. Undefined when it is not running. */
+  crashMix(taskId: string): MixTaskView | undefined;
+  /** Forgets a task (no callback): a running one just stops existing, like a crash. */
+  removeMix(taskId: string): boolean;
+  /** Every task the simulator has run, tasks whose inputs have been gone 90 s ended first. */
+  mixTasks(): Record<string, MixTaskView>;
+  /** One signed mix_start / mix_stop now, once; changes no task. Throws RangeError without a URL or secret. */
+  sendMixCallback(req: MixCallbackRequest): Promise<CallbackReceipt>;
   /**
    * Sends one signed stream_create / stream_close now, once (no retries), through the same builder
    * and signing as the automatic callbacks; room_session_id and stream_seq follow the simulator's
@@ -122,7 +158,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   for (const [id, s] of Object.entries(opts.streams ?? {})) table.set(id, s);
   const stats = new StatsCollector();
   const rooms = new RoomTable(table);
-  const api = new ZegoApi(opts.apps, table, stats, clock, () => faults, rooms, random);
+  const mix = new MixTable({ monoMs: () => clock.monoMs(), wallMs: () => clock.wallMs() + faults.clockOffsetMs }, (id) => table.get(id)?.state === 'active');
+  // GetMixTaskInfo sees the tasks settled first: a task whose inputs have been gone 90 s has ended.
+  const mixService = {
+    info: (taskId: string): { mixDuration: number } | undefined => {
+      settleMix();
+      return mix.info(taskId);
+    },
+  };
+  const api = new ZegoApi(opts.apps, table, stats, clock, () => faults, rooms, random, mixService);
   api.setDisabledActions(opts.disabledActions ?? []);
   // One numbering of room sessions for the automatic callbacks and the ones sent on demand.
   const sessions = new RoomSessions({ hasUsers: (roomId) => rooms.hasUsers(roomId) });
@@ -149,10 +193,41 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     rooms.setCounts(roomId, { userCount: r.userCount ?? 0, adminUserCount: r.adminUserCount ?? 0 });
     for (const streamId of r.streams ?? []) rooms.publish(roomId, streamId, startSec);
   }
-  if (auto !== null) {
-    for (const [id, st] of Object.entries(table.snapshot())) auto.prime(id, st);
-    table.onChange = (id, st) => void auto.onStream(id, st);
-  }
+  if (auto !== null) for (const [id, st] of Object.entries(table.snapshot())) auto.prime(id, st);
+  for (const [taskId, spec] of Object.entries(opts.mixTasks ?? {})) mix.start(taskId, spec);
+
+  const mixSeparator = cb?.mixTaskIdSeparator;
+  const mixCallback = (event: MixCallbackEvent, taskId: string, view: MixTaskView): void => {
+    if (auto === null) return;
+    const fields = mixCallbackFields({
+      event,
+      appId: cb?.appId ?? firstAppId,
+      taskId,
+      seq: view.seq,
+      roomId: view.roomId,
+      userId: view.userId,
+      outputs: view.outputs,
+      ...(mixSeparator === undefined ? {} : { separator: mixSeparator }),
+    });
+    void auto.send(fields);
+  };
+  /** Tasks ZEGO ended by itself (inputs gone 90 s) send their mix_stop unless set not to. */
+  const settleMix = (): void => {
+    for (const e of mix.settle()) if (e.view.inputsGoneCallback) mixCallback('mix_stop', e.taskId, e.view);
+  };
+  const endMix = (taskId: string, reason: 'stop' | 'crash'): MixTaskView | undefined => {
+    settleMix();
+    const e: MixEnded | undefined = mix.end(taskId, reason);
+    if (e !== undefined && reason === 'stop') mixCallback('mix_stop', e.taskId, e.view);
+    return e?.view;
+  };
+  table.onChange = (id, st) => {
+    mix.streamChanged(id);
+    if (auto !== null) void auto.onStream(id, st);
+  };
+  // Tasks end by themselves on time even when nobody asks.
+  const mixSweep = setInterval(settleMix, 1000);
+  mixSweep.unref();
 
   const inFlight = new Set<ServerResponse>();
   const oneOff = new Set<CallbackSender>();
@@ -183,6 +258,53 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     streams: () => table.snapshot(),
     setDisabledActions: (actions) => api.setDisabledActions(actions),
     disabledActions: () => api.disabledActions(),
+    startMix: (taskId, spec) => {
+      settleMix();
+      const r = mix.start(taskId, spec);
+      if (r.started) mixCallback('mix_start', taskId, r.view);
+      return r;
+    },
+    stopMix: (taskId) => endMix(taskId, 'stop'),
+    crashMix: (taskId) => endMix(taskId, 'crash'),
+    removeMix: (taskId) => mix.remove(taskId),
+    mixTasks: () => {
+      settleMix();
+      return mix.snapshot();
+    },
+    sendMixCallback: async (req) => {
+      const url = req.url ?? cb?.url;
+      const secret = req.secret ?? cb?.secret;
+      if (url === undefined || secret === undefined || secret === '')
+        throw new RangeError('no callback url or secret: give them, or start the simulator with callbacks');
+      const known = mix.view(req.taskId);
+      const sender = new CallbackSender({
+        url,
+        secret,
+        appId: req.appId ?? cb?.appId ?? firstAppId,
+        encoding: req.encoding ?? cb?.encoding ?? 'json',
+        retryGapsMs: [],
+        nowMs: wallMs,
+      });
+      oneOff.add(sender);
+      try {
+        const separator = req.separator ?? mixSeparator;
+        const userId = req.userId ?? known?.userId;
+        const fields = mixCallbackFields({
+          event: req.event,
+          appId: req.appId ?? cb?.appId ?? firstAppId,
+          taskId: req.taskId,
+          seq: req.seq ?? known?.seq ?? 1,
+          roomId: req.roomId ?? known?.roomId ?? null,
+          outputs: req.outputs ?? known?.outputs ?? [],
+          ...(userId === undefined ? {} : { userId }),
+          ...(separator === undefined ? {} : { separator }),
+        });
+        return await sender.sendFields(fields);
+      } finally {
+        oneOff.delete(sender);
+        sender.close();
+      }
+    },
     sendCallback: async (req) => {
       const url = req.url ?? cb?.url;
       const secret = req.secret ?? cb?.secret;
@@ -221,6 +343,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     close: async () => {
       closing = true;
       table.onChange = null;
+      clearInterval(mixSweep);
       auto?.close();
       for (const s of oneOff) s.close();
       for (const t of timers) clearTimeout(t);
@@ -340,6 +463,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         setDisabledActions: sim.setDisabledActions,
         disabledActions: sim.disabledActions,
         sendCallback: sim.sendCallback,
+        mixTasks: sim.mixTasks,
+        startMix: sim.startMix,
+        stopMix: sim.stopMix,
+        crashMix: sim.crashMix,
+        removeMix: sim.removeMix,
+        sendMixCallback: sim.sendMixCallback,
       });
       return sendJson(res, out.status, out.body);
     }

@@ -1,4 +1,4 @@
-import type { ApiAction } from '../src/zego/protocol.js';
+import type { SimAction } from './api.js';
 import type { TransportFault } from './faults.js';
 
 export interface WindowPeaks {
@@ -36,10 +36,10 @@ export interface SimStats {
   streamCalls: Record<string, number>;
   /** Business Codes sent in (or computed for) JSON envelopes, keyed by Code. */
   codes: Record<string, number>;
-  /** Injected faults; `forced` counts envelopes replaced by `forceCode`, `listFailure` Code 154 answers. */
-  faults: Record<TransportFault | 'forced' | 'listFailure', number>;
+  /** Injected faults; `forced` counts envelopes replaced by `forceCode`, `listFailure` Code 154 answers, `mixFailure` Code 110200001 ones. */
+  faults: Record<TransportFault | 'forced' | 'listFailure' | 'mixFailure', number>;
   /** Per API (unknown Actions count as DescribeRTCStreamState, whose window they use). */
-  apis: Record<ApiAction, ApiStats>;
+  apis: Record<SimAction, ApiStats>;
   /** DescribeSimpleStreamList arrivals for a room within 10 s of the previous one for it. */
   roomRuleViolations: number;
   /** DescribeSimpleStreamList arrivals per RoomId as sent. */
@@ -47,6 +47,8 @@ export interface SimStats {
   /** Rooms carried by DescribeUserNum calls that passed validation (÷ their count = rooms a call). */
   userNumRooms: number;
   userNumCalls: number;
+  /** GetMixTaskInfo calls per TaskId that passed validation. */
+  mixTaskCalls: Record<string, number>;
   /** Arrivals without an IsTest parameter (whatever the project requires): a client that always sends it keeps this at 0. */
   missingIsTest: number;
 }
@@ -65,12 +67,13 @@ function emptyStats(): SimStats {
     windows: {},
     streamCalls: {},
     codes: {},
-    faults: { http500: 0, badJson: 0, reset: 0, hang: 0, forced: 0, listFailure: 0 },
-    apis: { DescribeRTCStreamState: apiStats(), DescribeSimpleStreamList: apiStats(), DescribeUserNum: apiStats() },
+    faults: { http500: 0, badJson: 0, reset: 0, hang: 0, forced: 0, listFailure: 0, mixFailure: 0 },
+    apis: { DescribeRTCStreamState: apiStats(), DescribeSimpleStreamList: apiStats(), DescribeUserNum: apiStats(), GetMixTaskInfo: apiStats() },
     roomRuleViolations: 0,
     roomListCalls: {},
     userNumRooms: 0,
     userNumCalls: 0,
+    mixTaskCalls: {},
     missingIsTest: 0,
   };
 }
@@ -78,7 +81,7 @@ function emptyStats(): SimStats {
 export class StatsCollector {
   #s = emptyStats();
 
-  arrival(q: URLSearchParams, action: ApiAction): void {
+  arrival(q: URLSearchParams, action: SimAction): void {
     this.#s.arrivals++;
     this.#s.apis[action].arrivals++;
     if (!q.has('IsTest')) this.#s.missingIsTest++;
@@ -88,7 +91,7 @@ export class StatsCollector {
     if (action === 'DescribeSimpleStreamList' && roomId !== null) this.#s.roomListCalls[roomId] = (this.#s.roomListCalls[roomId] ?? 0) + 1;
   }
 
-  admission(key: string, action: ApiAction, throttled: boolean, countAll: number, countAdmitted: number): void {
+  admission(key: string, action: SimAction, throttled: boolean, countAll: number, countAdmitted: number): void {
     const api = this.#s.apis[action];
     if (throttled) {
       this.#s.throttled++;
@@ -116,6 +119,10 @@ export class StatsCollector {
     this.#s.userNumRooms += rooms;
   }
 
+  mixTaskCall(taskId: string): void {
+    this.#s.mixTaskCalls[taskId] = (this.#s.mixTaskCalls[taskId] ?? 0) + 1;
+  }
+
   code(code: number): void {
     const k = String(code);
     this.#s.codes[k] = (this.#s.codes[k] ?? 0) + 1;
@@ -125,7 +132,7 @@ export class StatsCollector {
     this.#s.sequenceViolations++;
   }
 
-  fault(kind: TransportFault | 'forced' | 'listFailure'): void {
+  fault(kind: TransportFault | 'forced' | 'listFailure' | 'mixFailure'): void {
     this.#s.faults[kind]++;
   }
 

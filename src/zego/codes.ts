@@ -9,11 +9,12 @@ import { isApiAction, type ApiAction } from './protocol.js';
  */
 
 /** Which part of ZEGO's code space an Action answers from. The gateway's codes apply to every Action. */
-export type CodeFamily = 'gateway' | 'stream_state' | 'room';
+export type CodeFamily = 'gateway' | 'stream_state' | 'room' | 'mix';
 
 /**
  * What a Code means to the exporter. The stream readings (`active`, `closed`, `not_found`) only
- * for DescribeRTCStreamState; `ok` and `room_absent` (the room does not exist: nobody is in it)
+ * for DescribeRTCStreamState and, for GetMixTaskInfo, `active` (the task runs) and `not_found` (it
+ * does not exist: ended or never started); `ok` and `room_absent` (the room does not exist: nobody is in it)
  * only for the room APIs; the rest are why a call told us nothing (see FailureReason).
  */
 export type CodeClass = 'active' | 'closed' | 'not_found' | 'ok' | 'room_absent' | FailureReason;
@@ -31,6 +32,12 @@ const RETURN_CODES = 'return-codes.mdx (global return codes)';
 const STREAM_STATE_PAGE = 'DescribeRTCStreamState page, Response';
 const ROOM_CODES = 'return-codes.mdx (room signalling)';
 const LIST_PAGE = 'DescribeSimpleStreamList page';
+const MIX_PAGE = 'GetMixTaskInfo page, Response';
+
+/** Actions answered from the mix family; not yet in API_ACTIONS (the mix part adds it to the Actions table). */
+export type MixAction = 'GetMixTaskInfo';
+/** Every Action this table can read the codes of. */
+export type CodedAction = ApiAction | MixAction;
 
 const row = (code: number, family: CodeFamily, cls: CodeClass, meaning: string, doc: string): CodeRow => ({ code, family, cls, meaning, doc });
 
@@ -88,13 +95,20 @@ export const CODE_TABLE: readonly CodeRow[] = [
   row(5024, 'room', 'room_absent', 'room does not exist', ROOM_CODES),
   row(50001, 'room', 'room_absent', 'room does not exist', ROOM_CODES),
   row(50002, 'room', 'error', 'user does not exist', ROOM_CODES),
+  // Stream mixing: GetMixTaskInfo (its page lists these; the gateway's codes apply as everywhere).
+  row(0, 'mix', 'active', 'the mix task is running', MIX_PAGE),
+  row(110200001, 'mix', 'transient', 'failed (generally a network error: retry)', MIX_PAGE),
+  row(110200004, 'mix', 'error', 'failed to parse the input parameters', MIX_PAGE),
+  row(110200194, 'mix', 'throttled', 'stream mixing request overload', MIX_PAGE),
+  row(110209001, 'mix', 'not_found', 'the mix task does not exist (ended or never started)', MIX_PAGE),
 ];
 
 /** Which family an Action answers from besides the gateway (the Actions table, api/actions.ts, reads it). */
-export const CODE_FAMILY: Readonly<Record<ApiAction, CodeFamily>> = {
+export const CODE_FAMILY: Readonly<Record<CodedAction, CodeFamily>> = {
   DescribeRTCStreamState: 'stream_state',
   DescribeSimpleStreamList: 'room',
   DescribeUserNum: 'room',
+  GetMixTaskInfo: 'mix',
 };
 
 const BY_FAMILY = new Map<CodeFamily, ReadonlyMap<number, CodeRow>>();
@@ -105,7 +119,7 @@ for (const r of CODE_TABLE) {
 }
 
 /** The row of a Code as `api` answers it (its family's, else the gateway's), or undefined for an undocumented code. */
-export function codeRow(api: ApiAction, code: number): CodeRow | undefined {
+export function codeRow(api: CodedAction, code: number): CodeRow | undefined {
   return familyRow(CODE_FAMILY[api], code);
 }
 
@@ -118,7 +132,7 @@ export function familyRow(family: CodeFamily, code: number): CodeRow | undefined
  * How `api` reads a Code. An undocumented code is `error`, retried at the normal pace: it tells us
  * nothing about the subject, and guessing a state from it could flip a stream or a room.
  */
-export function classify(api: ApiAction, code: number): CodeClass {
+export function classify(api: CodedAction, code: number): CodeClass {
   return codeRow(api, code)?.cls ?? 'error';
 }
 
@@ -127,7 +141,7 @@ export function classify(api: ApiAction, code: number): CodeClass {
  * `other` for the rest, so a broken or hostile server cannot grow the series set (the Message
  * keeps the code).
  */
-export function codeLabel(api: ApiAction, code: number): string {
+export function codeLabel(api: CodedAction, code: number): string {
   return codeRow(api, code) === undefined ? 'other' : String(code);
 }
 

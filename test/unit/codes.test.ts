@@ -62,6 +62,13 @@ const ROOM: [number, CodeClass][] = [
   [50001, 'room_absent'],
   [50002, 'error'],
 ];
+const MIX: [number, CodeClass][] = [
+  [0, 'active'],
+  [110200001, 'transient'],
+  [110200004, 'error'],
+  [110200194, 'throttled'],
+  [110209001, 'not_found'],
+];
 const EXPECTED: Record<ApiAction, [number, CodeClass][]> = {
   DescribeRTCStreamState: [...GATEWAY, ...STREAM_STATE],
   DescribeSimpleStreamList: [...GATEWAY, ...ROOM],
@@ -77,13 +84,31 @@ describe('return codes by API family', () => {
   }
 
   it('every row of the table is a documented code of some family, with the doc section it comes from', () => {
-    const expected = new Set([...GATEWAY, ...STREAM_STATE, ...ROOM].map(([c]) => c));
+    const expected = new Set([...GATEWAY, ...STREAM_STATE, ...ROOM, ...MIX].map(([c]) => c));
     for (const row of CODE_TABLE) {
       expect(expected.has(row.code), `row ${row.code}`).toBe(true);
       expect(row.doc).not.toBe('');
       expect(row.meaning).not.toBe('');
     }
-    expect(CODE_TABLE).toHaveLength(GATEWAY.length + STREAM_STATE.length + ROOM.length);
+    expect(CODE_TABLE).toHaveLength(GATEWAY.length + STREAM_STATE.length + ROOM.length + MIX.length);
+  });
+
+  it.each([...GATEWAY, ...MIX])('GetMixTaskInfo: code %i reads %s and keeps its own label', (code, cls) => {
+    expect(classify('GetMixTaskInfo', code)).toBe(cls);
+    expect(codeLabel('GetMixTaskInfo', code)).toBe(String(code));
+  });
+
+  it('the mix family and the others do not read each other: an error, labelled other', () => {
+    for (const [api, code] of [
+      ['GetMixTaskInfo', 41004],
+      ['GetMixTaskInfo', 30002],
+      ['GetMixTaskInfo', 104],
+      ['DescribeRTCStreamState', 110209001],
+      ['DescribeSimpleStreamList', 110200194],
+    ] as const) {
+      expect(classify(api, code)).toBe('error');
+      expect(codeLabel(api, code)).toBe('other');
+    }
   });
 
   it('a code of another family means nothing here: an error, labelled other (the series set stays bounded)', () => {

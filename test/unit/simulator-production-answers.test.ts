@@ -143,10 +143,11 @@ describe('service not enabled (100000017), per Action', () => {
       DescribeRTCStreamState: true,
       DescribeSimpleStreamList: true,
       DescribeUserNum: false,
+      GetMixTaskInfo: true,
     });
 
     const put = await control(s.url, 'PUT', '/_sim/services', '{"DescribeRTCStreamState":false,"DescribeUserNum":true}');
-    expect(put).toEqual({ status: 200, json: { DescribeRTCStreamState: false, DescribeSimpleStreamList: true, DescribeUserNum: true } });
+    expect(put).toEqual({ status: 200, json: { DescribeRTCStreamState: false, DescribeSimpleStreamList: true, DescribeUserNum: true, GetMixTaskInfo: true } });
     expect((await stream('x')).Code).toBe(100000017);
     expect((await room('DescribeUserNum', ['a'])).Code).toBe(0);
 
