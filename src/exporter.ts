@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { API_RATE_LIMIT, API_RATE_LIMIT_TEST, type Config } from './config/types.js';
+import { Fleet } from './fleet/fleet.js';
 import { landingRows, renderLanding } from './http/landing.js';
 import type { WebSecurity } from './http/web-security.js';
 import type { Format } from './metrics/exposition.js';
@@ -49,6 +50,8 @@ export class Exporter {
   readonly #health: ApiHealth;
   readonly #configErrors: ApiConfigErrors;
   readonly #parts: Parts;
+  /** Fleet mode's Redis module, shared by every part through the context; closed after they stopped. */
+  readonly #fleet: Fleet | undefined;
   /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
   readonly route: Parts['route'] = (req, res) => this.#parts.route(req, res);
   readonly #probing: StreamProbing;
@@ -71,12 +74,13 @@ export class Exporter {
     this.#store = new StateStore({ logger: this.#log, now: this.#now });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
     this.#configErrors = new ApiConfigErrors({ logger: this.#log, now: this.#now, appId: () => this.#config.zego.appId });
+    const { fleet, zego } = opts.config;
+    this.#fleet = fleet ? new Fleet({ fleet, zego, logger: this.#log, lastSequence: () => this.#client.lastSequence }) : undefined;
     // Called back only after construction, when every field below is set.
     const ctx: PartsContext = {
-      ...{ logger: this.#log, now: this.#now, store: this.#store, roomApi: this.#client, web: opts.web },
+      ...{ logger: this.#log, now: this.#now, store: this.#store, roomApi: this.#client, web: opts.web, fleet: this.#fleet },
       recordCallback: (event, result) => this.#metrics.observeCallback(event, result),
       recordApiCall: (api, result) => this.#recordApiCall(api, result),
-      lastSequence: () => this.#client.lastSequence,
       watchStart: (w) => this.#watchStart(w),
       watchStop: (id) => this.#watchStop(id),
       watchedChanged: () => this.#setStreams(),
@@ -123,6 +127,7 @@ export class Exporter {
     const rateChanged = config.zego.rateLimit !== this.#config.zego.rateLimit;
     this.#client.applyConfig(config.zego);
     this.#config = config;
+    this.#fleet?.applyConfig(config.fleet, config.zego.rateLimit);
     this.#parts.applyConfig(config);
     if (rateChanged) this.#probing.setRateLimit(this.#rateLimit());
     this.#setStreams();
@@ -174,6 +179,7 @@ export class Exporter {
     this.#stopping = true;
     await this.#probing.stop(graceMs);
     await this.#parts.stop(graceMs);
+    await this.#fleet?.close();
     await this.#client.close();
   }
 

@@ -4,6 +4,7 @@ import type { Config } from '../config/types.js';
 import type { CallbackEventLabel, CallbackResultLabel } from '../callbacks/labels.js';
 import type { LandingTable } from '../http/landing.js';
 import type { WebSecurity } from '../http/web-security.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ApiBudgetStatus, ApiCallResult, ExtraGauge } from '../metrics/self.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
@@ -85,8 +86,8 @@ export interface PartContext {
   watchedChanged(): void;
   /** The part's `rateLimit()` changed: the Exporter re-paces the budget. */
   rateChanged(): void;
-  /** The last Sequence this process sent to the API (0 before the first); a fleet's Sequence must stay above it. */
-  lastSequence?(): number;
+  /** Fleet mode (`fleet:` set at start): the one Redis module every part shares (fleet/fleet.ts). */
+  fleet?: Fleet | undefined;
   /** --web.config.file (TLS, basic auth, headers) for listeners a part opens; absent: plain HTTP. */
   web?: WebSecurity | undefined;
   /** The room APIs of the running config's client (swapped on reload like the probe client). */

@@ -9,7 +9,7 @@ import { Budget, type Gate } from '../scheduler/budget.js';
 import type { WatchedStream } from '../state/store.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
 import { CountBatcher } from './count-batcher.js';
-import { RoomsFleet } from './fleet.js';
+import { roomsFleet } from './fleet.js';
 import { RoomDiscovery } from './discovery.js';
 import { ListScheduler, type RoomLock } from './list-scheduler.js';
 import { RoomInfoFamily, renderRooms, roomProbeSuccess, type RoomView } from './metrics.js';
@@ -408,9 +408,9 @@ function newRoom(rc: RoomConfig): Room {
 /** Always built (callbacks' room_id feeds zego_stream_room_info even without rooms); idle while no room is configured. */
 export function roomsPart(config: Config, ctx: PartContext): Part {
   // Fleet mode for the room APIs is set up at start, when rooms are configured (adding it later takes a restart).
-  const fleet = config.fleet && (config.rooms?.length ?? 0) > 0 ? config.fleet : undefined;
+  const fleet = (config.rooms?.length ?? 0) > 0 ? ctx.fleet : undefined;
   return new RoomsPart(config, ctx, {
     api: ctx.roomApi,
-    ...(fleet ? { fleet: (onModeChange: () => void) => new RoomsFleet(config, fleet, ctx.logger, onModeChange) } : {}),
+    ...(fleet ? { fleet: (onModeChange: () => void) => roomsFleet(config, fleet, onModeChange) } : {}),
   });
 }
