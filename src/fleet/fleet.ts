@@ -14,6 +14,17 @@ import { ResultShare } from './share.js';
 /** No budget runs below half a call a second while Redis is away, unless fallback_rate_limit itself is lower. */
 const MIN_FALLBACK_RATE = 0.5;
 
+/**
+ * The fallback rule, for every API: while Redis is away a budget of `rate` runs at the same
+ * fraction of it as fallback_rate_limit is of rate_limit (DescribeRTCStreamState's budget: exactly
+ * fallback_rate_limit), so every API stays under its AppID limit for as many replicas as
+ * fallback_rate_limit × replicas ≤ rate_limit allows. Never above `rate`.
+ */
+export function fallbackRate(rate: number, fallbackRateLimit: number, rateLimit: number): number {
+  const share = Math.min(1, fallbackRateLimit / rateLimit);
+  return Math.min(rate, Math.max(Math.min(MIN_FALLBACK_RATE, fallbackRateLimit), rate * share));
+}
+
 /** A gate that can follow a reload of its API's rate limit and be closed with its user. */
 export interface FleetApiGate extends Gate {
   setRateLimit(rate: number): void;
@@ -78,6 +89,7 @@ export class Fleet {
     this.#rateLimit = o.zego.rateLimit;
     this.#redis = new FleetRedis({
       url: o.fleet.redisUrl.reveal(),
+      owner: this.#owner,
       probeKey: `${budgetKeyBase(o.fleet.keyPrefix, o.zego.appId, 'DescribeRTCStreamState')}:leases:probe`,
       logger: o.logger,
       ...(o.now ? { now: o.now } : {}),
@@ -118,14 +130,9 @@ export class Fleet {
     this.#rateLimit = rateLimit;
   }
 
-  /**
-   * The fallback rule, for every API: while Redis is away each budget runs at the same fraction of
-   * its own rate as fallback_rate_limit is of rate_limit, so every API stays under its AppID limit
-   * with as many replicas as fallback_rate_limit × replicas ≤ rate_limit allows.
-   */
+  /** The fallback rule (fallbackRate below) for a budget of `rate`, on the running config. */
   fallbackRate(rate: number): number {
-    const share = Math.min(1, this.#fleet.fallbackRateLimit / this.#rateLimit);
-    return Math.min(rate, Math.max(Math.min(MIN_FALLBACK_RATE, this.#fleet.fallbackRateLimit), rate * share));
+    return fallbackRate(rate, this.#fleet.fallbackRateLimit, this.#rateLimit);
   }
 
   /** The rate a budget of `rate` may spend now: all of it while the fleet shares it, its fallback share otherwise. */

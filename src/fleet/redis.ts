@@ -13,8 +13,10 @@ export const COMMAND_TIMEOUT_MS = 150;
 /** A fan-out read not answered within this means Redis is not there (paused, overloaded). */
 export const READ_TIMEOUT_MS = 1000;
 
-function connect(url: string, commandTimeout: number): Redis {
+function connect(url: string, commandTimeout: number, connectionName: string): Redis {
   const redis = new Redis(url, {
+    // CLIENT LIST names the process and the connection's job (the owner is host:pid:random, no secret).
+    connectionName,
     // Fail at once while disconnected rather than queue: callers fall back instead of waiting.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -107,7 +109,8 @@ export class FleetLink {
 
   /** A command failed or timed out: the fleet is away until the probes say otherwise. */
   failed(err: unknown): void {
-    this.#epoch++;
+    // Before the first connection nothing was granted, so nothing can have been lost.
+    if (this.#everConnected) this.#epoch++;
     if (!this.#connected || this.#closed) return;
     this.#connected = false;
     this.#lostAt = this.#now();
@@ -184,6 +187,8 @@ interface ProbeCommands {
 
 export interface FleetRedisOptions {
   url: string;
+  /** This process (`host:pid:random`): the connections are named `zego-exporter:<owner>:command` / `:read`. */
+  owner: string;
   /** The key the write probe sets (a few bytes, 5 s). */
   probeKey: string;
   logger: Pick<Logger, 'info' | 'warn'>;
@@ -199,8 +204,8 @@ export class FleetRedis {
   readonly link: FleetLink;
 
   constructor(opts: FleetRedisOptions) {
-    this.command = connect(opts.url, COMMAND_TIMEOUT_MS);
-    this.read = connect(opts.url, READ_TIMEOUT_MS);
+    this.command = connect(opts.url, COMMAND_TIMEOUT_MS, `zego-exporter:${opts.owner}:command`);
+    this.read = connect(opts.url, READ_TIMEOUT_MS, `zego-exporter:${opts.owner}:read`);
     this.command.defineCommand('zegoFleetProbe', { numberOfKeys: 1, lua: PROBE });
     const cmd = this.command as Redis & ProbeCommands;
     this.link = new FleetLink({
