@@ -114,7 +114,13 @@ export class Exporter {
 
   /** Starts the parts, then probing; when a part cannot start, rejects with the parts before it stopped again. */
   async start(): Promise<void> {
-    await this.#parts.start();
+    try {
+      await this.#parts.start();
+    } catch (err) {
+      // The parts stopped again: so do the fleet's connections, as when the fleet was a part.
+      await this.#fleet?.close();
+      throw err;
+    }
     this.#started = true;
     this.#probing.start();
     this.#scrape.prerender(this.#log, this.#probing.size);
