@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { ACTION_ROWS, type ActionRow } from './api/actions.js';
 import { ApiService, type ApiBudgetStatus } from './api/service.js';
 import type { Config } from './config/types.js';
+import { Fleet } from './fleet/fleet.js';
 import { landingRows, renderLanding } from './http/landing.js';
 import type { WebSecurity } from './http/web-security.js';
 import type { Format } from './metrics/exposition.js';
@@ -64,6 +65,8 @@ export class Exporter {
   readonly #api: ApiService;
   readonly #parts: Parts;
   readonly #discovery: DiscoveryService;
+  /** Fleet mode: the API service's backend (one Redis module), and the fan-out and room holds parts use; closed last. */
+  readonly #fleet: Fleet | undefined;
   /** The parts' routes on the main listener, for the HTTP server's `extra` hook. */
   readonly route: Parts['route'] = (req, res) => this.#parts.route(req, res);
   readonly #probing: StreamProbing;
@@ -101,38 +104,40 @@ export class Exporter {
         },
       },
     });
-    // Called back only after construction, when every field below is set. A budget is built on
-    // its Action's first api(): DescribeRTCStreamState's after the parts, so the fleet's gate is there.
+    const { fleet, zego } = opts.config;
+    const f = fleet ? new Fleet({ fleet, zego, logger: this.#log, lastSequence: () => this.#client.lastSequence }) : undefined;
+    this.#fleet = f;
+    // Called back only after construction, when every field below is set. With fleet mode every
+    // Action's budget is shared through Redis, and runs on its fallback share while Redis is away.
     this.#api = new ApiService({
-      zego: opts.config.zego,
+      zego,
       transport: this.#client,
       now: this.#now,
       ...(opts.actions ? { actions: [...ACTION_ROWS, ...opts.actions] } : {}),
-      gate: (action) => (action === STREAM_STATE ? this.#parts.gate : undefined),
-      // The fleet part caps rate_limit while Redis is away (its fallback).
-      rate: (action, configured) => (action === STREAM_STATE ? this.#parts.rateLimit(configured) : configured),
+      ...(f
+        ? { gate: (action: string, configured: number) => f.gate(action, configured), rate: (_action: string, configured: number) => f.rate(configured) }
+        : {}),
       record: (action, result) => {
         this.#metrics.observe(result, action);
         this.#configErrors.note(action, result);
       },
     });
+    f?.onChange(() => this.#api.rateChanged());
     const ctx: PartContext = {
-      ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web },
+      ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web, fleet: f },
       api: this.#api.api.bind(this.#api),
-      lastSequence: () => this.#client.lastSequence,
       discover: (id, labels, source) => this.#discovery.discover(id, labels, source),
       forget: (id, source) => this.#discovery.forget(id, source),
       discovered: (source) => this.#discovery.discovered(source),
-      rateChanged: () => this.#api.rateChanged(),
     };
     this.#parts = new Parts(opts.config, ctx, opts.parts);
     this.#probing = new StreamProbing({
       api: this.#api.api(STREAM_STATE),
       now: this.#now,
       onResult: (id, result, shared) => this.#onResult(id, result, shared),
-      share: this.#parts.share,
+      ...(this.#fleet?.share ? { share: this.#fleet.share } : {}),
     });
-    this.#metrics = new SelfMetrics({ status: () => this.status(), build: this.#build, gauges: this.#parts.gauges });
+    this.#metrics = new SelfMetrics({ status: () => this.status(), build: this.#build, gauges: [...(this.#fleet?.gauges ?? []), ...this.#parts.gauges] });
     this.#scrape = new ScrapeRenderer({
       self: this.#metrics,
       families: new StreamFamilies(),
@@ -150,7 +155,13 @@ export class Exporter {
 
   /** Starts the parts, then probing; when a part cannot start, rejects with the parts before it stopped again. */
   async start(): Promise<void> {
-    await this.#parts.start();
+    try {
+      await this.#parts.start();
+    } catch (err) {
+      // The parts stopped again: so do the fleet's connections.
+      await this.#fleet?.close();
+      throw err;
+    }
     this.#discovery.start();
     this.#started = true;
     this.#probing.start();
@@ -167,6 +178,7 @@ export class Exporter {
     this.#client.applyConfig(config.zego);
     this.#config = config;
     this.#discovery.applyConfig(config);
+    this.#fleet?.applyConfig(config.fleet, config.zego.rateLimit);
     this.#parts.applyConfig(config);
     // After the parts: a fleet's gates hold the new rates by now.
     this.#api.applyConfig(config.zego);
@@ -216,7 +228,7 @@ export class Exporter {
       rows: landingRows(this.#store.snapshot(), this.#now()),
       totalStreams: this.#store.size,
       // DescribeRTCStreamState's budget is the page's header; every other API in use gets a line.
-      notes: [...this.#configErrors.landing(), ...others.map(budgetLine), ...parts.lines],
+      notes: [...this.#configErrors.landing(), ...others.map(budgetLine), ...(this.#fleet ? [this.#fleet.landing()] : []), ...parts.lines],
       tables: parts.tables,
     });
   }
@@ -228,6 +240,7 @@ export class Exporter {
     this.#probing.stop();
     await this.#api.stop(graceMs);
     await this.#parts.stop(graceMs);
+    await this.#fleet?.close();
     await this.#client.close();
   }
 

@@ -137,18 +137,27 @@ export interface ApiServiceOptions {
   now?: () => number;
   /** The Actions table; default the product's (api/actions.ts). A test adds a made-up Action here. */
   actions?: readonly ActionRow<never>[];
-  /** Fleet mode: the shared budget of an Action, asked when its budget is built. */
-  gate?: (action: string) => Gate | undefined;
+  /**
+   * Fleet mode: the shared budget of an Action at its configured rate, asked when its budget is
+   * built; told each new configured rate after a reload.
+   */
+  gate?: (action: string, configured: number) => BackendGate | undefined;
   /** The rate an Action's budget may spend given its configured one (a fleet's fallback). */
   rate?: (action: string, configured: number) => number;
   /** Every call of any Action: the `api`-labelled self-metrics and the config-error tracker. */
   record?: (action: string, result: CallResult) => void;
 }
 
+/** A budget's admission beyond this process (the fleet's), which follows the configured rate. */
+export interface BackendGate extends Gate {
+  setRateLimit?(configured: number): void;
+}
+
 interface Entry {
   row: ActionRow<never>;
   caller: ApiCaller<never>;
   rate: (configured: number) => number;
+  gate: BackendGate | undefined;
 }
 
 /**
@@ -190,7 +199,7 @@ export class ApiService {
     if (!row) throw new Error(`unknown Action ${name}: add a row to the Actions table (src/api/actions.ts)`);
     const own = this.#opts.rate;
     const rate = opts.rate ?? (own ? (r: number) => own(name, r) : (r: number) => r);
-    const gate = opts.gate ?? this.#opts.gate?.(name);
+    const gate: BackendGate | undefined = opts.gate ?? this.#opts.gate?.(name, configuredRate(row, this.#zego));
     const budget = new Budget({
       rateLimit: rate(configuredRate(row, this.#zego)),
       hardLimit: limitOf(row, this.#zego.isTest),
@@ -206,7 +215,7 @@ export class ApiService {
       send: (input, signal, sequence) => this.#opts.transport.call(typed, input, signal, sequence),
       record: (result) => this.#opts.record?.(name, result),
     });
-    this.#entries.set(name, { row, caller, rate });
+    this.#entries.set(name, { row, caller, rate, gate });
     return caller;
   }
 
@@ -223,6 +232,7 @@ export class ApiService {
   /** A reloaded config: each budget whose rate changed is re-paced (slots and back-off kept). */
   applyConfig(zego: ZegoConfig): void {
     this.#zego = zego;
+    for (const e of this.#entries.values()) e.gate?.setRateLimit?.(configuredRate(e.row, zego));
     this.rateChanged();
   }
 

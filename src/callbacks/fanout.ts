@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { FleetChannel } from '../fleet/fleet.js';
 import { checkEntry, MAC_FIELD, signEntry } from './fanout-mac.js';
 import { implausibleTime, streamEvent } from './parse.js';
 import type { StreamEvent } from '../zego/stream-event.js';
@@ -22,6 +22,8 @@ import type { StreamEvent } from '../zego/stream-event.js';
  * and added again under real ids, so no replica loses the callbacks written behind a poisoned id),
  * reads only up to Redis's clock, and passes an oversized entry on as its id alone. Each poll is a
  * command round trip with a timeout, so "connected" means Redis answered within the last second.
+ * The polls run on the fleet's read connection (1 s timeout), the writes on its command connection;
+ * a failed poll or write is reported to the fleet's one state machine, which logs the transition.
  */
 
 /** How often the reader asks for new entries: the fan-out's added latency (a callback is applied within a probe interval anyway). */
@@ -122,16 +124,10 @@ interface FanoutCommands {
 }
 
 export interface FanoutOptions {
-  /** Commands that must not wait (XADD): fails at once while disconnected. */
-  writer: Redis;
-  /** For the polls only, with a command timeout: a poll that does not return in time means Redis is not there. */
-  reader: Redis;
-  keyPrefix: string;
-  appId: number;
+  /** The fleet's connections: XADD on `command` (fails at once while disconnected), the polls on `read` (a poll not answered within its timeout means Redis is not there); its owner is this replica's origin. */
+  channel: FleetChannel;
   /** The callback window: entries older than this are trimmed, and a (re)started replica reads back this far. */
   windowMs: number;
-  /** This replica's id: its own entries are skipped (it applied them when it received them). */
-  origin: string;
   /** Applies an event another replica received, at the time that replica received it. */
   apply: (e: StreamEvent, receivedAtMs: number) => void;
   /** The fan-out keys (fanout-mac.ts), read per entry so a reload's secret applies at once: entries are signed with all, accepted when one verifies. */
@@ -151,10 +147,10 @@ export class CallbackFanout {
   readonly #rejected = new Map<FanoutRejectReason, number>(FANOUT_REJECT_REASONS.map((r) => [r, 0]));
   readonly #lastRejectLog = new Map<FanoutRejectReason, number>();
   #unsignedApplied = 0;
+  readonly #origin: string;
   #lastId: string;
-  #connected: boolean | null = null;
-  #lastOkAt = 0;
-  readonly #readerCmd: Redis & FanoutCommands;
+  #lastOkAt = -Infinity;
+  readonly #readerCmd: FleetChannel['read'] & FanoutCommands;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
@@ -162,15 +158,18 @@ export class CallbackFanout {
   constructor(opts: FanoutOptions) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
-    this.#key = `${opts.keyPrefix}:callbacks:${opts.appId}:events`;
+    const { channel } = opts;
+    this.#key = `${channel.keyPrefix}:callbacks:${channel.appId}:events`;
+    // This replica's id: its own entries are skipped (it applied them when it received them).
+    this.#origin = channel.owner;
     this.#lastId = `${Math.max(0, this.#now() - opts.windowMs)}-0`;
-    opts.reader.defineCommand('zegoFanoutRead', { numberOfKeys: 1, lua: READ });
-    this.#readerCmd = opts.reader as Redis & FanoutCommands;
+    channel.read.defineCommand('zegoFanoutRead', { numberOfKeys: 1, lua: READ });
+    this.#readerCmd = channel.read as FleetChannel['read'] & FanoutCommands;
   }
 
-  /** A poll round trip succeeded lately: a paused or vanished Redis is not connected, whatever the socket says. */
+  /** The fleet is connected and a poll round trip succeeded lately: a paused or vanished Redis is not connected, whatever the socket says. */
   get connected(): boolean {
-    return this.#connected === true && this.#now() - this.#lastOkAt <= CONNECTED_STALE_MS;
+    return this.#o.channel.connected() && this.#now() - this.#lastOkAt <= CONNECTED_STALE_MS;
   }
 
   /** Entries of other replicas not applied, by reason, since start. */
@@ -193,7 +192,6 @@ export class CallbackFanout {
     this.#running = false;
     this.#wake?.();
     await this.#loop;
-    this.#o.reader.disconnect();
   }
 
   /** An event this replica accepted: to every other replica, or to the outbox while Redis is away. */
@@ -215,8 +213,8 @@ export class CallbackFanout {
     const keys = this.#o.keys();
     // No key: callbacks were turned off by a reload after this was queued; nobody could verify it.
     if (keys.length === 0) return;
-    const fields = ['origin', this.#o.origin, 'received_at_ms', String(at), ...encode(e)];
-    await this.#o.writer.xadd(this.#key, 'MINID', '~', String(minId), '*', ...fields, MAC_FIELD, signEntry(keys, this.#key, fields));
+    const fields = ['origin', this.#origin, 'received_at_ms', String(at), ...encode(e)];
+    await this.#o.channel.command.xadd(this.#key, 'MINID', '~', String(minId), '*', ...fields, MAC_FIELD, signEntry(keys, this.#key, fields));
   }
 
   async #flush(): Promise<void> {
@@ -231,7 +229,8 @@ export class CallbackFanout {
 
   async #run(): Promise<void> {
     // The connection is still being made at start: a read now would fail and report an outage that is none.
-    if (this.#o.reader.status !== 'ready') {
+    const reader = this.#o.channel.read;
+    if (reader.status !== 'ready') {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, STARTUP_GRACE_MS);
         timer.unref();
@@ -240,7 +239,7 @@ export class CallbackFanout {
           resolve();
         }
         this.#wake = done;
-        this.#o.reader.once('ready', done);
+        reader.once('ready', done);
       });
       this.#wake = null;
     }
@@ -251,11 +250,10 @@ export class CallbackFanout {
         if (this.#outbox.length > 0) await this.#flush();
         const reply = await this.#readerCmd.zegoFanoutRead(this.#key, this.#lastId, READ_COUNT, MAX_ENTRY_BYTES, FUTURE_ID_TOLERANCE_MS, MAX_FUTURE_PER_POLL);
         this.#lastOkAt = this.#now();
-        this.#setConnected(true);
         full = this.#read(reply) >= READ_COUNT;
       } catch (err) {
         if (!this.#running) break;
-        this.#setConnected(false, err);
+        this.#o.channel.failed(err);
         await this.#pause(RETRY_MS);
         continue;
       }
@@ -331,7 +329,7 @@ export class CallbackFanout {
     }
     const origin = f['origin'];
     if (origin === undefined || origin.length === 0 || origin.length > MAX_ORIGIN_CHARS) return this.#bad('origin missing or too long', id);
-    if (origin === this.#o.origin) return;
+    if (origin === this.#origin) return;
     // Before anything in the entry is believed: whoever can write to Redis can write this stream.
     const keys = this.#o.keys();
     if (keys.length === 0) return; // callbacks turned off by a reload: nothing is applied here
@@ -369,19 +367,6 @@ export class CallbackFanout {
     if (this.#reportedBad.has(reason)) return;
     this.#reportedBad.add(reason);
     this.#o.logger.warn({ key: this.#key, id, reason }, 'broken entry in the callback stream skipped');
-  }
-
-  #setConnected(connected: boolean, err?: unknown): void {
-    if (this.#connected === connected) return;
-    const first = this.#connected === null;
-    this.#connected = connected;
-    if (connected) this.#o.logger.info({ key: this.#key }, 'callback fan-out connected: callbacks received by any replica are applied here');
-    else if (!first || err !== undefined) {
-      this.#o.logger.warn(
-        { key: this.#key, err: err instanceof Error ? err.message : String(err) },
-        'callback fan-out lost Redis: applying only callbacks this replica receives, until it returns',
-      );
-    }
   }
 }
 

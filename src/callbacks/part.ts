@@ -65,10 +65,9 @@ export class CallbacksPart implements Part {
         read: () => ctx.discovered('callback').size,
       },
     ];
-    if (config.fleet && config.callbacks) {
+    if (ctx.fleet && config.callbacks) {
       this.#fleet = new FleetCallbacks({
-        fleet: config.fleet,
-        appId: config.zego.appId,
+        channel: ctx.fleet.channel(),
         windowMs: DEFAULT_WINDOW_MS,
         // Callbacks turned off by a reload: what others receive is not applied here either.
         apply: (e, at) => void (this.#config.callbacks ? this.#apply(e, at) : undefined),

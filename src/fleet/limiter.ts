@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ApiAction } from '../zego/protocol.js';
 
 /**
  * One sliding-window budget for every exporter of an AppID, kept in Redis. A grant is a lease: a
@@ -172,12 +171,6 @@ end
 return 1
 `;
 
-/** A small write that fails as a grant would (OOM at maxmemory, READONLY on a replica). */
-const PROBE = `
-redis.call('SET', KEYS[1], '1', 'PX', 5000)
-return 1
-`;
-
 type AcquireReply = [number, number, number, string?, number?];
 
 /** A call of this process still holding a slot: a lease by its name, or (no name) a call made without Redis. */
@@ -192,14 +185,13 @@ export interface RestoreLease {
  * keeps the key it had before there were other APIs (`<prefix>:budget:<AppId>`), so a fleet
  * upgraded one process at a time still shares one budget for it.
  */
-export function budgetKeyBase(keyPrefix: string, appId: number, api: ApiAction): string {
+export function budgetKeyBase(keyPrefix: string, appId: number, api: string): string {
   return api === 'DescribeRTCStreamState' ? `${keyPrefix}:budget:${appId}` : `${keyPrefix}:budget:${appId}:${api}`;
 }
 
 interface FleetCommands {
   zegoFleetAcquire(leases: string, nextStart: string, sequence: string, alive: string, ...args: (string | number)[]): Promise<AcquireReply>;
   zegoFleetRelease(leases: string, member: string, holdMs: number): Promise<number>;
-  zegoFleetProbe(key: string): Promise<unknown>;
 }
 
 export interface FleetLimiterOptions {
@@ -208,7 +200,7 @@ export interface FleetLimiterOptions {
   keyPrefix: string;
   appId: number;
   /** The API whose budget this is; default DescribeRTCStreamState. */
-  api?: ApiAction;
+  api?: string;
   /** Unique per process (several processes may share a host). */
   memberPrefix: string;
   /** Told once per kind when the script had to repair a broken key. */
@@ -238,7 +230,6 @@ export class FleetLimiter {
 
   constructor(opts: FleetLimiterOptions) {
     opts.redis.defineCommand('zegoFleetAcquire', { numberOfKeys: 4, lua: ACQUIRE });
-    opts.redis.defineCommand('zegoFleetProbe', { numberOfKeys: 1, lua: PROBE });
     opts.redis.defineCommand('zegoFleetRelease', { numberOfKeys: 1, lua: RELEASE });
     this.#redis = opts.redis as Redis & FleetCommands;
     const base = budgetKeyBase(opts.keyPrefix, opts.appId, opts.api ?? 'DescribeRTCStreamState');
@@ -303,14 +294,6 @@ export class FleetLimiter {
   /** The response has ended: the lease now runs out holdMs from now. */
   async release(member: string, holdMs: number): Promise<void> {
     await this.#redis.zegoFleetRelease(this.#leases, member, holdMs);
-  }
-
-  /**
-   * Whether Redis takes a write now: what the gate asks before it trusts Redis again. A PING
-   * answers while Redis refuses every write (maxmemory), and a grant is a write.
-   */
-  async probe(): Promise<void> {
-    await this.#redis.zegoFleetProbe(`${this.#leases}:probe`);
   }
 
   /** Unexpired leases (for tests and diagnostics). */

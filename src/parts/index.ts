@@ -2,22 +2,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { callbacksPart } from '../callbacks/part.js';
 import type { Config } from '../config/types.js';
 import type { LandingTable } from '../http/landing.js';
-import { fleetPart } from '../fleet/part.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ExtraGauge } from '../metrics/self.js';
 import { roomsPart } from '../rooms/part.js';
 import { webConfigPart } from '../http/web-part.js';
-import type { Gate } from '../scheduler/budget.js';
-import type { SharedWork } from '../scheduler/scheduler.js';
 import type { Part, PartContext, PartFactory } from './part.js';
 
 /**
  * Every optional feature, in start order (stopped in reverse): adding one is its folder plus one
- * line here. Fleet comes first: its gate is what the budget asks before every send. Rooms come
+ * line here. Fleet mode is not a part: it is the API service's backend (fleet/). Rooms come
  * before callbacks: a stream both find carries its room's labels. The web config's part is on with
  * --web.config.file.
  */
-export const PARTS: readonly PartFactory[] = [fleetPart, roomsPart, callbacksPart, webConfigPart];
+export const PARTS: readonly PartFactory[] = [roomsPart, callbacksPart, webConfigPart];
 
 /** The parts this config turns on, driven and read as one. */
 export class Parts {
@@ -25,14 +22,6 @@ export class Parts {
 
   constructor(config: Config, ctx: PartContext, factories: readonly PartFactory[] = PARTS) {
     this.list = factories.map((f) => f(config, ctx)).filter((p) => p !== null);
-  }
-
-  get gate(): Gate | undefined {
-    return this.list.find((p) => p.gate)?.gate;
-  }
-
-  get share(): SharedWork | undefined {
-    return this.list.find((p) => p.share)?.share;
   }
 
   get gauges(): ExtraGauge[] {
@@ -63,11 +52,6 @@ export class Parts {
 
   /** For the main listener's `extra` hook: the first part that answers the request. */
   readonly route = (req: IncomingMessage, res: ServerResponse): boolean => this.list.some((p) => p.route?.(req, res) === true);
-
-  /** `rate` as every part caps it. */
-  rateLimit(rate: number): number {
-    return this.list.reduce((r, p) => p.rateLimit?.(r) ?? r, rate);
-  }
 
   files(): string[] {
     return this.list.flatMap((p) => p.files?.() ?? []);

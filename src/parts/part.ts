@@ -3,11 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { LandingTable } from '../http/landing.js';
 import type { WebSecurity } from '../http/web-security.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ExtraGauge } from '../metrics/self.js';
 import type { ApiService } from '../api/service.js';
-import type { Gate } from '../scheduler/budget.js';
-import type { SharedWork } from '../scheduler/scheduler.js';
 import type { DiscoverResult } from '../discovery/discovered.js';
 import type { DiscoveredView } from '../discovery/service.js';
 import type { DiscoverySource } from '../discovery/sources.js';
@@ -39,12 +38,6 @@ export interface Part {
 
   /** A request on the main listener, tried before the built-in routes: true when the part answered it. */
   route?(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Caps the calls/s this process spends, given the rate so far; re-read after `ctx.rateChanged()`. */
-  rateLimit?(rate: number): number;
-  /** Asked before every send, read once at construction (the Budget is built with it). At most one part gives one. */
-  readonly gate?: Gate;
-  /** Probe results shared with others, read once at construction. At most one part gives one. */
-  readonly share?: SharedWork;
   /** Gauges of its own on /metrics, registered once with the exporter's self-metrics. */
   readonly gauges?: readonly PartGauge[];
   /** Files besides the config file that its settings come from (secret files, its own files): a change on disk reloads, as SIGHUP does. */
@@ -87,10 +80,8 @@ export interface PartContext {
   forget(id: string, source: DiscoverySource): void;
   /** What `source` holds now. */
   discovered(source: DiscoverySource): DiscoveredView;
-  /** The part's `rateLimit()` (or a fleet's mode) changed: the API service re-paces every budget. */
-  rateChanged(): void;
-  /** The last Sequence this process sent to the API (0 before the first); a fleet's Sequence must stay above it. */
-  lastSequence?(): number;
+  /** Fleet mode (`fleet:` set at start): the one Redis module every part shares (fleet/fleet.ts). */
+  fleet?: Fleet | undefined;
   /** --web.config.file (TLS, basic auth, headers) for listeners a part opens; absent: plain HTTP. */
   web?: WebSecurity | undefined;
   /**

@@ -3,29 +3,17 @@ import type { Config } from '../config/types.js';
 import type { Format } from '../metrics/exposition.js';
 import { roomPlan, roomPlanLines } from './plan.js';
 import type { Part, PartContext, PartGauge, PartLanding } from '../parts/part.js';
-import type { Gate } from '../scheduler/budget.js';
 import type { RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
 import { CountBatcher } from './count-batcher.js';
-import { RoomsFleet } from './fleet.js';
+import { roomHold } from './fleet.js';
 import { ListScheduler, type RoomLock } from './list-scheduler.js';
 import { mergeCounts, mergeList, relabelRoomStreams } from './merge.js';
 import { RoomInfoFamily, renderRooms } from './metrics.js';
 import { RoomSet } from './room-set.js';
 
-/** Fleet mode: each API's budget and the per-room rule shared through Redis (see fleet.ts). */
-export interface RoomsFleetLike {
-  listGate: Gate;
-  countGate: Gate;
-  roomLock: RoomLock;
-  /** The rate a budget may spend now (its fallback share while Redis is away). */
-  rate(which: 'list' | 'count', rate: number): number;
-  setRateLimits(list: number, count: number): void;
-  close(): Promise<void>;
-}
-
 export interface RoomsPartOptions {
-  /** Built with the part; `onModeChange` is called when the fleet's mode changes (the budgets' rates follow). */
-  fleet?: (onModeChange: () => void) => RoomsFleetLike;
+  /** Fleet mode: the per-room rule held fleet-wide (fleet.ts); absent, this process's own rule. */
+  lock?: RoomLock;
 }
 
 /**
@@ -46,22 +34,18 @@ export class RoomsPart implements Part {
   readonly #roomInfo = new RoomInfoFamily();
   readonly #rooms = new RoomSet();
   #config: Config;
-  readonly #fleet: RoomsFleetLike | undefined;
 
   constructor(config: Config, ctx: PartContext, opts: RoomsPartOptions = {}) {
     this.#ctx = ctx;
     this.#config = config;
-    // A mode change re-paces every budget: each at its configured rate, or its fallback share.
-    const fleet = opts.fleet?.(() => ctx.rateChanged());
-    this.#fleet = fleet;
-    // Until fleet is the API service's backend, the rooms' fleet hands its gates and fallback rates to the callers.
-    this.listApi = ctx.api('DescribeSimpleStreamList', fleet ? { gate: fleet.listGate, rate: (r) => fleet.rate('list', r) } : {});
-    this.countApi = ctx.api('DescribeUserNum', fleet ? { gate: fleet.countGate, rate: (r) => fleet.rate('count', r) } : {});
+    // Each room API's budget is the API service's (shared fleet-wide in fleet mode, like every Action's).
+    this.listApi = ctx.api('DescribeSimpleStreamList');
+    this.countApi = ctx.api('DescribeUserNum');
     this.#lists = new ListScheduler({
       api: this.listApi,
       now: ctx.now,
       onResult: (r) => mergeList(this.#rooms, r, ctx),
-      ...(fleet ? { lock: fleet.roomLock } : {}),
+      ...(opts.lock ? { lock: opts.lock } : {}),
     });
     this.#counts = new CountBatcher({
       api: this.countApi,
@@ -125,21 +109,17 @@ export class RoomsPart implements Part {
     this.#counts.start();
   }
 
+  /** The API service re-paces the room APIs' budgets itself, after every part applied the config. */
   applyConfig(config: Config): void {
-    const z = config.zego;
-    const changed = z.streamListRateLimit !== this.#config.zego.streamListRateLimit || z.userNumRateLimit !== this.#config.zego.userNumRateLimit;
     this.#config = config;
-    // The API service re-paces the budgets after every part applied the config.
-    if (changed) this.#fleet?.setRateLimits(z.streamListRateLimit, z.userNumRateLimit);
     this.#configure(config);
     relabelRoomStreams(this.#rooms, this.#ctx);
   }
 
-  /** After the API service stopped the budgets, so calls still in flight could release the fleet's leases. */
+  /** After the API service stopped the budgets (the fleet's leases are released with them). */
   async stop(): Promise<void> {
     this.#lists.stop();
     this.#counts.stop();
-    await this.#fleet?.close();
   }
 
   metrics(format: Format): string {
@@ -177,7 +157,7 @@ export class RoomsPart implements Part {
 
 /** Always built (callbacks' room_id feeds zego_stream_room_info even without rooms); idle while no room is configured. */
 export function roomsPart(config: Config, ctx: PartContext): Part {
-  // Fleet mode for the room APIs is set up at start, when rooms are configured (adding it later takes a restart).
-  const fleet = config.fleet && (config.rooms?.length ?? 0) > 0 ? config.fleet : undefined;
-  return new RoomsPart(config, ctx, fleet ? { fleet: (onModeChange: () => void) => new RoomsFleet(config, fleet, ctx.logger, onModeChange) } : {});
+  // The per-room rule fleet-wide is set up at start, when rooms are configured (adding it later takes a restart).
+  const fleet = (config.rooms?.length ?? 0) > 0 ? ctx.fleet : undefined;
+  return new RoomsPart(config, ctx, fleet ? { lock: roomHold(config, fleet) } : {});
 }

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFanoutKey, signEntry } from '../../src/callbacks/fanout-mac.js';
 import { Secret } from '../../src/config/secret.js';
+import { LINK_DOWN_MESSAGE } from '../../src/fleet/redis.js';
 import {
   FLEET_APP_ID,
   FLEET_CALLBACK_SECRET,
@@ -203,9 +204,9 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
     );
     for (const r of h.replicas) {
       expect((await scrape(r.url)).get('zego_exporter_callbacks_fanout_connected')).toBe(1);
-      const lost = r.logs().filter((l) => l.msg.startsWith('callback fan-out lost Redis'));
+      const lost = r.logs().filter((l) => l.msg === LINK_DOWN_MESSAGE);
       expect(lost.length).toBeLessThanOrEqual(1);
     }
-    expect(h.replicas[0]!.logs().filter((l) => l.msg.startsWith('callback fan-out lost Redis'))).toHaveLength(1);
+    expect(h.replicas[0]!.logs().filter((l) => l.msg === LINK_DOWN_MESSAGE)).toHaveLength(1);
   }, 30_000);
 });

@@ -6,12 +6,14 @@ import type { FanoutRejectReason } from '../../src/callbacks/fanout.js';
 import { FleetCallbacks } from '../../src/callbacks/fleet.js';
 import type { StreamEvent } from '../../src/zego/stream-event.js';
 import { Secret } from '../../src/config/secret.js';
+import { Fleet } from '../../src/fleet/fleet.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 const APP = 7;
 const KEYS = fanoutKeys(new Secret('fanout-poison-test-secret'));
 
 interface Replica {
+  fleet: Fleet;
   cb: FleetCallbacks;
   got: StreamEvent[];
   warnings: string[];
@@ -19,7 +21,7 @@ interface Replica {
 }
 
 /**
- * Two replicas' fan-out (the real connections of FleetCallbacks) on one real redis-server, and a
+ * Two replicas' fan-out (each on the real connections of its own fleet module) on one real redis-server, and a
  * third connection that writes what no exporter writes: the stream must keep carrying callbacks.
  */
 describe('fan-out stream: poisoned ids, a wrong key type, oversized entries and a paused Redis', () => {
@@ -34,9 +36,13 @@ describe('fan-out stream: poisoned ids, a wrong key type, oversized entries and 
     const got: StreamEvent[] = [];
     const warnings: string[] = [];
     const logger = pino({ level: 'info' }, { write: (s: string) => void warnings.push((JSON.parse(s) as { msg: string }).msg) });
-    const cb = new FleetCallbacks({
+    const fleet = new Fleet({
       fleet: { redisUrl: new Secret(server.url), keyPrefix: prefix, fallbackRateLimit: 1, shareResults: false },
-      appId: APP,
+      zego: { appId: APP, rateLimit: 10, timeoutMs: 1000 },
+      logger,
+    });
+    const cb = new FleetCallbacks({
+      channel: fleet.channel(),
       windowMs: 300_000,
       apply: (e) => void got.push(e),
       keys: () => KEYS,
@@ -44,7 +50,7 @@ describe('fan-out stream: poisoned ids, a wrong key type, oversized entries and 
       logger,
     });
     cb.start();
-    const r = { cb, got, warnings, rejected: (x: FanoutRejectReason) => cb.rejected.get(x) ?? 0 };
+    const r = { fleet, cb, got, warnings, rejected: (x: FanoutRejectReason) => cb.rejected.get(x) ?? 0 };
     replicas.push(r);
     return r;
   };
@@ -74,7 +80,12 @@ describe('fan-out stream: poisoned ids, a wrong key type, oversized entries and 
     raw = new Redis(server.url);
   });
   afterEach(async () => {
-    await Promise.all(replicas.map((r) => r.cb.stop()));
+    await Promise.all(
+      replicas.map(async (r) => {
+        await r.cb.stop();
+        await r.fleet.close();
+      }),
+    );
     replicas = [];
   });
   afterAll(async () => {

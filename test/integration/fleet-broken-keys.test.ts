@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FleetGate } from '../../src/fleet/gate.js';
 import { FleetLimiter } from '../../src/fleet/limiter.js';
+import { FleetLink } from '../../src/fleet/redis.js';
 import { ResultShare } from '../../src/fleet/share.js';
 import type { ProbeResult } from '../../src/zego/outcome.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
@@ -110,15 +111,9 @@ describe('fleet mode: broken keys in Redis are checked, repaired, logged once, a
 
     it('the gate keeps granting (stays shared, never flaps to fallback) while next_start is garbage', async () => {
       const modes: boolean[] = [];
-      const gate = new FleetGate({
-        limiter: limiter(),
-        ping: () => raw.ping(),
-        rateLimit: 20,
-        fallbackRateLimit: 1,
-        callTimeoutMs: 1000,
-        logger: pino({ level: 'silent' }),
-        onModeChange: (c) => modes.push(c),
-      });
+      const link = new FleetLink({ ping: () => raw.ping(), logger: pino({ level: 'silent' }) });
+      link.onChange((c) => modes.push(c));
+      const gate = new FleetGate({ limiter: limiter(), link, rateLimit: 20, fallbackRateLimit: 1, callTimeoutMs: 1000 });
       try {
         for (let i = 0; i < 5; i++) {
           await raw.set(nextStart(), i % 2 === 0 ? 'abc' : String(Date.now() + 1e9));
@@ -130,6 +125,7 @@ describe('fleet mode: broken keys in Redis are checked, repaired, logged once, a
         expect(modes).not.toContain(false);
       } finally {
         gate.close();
+        link.close();
       }
     });
   });

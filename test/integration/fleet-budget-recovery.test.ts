@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FleetGate } from '../../src/fleet/gate.js';
+import { Secret } from '../../src/config/secret.js';
+import { Fleet, type FleetApiGate } from '../../src/fleet/fleet.js';
 import { FleetLimiter } from '../../src/fleet/limiter.js';
-import { newRedis } from '../../src/fleet/part.js';
+import { LINK_DOWN_MESSAGE } from '../../src/fleet/redis.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -12,8 +13,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('fleet budget: forged leases, Redis restarted empty, Redis refusing writes', () => {
   let server: RedisProcess;
   let raw: Redis;
-  const clients: Redis[] = [];
-  const gates: FleetGate[] = [];
+  const fleets: Fleet[] = [];
   let prefix = '';
   let n = 0;
   const leases = (): string => `${prefix}:budget:42:leases`;
@@ -25,24 +25,16 @@ describe('fleet budget: forged leases, Redis restarted empty, Redis refusing wri
     const lines: { msg: string; kind?: string }[] = [];
     return { lines, logger: pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string; kind?: string }) }) };
   };
-  /** A gate wired as the fleet part wires it: its own connection with the production settings. */
-  const gate = (name: string, o: { rateLimit: number; fallback: number; logger: pino.Logger; modes?: boolean[] }): FleetGate => {
-    const redis = newRedis(server.url);
-    redis.on('error', () => undefined);
-    clients.push(redis);
-    const limiter = new FleetLimiter({ redis, keyPrefix: prefix, appId: 42, memberPrefix: name, logger: o.logger });
-    const g = new FleetGate({
-      limiter,
-      ping: () => limiter.probe(),
-      rateLimit: o.rateLimit,
-      fallbackRateLimit: o.fallback,
-      callTimeoutMs: 1000,
-      logger: o.logger,
-      onModeChange: (c) => o.modes?.push(c),
+  /** A gate as a process gets it: from a fleet module of its own (its own connections, the production settings). */
+  const gate = (name: string, o: { rateLimit: number; fallback: number; logger: pino.Logger; modes?: boolean[] }): FleetApiGate => {
+    const fleet = new Fleet({
+      fleet: { redisUrl: new Secret(server.url), keyPrefix: prefix, fallbackRateLimit: o.fallback, shareResults: false },
+      zego: { appId: 42, rateLimit: o.rateLimit, timeoutMs: 1000 },
+      logger: o.logger.child({ process: name }),
     });
-    redis.on('close', () => g.connectionLost());
-    gates.push(g);
-    return g;
+    fleet.onChange((c) => o.modes?.push(c));
+    fleets.push(fleet);
+    return fleet.gate('DescribeRTCStreamState', o.rateLimit, o.fallback);
   };
 
   beforeAll(async () => {
@@ -51,8 +43,7 @@ describe('fleet budget: forged leases, Redis restarted empty, Redis refusing wri
     raw.on('error', () => undefined);
   });
   afterAll(async () => {
-    for (const g of gates) g.close();
-    for (const c of clients) c.disconnect();
+    await Promise.all(fleets.map((f) => f.close()));
     raw?.disconnect();
     await server?.stop();
   });
@@ -161,7 +152,7 @@ describe('fleet budget: forged leases, Redis restarted empty, Redis refusing wri
         t?.release();
         await sleep(50);
       }
-      const warnings = lines.filter((l) => l.msg.startsWith('fleet budget unreachable'));
+      const warnings = lines.filter((l) => l.msg === LINK_DOWN_MESSAGE);
       console.log(`maxmemory for 3 s: ${modes.length - 1} mode changes, ${warnings.length} warnings`);
       expect(modes).toEqual([true, false]);
       expect(warnings).toHaveLength(1);

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { LINK_DOWN_MESSAGE, LINK_UP_MESSAGE } from '../../src/fleet/redis.js';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, scrape, startExporter, stopAll, type ExporterProcess } from '../helpers/exporter-process.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
@@ -132,12 +133,9 @@ describe('fleet mode (real Redis, strict simulator)', () => {
       expect(
         m
           .logs()
-          .filter((l) => l.msg.startsWith('fleet budget'))
+          .filter((l) => l.msg.startsWith('fleet Redis'))
           .map((l) => l.msg),
-      ).toEqual([
-        'fleet budget reachable in Redis: sharing the AppID budget with the fleet',
-        'fleet budget unreachable in Redis: falling back to fallback_rate_limit for this process',
-      ]);
+      ).toEqual([LINK_UP_MESSAGE, LINK_DOWN_MESSAGE]);
 
     sim.resetStats();
     await redis.restart();

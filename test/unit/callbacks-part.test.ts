@@ -86,7 +86,6 @@ function harness(cfg: Config, web?: WebSecurity): Harness {
       if (r === 'added') changes++;
       return r;
     },
-    rateChanged: () => undefined,
     web,
   };
   const part = new CallbacksPart(cfg, ctx);

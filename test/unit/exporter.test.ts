@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ApiBudgetStatus } from '../../src/api/service.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
@@ -218,22 +217,6 @@ describe('Exporter parts', () => {
     // A part changes what is watched only through watchAdded/watchRemoved, so probing and the state agree.
     // @ts-expect-error the store's own setters are not part of what a part is handed
     expect(typeof store.setStreams).toBe('function');
-  });
-
-  it("paces the budget at the parts' cap, re-read when a part says it changed", async () => {
-    let cap = 2;
-    let ctx: PartContext | undefined;
-    const part: PartFactory = (_c, c) => {
-      ctx = c;
-      return { name: 'cap', start: async () => undefined, applyConfig: () => undefined, stop: async () => undefined, rateLimit: (r) => Math.min(r, cap) };
-    };
-    const { exp } = exporter(config(['a']), { parts: [part] });
-    const probes = (): ApiBudgetStatus | undefined => exp.status().apis.find((b) => b.api === 'DescribeRTCStreamState');
-    expect(probes()?.rateLimit).toBe(2);
-    cap = 100;
-    ctx!.rateChanged();
-    expect(probes()?.rateLimit).toBe(10);
-    expect(probes()?.rateLimitConfigured).toBe(10);
   });
 
   it("serves a part's route, gauges, landing line (escaped) and secret files", async () => {

@@ -2,13 +2,14 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FleetGate } from '../../src/fleet/gate.js';
 import type { AcquireResult, FleetLimiter } from '../../src/fleet/limiter.js';
+import { FleetLink, LINK_DOWN_MESSAGE } from '../../src/fleet/redis.js';
 
-/** The gate's switches on a fake clock, with a Redis that is up or down at the test's word. */
-describe('fleet gate hysteresis', () => {
+/** The fleet link's switches, driven by a gate's failed grants, on a fake clock, with a Redis that is up or down at the test's word. */
+describe('fleet link hysteresis', () => {
   beforeEach(() => void vi.useFakeTimers());
   afterEach(() => void vi.useRealTimers());
 
-  const setup = (): { gate: FleetGate; modes: boolean[]; warnings: string[]; redis: { up: boolean } } => {
+  const setup = (): { gate: FleetGate; link: FleetLink; modes: boolean[]; warnings: string[]; redis: { up: boolean } } => {
     const redis = { up: true };
     const modes: boolean[] = [];
     const warnings: string[] = [];
@@ -18,17 +19,10 @@ describe('fleet gate hysteresis', () => {
       release: (): Promise<void> => (redis.up ? Promise.resolve() : fail()),
     } as unknown as FleetLimiter;
     const logger = pino({ level: 'warn' }, { write: (s: string) => void warnings.push((JSON.parse(s) as { msg: string }).msg) });
-    const gate = new FleetGate({
-      limiter,
-      ping: () => (redis.up ? Promise.resolve('OK') : fail()),
-      rateLimit: 10,
-      fallbackRateLimit: 2,
-      callTimeoutMs: 1000,
-      logger,
-      onModeChange: (c) => modes.push(c),
-      now: () => Date.now(),
-    });
-    return { gate, modes, warnings, redis };
+    const link = new FleetLink({ ping: () => (redis.up ? Promise.resolve('OK') : fail()), logger, now: () => Date.now() });
+    link.onChange((c) => modes.push(c));
+    const gate = new FleetGate({ limiter, link, rateLimit: 10, fallbackRateLimit: 2, callTimeoutMs: 1000, now: () => Date.now() });
+    return { gate, link, modes, warnings, redis };
   };
   /** One call through the gate (a grant, or a fallback slot once the fallback may send). */
   const call = async (gate: FleetGate): Promise<void> => {
@@ -38,7 +32,7 @@ describe('fleet gate hysteresis', () => {
   };
 
   it('back to the shared budget only after 3 probes in a row; a loss within 10 s of returning doubles that; one warning per loss', async () => {
-    const { gate, modes, warnings, redis } = setup();
+    const { gate, link, modes, warnings, redis } = setup();
     try {
       await vi.advanceTimersByTimeAsync(10);
       expect(modes).toEqual([true]);
@@ -61,14 +55,15 @@ describe('fleet gate hysteresis', () => {
       expect(modes.at(-1)).toBe(false);
       await vi.advanceTimersByTimeAsync(1000);
       expect(modes).toEqual([true, false, true, false, true]);
-      expect(warnings.filter((w) => w.startsWith('fleet budget unreachable'))).toHaveLength(2);
+      expect(warnings.filter((w) => w === LINK_DOWN_MESSAGE)).toHaveLength(2);
     } finally {
       gate.close();
+      link.close();
     }
   });
 
   it('a probe that fails between good ones starts the count again', async () => {
-    const { gate, modes, redis } = setup();
+    const { gate, link, modes, redis } = setup();
     try {
       await vi.advanceTimersByTimeAsync(10);
       redis.up = false;
@@ -84,11 +79,12 @@ describe('fleet gate hysteresis', () => {
       expect(modes).toEqual([true, false, true]);
     } finally {
       gate.close();
+      link.close();
     }
   });
 
   it('the fallback sends nothing for 1 s after the loss, then at its own rate', async () => {
-    const { gate, redis } = setup();
+    const { gate, link, redis } = setup();
     try {
       await vi.advanceTimersByTimeAsync(10);
       redis.up = false;
@@ -101,6 +97,7 @@ describe('fleet gate hysteresis', () => {
       expect(at - lostAt).toBeLessThan(1200);
     } finally {
       gate.close();
+      link.close();
     }
   });
 });

@@ -6,8 +6,7 @@ import { Secret } from '../../src/config/secret.js';
 import type { Config, RoomConfig } from '../../src/config/types.js';
 import type { PartContext } from '../../src/parts/part.js';
 import type { RoomLock } from '../../src/rooms/list-scheduler.js';
-import type { Gate } from '../../src/scheduler/budget.js';
-import { RoomsPart, type RoomsFleetLike } from '../../src/rooms/part.js';
+import { RoomsPart } from '../../src/rooms/part.js';
 import type { DiscoveryService } from '../../src/discovery/service.js';
 import type { StateStore, WatchedStream } from '../../src/state/store.js';
 import { discovering } from '../helpers/discovery.js';
@@ -55,7 +54,7 @@ interface Harness {
   reload: (cfg: Config) => void;
 }
 
-function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
+function harness(cfg: Config, lock?: RoomLock): Harness {
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
   const lists = new Map<string, ListedStream[] | 'bad'>();
@@ -99,10 +98,20 @@ function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
     now: Date.now,
     ...d.ctx,
     api: api.api.bind(api),
-    rateChanged: () => api.rateChanged(),
   };
-  const part = new RoomsPart(cfg, ctx, fleet ? { fleet: () => fleet } : {});
-  return { part, api, store: d.store, lists, users, logs, calls, discovery: d.discovery, watched: d.watched, reload: (c) => d.reload(c, () => part.applyConfig(c)) };
+  const part = new RoomsPart(cfg, ctx, lock ? { lock } : {});
+  return {
+    part,
+    api,
+    store: d.store,
+    lists,
+    users,
+    logs,
+    calls,
+    discovery: d.discovery,
+    watched: d.watched,
+    reload: (c) => d.reload(c, () => part.applyConfig(c)),
+  };
 }
 
 /** As the Exporter stops: the budgets first, then the part. */
@@ -305,16 +314,7 @@ describe('rooms part', () => {
   it('fleet mode, the room held by another replica: no room series until its first list answers, then all of them at once and agreeing', async () => {
     let heldElsewhere = true;
     const lock: RoomLock = { hold: async () => !heldElsewhere, release: () => undefined };
-    const gate: Gate = { acquire: async () => ({ release: () => undefined }) };
-    const fleet: RoomsFleetLike = {
-      listGate: gate,
-      countGate: gate,
-      roomLock: lock,
-      rate: (_which, rate) => rate,
-      setRateLimits: () => undefined,
-      close: async () => undefined,
-    };
-    const h = harness(config([{ id: 'show', intervalMs: 30_000, labels: { severity: 'critical' } }]), fleet);
+    const h = harness(config([{ id: 'show', intervalMs: 30_000, labels: { severity: 'critical' } }]), lock);
     h.lists.set('show', [stream('host')]);
     h.users.set('show', 3);
     await h.part.start();

@@ -80,7 +80,6 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-
 /** DescribeRTCStreamState's budget in the exporter's status. */
 function probeBudget(exp: Exporter): ApiBudgetStatus {
   const b = exp.status().apis.find((a) => a.api === 'DescribeRTCStreamState');
