@@ -121,7 +121,12 @@ describe('/metrics compression', () => {
 
   it('does not compress unless asked: no header, identity, gzip;q=0', async () => {
     await start();
-    for (const headers of [{}, { 'Accept-Encoding': 'identity' }, { 'Accept-Encoding': 'gzip;q=0, *;q=1' }, { 'Accept-Encoding': 'br' }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { 'Accept-Encoding': 'identity' },
+      { 'Accept-Encoding': 'gzip;q=0, *;q=1' },
+      { 'Accept-Encoding': 'br' },
+    ]) {
       const r = await call(headers);
       expect(r.headers['content-encoding']).toBeUndefined();
       expect(r.raw.equals(Buffer.concat(body('text')))).toBe(true);
