@@ -13,10 +13,13 @@
  * Discovery of 10k streams by callback in < 5 s, the exporter's CPU per 1000 flat (the last ≤ 2 × the
  * second), /metrics p99 ≤ 250 ms during the burst; 3000
  * unfinished uploads cost < 96 MB of RSS (bounded; +200 MB before the body budget) with /metrics p99 < 100 ms meanwhile.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|scale`.
  * Rooms: 600 rooms at 10 s on the list budget 40/s and DescribeUserNum 5/s (both saturated): accepted/s
  * per API vs its budget, no rate error, no per-room rule violation, ≥ 9.5 rooms a DescribeUserNum
  * call, the stalest room within 1.2 × the ideal refresh (rooms ÷ list budget).
+ * Scale (issue 25): 100 000 streams discovered by callback in ≤ 15 s with /metrics p99 ≤ 300 ms
+ * meanwhile; then /metrics p50 ≤ 40 ms, p99 ≤ 100 ms, RSS ≤ 320 MB, plain and gzip; the exporter's
+ * CPU per accepted call ≤ 1.3 × a bare undici client's at the same rate.
  */
 import { parseArgs } from 'node:util';
 import { mixedIntervals, printMixed, printThrottle, throttleConvergence } from './adaptive.js';
@@ -25,6 +28,7 @@ import { benchFleetCallbacks } from './callbacks-fleet.js';
 import { discoverStreams, printDiscovery } from './discovery.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
 import { printRooms, roomsBench } from './rooms.js';
+import { printScale, scaleBench } from './scale.js';
 import { printSaturation, saturation } from './saturation.js';
 import { printUploads, unfinishedUploads } from './uploads.js';
 
@@ -111,6 +115,18 @@ async function main(): Promise<void> {
     if (r.listAcceptedPerSec < 0.95 * r.listBudget || r.countAcceptedPerSec < 0.95 * r.countBudget || r.roomsPerCountCall < 9.5)
       missed.push('rooms: budget use or batching');
     if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('rooms: staleness');
+  }
+  if (!only || only === 'scale') {
+    const r = await scaleBench(quick ? 20_000 : 100_000, quick ? 10 : 40);
+    printScale(r);
+    if (r.rejected > 0 || r.discoverySec > 15 || r.burst.p99Ms > 300) missed.push('scale: discovery ≤ 15 s, /metrics p99 ≤ 300 ms during it');
+    for (const [name, f] of [
+      ['plain', r.plain],
+      ['gzip', r.gzip],
+    ] as const)
+      if (f.p50Ms > 40 || f.p99Ms > 100) missed.push(`scale: /metrics ${name} p50 ≤ 40 ms, p99 ≤ 100 ms`);
+    if (r.peakRssMb > 320) missed.push('scale: RSS ≤ 320 MB');
+    if (r.floor.ratio > 1.3) missed.push('scale: CPU per call ≤ 1.3 × the bare client');
   }
   console.log(`bench took ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(missed.length === 0 ? 'RESULT: all targets met' : `RESULT: missed: ${missed.join('; ')}`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
-import { isScalar, LineCounter, parseDocument } from 'yaml';
+import { isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { CONFIG_FILE_MAX_BYTES, FileReadError, readRegularFile } from './regular-file.js';
 import { ConfigReader, type ConfigError, type Fields, type ParseOptions } from './reader.js';
 import { readCallbacks } from './sections/callbacks.js';
@@ -15,6 +15,19 @@ export type { ConfigError, ParseOptions } from './reader.js';
 
 /** `warnings`: the config is valid, but something in it is probably not what was meant (logged, printed by --config.check). */
 export type LoadResult = { ok: true; config: Config; hash: string; warnings: ConfigError[] } | { ok: false; errors: ConfigError[] };
+
+/**
+ * Streams one config file may list. The YAML reader keeps the file's whole syntax tree while it
+ * reads (about 5 KB of heap per listed stream at its peak, some 100× the file's size), so this
+ * many load in the loader worker's heap with half of it to spare, in about 2 s; more streams are
+ * watched by discovery (callbacks.discover, rooms), which costs no config at all.
+ */
+export const MAX_CONFIG_STREAMS = 20_000;
+
+/** The one wording of the limit: in the error of a file over it, and of a load that ran out of memory. */
+export function streamsLimitText(max = MAX_CONFIG_STREAMS): string {
+  return `a config file may list at most ${max.toLocaleString('en-US')} streams (docs/limits.md); watch more by discovery (callbacks.discover, rooms)`;
+}
 
 /** The top-level keys, each read by its own section reader in sections/. */
 const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms'] as const;
@@ -64,6 +77,12 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
   if (!root || (isScalar(root) && root.value === null)) return { ok: false, errors: [{ path: '', message: 'config is empty' }] };
   const top: Fields | undefined = r.fields(root, '', SECTIONS);
   if (!top) return { ok: false, errors: r.errors };
+
+  const listed = top.get('streams');
+  if (isSeq(listed) && listed.items.length > (opts.maxStreams ?? MAX_CONFIG_STREAMS)) {
+    r.err('streams', listed, `lists ${listed.items.length.toLocaleString('en-US')} streams: ${streamsLimitText(opts.maxStreams)}`);
+    return { ok: false, errors: r.errors };
+  }
 
   // zego first: the streams' prefix and length rule and the fleet's fallback rate depend on it.
   const zego = readZego(r, top.get('zego'));

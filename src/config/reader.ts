@@ -16,6 +16,8 @@ export interface ParseOptions {
   /** Relative secret file paths resolve against this (the config file's folder). */
   baseDir: string;
   readFile?: (path: string) => string;
+  /** Streams the file may list; load.ts's MAX_CONFIG_STREAMS unless a test sets a smaller one. */
+  maxStreams?: number;
 }
 
 export type { YamlNode };

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { CONTENT_TYPES, negotiate, type Format } from '../metrics/exposition.js';
+import { acceptsGzip, gzipChunks } from '../metrics/gzip.js';
 import { PATHS } from './paths.js';
 import { ConnectionCap, countShed, type ListenerName } from './connection-cap.js';
 import { PeerLimit } from './peer-limit.js';
@@ -187,7 +188,19 @@ async function route(req: IncomingMessage, res: ServerResponse, h: HttpHandlers)
     case PATHS.metrics: {
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
       const format = negotiate(req.headers.accept);
-      return send(res, 200, await h.metrics(format), CONTENT_TYPES[format], method === 'HEAD');
+      const body = await h.metrics(format);
+      // Caches between the scraper and us must not hand a gzipped body to a scraper that did not ask for one.
+      res.setHeader('Vary', 'Accept-Encoding');
+      if (!acceptsGzip(req.headers['accept-encoding'])) return send(res, 200, body, CONTENT_TYPES[format], method === 'HEAD');
+      res.setHeader('Content-Encoding', 'gzip');
+      // HEAD too: its Content-Length is the one a GET would carry.
+      return send(
+        res,
+        200,
+        await gzipChunks(typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body),
+        CONTENT_TYPES[format],
+        method === 'HEAD',
+      );
     }
     case PATHS.healthy:
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');

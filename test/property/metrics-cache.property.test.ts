@@ -125,7 +125,7 @@ describe('StreamFamilies cache (property)', () => {
   });
 
   it('renders exactly what an uncached render writes while thousands of streams are discovered and forgotten between scrapes', () => {
-    // The default block layout (at least 256 per block, at most ~16 blocks) at sizes where the
+    // The default block layout (256 to 512 per block, ~16 blocks up to 8192 streams) at sizes where the
     // block size grows with the list, with streams probed, added in bursts and removed anywhere.
     type Step = { add: number; removeEvery: number; probeEvery: number; format: Format };
     const step: fc.Arbitrary<Step> = fc.record({
