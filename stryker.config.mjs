@@ -1,0 +1,34 @@
+// Mutation testing (issue 21, item 7): `npm run test:mutation`. Not part of `npm test` or CI —
+// it takes minutes. The mutated modules are the rules the exporter's correctness rests on; the
+// tests that must notice a change are the fast tier's unit and property tests only (see
+// vitest.mutation.config.ts), so a surviving mutant means no fast test checks that behaviour.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  mutate: [
+    'src/state/store.ts',
+    'src/scheduler/budget.ts',
+    'src/zego/codes.ts',
+    'src/zego/response.ts',
+    'src/callbacks/order.ts',
+    'src/callbacks/verify.ts',
+    // The API core (the Actions table, per-Action budgets): picked up once it lands.
+    'src/api/**/*.ts',
+  ],
+  // Each mutant runs only the tests that reach it.
+  coverageAnalysis: 'perTest',
+  // The machine is shared: one sandbox at a time besides the tests' own workers.
+  concurrency: 2,
+  // Unit tests read alerts/, deploy/ and docs/, and the simulator's CLI tests run dist/ (built by
+  // `npm run test:mutation` first: they test the build, so they cannot see a mutant, but they must
+  // pass), so the sandbox copies the repository but caches and earlier reports.
+  ignorePatterns: ['coverage', '.tmp', 'reports'],
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  thresholds: { high: 85, low: 76, break: null },
+  timeoutMS: 10_000,
+};
