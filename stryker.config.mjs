@@ -31,4 +31,6 @@ export default {
   cleanTempDir: 'always',
   thresholds: { high: 85, low: 76, break: null },
   timeoutMS: 10_000,
+  // The first run (every related test, with coverage) takes minutes on a loaded 2-core machine.
+  dryRunTimeoutMinutes: 30,
 };
