@@ -25,10 +25,9 @@ export default {
   ignoreStatic: true,
   // The machine is shared: one sandbox at a time besides the tests' own workers.
   concurrency: 2,
-  // Unit tests read alerts/, deploy/ and docs/, and the simulator's CLI tests run dist/ (built by
-  // `npm run test:mutation` first: they test the build, so they cannot see a mutant, but they must
-  // pass), so the sandbox copies the repository but caches and earlier reports.
-  ignorePatterns: ['coverage', '.tmp', 'reports'],
+  // Unit tests read alerts/, deploy/ and docs/, so the sandbox copies the repository but the build
+  // (no test Stryker runs needs it), caches and earlier reports.
+  ignorePatterns: ['dist', 'coverage', '.tmp', 'reports'],
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
