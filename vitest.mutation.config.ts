@@ -15,6 +15,9 @@ export default defineConfig({
     setupFiles: ['test/helpers/fast-check-seed.ts', 'test/helpers/stop-leftovers.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
+    // Stryker switches mutants at run time, so test files need no fresh module graph each: sharing
+    // it saves the re-import that otherwise dominates each mutant's run.
+    isolate: false,
     include: [
       // state/store.ts
       'test/unit/store*.test.ts',
