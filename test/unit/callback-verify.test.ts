@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { callbackSignature, CallbackVerifier, DEFAULT_WINDOW_MS, type SignedFields } from '../../src/callbacks/verify.js';
+import { Secret } from '../../src/config/secret.js';
+
+/** The callback verifier (callbacks/verify.ts): signature, timestamp window, nonce memory. */
+
+const T = 1_700_000_000_000;
+const SECRET = 'current-secret';
+const OLD = 'previous-secret';
+
+function fields(nonce: string, opts: { atMs?: number; secret?: string; body?: string; timestamp?: string } = {}): SignedFields {
+  const timestamp = opts.timestamp ?? String(Math.floor((opts.atMs ?? T) / 1000));
+  return { timestamp, nonce, signature: callbackSignature(opts.secret ?? SECRET, timestamp, nonce), bodyDigest: opts.body ?? 'digest-1' };
+}
+
+function verifier(opts: { now?: () => number; previous?: string; windowMs?: number; maxNonces?: number; maxNonceBytes?: number } = {}): CallbackVerifier {
+  return new CallbackVerifier({
+    secret: new Secret(SECRET),
+    now: opts.now ?? (() => T),
+    ...(opts.previous === undefined ? {} : { previousSecret: new Secret(opts.previous) }),
+    ...(opts.windowMs === undefined ? {} : { windowMs: opts.windowMs }),
+    ...(opts.maxNonces === undefined ? {} : { maxNonces: opts.maxNonces }),
+    ...(opts.maxNonceBytes === undefined ? {} : { maxNonceBytes: opts.maxNonceBytes }),
+  });
+}
+
+/** What one remembered entry costs, as the verifier counts it. */
+const cost = (f: SignedFields): number => 2 * (`${f.timestamp}:${f.nonce}`.length + f.bodyDigest.length) + 120;
+
+describe('callback signature', () => {
+  it('sorts secret, timestamp and nonce as strings before hashing: any order of the same three gives the same signature', () => {
+    const sig = callbackSignature('b', 'c', 'a');
+    expect(callbackSignature('a', 'b', 'c')).toBe(sig);
+    expect(callbackSignature('c', 'a', 'b')).toBe(sig);
+    expect(sig).toMatch(/^[0-9a-f]{40}$/);
+    expect(callbackSignature('a', 'b', 'd')).not.toBe(sig);
+  });
+});
+
+describe('CallbackVerifier: signature', () => {
+  it('accepts the signature in upper-case hex too', () => {
+    const f = fields('n1');
+    expect(verifier().check({ ...f, signature: f.signature.toUpperCase() })).toEqual({ ok: true, duplicate: false });
+  });
+
+  it('rejects a wrong signature, and one of another length, as bad_signature without throwing', () => {
+    const f = fields('n1');
+    const bad = { ok: false, result: 'bad_signature', reason: 'signature does not match' };
+    expect(verifier().check({ ...f, signature: f.signature.replace(/^./, (c) => (c === '0' ? '1' : '0')) })).toEqual(bad);
+    expect(verifier().check({ ...f, signature: f.signature.slice(0, 39) })).toEqual(bad);
+    expect(verifier().check({ ...f, signature: '' })).toEqual(bad);
+    expect(verifier().check(fields('n1', { secret: 'someone-else' }))).toEqual(bad);
+  });
+
+  it('while rotating, signatures made with the previous secret pass too, and with the current one still', () => {
+    const v = verifier({ previous: OLD });
+    expect(v.check(fields('n1', { secret: OLD })).ok).toBe(true);
+    expect(v.check(fields('n2')).ok).toBe(true);
+    expect(verifier().check(fields('n1', { secret: OLD })).ok).toBe(false);
+  });
+
+  it('setSecret replaces the secrets: the old one stops passing unless kept as previous', () => {
+    const v = verifier();
+    v.setSecret(new Secret('next'));
+    expect(v.check(fields('n1')).ok).toBe(false);
+    expect(v.check(fields('n2', { secret: 'next' })).ok).toBe(true);
+    v.setSecret(new Secret('next'), new Secret(SECRET));
+    expect(v.check(fields('n3')).ok).toBe(true);
+    expect(v.check(fields('n4', { secret: 'next' })).ok).toBe(true);
+    v.setSecret(new Secret('next'), new Secret('next'));
+    expect(v.check(fields('n5')).ok).toBe(false);
+    expect(v.check(fields('n6', { secret: 'next' })).ok).toBe(true);
+  });
+});
+
+describe('CallbackVerifier: timestamp', () => {
+  it('a timestamp that is not Unix seconds (not digits, or more than 12 of them) is expired, said as such', () => {
+    const notSeconds = { ok: false, result: 'expired', reason: 'timestamp is not Unix seconds' };
+    expect(verifier().check(fields('n', { timestamp: '1700000000.5' }))).toEqual(notSeconds);
+    expect(verifier().check(fields('n', { timestamp: ' 1700000000' }))).toEqual(notSeconds);
+    expect(verifier().check(fields('n', { timestamp: '1700000000x' }))).toEqual(notSeconds);
+    expect(verifier().check(fields('n', { timestamp: '1700000000000' }))).toEqual(notSeconds);
+    expect(verifier().check(fields('n', { timestamp: '' }))).toEqual(notSeconds);
+    // Twelve digits are seconds, just far outside the window.
+    expect(verifier().check(fields('n', { timestamp: '170000000000' }))).toMatchObject({ result: 'expired', reason: 'timestamp outside the 300 s window' });
+  });
+
+  it('admits a timestamp up to the window either side of now, and not one second more', () => {
+    const v = verifier();
+    expect(DEFAULT_WINDOW_MS).toBe(300_000);
+    expect(v.check(fields('a', { atMs: T - DEFAULT_WINDOW_MS })).ok).toBe(true);
+    expect(v.check(fields('b', { atMs: T + DEFAULT_WINDOW_MS })).ok).toBe(true);
+    expect(v.check(fields('c', { atMs: T - DEFAULT_WINDOW_MS - 1000 }))).toEqual({
+      ok: false,
+      result: 'expired',
+      reason: 'timestamp outside the 300 s window',
+    });
+    expect(v.check(fields('d', { atMs: T + DEFAULT_WINDOW_MS + 1000 })).ok).toBe(false);
+  });
+
+  it('the window is configurable, and the refusal names it', () => {
+    const v = verifier({ windowMs: 60_000 });
+    expect(v.check(fields('a', { atMs: T - 60_000 })).ok).toBe(true);
+    expect(v.check(fields('b', { atMs: T - 61_000 }))).toEqual({ ok: false, result: 'expired', reason: 'timestamp outside the 60 s window' });
+  });
+
+  it('reads the clock at each check', () => {
+    let now = T;
+    const v = verifier({ now: () => now });
+    const f = fields('a');
+    expect(v.check(f).ok).toBe(true);
+    now = T + DEFAULT_WINDOW_MS + 1000;
+    expect(v.check(f)).toMatchObject({ ok: false, result: 'expired' });
+  });
+});
+
+describe('CallbackVerifier: nonces', () => {
+  it('check() alone remembers nothing; after remember() the same nonce and body is a duplicate, another body a replay', () => {
+    const v = verifier();
+    const f = fields('n1');
+    expect(v.check(f)).toEqual({ ok: true, duplicate: false });
+    expect(v.check(f)).toEqual({ ok: true, duplicate: false });
+    expect(v.remembered).toBe(0);
+    v.remember(f);
+    expect(v.check(f)).toEqual({ ok: true, duplicate: true });
+    expect(v.check({ ...f, bodyDigest: 'forged' })).toEqual({ ok: false, result: 'replayed', reason: 'nonce already used' });
+    // The same nonce under another timestamp is another callback.
+    expect(v.check(fields('n1', { atMs: T - 1000 }))).toEqual({ ok: true, duplicate: false });
+  });
+
+  it('remembering the same nonce twice keeps one entry and its first body', () => {
+    const v = verifier();
+    const f = fields('n1');
+    v.remember(f);
+    v.remember({ ...f, bodyDigest: 'other' });
+    expect(v.remembered).toBe(1);
+    expect(v.rememberedBytes).toBe(cost(f));
+    expect(v.check(f)).toEqual({ ok: true, duplicate: true });
+  });
+
+  it('counts each entry at twice its string lengths plus a fixed overhead, and gives it back when evicted', () => {
+    const v = verifier({ maxNonces: 2 });
+    const a = fields('a');
+    const b = fields('bbbb', { body: 'a-longer-digest' });
+    const c = fields('cc');
+    v.remember(a);
+    expect(v.rememberedBytes).toBe(cost(a));
+    v.remember(b);
+    expect(v.rememberedBytes).toBe(cost(a) + cost(b));
+    v.remember(c);
+    expect(v.remembered).toBe(2);
+    expect(v.rememberedBytes).toBe(cost(b) + cost(c));
+  });
+
+  it('at the count cap the oldest nonce goes first', () => {
+    const v = verifier({ maxNonces: 3 });
+    const fs = ['n1', 'n2', 'n3', 'n4'].map((n) => fields(n));
+    for (const f of fs) v.remember(f);
+    expect(v.remembered).toBe(3);
+    expect(v.check(fs[0]!)).toEqual({ ok: true, duplicate: false });
+    for (const f of fs.slice(1)) expect(v.check(f)).toEqual({ ok: true, duplicate: true });
+  });
+
+  it('at the byte cap the oldest go first until the new one fits, and an entry fits exactly at the cap', () => {
+    const a = fields('a');
+    const v = verifier({ maxNonceBytes: 2 * cost(a) });
+    const b = fields('b');
+    v.remember(a);
+    v.remember(b);
+    expect(v.remembered).toBe(2);
+    expect(v.rememberedBytes).toBe(2 * cost(a));
+    v.remember(fields('c'));
+    expect(v.remembered).toBe(2);
+    expect(v.check(a)).toEqual({ ok: true, duplicate: false });
+    expect(v.check(b)).toEqual({ ok: true, duplicate: true });
+  });
+
+  it('one entry larger than the byte cap is still remembered alone (the last callback is never forgotten at once)', () => {
+    const v = verifier({ maxNonceBytes: 10 });
+    v.remember(fields('a'));
+    v.remember(fields('b'));
+    expect(v.remembered).toBe(1);
+    expect(v.check(fields('b'))).toEqual({ ok: true, duplicate: true });
+  });
+
+  it('by default at most 100 000 nonces are remembered', () => {
+    const v = verifier();
+    for (let i = 0; i <= 100_000; i++) v.remember({ timestamp: '1700000000', nonce: String(i), signature: '', bodyDigest: '' });
+    expect(v.remembered).toBe(100_000);
+  });
+
+  it('by default at most 16 MiB of nonces are remembered', () => {
+    const v = verifier();
+    const nonce = 'x'.repeat(100_000);
+    for (let i = 0; i < 100; i++) v.remember({ timestamp: String(i), nonce, signature: '', bodyDigest: '' });
+    expect(v.rememberedBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(v.rememberedBytes).toBeGreaterThan(16 * 1024 * 1024 - 200_200);
+  });
+
+  it('forgets a nonce two windows after it arrived, oldest first, giving its bytes back', () => {
+    let now = T;
+    const v = verifier({ now: () => now, windowMs: 60_000 });
+    const a = fields('a');
+    v.remember(a);
+    now += 30_000;
+    const b = fields('b', { atMs: now });
+    v.remember(b);
+    now = T + 120_000 - 1;
+    v.remember(fields('c', { atMs: now }));
+    expect(v.remembered).toBe(3);
+    now = T + 120_000;
+    expect(v.check(fields('x', { atMs: now })).ok).toBe(true); // check prunes too
+    expect(v.remembered).toBe(2);
+    expect(v.rememberedBytes).toBe(cost(b) + cost(fields('c', { atMs: T + 120_000 - 1 })));
+    // A nonce forgotten is no longer a replay: its timestamp is long outside the window anyway.
+    now = T + 150_000;
+    v.remember(fields('d', { atMs: now }));
+    expect(v.remembered).toBe(2);
+  });
+});
