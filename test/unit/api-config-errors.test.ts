@@ -1,16 +1,14 @@
 import { pino } from 'pino';
-import { MockAgent } from 'undici';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
 import { ApiConfigErrors } from '../../src/state/api-config-errors.js';
+import { TEST_ENDPOINT, testConfig } from '../helpers/config.js';
+import { ACTIVE_BODY, fakeClockExporters, metricsText, offlineAgent, testExporter } from '../helpers/exporter-harness.js';
 
-const T0 = 1_700_000_000_000;
-const ENDPOINT = 'http://127.0.0.1:9';
 const APP = 424242;
 const SECRET = '0123456789abcdef0123456789abcdef';
-const ACTIVE = '{"Code":0,"Message":"ok","RequestId":"1","Data":{"create_time":"1699999000","close_time":""}}';
 const NOT_ENABLED = '{"Code":100000017,"Message":"service not enabled","RequestId":"2","Data":{}}';
 
 interface Line {
@@ -20,57 +18,36 @@ interface Line {
 }
 
 function config(streams: number): Config {
-  return {
-    zego: {
-      appId: APP,
-      serverSecret: new Secret(SECRET),
-      endpoint: ENDPOINT,
-      isTest: false,
-      rateLimit: 10,
-      streamListRateLimit: 40,
-      userNumRateLimit: 8,
-      timeoutMs: 2000,
-    },
-    probe: { intervalMs: 1000, maxRoomStreams: 1000 },
-    streams: Array.from({ length: streams }, (_, i) => ({ id: `s${i}`, intervalMs: 1000, labels: {} })),
-  };
+  return testConfig({
+    streams: Array.from({ length: streams }, (_, i) => `s${i}`),
+    streamIntervalMs: 1000,
+    zego: { appId: APP, serverSecret: new Secret(SECRET) },
+    probe: { intervalMs: 1000 },
+  });
 }
 
-const running: Exporter[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: T0 });
-});
-
-afterEach(async () => {
-  const stops = running.splice(0).map((e) => e.stop(0));
-  await vi.runAllTimersAsync();
-  await Promise.all(stops);
-  vi.useRealTimers();
-});
+fakeClockExporters();
 
 /** The exporter against an API whose answer the test switches; every call is timestamped. */
 function setup(): { exp: Exporter; lines: Line[]; calls: number[]; answer: { body: string } } {
   const lines: Line[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Line) });
-  const agent = new MockAgent();
-  agent.disableNetConnect();
+  const agent = offlineAgent();
   const calls: number[] = [];
-  const answer = { body: ACTIVE };
+  const answer = { body: ACTIVE_BODY };
   agent
-    .get(ENDPOINT)
+    .get(TEST_ENDPOINT)
     .intercept({ path: () => true, method: 'GET' })
     .reply(() => {
       calls.push(Date.now());
       return { statusCode: 200, data: answer.body };
     })
     .persist();
-  const exp = new Exporter({ config: config(20), logger, build: { version: 't', revision: 't' }, dispatcher: agent, parts: [] });
-  running.push(exp);
+  const exp = testExporter({ config: config(20), logger, dispatcher: agent });
   return { exp, lines, calls, answer };
 }
 
-const text = async (exp: Exporter): Promise<string> => Buffer.concat(await exp.metrics('text')).toString('utf8');
+const text = (exp: Exporter): Promise<string> => metricsText(exp);
 
 describe('configuration errors (codes no retry can fix)', () => {
   it('a gateway 100000017 gives one actionable log line, no state change, slow retries, a gauge and a landing line; a recovery clears them', async () => {
@@ -105,7 +82,7 @@ describe('configuration errors (codes no retry can fix)', () => {
     expect(exp.landingPage()).toContain('ask ZEGO to enable DescribeRTCStreamState');
     expect(JSON.stringify(lines)).not.toContain(SECRET);
 
-    answer.body = ACTIVE;
+    answer.body = ACTIVE_BODY;
     await vi.advanceTimersByTimeAsync(5000);
     const after = await text(exp);
     expect(after).toContain('zego_exporter_api_config_error{api="DescribeRTCStreamState",code="100000017"} 0');

@@ -9,42 +9,22 @@ import { Secret } from '../../src/config/secret.js';
 import type { CallbacksConfig, Config } from '../../src/config/types.js';
 import { parseWebConfig } from '../../src/http/web-config.js';
 import { WebSecurity } from '../../src/http/web-security.js';
-import type { PartContext } from '../../src/parts/part.js';
 import { StateStore } from '../../src/state/store.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
+import { testCallbacks, testConfig } from '../helpers/config.js';
 import { httpsRequest, plainHttpGet } from '../helpers/https.js';
+import { fakePartContext } from '../helpers/part-context.js';
 
 const APP = 4321;
 const CB_SECRET = 'cb-secret-value';
 
 function config(streams: string[], callbacks: Partial<CallbacksConfig> | null): Config {
-  return {
-    zego: {
-      appId: APP,
-      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
-      endpoint: 'http://127.0.0.1:9',
-      isTest: false,
-      rateLimit: 10,
-      streamListRateLimit: 40,
-      userNumRateLimit: 8,
-      timeoutMs: 2000,
-    },
-    probe: { intervalMs: 15_000, maxRoomStreams: 1000 },
-    streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
-    ...(callbacks
-      ? {
-          callbacks: {
-            secret: new Secret(CB_SECRET),
-            path: '/zego/callback',
-            listenAddress: '127.0.0.1:0',
-            listenAddressDefault: false,
-            tls: 'off',
-            fanoutAcceptUnsigned: false,
-            ...callbacks,
-          },
-        }
-      : {}),
-  };
+  return testConfig({
+    streams,
+    zego: { appId: APP },
+    probe: { intervalMs: 15_000 },
+    ...(callbacks ? { extra: { callbacks: testCallbacks(CB_SECRET, callbacks) } } : {}),
+  });
 }
 
 interface Harness {
@@ -70,16 +50,9 @@ function harness(cfg: Config, web?: WebSecurity): Harness {
   let changes = 0;
   // Called only once `part` exists (the part calls back after its construction).
   const watch = (): void => store.setStreams([...cfg.streams, ...part.watched()]);
-  const ctx: PartContext = {
+  const ctx = fakePartContext({
     logger,
-    now: Date.now,
     store,
-    recordCallback: () => undefined,
-    recordApiCall: () => undefined,
-    roomApi: {
-      describeSimpleStreamList: () => Promise.reject(new Error('the callbacks part calls no room API')),
-      describeUserNum: () => Promise.reject(new Error('the callbacks part calls no room API')),
-    },
     watchAdded: (w) => {
       changes++;
       store.add(w);
@@ -92,9 +65,8 @@ function harness(cfg: Config, web?: WebSecurity): Harness {
       changes++;
       watch();
     },
-    rateChanged: () => undefined,
     web,
-  };
+  });
   const part = new CallbacksPart(cfg, ctx);
   parts.push(part);
   watch();

@@ -1,71 +1,29 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pino } from 'pino';
-import { MockAgent } from 'undici';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
+import { describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
 import type { Part, PartContext, PartFactory } from '../../src/parts/part.js';
 import { ReloadStatus } from '../../src/reload.js';
 import type { WatchedStream } from '../../src/state/store.js';
-
-const T0 = 1_700_000_000_000;
-const ENDPOINT = 'http://127.0.0.1:9';
-const ACTIVE = '{"Code":0,"Message":"ok","RequestId":"1","Data":{"create_time":"1699999000","close_time":""}}';
-
-/** The API as an undici MockAgent: every stream is active, and each call is counted per stream id. */
-function fakeApi(): { agent: MockAgent; calls: Map<string, number>; total: () => number } {
-  const agent = new MockAgent();
-  agent.disableNetConnect();
-  const calls = new Map<string, number>();
-  agent
-    .get(ENDPOINT)
-    .intercept({ path: () => true, method: 'GET' })
-    .reply((req) => {
-      const id = new URL(req.path, ENDPOINT).searchParams.get('StreamId') ?? '';
-      calls.set(id, (calls.get(id) ?? 0) + 1);
-      return { statusCode: 200, data: ACTIVE };
-    })
-    .persist();
-  return { agent, calls, total: () => [...calls.values()].reduce((a, b) => a + b, 0) };
-}
+import { testConfig } from '../helpers/config.js';
+import { fakeApi, fakeClockExporters, metricsText, T0, testExporter } from '../helpers/exporter-harness.js';
 
 function config(streams: string[], rateLimit = 10): Config {
-  return {
-    zego: {
-      appId: 1234,
-      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
-      endpoint: ENDPOINT,
-      isTest: false,
-      rateLimit,
-      streamListRateLimit: 40,
-      userNumRateLimit: 8,
-      timeoutMs: 2000,
-    },
-    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
-    streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
-  };
+  return testConfig({ streams, zego: { rateLimit } });
 }
-
-const running: Exporter[] = [];
 
 function exporter(cfg: Config, opts: { parts?: PartFactory[]; reloadStatus?: ReloadStatus } = {}): { exp: Exporter; api: ReturnType<typeof fakeApi> } {
   const api = fakeApi();
-  const exp = new Exporter({
+  const exp = testExporter({
     config: cfg,
-    logger: pino({ level: 'silent' }),
-    build: { version: 't', revision: 't' },
     dispatcher: api.agent,
     parts: opts.parts ?? [],
     ...(opts.reloadStatus ? { reloadStatus: opts.reloadStatus } : {}),
   });
-  running.push(exp);
   return { exp, api };
 }
 
-async function metrics(exp: Exporter): Promise<string> {
-  return Buffer.concat(await exp.metrics('text')).toString('utf8');
-}
+const metrics = (exp: Exporter): Promise<string> => metricsText(exp);
 
 /** A part that records its lifecycle into `log` and contributes what the test gives it. */
 function recordingPart(name: string, log: string[], extra: Partial<Part> = {}): PartFactory {
@@ -78,16 +36,7 @@ function recordingPart(name: string, log: string[], extra: Partial<Part> = {}): 
   });
 }
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: T0 });
-});
-
-afterEach(async () => {
-  const stops = running.splice(0).map((e) => e.stop(0));
-  await vi.runAllTimersAsync();
-  await Promise.all(stops);
-  vi.useRealTimers();
-});
+fakeClockExporters();
 
 describe('Exporter reload', () => {
   it("keeps each kept stream's state and schedule, probes an added one at once, and takes the new rate_limit", async () => {

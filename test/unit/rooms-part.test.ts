@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
 import type { Config, RoomConfig } from '../../src/config/types.js';
-import type { PartContext } from '../../src/parts/part.js';
 import type { RoomLock } from '../../src/rooms/list-scheduler.js';
 import type { Gate } from '../../src/scheduler/budget.js';
 import { RoomsPart, type RoomsFleetLike } from '../../src/rooms/part.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
 import type { ListedStream, RoomStreamsResult, UserCountResult } from '../../src/zego/outcome.js';
+import { testConfig } from '../helpers/config.js';
+import { fakePartContext } from '../helpers/part-context.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -16,21 +16,7 @@ type TestRoom = Omit<RoomConfig, 'streamsSeverity'> & Partial<Pick<RoomConfig, '
 
 function config(testRooms: TestRoom[], streams: Config['streams'] = [], maxRoomStreams = 1000): Config {
   const rooms: RoomConfig[] = testRooms.map((r) => ({ streamsSeverity: 'none', ...r }));
-  return {
-    zego: {
-      appId: 1234,
-      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
-      endpoint: 'http://127.0.0.1:9',
-      isTest: false,
-      rateLimit: 10,
-      streamListRateLimit: 40,
-      userNumRateLimit: 8,
-      timeoutMs: 2000,
-    },
-    probe: { intervalMs: 15_000, maxRoomStreams },
-    streams,
-    rooms,
-  };
+  return testConfig({ streams, probe: { intervalMs: 15_000, maxRoomStreams }, extra: { rooms } });
 }
 
 interface Harness {
@@ -57,11 +43,9 @@ function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
     const ids = new Set(listed.map((w) => w.id));
     store.setStreams([...listed, ...[...part.watched()].filter((w) => !ids.has(w.id))]);
   };
-  const ctx: PartContext = {
+  const ctx = fakePartContext({
     logger,
-    now: Date.now,
     store,
-    recordCallback: () => undefined,
     recordApiCall: (api, r) => calls.push({ api, code: r.code }),
     watchAdded: () => watch(),
     watchRemoved: () => watch(),
@@ -88,8 +72,7 @@ function harness(cfg: Config, fleet?: RoomsFleetLike): Harness {
       }),
     },
     watchedChanged: () => watch(),
-    rateChanged: () => undefined,
-  };
+  });
   const part = new RoomsPart(cfg, ctx, { api: ctx.roomApi, ...(fleet ? { fleet: () => fleet } : {}) });
   watch();
   return { part, store, lists, users, logs, calls, rewatch: watch };

@@ -1,29 +1,13 @@
-import { pino } from 'pino';
-import { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
 import type { PartContext, PartFactory } from '../../src/parts/part.js';
 import type { StreamOrigin, WatchedStream } from '../../src/state/store.js';
-
-const ENDPOINT = 'http://127.0.0.1:9';
+import { testConfig } from '../helpers/config.js';
+import { metricsText, offlineAgent, stopTestExporters, testExporter } from '../helpers/exporter-harness.js';
 
 function config(streams: string[]): Config {
-  return {
-    zego: {
-      appId: 1234,
-      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
-      endpoint: ENDPOINT,
-      isTest: false,
-      rateLimit: 10,
-      streamListRateLimit: 40,
-      userNumRateLimit: 8,
-      timeoutMs: 2000,
-    },
-    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
-    streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: { severity: 'critical' } })),
-  };
+  return testConfig({ streams, streamLabels: { severity: 'critical' } });
 }
 
 /** A part that finds streams the way rooms and callbacks do: ctx.watchAdded, and watched() in full. */
@@ -43,21 +27,14 @@ function finder(name: string, origin: StreamOrigin): { factory: PartFactory; fin
   };
 }
 
-const running: Exporter[] = [];
-afterEach(async () => {
-  for (const e of running.splice(0)) await e.stop(0);
-});
+afterEach(stopTestExporters);
 
 function exporter(cfg: Config, parts: PartFactory[]): Exporter {
-  const agent = new MockAgent();
-  agent.disableNetConnect();
-  const exp = new Exporter({ config: cfg, logger: pino({ level: 'silent' }), build: { version: 't', revision: 't' }, dispatcher: agent, parts });
-  running.push(exp);
-  return exp;
+  return testExporter({ config: cfg, dispatcher: offlineAgent(), parts });
 }
 
 async function sourceLines(exp: Exporter): Promise<string[]> {
-  const text = Buffer.concat(await exp.metrics('text')).toString('utf8');
+  const text = await metricsText(exp);
   return text.split('\n').filter((l) => l.startsWith('zego_stream_source_info'));
 }
 
@@ -75,7 +52,7 @@ describe('where each stream came from', () => {
       'zego_stream_source_info{stream_id="guest",source="room"} 1',
       'zego_stream_source_info{stream_id="cam",source="callback"} 1',
     ]);
-    const text = Buffer.concat(await exp.metrics('openmetrics')).toString('utf8');
+    const text = await metricsText(exp, 'openmetrics');
     expect(text).toContain('# TYPE zego_stream_source_info gauge');
     const page = exp.landingPage();
     expect(page).toContain('<th>Source</th>');

@@ -1,6 +1,5 @@
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
+import { describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/types.js';
 import { Exporter } from '../../src/exporter.js';
 import { StreamFamilies } from '../../src/metrics/block-cache.js';
@@ -10,30 +9,16 @@ import { Budget } from '../../src/scheduler/budget.js';
 import { planBudget } from '../../src/scheduler/plan.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
+import { testConfig } from '../helpers/config.js';
+import { fakeClockExporters, metricsText, T0, testExporter } from '../helpers/exporter-harness.js';
 
 /**
  * Issue 16 #6: discovering a stream costs O(1) however many are watched. A burst of 10k
  * discoveries used to rebuild the watched list, store, scheduler and plan once per stream
  * (quadratic); now each is one add to each, and /metrics re-encodes only the new streams.
  */
-const T0 = 1_700_000_000_000;
-const ENDPOINT = 'http://127.0.0.1:9';
-
 function config(streams: string[]): Config {
-  return {
-    zego: {
-      appId: 1234,
-      serverSecret: new Secret('0123456789abcdef0123456789abcdef'),
-      endpoint: ENDPOINT,
-      isTest: false,
-      rateLimit: 10,
-      timeoutMs: 2000,
-      streamListRateLimit: 40,
-      userNumRateLimit: 8,
-    },
-    probe: { intervalMs: 10_000, maxRoomStreams: 1000 },
-    streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),
-  };
+  return testConfig({ streams });
 }
 
 /** A WatchedStream whose every field read is counted: the work done per discovered stream. */
@@ -82,28 +67,13 @@ function finder(name: string): Finder {
   return { factory, ctx: () => ctx!, found, wholeReads: () => wholeReads };
 }
 
-const running: Exporter[] = [];
-
 function exporter(cfg: Config, parts: PartFactory[]): Exporter {
-  const exp = new Exporter({ config: cfg, logger: pino({ level: 'silent' }), build: { version: 't', revision: 't' }, parts });
-  running.push(exp);
-  return exp;
+  return testExporter({ config: cfg, parts });
 }
 
-async function metrics(exp: Exporter): Promise<string> {
-  return Buffer.concat(await exp.metrics('text')).toString('utf8');
-}
+const metrics = (exp: Exporter): Promise<string> => metricsText(exp);
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: T0 });
-});
-
-afterEach(async () => {
-  const stops = running.splice(0).map((e) => e.stop(0));
-  await vi.runAllTimersAsync();
-  await Promise.all(stops);
-  vi.useRealTimers();
-});
+fakeClockExporters();
 
 describe('discovery cost', () => {
   it('a discovered stream costs the same few reads at 1k and at 10k watched streams, and no part list is re-read', () => {
