@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLEET_APP_ID, FLEET_CALLBACK_SECRET, actives, postCallback, signedEvent, startFleetHarness, type FleetHarness } from '../../bench/callbacks-fleet.js';
+import { FLEET_APP_ID, FLEET_CALLBACK_SECRET, actives, postCallback, signedEvent, type FleetHarness } from '../../bench/callbacks-fleet.js';
 import { deriveFanoutKey, signEntry } from '../../src/callbacks/fanout-mac.js';
 import { Secret } from '../../src/config/secret.js';
 import { eventually, scrape } from '../helpers/exporter-process.js';
+import { startConnectedFleet } from '../helpers/fleet.js';
 
 const STREAMS = ['mac-1', 'mac-2', 'mac-3', 'mac-4', 'mac-5'];
 const OLD = FLEET_CALLBACK_SECRET;
@@ -24,14 +25,9 @@ describe('signed fan-out entries (3 real processes, real Redis)', () => {
   const activeOn = async (i: number, id: string): Promise<number | undefined> => (await actives(h.replicas[i]!.url)).get(id);
 
   beforeAll(async () => {
-    h = await startFleetHarness(3, STREAMS, {
+    h = await startConnectedFleet(3, STREAMS, {
       env: (i): Record<string, string> => (i === A ? { CB: NEW, CB_PREVIOUS: OLD } : i === C ? { CB: NEW, ACCEPT_UNSIGNED: 'true' } : { CB: OLD }),
     });
-    await eventually(
-      () => Promise.all(h.replicas.map((r) => scrape(r.url))),
-      (all) => all.every((m) => m.get('zego_exporter_callbacks_fanout_connected') === 1),
-      5000,
-    );
   }, 60_000);
   afterAll(async () => {
     await h?.stop();

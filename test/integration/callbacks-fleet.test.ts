@@ -3,17 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFanoutKey, signEntry } from '../../src/callbacks/fanout-mac.js';
 import { Secret } from '../../src/config/secret.js';
 import { LINK_DOWN_MESSAGE } from '../../src/fleet/redis.js';
-import {
-  FLEET_APP_ID,
-  FLEET_CALLBACK_SECRET,
-  actives,
-  measureFleetSpread,
-  postCallback,
-  signedEvent,
-  startFleetHarness,
-  type FleetHarness,
-} from '../../bench/callbacks-fleet.js';
+import { FLEET_APP_ID, FLEET_CALLBACK_SECRET, actives, measureFleetSpread, postCallback, signedEvent, type FleetHarness } from '../../bench/callbacks-fleet.js';
 import { eventually, scrape } from '../helpers/exporter-process.js';
+import { startConnectedFleet } from '../helpers/fleet.js';
 
 const STREAMS = Array.from({ length: 10 }, (_, i) => `fcb-${i}`);
 
@@ -35,12 +27,7 @@ describe('callbacks in fleet mode (3 real processes, real Redis)', () => {
 
   beforeAll(async () => {
     // Replica 2 discovers other ids than the others: each replica keeps its own patterns.
-    h = await startFleetHarness(3, STREAMS, { env: (i): Record<string, string> => (i === 2 ? { DISC: 'other-*' } : {}) });
-    await eventually(
-      () => Promise.all(h.replicas.map((r) => scrape(r.url))),
-      (all) => all.every((m) => m.get('zego_exporter_callbacks_fanout_connected') === 1),
-      5000,
-    );
+    h = await startConnectedFleet(3, STREAMS, { env: (i): Record<string, string> => (i === 2 ? { DISC: 'other-*' } : {}) });
   }, 60_000);
   afterAll(async () => {
     await h?.stop();

@@ -9,9 +9,9 @@ import { Secret } from '../../src/config/secret.js';
 import type { CallbacksConfig, Config } from '../../src/config/types.js';
 import { parseWebConfig } from '../../src/http/web-config.js';
 import { WebSecurity } from '../../src/http/web-security.js';
-import type { PartContext } from '../../src/parts/part.js';
 import type { StateStore, WatchedStream } from '../../src/state/store.js';
 import { discovering } from '../helpers/discovery.js';
+import { fakePartContext } from '../helpers/part-context.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
 import { httpsRequest, plainHttpGet } from '../helpers/https.js';
 
@@ -74,20 +74,16 @@ function harness(cfg: Config, web?: WebSecurity): Harness {
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
   const d = discovering(cfg, logger);
   let changes = 0;
-  const ctx: PartContext = {
+  const ctx = fakePartContext({
     logger,
-    now: Date.now,
-    api: () => {
-      throw new Error('the callbacks part calls no ZEGO API');
-    },
     ...d.ctx,
     discover: (id, labels, source) => {
       const r = d.ctx.discover(id, labels, source);
       if (r === 'added') changes++;
       return r;
     },
-    web,
-  };
+    ...(web ? { web } : {}),
+  });
   const part = new CallbacksPart(cfg, ctx);
   parts.push(part);
   return { part, store: d.store, logs, changes: () => changes, watched: d.watched, reload: (c) => d.reload(c, () => part.applyConfig(c)) };

@@ -4,12 +4,12 @@ import type { ActionRow, CallResult } from '../../src/api/actions.js';
 import { ApiService } from '../../src/api/service.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Config, RoomConfig } from '../../src/config/types.js';
-import type { PartContext } from '../../src/parts/part.js';
 import type { RoomLock } from '../../src/rooms/list-scheduler.js';
 import { RoomsPart } from '../../src/rooms/part.js';
 import type { DiscoveryService } from '../../src/discovery/service.js';
 import type { StateStore, WatchedStream } from '../../src/state/store.js';
 import { discovering } from '../helpers/discovery.js';
+import { fakePartContext } from '../helpers/part-context.js';
 import type { ListedStream, RoomStreamsResult, UserCountResult } from '../../src/zego/outcome.js';
 
 const T0 = 1_700_000_000_000;
@@ -93,12 +93,7 @@ function harness(cfg: Config, lock?: RoomLock): Harness {
     record: (action, r) => calls.push({ api: action, code: r.code }),
   });
   const d = discovering(cfg, logger);
-  const ctx: PartContext = {
-    logger,
-    now: Date.now,
-    ...d.ctx,
-    api: api.api.bind(api),
-  };
+  const ctx = fakePartContext({ logger, ...d.ctx, api: api.api.bind(api) });
   const part = new RoomsPart(cfg, ctx, lock ? { lock } : {});
   return {
     part,
