@@ -49,6 +49,8 @@ export interface ActionRow<I = unknown, R extends CallResult = CallResult> {
   method: 'GET';
   /** ZEGO's own ceiling per AppID: no budget is paced above it, and no config may ask for more. */
   limit: Limits;
+  /** ZEGO's rule per subject of a call (DescribeSimpleStreamList: one call per room per 10 s), in ms. */
+  perSubjectMs?: number;
   /** The budget when the config sets none: a config key (with its default) or a fixed rate (an Action without a key). */
   rate: RateKey | { default: Limits };
   /** Carries `Sequence` (the process's counter, or the fleet's when the gate hands one out). */
@@ -86,6 +88,9 @@ export function action<I, R extends CallResult>(row: ActionRow<I, R>): ActionRow
  * The product's Actions (zego-api-notes.md gives each limit). The default budgets leave headroom
  * under each limit: the AppID's budget is shared with the customer's other callers.
  */
+/** DescribeSimpleStreamList: at most one call per room per 10 s (its row's perSubjectMs; the rooms' hold and shortest interval). */
+export const ROOM_LIST_HOLD_MS = 10_000;
+
 export const ACTIONS = {
   DescribeRTCStreamState: action<string, ProbeResult>({
     name: 'DescribeRTCStreamState',
@@ -106,6 +111,7 @@ export const ACTIONS = {
     path: '',
     method: 'GET',
     limit: { production: 50, test: 50 },
+    perSubjectMs: ROOM_LIST_HOLD_MS,
     rate: { key: 'stream_list_rate_limit', field: 'streamListRateLimit', default: { production: 40, test: 40 }, limitOf: 'DescribeSimpleStreamList' },
     sequence: false,
     maxBodyBytes: MAX_STREAM_LIST_BYTES,

@@ -15,7 +15,7 @@ export interface Config {
 /** One watched room. */
 export interface RoomConfig {
   id: string;
-  /** How often its stream list and user count are refreshed; at least ROOM_MIN_INTERVAL_MS. */
+  /** How often its stream list and user count are refreshed; at least ROOM_LIST_HOLD_MS (api/actions.ts). */
   intervalMs: number;
   /** Extra labels for the room's series, and (all but `severity`) for the streams found in it that the config does not list. */
   labels: Record<string, string>;
@@ -25,9 +25,6 @@ export interface RoomConfig {
    */
   streamsSeverity: string;
 }
-
-/** ZEGO allows one DescribeSimpleStreamList call per room per 10 s. */
-export const ROOM_MIN_INTERVAL_MS = 10_000;
 
 /** Many exporters on one AppID share its budget (and optionally their results) through Redis. */
 export interface FleetConfig {

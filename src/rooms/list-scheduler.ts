@@ -1,8 +1,9 @@
+import { ROOM_LIST_HOLD_MS } from '../api/actions.js';
 import type { ApiCaller } from '../api/service.js';
 import type { RoomStreamsResult } from '../zego/outcome.js';
 
-/** ZEGO answers one DescribeSimpleStreamList per room per 10 s. */
-export const ROOM_HOLD_MS = 10_000;
+/** ZEGO answers one DescribeSimpleStreamList per room per 10 s (the Actions table's rule). */
+export const ROOM_HOLD_MS = ROOM_LIST_HOLD_MS;
 /** Calls kept in the budget's p-queue at once; enough that a freed slot never waits for us. */
 const LOOKAHEAD = 2;
 

@@ -2,7 +2,8 @@ import { isSeq } from 'yaml';
 import { isValidRoomId, MAX_ROOM_ID_BYTES } from '../../zego/protocol.js';
 import { formatDuration } from '../duration.js';
 import type { ConfigReader, YamlNode } from '../reader.js';
-import { ROOM_MIN_INTERVAL_MS, type RoomConfig } from '../types.js';
+import { ROOM_LIST_HOLD_MS } from '../../api/actions.js';
+import type { RoomConfig } from '../types.js';
 import { DEFAULT_STREAMS_SEVERITY, readIdEntry, readLabels, readStreamsSeverity } from './streams.js';
 
 const DEFAULT_ROOM_INTERVAL_MS = 30_000;
@@ -54,8 +55,8 @@ export function readRooms(r: ConfigReader, node: YamlNode | null | undefined): R
 function readRoomInterval(r: ConfigReader, node: YamlNode | null | undefined, path: string): number | undefined {
   const d = r.duration(node, path);
   if (d === undefined) return undefined;
-  if (d < ROOM_MIN_INTERVAL_MS || d > MAX_ROOM_INTERVAL_MS) {
-    r.err(path, node, `must be from ${formatDuration(ROOM_MIN_INTERVAL_MS)} to 24h (ZEGO answers one stream-list call per room per 10 s)`);
+  if (d < ROOM_LIST_HOLD_MS || d > MAX_ROOM_INTERVAL_MS) {
+    r.err(path, node, `must be from ${formatDuration(ROOM_LIST_HOLD_MS)} to 24h (ZEGO answers one stream-list call per room per 10 s)`);
     return undefined;
   }
   return d;
