@@ -47,12 +47,26 @@ const running = new Set<ExporterProcess>();
  */
 export async function startExporter(
   configYaml: string,
-  opts: { env?: Record<string, string>; args?: string[]; logLevel?: string; timeoutMs?: number; nofile?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    args?: string[];
+    logLevel?: string;
+    timeoutMs?: number;
+    nofile?: number;
+    /** Another entry point taking the same flags (a test fixture over dist/src/); default dist/src/main.js. */
+    main?: string;
+  } = {},
 ): Promise<ExporterProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'zego-exp-test-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, configYaml);
-  const argv = [MAIN, `--config.file=${configFile}`, '--web.listen-address=127.0.0.1:0', `--log.level=${opts.logLevel ?? 'debug'}`, ...(opts.args ?? [])];
+  const argv = [
+    opts.main ?? MAIN,
+    `--config.file=${configFile}`,
+    '--web.listen-address=127.0.0.1:0',
+    `--log.level=${opts.logLevel ?? 'debug'}`,
+    ...(opts.args ?? []),
+  ];
   // `nofile`: run under a lowered fd limit (soft and hard), so an fd flood needs fewer connections.
   const [cmd, args] = opts.nofile === undefined ? [process.execPath, argv] : ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, process.execPath, ...argv]];
   const child = spawn(cmd, args, { env: { PATH: process.env['PATH'] ?? '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -96,10 +96,14 @@ describe('fleet as one Redis module (real processes, real Redis)', () => {
       if (!restarted) await redis.restart();
     });
     // Demand beyond every fallback share: 40 streams at 1 s, 300 rooms at 10 s (30 lists/s, 3 counts/s).
-    await sleep(1000);
+    // Rooms a process could not hold while its first connection was being made wait one interval
+    // (10 s) before their first list: wait until every process lists rooms, so the window measured
+    // below has the room APIs' demand in it and not only the start-up wait.
+    const calls = (m: Map<string, number>, api: string): number =>
+      [...m].filter(([k]) => k.startsWith(`zego_exporter_api_requests_total{api="${api}",`)).reduce((n, [, v]) => n + v, 0);
     await eventually(
       () => Promise.all(ms.map((m) => scrape(m.url))),
-      (all) => all.every(connected),
+      (all) => all.every((m) => connected(m) && calls(m, 'DescribeSimpleStreamList') > 0 && calls(m, 'DescribeUserNum') > 0),
       45_000,
     );
     const before = ms.map((m) => m.logs().length);
