@@ -113,6 +113,9 @@ describe('the Actions table', () => {
     const { t } = transport();
     expect(() => service({ transport: t, actions: [...ACTION_ROWS, madeUp('DescribeUserNum')] })).toThrow('Action DescribeUserNum is in the table twice');
     expect(() => service({ transport: t, actions: [madeUp('X', { production: 0, test: 1 })] })).toThrow('limits must be above 0');
+    expect(() => service({ transport: t, actions: [madeUp('Y', { production: 1, test: 0 })] })).toThrow('Action Y: limits must be above 0');
+    expect(service({ transport: t, actions: [madeUp('Z', { production: 1, test: 1 })] }).row('Z')?.name).toBe('Z');
+    expect(service({ transport: t }).row('DescribeNothing')).toBeUndefined();
     expect(() => service({ transport: t }).api('DescribeNothing')).toThrow(/unknown Action DescribeNothing: add a row to the Actions table/);
   });
 });
@@ -260,5 +263,45 @@ describe('ApiService', () => {
     // A caller's own rate wins over the service's provider (the rooms' fleet fallback share).
     const list = s.api('DescribeSimpleStreamList', { rate: (r) => r / 4 });
     expect(list.budget.rateLimit).toBe(10);
+  });
+  it("tells a fleet's gate each new configured rate after a reload, and a gate without that or a service without a recorder is fine", async () => {
+    const { t } = transport();
+    const told: [string, number][] = [];
+    const gateFor = (name: string, configured: number): Gate & { setRateLimit?(n: number): void } => {
+      told.push([name, configured]);
+      const g: Gate & { setRateLimit?(n: number): void } = { acquire: async () => ({ release: () => undefined }) };
+      if (name === 'DescribeRTCStreamState') g.setRateLimit = (n) => void told.push([name, n]);
+      return g;
+    };
+    // No `record`: a call is still sent and answered.
+    const s = new ApiService({ zego: zego(), now: Date.now, transport: t, gate: gateFor });
+    services.push(s);
+    s.api('DescribeRTCStreamState');
+    s.api('DescribeUserNum');
+    expect(told).toEqual([
+      ['DescribeRTCStreamState', 30],
+      ['DescribeUserNum', 8],
+    ]);
+    s.applyConfig(zego({ rateLimit: 12, userNumRateLimit: 5 }));
+    expect(told.slice(2)).toEqual([['DescribeRTCStreamState', 12]]);
+    const answered = s.api('DescribeUserNum').call(['r1']);
+    await vi.advanceTimersByTimeAsync(100);
+    expect((await answered)?.code).toBe('0');
+  });
+
+  it('stops every budget: a call waiting for its slot then resolves undefined and nothing more is sent', async () => {
+    const { t, sent } = transport();
+    const s = service({ transport: t, actions: [madeUp('Slow', { production: 1, test: 1 })] });
+    const api = s.api('Slow');
+    const first = api.call('a');
+    const second = api.call('b');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(sent.map((x) => x.input)).toEqual(['a']);
+    const stopped = s.stop(0);
+    await vi.advanceTimersByTimeAsync(5000);
+    await stopped;
+    expect((await first)?.code).toBe('0');
+    expect(await second).toBeUndefined();
+    expect(sent.map((x) => x.input)).toEqual(['a']);
   });
 });
