@@ -28,6 +28,7 @@ function config(streams: string[], callbacks: Partial<CallbacksConfig> | null): 
       rateLimit: 10,
       streamListRateLimit: 40,
       userNumRateLimit: 8,
+      mixTaskInfoRateLimit: 8,
       timeoutMs: 2000,
     },
     probe: { intervalMs: 15_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
