@@ -3,6 +3,7 @@ import type { MixTaskResult } from '../api/actions.js';
 import type { Config, MixTaskConfig } from '../config/types.js';
 import type { Format } from '../metrics/exposition.js';
 import type { Part, PartContext, PartGauge } from '../parts/part.js';
+import { resolveMixTaskId } from '../zego/mix.js';
 import { MixTaskState, type MixCallback, type MixPollOutcome, type MixStop } from '../state/mix-tasks.js';
 import { roomInputs } from './inputs.js';
 import { renderMixTasks } from './metrics.js';
@@ -34,6 +35,7 @@ export class MixPart implements Part {
   /** Tasks with a stop awaiting its mix_stop: the only ones the settle timer visits. */
   readonly #awaiting = new Set<Task>();
   #settleTimer: NodeJS.Timeout | null = null;
+  #appId: number;
 
   constructor(config: Config, ctx: PartContext) {
     this.#ctx = ctx;
@@ -46,6 +48,14 @@ export class MixPart implements Part {
       return { queueLength: this.#polls.queueLength, demandPerSec: demand, achievableRefreshSec: demand > rate ? this.#tasks.size / rate : longest };
     });
     this.gauges = [{ name: 'zego_exporter_mix_tasks_watched', help: 'Stream mixing tasks the exporter watches.', read: () => this.#tasks.size }];
+    this.#appId = config.zego.appId;
+    ctx.mix?.handle((e) => {
+      // ZEGO prefixes the AppID to task_id: removed when what remains is a watched task.
+      const id = resolveMixTaskId(e.rawTaskId, this.#appId, (t) => this.#tasks.has(t));
+      if (id === null || !this.#tasks.has(id)) return 'unwatched';
+      this.applyCallback(id, e.callback);
+      return 'accepted';
+    });
     this.#configure(config.mixTasks ?? []);
   }
 
@@ -65,6 +75,7 @@ export class MixPart implements Part {
   }
 
   applyConfig(config: Config): void {
+    this.#appId = config.zego.appId;
     this.#configure(config.mixTasks ?? []);
   }
 
@@ -99,8 +110,12 @@ export class MixPart implements Part {
   applyCallback(taskId: string, c: MixCallback): void {
     const t = this.#tasks.get(taskId);
     if (!t) return;
+    const before = t.state.view(c.atMs).running;
     const stop = t.state.callback(c);
     if (stop) this.#logStop(t, stop);
+    const after = t.state.view(c.atMs).running;
+    if (before !== after && after !== null)
+      this.#ctx.logger.info({ task_id: t.id, running: after, seq: c.seq }, `mix task ${after ? 'started' : 'stopped'} (${c.event})`);
     this.#track(t);
   }
 

@@ -6,6 +6,7 @@ import { Secret } from '../../src/config/secret.js';
 import type { Config, MixTaskConfig } from '../../src/config/types.js';
 import { MixPart } from '../../src/mix/part.js';
 import type { PartContext } from '../../src/parts/part.js';
+import { MixEvents } from '../../src/state/mix-events.js';
 import { MIX_STOP_WINDOW_MS } from '../../src/state/mix-tasks.js';
 import type { StateStore } from '../../src/state/store.js';
 import { discovering } from '../helpers/discovery.js';
@@ -42,6 +43,8 @@ interface Harness {
   /** Task ids in the order they were asked about, with when. */
   calls: { taskId: string; atMs: number }[];
   logs: { msg: string; task_id?: string; reason?: string }[];
+  /** The core's hand-off the callbacks part applies mix callbacks to. */
+  mix: MixEvents;
 }
 
 function harness(cfg: Config): Harness {
@@ -65,8 +68,9 @@ function harness(cfg: Config): Harness {
     transport: { call: async <I, R extends CallResult>(_row: ActionRow<I, R>, input: I): Promise<R> => getMixTaskInfo(input as string) as unknown as R },
   });
   const d = discovering(cfg, logger);
-  const ctx: PartContext = { logger, now: Date.now, ...d.ctx, api: api.api.bind(api) };
-  return { part: new MixPart(cfg, ctx), api, store: d.store, answers, calls, logs };
+  const mix = new MixEvents();
+  const ctx: PartContext = { logger, now: Date.now, ...d.ctx, api: api.api.bind(api), mix };
+  return { part: new MixPart(cfg, ctx), api, store: d.store, answers, calls, logs, mix };
 }
 
 async function stop(h: Harness): Promise<void> {
@@ -155,6 +159,19 @@ describe('mix part', () => {
     expect(text).toContain('zego_mix_task_active{task_id="show"} 0\n');
     expect(text).toContain('zego_mix_task_stops_total{task_id="show",reason="callback"} 1\n');
     await stop(h);
+  });
+
+  it("takes mix callbacks from the core's hand-off: ZEGO's AppID prefix on task_id is removed for a watched task; others are unwatched", async () => {
+    const h = harness(config([task('show', 60_000), task('5')]));
+    const start = { event: 'mix_start' as const, seq: 1, atMs: T0 };
+    expect(h.mix.apply({ rawTaskId: '1234:show', callback: start }, T0)).toBe('accepted');
+    expect(h.mix.apply({ rawTaskId: '12345', callback: start }, T0)).toBe('accepted');
+    expect(h.mix.apply({ rawTaskId: '1234:other', callback: start }, T0)).toBe('unwatched');
+    const text = h.part.metrics('text');
+    expect(text).toContain('zego_mix_task_active{task_id="show"} 1\n');
+    expect(text).toContain('zego_mix_task_active{task_id="5"} 1\n');
+    expect(h.mix.apply({ rawTaskId: 'show', callback: { event: 'mix_stop', seq: 2, atMs: T0 + 1000 } }, T0 + 1000)).toBe('accepted');
+    expect(h.part.metrics('text')).toContain('zego_mix_task_stops_total{task_id="show",reason="callback"} 1\n');
   });
 
   it('a task found gone after its room emptied long enough before is counted inputs_gone', async () => {
