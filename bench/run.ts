@@ -13,10 +13,13 @@
  * Discovery of 10k streams by callback in < 5 s, the exporter's CPU per 1000 flat (the last ≤ 2 × the
  * second), /metrics p99 ≤ 250 ms during the burst; 3000
  * unfinished uploads cost < 96 MB of RSS (bounded; +200 MB before the body budget) with /metrics p99 < 100 ms meanwhile.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|mix`.
  * Rooms: 600 rooms at 10 s on the list budget 40/s and DescribeUserNum 5/s (both saturated): accepted/s
  * per API vs its budget, no rate error, no per-room rule violation, ≥ 9.5 rooms a DescribeUserNum
  * call, the stalest room within 1.2 × the ideal refresh (rooms ÷ list budget).
+ * Mix: 1000 mix tasks at 10 s (100 GetMixTaskInfo calls/s wanted) on the default budget 80/s
+ * (saturated): accepted/s ≥ 95% of it, no rate error, the stalest task within 1.2 × the ideal
+ * refresh (tasks ÷ budget).
  */
 import { parseArgs } from 'node:util';
 import { mixedIntervals, printMixed, printThrottle, throttleConvergence } from './adaptive.js';
@@ -24,6 +27,7 @@ import { measureCallbackLatency } from './callbacks.js';
 import { benchFleetCallbacks } from './callbacks-fleet.js';
 import { discoverStreams, printDiscovery } from './discovery.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
+import { mixBench, printMix } from './mix.js';
 import { printRooms, roomsBench } from './rooms.js';
 import { printSaturation, saturation } from './saturation.js';
 import { printUploads, unfinishedUploads } from './uploads.js';
@@ -111,6 +115,13 @@ async function main(): Promise<void> {
     if (r.listAcceptedPerSec < 0.95 * r.listBudget || r.countAcceptedPerSec < 0.95 * r.countBudget || r.roomsPerCountCall < 9.5)
       missed.push('rooms: budget use or batching');
     if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('rooms: staleness');
+  }
+  if (!only || only === 'mix') {
+    const r = await mixBench(1000, 10, 80, quick ? 10 : 30);
+    printMix(r);
+    if (r.throttled > 0) missed.push('mix: rate errors');
+    if (r.acceptedPerSec < 0.95 * r.budget) missed.push('mix: budget use');
+    if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('mix: staleness');
   }
   console.log(`bench took ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(missed.length === 0 ? 'RESULT: all targets met' : `RESULT: missed: ${missed.join('; ')}`);
