@@ -40,7 +40,7 @@ export class MixPollScheduler {
   readonly #dueKey: Entry[] = [];
   readonly #dueRest: Entry[] = [];
   #running = false;
-  /** Slots asked of the budget and not yet come. */
+  /** Requests made of the budget whose slot has not yet come (queued, or started and pacing). */
   #requested = 0;
 
   constructor(opts: MixPollSchedulerOptions) {
@@ -133,11 +133,12 @@ export class MixPollScheduler {
   }
 
   /**
-   * Asks the budget for slots, at most LOOKAHEAD and never more than tasks are due; which task a
-   * slot carries is chosen only when it comes, so a key task that fell due meanwhile goes first.
+   * Keeps LOOKAHEAD requests waiting in the budget's queue (a started one may still wait for its
+   * spacing: it no longer counts), never more requests than tasks are due; which task a slot
+   * carries is chosen only when it comes, so a key task that fell due meanwhile goes first.
    */
   #pump(): void {
-    while (this.#running && this.#requested < LOOKAHEAD && this.#requested < this.#dueKey.length + this.#dueRest.length) {
+    while (this.#running && this.#opts.api.queued < LOOKAHEAD && this.#requested < this.#dueKey.length + this.#dueRest.length) {
       this.#requested++;
       this.#opts.api
         .run(async (send) => {
