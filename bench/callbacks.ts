@@ -37,6 +37,7 @@ export async function startHarness(streams: string[], opts: { intervalMs?: numbe
       rateLimit: 10,
       streamListRateLimit: 40,
       userNumRateLimit: 8,
+      mixTaskInfoRateLimit: 8,
       timeoutMs: 2000,
     },
     probe: { intervalMs: opts.intervalMs ?? 60_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },

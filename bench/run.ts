@@ -13,13 +13,16 @@
  * Discovery of 10k streams by callback in < 5 s, the exporter's CPU per 1000 flat (the last ≤ 2 × the
  * second), /metrics p99 ≤ 250 ms during the burst; 3000
  * unfinished uploads cost < 96 MB of RSS (bounded; +200 MB before the body budget) with /metrics p99 < 100 ms meanwhile.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|scale`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|mix|scale`.
  * Rooms: 600 rooms at 10 s on the list budget 40/s and DescribeUserNum 5/s (both saturated): accepted/s
  * per API vs its budget, no rate error, no per-room rule violation, ≥ 9.5 rooms a DescribeUserNum
  * call, the stalest room within 1.2 × the ideal refresh (rooms ÷ list budget).
- * Scale (issue 25): 100 000 streams discovered by callback in ≤ 15 s with /metrics p99 ≤ 300 ms
- * meanwhile; then /metrics p50 ≤ 40 ms, p99 ≤ 100 ms, RSS ≤ 320 MB, plain and gzip; the exporter's
- * CPU per accepted call ≤ 1.3 × a bare undici client's at the same rate.
+ * Mix: 1000 mix tasks at 10 s (100 GetMixTaskInfo calls/s wanted) on the default budget 80/s
+ * (saturated): accepted/s ≥ 95% of it, no rate error, the stalest task within 1.2 × the ideal
+ * refresh (tasks ÷ budget).
+ * Scale (issue 25, only with `--only scale`: tens of minutes): 100 000 streams discovered by callback
+ * in ≤ 15 s with /metrics p99 ≤ 300 ms meanwhile; then /metrics p50 ≤ 40 ms, p99 ≤ 100 ms, RSS ≤ 320 MB,
+ * plain and gzip; the exporter's CPU per accepted call ≤ 1.3 × a bare undici client's at the same rate.
  */
 import { parseArgs } from 'node:util';
 import { mixedIntervals, printMixed, printThrottle, throttleConvergence } from './adaptive.js';
@@ -27,6 +30,7 @@ import { measureCallbackLatency } from './callbacks.js';
 import { benchFleetCallbacks } from './callbacks-fleet.js';
 import { discoverStreams, printDiscovery } from './discovery.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
+import { mixBench, printMix } from './mix.js';
 import { printRooms, roomsBench } from './rooms.js';
 import { printScale, scaleBench } from './scale.js';
 import { printSaturation, saturation } from './saturation.js';
@@ -116,7 +120,14 @@ async function main(): Promise<void> {
       missed.push('rooms: budget use or batching');
     if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('rooms: staleness');
   }
-  if (!only || only === 'scale') {
+  if (!only || only === 'mix') {
+    const r = await mixBench(1000, 10, 80, quick ? 10 : 30);
+    printMix(r);
+    if (r.throttled > 0) missed.push('mix: rate errors');
+    if (r.acceptedPerSec < 0.95 * r.budget) missed.push('mix: budget use');
+    if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('mix: staleness');
+  }
+  if (only === 'scale') {
     const r = await scaleBench(quick ? 20_000 : 100_000, quick ? 10 : 40);
     printScale(r);
     if (r.rejected > 0 || r.discoverySec > 15 || r.burst.p99Ms > 300) missed.push('scale: discovery ≤ 15 s, /metrics p99 ≤ 300 ms during it');

@@ -152,6 +152,17 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
   )) {
     out(`  ${line}`);
   }
+  const mix = c.mixTasks ?? [];
+  if (mix.length > 0) {
+    // GetMixTaskInfo's own budget: one call per task per interval; short of budget, every task waits tasks ÷ rate.
+    const demand = mix.reduce((d, m) => d + 1000 / m.intervalMs, 0);
+    const rate = c.zego.mixTaskInfoRateLimit;
+    const key = mix.filter((m) => m.labels['severity'] === 'critical').length;
+    out(
+      `  ${mix.length} mix tasks (${key} key); GetMixTaskInfo demand ${round(demand)} calls/s against mix_task_info_rate_limit ${rate}/s` +
+        (demand > rate ? `: budget-limited, key tasks first, the others refreshed about every ${round(mix.length / rate)}s` : ''),
+    );
+  }
   return 0;
 }
 

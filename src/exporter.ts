@@ -20,6 +20,7 @@ import { StreamProbing } from './scheduler/probing.js';
 import { ApiConfigErrors } from './state/api-config-errors.js';
 import { ApiHealth } from './state/api-health.js';
 import { StateStore, type WatchedStream } from './state/store.js';
+import { MixEvents } from './state/mix-events.js';
 import { outcomeLabel, type ProbeResult } from './zego/outcome.js';
 import { CurrentClient } from './zego/current-client.js';
 
@@ -126,6 +127,7 @@ export class Exporter {
     const ctx: PartContext = {
       ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web, fleet: f },
       api: this.#api.api.bind(this.#api),
+      mix: new MixEvents(),
       discover: (id, labels, source) => this.#discovery.discover(id, labels, source),
       forget: (id, source) => this.#discovery.forget(id, source),
       discovered: (source) => this.#discovery.discovered(source),

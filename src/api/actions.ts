@@ -2,6 +2,7 @@ import type { ZegoConfig } from '../config/types.js';
 import { CODE_FAMILY, type CodeFamily } from '../zego/codes.js';
 import type { ApiCallMeta, FailedOutcome, ProbeResult, RoomStreamsResult, UserCountResult } from '../zego/outcome.js';
 import { apiStreamId, MAX_ROOMS_PER_USER_NUM, type ApiAction } from '../zego/protocol.js';
+import { parseMixTaskInfoResponse, type MixTaskOutcome } from '../zego/mix-response.js';
 import { parseResponse, parseStreamListResponse, parseUserNumResponse, type IdContext, type Parsed } from '../zego/response.js';
 
 /**
@@ -35,7 +36,7 @@ export interface ReadContext<I> {
 /** How the config sets an Action's budget: a `zego.<key>` read into ZegoConfig[field], with a default per environment. */
 export interface RateKey {
   key: string;
-  field: 'rateLimit' | 'streamListRateLimit' | 'userNumRateLimit';
+  field: 'rateLimit' | 'streamListRateLimit' | 'userNumRateLimit' | 'mixTaskInfoRateLimit';
   default: Limits;
   /** How the config error names the limit ("the API" for rate_limit, as it always said). */
   limitOf: string;
@@ -78,6 +79,9 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * the missing streams).
  */
 export const MAX_STREAM_LIST_BYTES = 1024 * 1024;
+
+/** A GetMixTaskInfo call's result, with the task it asked about. */
+export type MixTaskResult = CallResult<MixTaskOutcome> & { taskId: string };
 
 /** A row whose types the table checks. */
 export function action<I, R extends CallResult>(row: ActionRow<I, R>): ActionRow<I, R> {
@@ -141,6 +145,25 @@ export const ACTIONS = {
     },
     parse: (status, body, ctx) => parseUserNumResponse(status, body, ctx.input, ctx.ids),
     result: (call, roomIds) => ({ ...call, roomIds: [...roomIds] }),
+  }),
+  /**
+   * One mix task (the id as configured, sent as is: ZEGO prefixes the AppID only in callbacks).
+   * 100/s per AppID in production; the test environment's limit is not documented, so the row
+   * assumes the strictest figure ZEGO documents for a test environment of a comparable API, 10/s
+   * (DescribeRTCStreamState's), which the simulator enforces too (docs/mix-tasks.md).
+   */
+  GetMixTaskInfo: action<string, MixTaskResult>({
+    name: 'GetMixTaskInfo',
+    path: '',
+    method: 'GET',
+    limit: { production: 100, test: 10 },
+    rate: { key: 'mix_task_info_rate_limit', field: 'mixTaskInfoRateLimit', default: { production: 80, test: 8 }, limitOf: 'GetMixTaskInfo' },
+    sequence: false,
+    maxBodyBytes: MAX_BODY_BYTES,
+    codes: CODE_FAMILY.GetMixTaskInfo,
+    params: (taskId) => [['TaskId', taskId]],
+    parse: (status, body, ctx) => parseMixTaskInfoResponse(status, body, ctx.input, ctx.ids.appId),
+    result: (call, taskId) => ({ ...call, taskId }),
   }),
 } as const satisfies Record<ApiAction, ActionRow<never, CallResult>>;
 

@@ -3,7 +3,7 @@
  * zego_exporter_callbacks_total. Kept bounded so the metric's cardinality is fixed.
  */
 
-export type CallbackEventLabel = 'stream_create' | 'stream_close' | 'other';
+export type CallbackEventLabel = 'stream_create' | 'stream_close' | 'mix_start' | 'mix_stop' | 'other';
 export type CallbackResultLabel =
   | 'accepted'
   | 'duplicate'

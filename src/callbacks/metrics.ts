@@ -18,7 +18,7 @@ const CALLBACKS_TOTAL_HELP =
 
 /**
  * zego_exporter_callbacks_total: every callback the receiver answered, by event and result. At
- * most 3 × 13 series; a series appears with its first callback, in that order.
+ * most 5 × 13 series; a series appears with its first callback, in that order.
  */
 export class CallbackCounts {
   readonly #series = new Map<string, { labels: { event: CallbackEventLabel; result: CallbackResultLabel }; value: number }>();

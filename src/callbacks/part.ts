@@ -14,6 +14,7 @@ import { fanoutKeys } from './fanout-mac.js';
 import { callbackListenerSecurity, callbackTlsProblem } from './listener.js';
 import { CallbackCounts, renderCounter } from './metrics.js';
 import { MisdirectedCallbacks } from './misdirected.js';
+import type { MixEvent } from './parse-mix.js';
 import type { StreamEvent } from '../zego/stream-event.js';
 import { CallbackReceiver, callbackRoute, startCallbackListener } from './receiver.js';
 import { CallbackVerifier, DEFAULT_WINDOW_MS } from './verify.js';
@@ -209,6 +210,7 @@ export class CallbacksPart implements Part {
       verifier: this.#verifier,
       appId: () => this.#config.zego.appId,
       apply: (e, at) => this.#apply(e, at),
+      applyMix: (e, atMs, at) => this.#applyMix(e, atMs, at),
       record: (event, result) => this.#counts.inc(event, result),
       logger: this.#ctx.logger,
       now: this.#ctx.now,
@@ -218,6 +220,13 @@ export class CallbacksPart implements Part {
     const patterns = cb.discover?.patterns;
     if (!patterns) this.#patterns = null;
     else if (this.#patterns?.patterns !== patterns) this.#patterns = new DiscoverPatterns(patterns);
+  }
+
+  /** To the mix part through the core's hand-off; the output is mix_stream_alias, else stream_alias. */
+  #applyMix(e: MixEvent, atMs: number, receivedAtMs: number): CallbackApply {
+    const output = e.event === 'mix_start' ? { streamId: e.mixStreamAlias ?? e.streamAlias ?? null, playUrls: e.playUrls } : undefined;
+    const callback = { event: e.event, seq: e.seq, atMs, ...(e.roomId !== undefined ? { roomId: e.roomId } : {}), ...(output ? { output } : {}) };
+    return this.#ctx.mix?.apply({ rawTaskId: e.rawTaskId, callback }, receivedAtMs) ?? 'unwatched';
   }
 
   #apply(e: StreamEvent, receivedAtMs: number): CallbackApply {

@@ -8,6 +8,7 @@ import { listen, type ListenOptions, type RunningServer } from '../http/server.j
 import type { CallbackEventLabel, CallbackResultLabel } from './labels.js';
 import type { CallbackApply } from '../state/store.js';
 import { implausibleTime, parseBody, signedPart, streamEvent } from './parse.js';
+import { isMixEvent, listsOf, mixEvent, type MixEvent } from './parse-mix.js';
 import type { StreamEvent } from '../zego/stream-event.js';
 import type { CallbackVerifier, SignedFields } from './verify.js';
 import type { FleetClaim } from './fleet-nonces.js';
@@ -21,6 +22,8 @@ export interface ReceiverOptions {
   appId: () => number;
   /** Applies a verified event; the receiver never touches state itself. */
   apply: (e: StreamEvent, receivedAtMs: number) => CallbackApply;
+  /** Applies a verified mix_start / mix_stop (`atMs`: its signed timestamp); absent: mix callbacks are unwatched. */
+  applyMix?: (e: MixEvent, atMs: number, receivedAtMs: number) => CallbackApply;
   record: (event: CallbackEventLabel, result: CallbackResultLabel) => void;
   logger: Logger;
   now?: () => number;
@@ -49,6 +52,8 @@ interface Admitted {
   sf: SignedFields;
   /** null: a signed event that is neither stream_create nor stream_close (ignored once remembered). */
   event: StreamEvent | null;
+  /** A mix_start / mix_stop and its signed timestamp in ms (event is then null). */
+  mix?: { e: MixEvent; atMs: number };
 }
 
 export interface Receipt {
@@ -149,6 +154,13 @@ export class CallbackReceiver {
     if (s.appId !== null && s.appId !== this.#o.appId()) return { receipt: receipt(ev, 'wrong_app', "appid is not this exporter's AppID") };
     if (v.duplicate) return { receipt: receipt(ev, 'duplicate', 'already received') };
     if (ev === 'other') return { ev, sf, event: null };
+    if (ev === 'mix_start' || ev === 'mix_stop') {
+      const lists = listsOf(body);
+      const m = lists.ok ? mixEvent(fields.value, lists.value) : lists;
+      if (!m.ok) return { receipt: receipt(ev, 'malformed', m.reason) };
+      // The signed timestamp orders mix callbacks (whole seconds; state/mix-tasks.ts allows for it).
+      return { ev, sf, event: null, mix: { e: m.value, atMs: Number(s.timestamp) * 1000 } };
+    }
     const e = streamEvent(fields.value);
     if (!e.ok) return { receipt: receipt(ev, 'malformed', e.reason) };
     const badTime = implausibleTime(e.value, receivedAtMs);
@@ -158,7 +170,11 @@ export class CallbackReceiver {
 
   #apply(a: Admitted, receivedAtMs: number): Receipt {
     this.#o.verifier.remember(a.sf);
-    if (!a.event) return receipt(a.ev, 'ignored', 'not a stream_create or stream_close event');
+    if (a.mix) {
+      const applied = this.#o.applyMix?.(a.mix.e, a.mix.atMs, receivedAtMs) ?? 'unwatched';
+      return receipt(a.ev, applied, applied === 'accepted' ? 'accepted' : applied === 'unwatched' ? 'mix task not watched' : 'already applied');
+    }
+    if (!a.event) return receipt(a.ev, 'ignored', 'not a stream_create, stream_close, mix_start or mix_stop event');
     const applied = this.#o.apply(a.event, receivedAtMs);
     const reason =
       applied === 'accepted'
@@ -213,7 +229,7 @@ function receipt(event: CallbackEventLabel, result: Exclude<CallbackResultLabel,
 }
 
 function eventLabel(e: string | undefined): CallbackEventLabel {
-  return e === 'stream_create' || e === 'stream_close' ? e : 'other';
+  return e === 'stream_create' || e === 'stream_close' || isMixEvent(e) ? e : 'other';
 }
 
 /** Claims the request when its path is the callback path (null: callbacks are not served on this listener). */

@@ -6,6 +6,7 @@ import { ConfigReader, type ConfigError, type Fields, type ParseOptions } from '
 import { readCallbacks } from './sections/callbacks.js';
 import { readFleet } from './sections/fleet.js';
 import { readProbe } from './sections/probe.js';
+import { readMixTasks } from './sections/mix-tasks.js';
 import { readRooms } from './sections/rooms.js';
 import { readStreams } from './sections/streams.js';
 import { readZego } from './sections/zego.js';
@@ -30,7 +31,7 @@ export function streamsLimitText(max = MAX_CONFIG_STREAMS): string {
 }
 
 /** The top-level keys, each read by its own section reader in sections/. */
-const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms'] as const;
+const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms', 'mix_tasks'] as const;
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
   let text: string;
@@ -88,15 +89,25 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
   const zego = readZego(r, top.get('zego'));
   const probe = readProbe(r, top.get('probe'), top.has('probe'));
   const rooms = readRooms(r, top.get('rooms'));
-  const streams = readStreams(r, top.get('streams'), probe.intervalMs, zego, (rooms?.length ?? 0) > 0);
+  const mixTasks = readMixTasks(r, top.get('mix_tasks'));
+  // Rooms or mix tasks alone are something to watch: streams may then be left out.
+  const streams = readStreams(r, top.get('streams'), probe.intervalMs, zego, (rooms?.length ?? 0) > 0 || (mixTasks?.length ?? 0) > 0);
   const fleet = top.has('fleet') ? readFleet(r, top.get('fleet'), zego?.rateLimit) : undefined;
   const callbacks = top.has('callbacks') ? readCallbacks(r, top.get('callbacks')) : undefined;
 
-  if (r.errors.length > 0 || !zego || !streams || !rooms) return { ok: false, errors: r.errors };
+  if (r.errors.length > 0 || !zego || !streams || !rooms || !mixTasks) return { ok: false, errors: r.errors };
   const hash = createHash('sha256').update(text).update(r.secretFileText).digest('hex');
   return {
     ok: true,
-    config: { zego, probe, streams, ...(fleet ? { fleet } : {}), ...(callbacks ? { callbacks } : {}), ...(rooms.length > 0 ? { rooms } : {}) },
+    config: {
+      zego,
+      probe,
+      streams,
+      ...(fleet ? { fleet } : {}),
+      ...(callbacks ? { callbacks } : {}),
+      ...(rooms.length > 0 ? { rooms } : {}),
+      ...(mixTasks.length > 0 ? { mixTasks } : {}),
+    },
     hash,
     warnings: r.warnings,
   };

@@ -10,7 +10,24 @@ export interface Config {
   fleet?: FleetConfig;
   /** Rooms whose streams and audience are watched (DescribeSimpleStreamList, DescribeUserNum); absent: none. */
   rooms?: RoomConfig[];
+  /** Stream mixing tasks watched with GetMixTaskInfo (docs/mix-tasks.md); absent: none. */
+  mixTasks?: MixTaskConfig[];
 }
+
+/** One watched mix task. */
+export interface MixTaskConfig {
+  /** The TaskId as the customer's backend gave it to StartMix (without the AppID prefix callbacks add). */
+  id: string;
+  /** How often GetMixTaskInfo is asked about it; at least MIX_TASK_MIN_INTERVAL_MS. */
+  intervalMs: number;
+  /** Extra labels for its series; `severity: critical` marks a key task (ZegoKeyMixTaskDown). */
+  labels: Record<string, string>;
+}
+
+/** The shortest interval a task may be polled at. */
+export const MIX_TASK_MIN_INTERVAL_MS = 1_000;
+/** The interval of a task listed without one. */
+export const MIX_TASK_DEFAULT_INTERVAL_MS = 15_000;
 
 /** One watched room. */
 export interface RoomConfig {
@@ -51,6 +68,8 @@ export interface ZegoConfig {
   streamListRateLimit: number;
   /** DescribeUserNum calls per second, a budget of its own (at most its limit). */
   userNumRateLimit: number;
+  /** GetMixTaskInfo calls per second, a budget of its own (at most its limit). */
+  mixTaskInfoRateLimit: number;
   timeoutMs: number;
 }
 

@@ -10,6 +10,7 @@ import type { ApiService } from '../api/service.js';
 import type { DiscoverResult } from '../discovery/discovered.js';
 import type { DiscoveredView } from '../discovery/service.js';
 import type { DiscoverySource } from '../discovery/sources.js';
+import type { MixEvents } from '../state/mix-events.js';
 import type { StreamObservations } from '../state/store.js';
 
 /**
@@ -90,6 +91,8 @@ export interface PartContext {
    * to the budget. The same caller for every ask; its budget is in the exporter's status.
    */
   api: ApiService['api'];
+  /** mix_start / mix_stop callbacks from the part that receives them to the part that keeps mix tasks (absent in tests that need neither). */
+  mix?: MixEvents | undefined;
 }
 
 /** Builds a part from the config at start, or null when the feature is off for this process. */

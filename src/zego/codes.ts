@@ -34,10 +34,8 @@ const ROOM_CODES = 'return-codes.mdx (room signalling)';
 const LIST_PAGE = 'DescribeSimpleStreamList page';
 const MIX_PAGE = 'GetMixTaskInfo page, Response';
 
-/** Actions answered from the mix family; not yet in API_ACTIONS (the mix part adds it to the Actions table). */
-export type MixAction = 'GetMixTaskInfo';
 /** Every Action this table can read the codes of. */
-export type CodedAction = ApiAction | MixAction;
+export type CodedAction = ApiAction;
 
 const row = (code: number, family: CodeFamily, cls: CodeClass, meaning: string, doc: string): CodeRow => ({ code, family, cls, meaning, doc });
 

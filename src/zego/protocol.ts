@@ -65,7 +65,7 @@ export function isValidRoomId(id: string): boolean {
 }
 
 /** The Actions the exporter calls; the `api` label of the self-metrics carries these names. */
-export const API_ACTIONS = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum'] as const;
+export const API_ACTIONS = ['DescribeRTCStreamState', 'DescribeSimpleStreamList', 'DescribeUserNum', 'GetMixTaskInfo'] as const;
 export type ApiAction = (typeof API_ACTIONS)[number];
 
 /** Whether an Action name is one of the product's (a test may add made-up ones to the Actions table). */

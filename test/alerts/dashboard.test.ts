@@ -217,6 +217,15 @@ describe('grafana/dashboards/zego-streams.json', () => {
     expect(calls).toContain('api=~"DescribeSimpleStreamList|DescribeUserNum"');
   });
 
+  it('has a mix tasks row: running tasks and their duration (one series per task across exporters), unannounced stops, GetMixTaskInfo calls by outcome', () => {
+    const mix = ['Running mix tasks', 'Mix task duration', 'Unannounced mix task stops', 'GetMixTaskInfo calls by outcome'];
+    for (const t of mix) expect(rowOf(byTitle(t)), t).toBe('Mix tasks');
+    expect(exprs('Running mix tasks').join()).toContain(`max ${PER_REPLICA} (zego_mix_task_active{`);
+    expect(exprs('Mix task duration').join()).toContain(`max ${PER_REPLICA} (zego_mix_task_duration_seconds{`);
+    expect(exprs('Unannounced mix task stops').join()).toMatch(/increase\(zego_mix_task_stops_total\{[^}]*reason="unannounced"/);
+    expect(exprs('GetMixTaskInfo calls by outcome').join()).toContain('api="GetMixTaskInfo"');
+  });
+
   it('counts key streams only in "Key streams down"', () => {
     const key = exprs('Key streams down');
     expect(key).toHaveLength(1);

@@ -35,6 +35,7 @@ export function testConfig(opts: TestConfigOptions = {}): Config {
       rateLimit: 10,
       streamListRateLimit: 40,
       userNumRateLimit: 8,
+      mixTaskInfoRateLimit: 80,
       timeoutMs: 2000,
       ...opts.zego,
     },

@@ -29,6 +29,7 @@ function config(streams: number): Config {
       rateLimit: 10,
       streamListRateLimit: 40,
       userNumRateLimit: 8,
+      mixTaskInfoRateLimit: 8,
       timeoutMs: 2000,
     },
     probe: { intervalMs: 1000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },

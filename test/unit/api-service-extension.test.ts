@@ -103,6 +103,7 @@ function config(isTest = false): Config {
       rateLimit: isTest ? 8 : 10,
       streamListRateLimit: 40,
       userNumRateLimit: isTest ? 1 : 8,
+      mixTaskInfoRateLimit: 8,
       timeoutMs: 2000,
     },
     probe: { intervalMs: 10_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },

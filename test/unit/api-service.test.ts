@@ -19,6 +19,7 @@ function zego(over: Partial<ZegoConfig> = {}): ZegoConfig {
     rateLimit: 30,
     streamListRateLimit: 40,
     userNumRateLimit: 8,
+    mixTaskInfoRateLimit: 8,
     timeoutMs: 2000,
     ...over,
   };
@@ -90,7 +91,7 @@ describe('the Actions table', () => {
   it('holds every Action of the product once, each limit as ZEGO documents it, picked for the environment in one place', () => {
     expect(ACTION_ROWS.map((r) => r.name)).toEqual([...API_ACTIONS]);
     const limits = Object.fromEntries(ACTION_ROWS.map((r) => [r.name, [limitOf(r, false), limitOf(r, true)]]));
-    expect(limits).toEqual({ DescribeRTCStreamState: [40, 10], DescribeSimpleStreamList: [50, 50], DescribeUserNum: [10, 1] });
+    expect(limits).toEqual({ DescribeRTCStreamState: [40, 10], DescribeSimpleStreamList: [50, 50], DescribeUserNum: [10, 1], GetMixTaskInfo: [100, 10] });
     expect(forEnv({ production: 7, test: 3 }, false)).toBe(7);
     expect(forEnv({ production: 7, test: 3 }, true)).toBe(3);
     // Every default budget leaves headroom under its own limit, in both environments.
@@ -103,8 +104,8 @@ describe('the Actions table', () => {
   });
 
   it("reads each Action's configured budget from its config key, or its fixed default for a row without one", () => {
-    const z = zego({ rateLimit: 12, streamListRateLimit: 22, userNumRateLimit: 3 });
-    expect(ACTION_ROWS.map((r) => configuredRate(r, z))).toEqual([12, 22, 3]);
+    const z = zego({ rateLimit: 12, streamListRateLimit: 22, userNumRateLimit: 3, mixTaskInfoRateLimit: 55 });
+    expect(ACTION_ROWS.map((r) => configuredRate(r, z))).toEqual([12, 22, 3, 55]);
     expect(configuredRate(madeUp('X'), z)).toBe(5);
     expect(configuredRate(madeUp('X'), zego({ isTest: true }))).toBe(2);
   });

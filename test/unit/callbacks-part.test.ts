@@ -12,6 +12,7 @@ import { WebSecurity } from '../../src/http/web-security.js';
 import type { StateStore, WatchedStream } from '../../src/state/store.js';
 import { discovering } from '../helpers/discovery.js';
 import { fakePartContext } from '../helpers/part-context.js';
+import { MixEvents, type MixCallbackEvent } from '../../src/state/mix-events.js';
 import { makePki, removePkis, type Pki } from '../helpers/certs.js';
 import { httpsRequest, plainHttpGet } from '../helpers/https.js';
 
@@ -28,6 +29,7 @@ function config(streams: string[], callbacks: Partial<CallbacksConfig> | null): 
       rateLimit: 10,
       streamListRateLimit: 40,
       userNumRateLimit: 8,
+      mixTaskInfoRateLimit: 8,
       timeoutMs: 2000,
     },
     probe: { intervalMs: 15_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },
@@ -69,7 +71,7 @@ afterEach(async () => {
 });
 
 /** The part with the context the Exporter would give it: the real discovery service over the store. */
-function harness(cfg: Config, web?: WebSecurity): Harness {
+function harness(cfg: Config, web?: WebSecurity, mix?: MixEvents): Harness {
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Harness['logs'][number]) });
   const d = discovering(cfg, logger);
@@ -83,6 +85,7 @@ function harness(cfg: Config, web?: WebSecurity): Harness {
       return r;
     },
     ...(web ? { web } : {}),
+    ...(mix ? { mix } : {}),
   });
   const part = new CallbacksPart(cfg, ctx);
   parts.push(part);
@@ -120,6 +123,60 @@ async function mainListener(part: CallbacksPart): Promise<string> {
 }
 
 describe('CallbacksPart', () => {
+  it('mix_start / mix_stop on the same path and secret, told apart by event: verified, replay-checked and handed to the core hand-off', async () => {
+    const mix = new MixEvents();
+    const got: MixCallbackEvent[] = [];
+    mix.handle((e) => {
+      got.push(e);
+      return e.rawTaskId === `${APP}:show` ? 'accepted' : 'unwatched';
+    });
+    const h = harness(config(['listed'], {}), undefined, mix);
+    await h.part.start();
+    const url = `${h.logs.find((l) => l.msg === 'callbacks listening')?.['address'] as string}/zego/callback`;
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const body = (event: string, taskId: string, nonce: string, extra: Record<string, unknown> = {}, secret = CB_SECRET): string =>
+      JSON.stringify({
+        appid: APP,
+        event,
+        task_id: taskId,
+        seq: 7,
+        channel_id: 'stage',
+        timestamp,
+        nonce,
+        signature: callbackSignature(secret, timestamp, nonce),
+        ...extra,
+      });
+    const start = body('mix_start', `${APP}:show`, 'n1', { mix_stream_alias: 'show-out', hls_urls: ['https://cdn.example/show.m3u8'] });
+    expect((await post(url, start)).status).toBe(200);
+    expect(got).toEqual([
+      {
+        rawTaskId: `${APP}:show`,
+        callback: {
+          event: 'mix_start',
+          seq: 7,
+          atMs: Number(timestamp) * 1000,
+          roomId: 'stage',
+          output: { streamId: 'show-out', playUrls: { rtmp: [], hls: ['https://cdn.example/show.m3u8'], hdl: [] } },
+        },
+      },
+    ]);
+    // The same nonce again is a duplicate (not applied twice); a bad signature and a malformed body are refused.
+    expect((await post(url, start)).status).toBe(200);
+    expect((await post(url, body('mix_stop', `${APP}:show`, 'n2', {}, 'wrong-secret'))).status).toBe(401);
+    expect((await post(url, body('mix_stop', '', 'n3'))).status).toBe(400);
+    expect(got).toHaveLength(1);
+    expect((await post(url, body('mix_stop', `${APP}:show`, 'n4'))).status).toBe(200);
+    expect((await post(url, body('mix_stop', 'other', 'n5'))).status).toBe(200);
+    expect(got.map((e) => e.callback.event)).toEqual(['mix_start', 'mix_stop', 'mix_stop']);
+    const text = h.part.metrics('text');
+    expect(text).toContain('zego_exporter_callbacks_total{event="mix_start",result="accepted"} 1');
+    expect(text).toContain('zego_exporter_callbacks_total{event="mix_start",result="duplicate"} 1');
+    expect(text).toContain('zego_exporter_callbacks_total{event="mix_stop",result="accepted"} 1');
+    expect(text).toContain('zego_exporter_callbacks_total{event="mix_stop",result="unwatched"} 1');
+    expect(text).toContain('zego_exporter_callbacks_total{event="mix_stop",result="bad_signature"} 1');
+    expect(text).toContain('zego_exporter_callbacks_total{event="mix_stop",result="malformed"} 1');
+  });
+
   it('serves callbacks on its own listener only (404 for anything else), and a discovered stream joins the watched set at the probe interval', async () => {
     const h = harness(config(['listed'], { discover: { patterns: ['cam-*'], maxStreams: 5, forgetAfterMs: 600_000, streamsSeverity: 'none' } }));
     await h.part.start();

@@ -73,6 +73,7 @@ const EXPECTED: Record<ApiAction, [number, CodeClass][]> = {
   DescribeRTCStreamState: [...GATEWAY, ...STREAM_STATE],
   DescribeSimpleStreamList: [...GATEWAY, ...ROOM],
   DescribeUserNum: [...GATEWAY, ...ROOM],
+  GetMixTaskInfo: [...GATEWAY, ...MIX],
 };
 
 describe('return codes by API family', () => {

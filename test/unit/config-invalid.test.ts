@@ -110,6 +110,43 @@ const ROWS: Row[] = [
     ],
   ],
   [
+    'mix-tasks-every-problem',
+    [
+      { path: 'mix_tasks[0]', line: 6, col: 5, message: 'invalid mix task id "show one": 1 to 256 printable ASCII characters without spaces' },
+      { path: 'mix_tasks[2].id', line: 8, col: 9, message: 'duplicate mix task id "show-2" (first listed at line 7)' },
+      { path: 'mix_tasks[3].interval', line: 10, col: 15, message: 'must be from 1s to 24h' },
+      { path: 'mix_tasks[4].labels.task_id', line: 12, col: 15, message: 'label "task_id" clashes with a label the exporter or Prometheus sets' },
+      {
+        path: 'mix_tasks[5].labels.severity',
+        line: 14,
+        col: 25,
+        message: 'mix task "show-5": severity "Critical" must be written "critical": the alert rules match it exactly, case included',
+      },
+    ],
+  ],
+  [
+    'mix-tasks-not-a-list',
+    [
+      { path: 'mix_tasks', line: 6, col: 3, message: 'must be a list' },
+      { path: 'streams', message: 'required: the list of stream ids to watch' },
+    ],
+  ],
+  [
+    'mix-task-rate-over-limit',
+    [{ path: 'zego.mix_task_info_rate_limit', line: 5, col: 29, message: "must be above 0 and at most 100 (GetMixTaskInfo's limit per AppID), got 101" }],
+  ],
+  [
+    'mix-task-rate-over-test-limit',
+    [
+      {
+        path: 'zego.mix_task_info_rate_limit',
+        line: 6,
+        col: 29,
+        message: "must be above 0 and at most 10 (GetMixTaskInfo's limit per AppID in the test environment), got 11",
+      },
+    ],
+  ],
+  [
     'room-interval-under-10s',
     [{ path: 'rooms[1].interval', line: 8, col: 15, message: 'must be from 10s to 24h (ZEGO answers one stream-list call per room per 10 s)' }],
   ],
@@ -210,14 +247,14 @@ const ROWS: Row[] = [
         line: 5,
         col: 3,
         message:
-          'unknown key "rate" (allowed: app_id, server_secret, server_secret_file, endpoint, is_test, rate_limit, stream_list_rate_limit, user_num_rate_limit, timeout)',
+          'unknown key "rate" (allowed: app_id, server_secret, server_secret_file, endpoint, is_test, rate_limit, stream_list_rate_limit, user_num_rate_limit, mix_task_info_rate_limit, timeout)',
       },
     ],
   ],
   [
     'unknown-section',
     [
-      { path: 'stream', line: 5, col: 1, message: 'unknown key "stream" (allowed: zego, probe, streams, fleet, callbacks, rooms)' },
+      { path: 'stream', line: 5, col: 1, message: 'unknown key "stream" (allowed: zego, probe, streams, fleet, callbacks, rooms, mix_tasks)' },
       { path: 'streams', message: 'required: the list of stream ids to watch' },
     ],
   ],

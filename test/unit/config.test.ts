@@ -123,6 +123,24 @@ describe('config: rooms and the room APIs budgets', () => {
     expect(t.ok && t.config.zego).toMatchObject({ rateLimit: 8, streamListRateLimit: 40, userNumRateLimit: 1 });
   });
 
+  it('reads mix_tasks: ids (a long numeric one digit for digit) or { id, interval, labels }; 15s by default; mix tasks alone need no streams', () => {
+    const r = parse(`${BASE}mix_tasks:\n  - 2213699902971205739\n  - id: "task:show_1"\n    interval: 1s\n    labels: { severity: critical, show: evening }\n`);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.streams).toEqual([]);
+    expect(r.config.mixTasks).toEqual([
+      { id: '2213699902971205739', intervalMs: 15_000, labels: {} },
+      { id: 'task:show_1', intervalMs: 1000, labels: { severity: 'critical', show: 'evening' } },
+    ]);
+    // GetMixTaskInfo's budget: under its 100/s (10/s assumed in the test environment), up to it when set.
+    expect(r.config.zego.mixTaskInfoRateLimit).toBe(80);
+    const t = parse(`${BASE}  is_test: true\nmix_tasks: [x]\n`);
+    expect(t.ok && t.config.zego.mixTaskInfoRateLimit).toBe(8);
+    const u = parse(`${BASE}  mix_task_info_rate_limit: 100\nmix_tasks: [x]\n`);
+    expect(u.ok && u.config.zego.mixTaskInfoRateLimit).toBe(100);
+    const none = parse(`${BASE}streams: [a]\n`);
+    expect(none.ok && none.config.mixTasks).toBeUndefined();
+  });
+
   it('takes budgets up to each API limit, and the cap from the probe section', () => {
     const r = parse(
       `${BASE}  stream_list_rate_limit: 50\n  user_num_rate_limit: 10\nprobe:\n  max_room_streams: 20\n  room_streams_forget_after: 10m\nrooms: [x]\n`,

@@ -28,6 +28,7 @@ function config(testRooms: TestRoom[], streams: Config['streams'] = [], maxRoomS
       rateLimit: 10,
       streamListRateLimit: 40,
       userNumRateLimit: 8,
+      mixTaskInfoRateLimit: 8,
       timeoutMs: 2000,
     },
     probe: { intervalMs: 15_000, maxRoomStreams, roomStreamsForgetAfterMs },

@@ -31,6 +31,7 @@ function config(streams: string[], intervalMs = 10_000): Config {
       timeoutMs: 2000,
       streamListRateLimit: 40,
       userNumRateLimit: 8,
+      mixTaskInfoRateLimit: 8,
     },
     probe: { intervalMs, maxRoomStreams: 100_000, roomStreamsForgetAfterMs: 3_600_000 },
     streams: streams.map((id) => ({ id, intervalMs: 10_000, labels: {} })),

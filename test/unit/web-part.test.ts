@@ -21,6 +21,7 @@ const CONFIG: Config = {
     rateLimit: 10,
     streamListRateLimit: 40,
     userNumRateLimit: 8,
+    mixTaskInfoRateLimit: 8,
     timeoutMs: 2000,
   },
   probe: { intervalMs: 10_000, maxRoomStreams: 1000, roomStreamsForgetAfterMs: 3_600_000 },

@@ -162,6 +162,13 @@ export function readLabels(r: ConfigReader, node: YamlNode | null | undefined, p
   return labels;
 }
 
+/** A `labels.severity` checked as a stream's is (for other lists with labels: mix tasks); false when it is an error. */
+export function checkLabelSeverity(r: ConfigReader, labels: YamlNode | null | undefined, path: string, subject: string): boolean {
+  const node = labelNode(labels ?? undefined, 'severity');
+  const value = r.string(node, path);
+  return value !== undefined && checkSeverity(r, node, path, subject, value, 'this task alerts');
+}
+
 function labelNode(labels: YamlNode | null | undefined, name: string): YamlNode | undefined {
   if (!isMap(labels)) return undefined;
   const pair = labels.items.find((p) => isScalar(p.key) && String(p.key.value) === name);

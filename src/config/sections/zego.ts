@@ -21,6 +21,7 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
     'rate_limit',
     'stream_list_rate_limit',
     'user_num_rate_limit',
+    'mix_task_info_rate_limit',
     'timeout',
   ]);
   if (!f) return undefined;
@@ -55,7 +56,7 @@ export function readZego(r: ConfigReader, node: YamlNode | null | undefined): Ze
   }
 
   // Each Action's budget key, its default and its ceiling come from the Actions table.
-  const rates = { rateLimit: 0, streamListRateLimit: 0, userNumRateLimit: 0 };
+  const rates = { rateLimit: 0, streamListRateLimit: 0, userNumRateLimit: 0, mixTaskInfoRateLimit: 0 };
   for (const row of ACTION_ROWS) {
     if ('key' in row.rate) rates[row.rate.field] = readRate(r, f, row.rate, row.limit, isTest ?? false);
   }
