@@ -90,11 +90,13 @@ describe.concurrent('end to end with a real Prometheus', () => {
     sim.setStream('side-room', { state: 'closed', createTime: now - 900, closeTime: now - 100 });
     // A watched room (no stream in it, three users) gives the dashboard's Rooms row its data.
     sim.setRoomCounts('show', { userCount: 3, adminUserCount: 1 });
+    // A watched mix task that runs (its input stays up) gives the dashboard's Mix tasks row its data.
+    sim.startMix('show-mix', { inputs: ['stage-backup'], roomId: 'show' });
     exp = await startExporter(
       `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\ncallbacks:\n  secret: \${CB}\n  listen_address: 127.0.0.1:0\nprobe:\n  interval: 2s\nstreams:\n` +
         `  - id: stage-main\n    interval: 1s\n    labels: { severity: critical, team: broadcast }\n` +
         `  - id: stage-backup\n    labels: { severity: critical, team: broadcast }\n  - side-room\n  - never-there\n` +
-        `rooms:\n  - { id: show, interval: 10s }\n`,
+        `rooms:\n  - { id: show, interval: 10s }\nmix_tasks:\n  - { id: show-mix, interval: 5s }\n`,
       { env: { S: SECRET, CB: CALLBACK_SECRET }, logLevel: 'info', timeoutMs: START_MS },
     );
     prom = await startPrometheus({ target: exp.url.replace('http://', ''), job: JOB, ruleFiles: [join(ROOT, 'alerts/zego-alerts.yaml')] });
