@@ -9,7 +9,7 @@ import { MAIN, startExporter, stopAll, writeTemp } from '../helpers/exporter-pro
  * binary, so the loader worker, its heap and its timeout are the real ones.
  */
 const REFUSED =
-  'streams: lists 20,001 streams: a config file may list at most 20,000 streams (docs/limits.md); watch more by discovery (callbacks.discover, rooms)';
+  'streams: lists 50,001 streams: a config file may list at most 50,000 streams (docs/limits.md); watch more by discovery (callbacks.discover, rooms)';
 
 function configText(n: number): string {
   const items: string[] = [];
