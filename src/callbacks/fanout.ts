@@ -52,22 +52,43 @@ const REJECT_LOG_EVERY_MS = 60_000;
 const CONNECTED_STALE_MS = 2000;
 
 /**
- * KEYS[1] the stream; ARGV: last id read, count, max entry bytes, future tolerance ms, max future per call.
- * Returns {repairs, future_moved, entries}; an entry is {id, fields} or {id, false, bytes} when oversized.
+ * KEYS[1] the stream, KEYS[2] the repairs hash; ARGV: last id read, count, max entry bytes, future
+ * tolerance ms, max future per call, this replica's origin, the repairs hash's lifetime ms.
+ * Returns {entries, totals}; an entry is {id, fields} or {id, false, bytes} when oversized; totals are
+ * this origin's repairs so far (wrong_type, future_id, oversized).
+ *
+ * Why the repairs are counted in Redis: the script's changes stand even when its reply never
+ * arrives (the poll timed out on a loaded client while the script ran), and the stream no longer
+ * shows what was repaired. The running totals per origin come back with every reply, so the next
+ * poll that gets through reports what a lost one did.
  */
 const READ = `
 redis.replicate_commands()
 local key = KEYS[1]
+local log = KEYS[2]
 local count = tonumber(ARGV[2])
 local maxBytes = tonumber(ARGV[3])
+local origin = ARGV[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local horizon = now + tonumber(ARGV[4])
+-- Written by hand as another type, the repairs hash would fail every poll: it is only a count.
+local logKind = redis.call('TYPE', log)['ok']
+if logKind ~= 'none' and logKind ~= 'hash' then redis.call('DEL', log) end
+local function note(reason, n)
+  redis.call('HINCRBY', log, origin .. ':' .. reason, n)
+  redis.call('PEXPIRE', log, ARGV[7])
+end
+local function totals()
+  local v = redis.call('HMGET', log, origin .. ':wrong_type', origin .. ':future_id', origin .. ':oversized')
+  return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}
+end
 local kind = redis.call('TYPE', key)['ok']
-if kind == 'none' then return {'', 0, {}} end
+if kind == 'none' then return {{}, totals()} end
 if kind ~= 'stream' then
   redis.call('DEL', key)
-  return {'wrong_type', 0, {}}
+  note('wrong_type', 1)
+  return {{}, totals()}
 end
 local function size(fields)
   local n = 0
@@ -95,6 +116,7 @@ if #future > 0 then
     redis.call('XSETID', key, setTo)
     for _, f in ipairs(keep) do redis.call('XADD', key, '*', unpack(f)) end
   end
+  note('future_id', moved)
 end
 local entries = redis.call('XRANGE', key, '(' .. ARGV[1], string.format('%d', horizon), 'COUNT', count)
 local out = {}
@@ -103,13 +125,17 @@ for i, e in ipairs(entries) do
   if #e[2] > 32 or bytes > maxBytes then
     -- Not an exporter's entry, and useless to every replica: read once fleet-wide, not once per replica.
     redis.call('XDEL', key, e[1])
+    note('oversized', 1)
     out[i] = {e[1], false, bytes}
   else
     out[i] = e
   end
 end
-return {'', moved, out}
+return {out, totals()}
 `;
+
+/** The repairs the script counts in Redis, in the order of its totals. */
+const REPAIRS = ['wrong_type', 'future_id', 'oversized'] as const;
 
 /**
  * Why an entry was not applied as read: no MAC, a MAC no key of this replica makes, fields no
@@ -120,7 +146,17 @@ export type FanoutRejectReason = 'unsigned' | 'bad_mac' | 'malformed' | 'future_
 export const FANOUT_REJECT_REASONS: readonly FanoutRejectReason[] = ['unsigned', 'bad_mac', 'malformed', 'future_id', 'oversized', 'wrong_type'];
 
 interface FanoutCommands {
-  zegoFanoutRead(key: string, lastId: string, count: number, maxBytes: number, toleranceMs: number, maxFuture: number): Promise<unknown>;
+  zegoFanoutRead(
+    key: string,
+    repairs: string,
+    lastId: string,
+    count: number,
+    maxBytes: number,
+    toleranceMs: number,
+    maxFuture: number,
+    origin: string,
+    repairsTtlMs: number,
+  ): Promise<unknown>;
 }
 
 export interface FanoutOptions {
@@ -142,6 +178,9 @@ export class CallbackFanout {
   readonly #o: FanoutOptions;
   readonly #now: () => number;
   readonly #key: string;
+  readonly #repairsKey: string;
+  /** This origin's repair totals in Redis as last read: a new reply's totals minus these are the repairs not yet counted. */
+  readonly #repairsSeen = new Map<FanoutRejectReason, number>();
   readonly #outbox: { e: StreamEvent; at: number }[] = [];
   readonly #reportedBad = new Set<string>();
   readonly #rejected = new Map<FanoutRejectReason, number>(FANOUT_REJECT_REASONS.map((r) => [r, 0]));
@@ -160,10 +199,11 @@ export class CallbackFanout {
     this.#now = opts.now ?? Date.now;
     const { channel } = opts;
     this.#key = `${channel.keyPrefix}:callbacks:${channel.appId}:events`;
+    this.#repairsKey = `${channel.keyPrefix}:callbacks:${channel.appId}:repairs`;
     // This replica's id: its own entries are skipped (it applied them when it received them).
     this.#origin = channel.owner;
     this.#lastId = `${Math.max(0, this.#now() - opts.windowMs)}-0`;
-    channel.read.defineCommand('zegoFanoutRead', { numberOfKeys: 1, lua: READ });
+    channel.read.defineCommand('zegoFanoutRead', { numberOfKeys: 2, lua: READ });
     this.#readerCmd = channel.read as FleetChannel['read'] & FanoutCommands;
   }
 
@@ -248,7 +288,18 @@ export class CallbackFanout {
       try {
         // Before reading: what waited for Redis goes out as soon as it answers.
         if (this.#outbox.length > 0) await this.#flush();
-        const reply = await this.#readerCmd.zegoFanoutRead(this.#key, this.#lastId, READ_COUNT, MAX_ENTRY_BYTES, FUTURE_ID_TOLERANCE_MS, MAX_FUTURE_PER_POLL);
+        const reply = await this.#readerCmd.zegoFanoutRead(
+          this.#key,
+          this.#repairsKey,
+          this.#lastId,
+          READ_COUNT,
+          MAX_ENTRY_BYTES,
+          FUTURE_ID_TOLERANCE_MS,
+          MAX_FUTURE_PER_POLL,
+          this.#origin,
+          // A live replica's totals outlast any outage it could count across; a stopped one's go.
+          2 * this.#o.windowMs,
+        );
         this.#lastOkAt = this.#now();
         full = this.#read(reply) >= READ_COUNT;
       } catch (err) {
@@ -278,19 +329,13 @@ export class CallbackFanout {
 
   /** Applies a READ reply; returns how many entries it held (a full batch means more may wait). */
   #read(reply: unknown): number {
-    // [repair, moved, [[id, [field, value, …] | false, bytes?], …]]: checked piece by piece, a broken entry is skipped.
-    if (!Array.isArray(reply) || reply.length !== 3 || !Array.isArray(reply[2])) {
+    // [[[id, [field, value, …] | false, bytes?], …], [wrong_type, future_id, oversized]]: checked piece by piece, a broken entry is skipped.
+    if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[0]) || !Array.isArray(reply[1])) {
       this.#bad('reply is not a list', '');
       return 0;
     }
-    const [repair, moved, entries] = reply as [unknown, unknown, unknown[]];
-    if (repair === 'wrong_type') this.#repaired('wrong_type', 1, 'the callback stream key held another type: deleted, fan-out goes on in a new stream');
-    if (typeof moved === 'number' && moved > 0)
-      this.#repaired(
-        'future_id',
-        moved,
-        "entries with ids ahead of Redis's clock were moved to real ids: written by hand or by something that is not an exporter",
-      );
+    const [entries, totals] = reply as [unknown[], unknown[]];
+    let oversizedId = '';
     for (const entry of entries) {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !/^\d{1,20}-\d{1,20}$/.test(entry[0])) {
         this.#bad('entry without an id', '');
@@ -298,22 +343,37 @@ export class CallbackFanout {
       }
       this.#lastId = entry[0];
       if (entry[1] === null || entry[1] === undefined) {
-        this.#repaired('oversized', 1, `an entry over ${MAX_ENTRY_BYTES} bytes (or 32 fields) was skipped and deleted: not written by an exporter`, entry[0]);
+        // Counted below from the script's totals (it deleted the entry).
+        oversizedId ||= entry[0];
         continue;
       }
       this.#entry(entry[0], entry[1]);
     }
+    REPAIRS.forEach((reason, i) => {
+      const total = totals[i];
+      if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0) return;
+      const seen = this.#repairsSeen.get(reason) ?? 0;
+      this.#repairsSeen.set(reason, total);
+      // Below what was seen: the hash expired (no repair for two windows) and counts again from 0.
+      const n = total >= seen ? total - seen : total;
+      if (n > 0) this.#repaired(reason, n, oversizedId);
+    });
     return entries.length;
   }
 
-  /** A repair or skip the script made: counted, and one warning a minute per reason. */
-  #repaired(reason: FanoutRejectReason, n: number, message: string, id = ''): void {
+  /** Repairs or skips the script made (in this poll or in one whose reply was lost): counted, and one warning a minute per reason. */
+  #repaired(reason: (typeof REPAIRS)[number], n: number, id: string): void {
+    const message = {
+      wrong_type: 'the callback stream key held another type: deleted, fan-out goes on in a new stream',
+      future_id: "entries with ids ahead of Redis's clock were moved to real ids: written by hand or by something that is not an exporter",
+      oversized: `an entry over ${MAX_ENTRY_BYTES} bytes (or 32 fields) was skipped and deleted: not written by an exporter`,
+    }[reason];
     this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + n);
     const now = this.#now();
     const last = this.#lastRejectLog.get(reason);
     if (last !== undefined && now - last < REJECT_LOG_EVERY_MS) return;
     this.#lastRejectLog.set(reason, now);
-    this.#o.logger.warn({ key: this.#key, reason, count: n, ...(id ? { id } : {}) }, `callback stream repaired: ${message}`);
+    this.#o.logger.warn({ key: this.#key, reason, count: n, ...(id && reason === 'oversized' ? { id } : {}) }, `callback stream repaired: ${message}`);
   }
 
   #entry(id: string, raw: unknown): void {
