@@ -1,9 +1,9 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { promtool, scratchDir } from '../helpers/promtool.js';
+import { parse, stringify } from 'yaml';
+import { promtool, promtoolAsync, scratchDir } from '../helpers/promtool.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const rulesFile = join(root, 'alerts', 'zego-alerts.yaml');
@@ -176,26 +176,87 @@ describe('alerts/zego-alerts.yaml', () => {
     afterAll(cleanup);
     const original = readFileSync(rulesFile, 'utf8');
 
+    /**
+     * Every test group of the promtool suite, by `<file>: <name>`. promtool evaluates each group on
+     * its own and the suite fails when one group fails, so a group that fails on a mutant, run alone,
+     * proves the suite catches it: each mutant is run against the group named next to it (a fraction
+     * of a second) instead of the whole suite (seconds), and the whole suite is the fallback.
+     */
+    interface Group {
+      doc: Record<string, unknown>;
+      test: { name?: string };
+    }
+    const groups = new Map<string, Group>();
+    const groupKeys: string[] = [];
+    for (const f of testFiles) {
+      const doc = parse(readFileSync(f, 'utf8')) as Record<string, unknown> & { tests: { name?: string }[] };
+      doc.tests.forEach((test, i) => {
+        const key = `${basename(f)}: ${test.name ?? `#${i}`}`;
+        groupKeys.push(key);
+        groups.set(key, { doc, test });
+      });
+    }
+    /** A test file of the one group, against `rules`. */
+    const groupFile = (g: Group, rules: string, path: string): string => {
+      writeFileSync(path, stringify({ ...g.doc, rule_files: [rules], tests: [g.test] }));
+      return path;
+    };
+    /** The whole suite against `rules`, under the files' own names (so a failure names them). */
+    const suiteCopy = (rules: string, into: string): string[] =>
+      testFiles.map((f) => {
+        const t = join(into, basename(f));
+        writeFileSync(t, readFileSync(f, 'utf8').replace('../zego-alerts.yaml', rules));
+        return t;
+      });
+    /** The `<file>: <name>` of each group promtool reports FAILED (by name: its stdout and stderr come apart). */
+    const failedGroups = (output: string): string[] => {
+      const failed = new Set([...output.matchAll(/^\s{4}name: (.*),$/gm)].map((m) => m[1]));
+      return groupKeys.filter((key) => failed.has(key.slice(key.indexOf(': ') + 2)));
+    };
+
     // Each mutation is a plausible mistake; the promtool unit tests must fail on every one.
-    const mutations: [string, (s: string) => string][] = [
-      ['key stream alert without `for`', (s) => s.replace('for: 1m', 'for: 0s')],
-      ['key stream alert on every stream', (s) => s.replaceAll('zego_stream_active{severity="critical"}', 'zego_stream_active')],
-      ['non-key alert also on key streams', (s) => s.replaceAll('severity!~"critical|none"', 'severity!="none"')],
-      ['non-key alert ignoring severity="none"', (s) => s.replaceAll('severity!~"critical|none"', 'severity!="critical"')],
-      ['stream alerts per replica (no aggregation)', (s) => s.replaceAll(PER_REPLICA, 'without ()')],
-      ['stream alerts keeping the pod label', (s) => s.replaceAll(PER_REPLICA, 'without (instance, node, container, endpoint, service)')],
-      ['stream alerts without keep_firing_for', (s) => s.replaceAll('keep_firing_for: 5m', 'keep_firing_for: 0s')],
+    const mutations: [string, (s: string) => string, string][] = [
+      ['key stream alert without `for`', (s) => s.replace('for: 1m', 'for: 0s'), 'replicas.test.yaml: replica replaced while a key stream is down'],
+      [
+        'key stream alert on every stream',
+        (s) => s.replaceAll('zego_stream_active{severity="critical"}', 'zego_stream_active'),
+        'discovered.test.yaml: discovered streams that end',
+      ],
+      [
+        'non-key alert also on key streams',
+        (s) => s.replaceAll('severity!~"critical|none"', 'severity!="none"'),
+        'replicas.test.yaml: replicas that disagree, fail or go stale',
+      ],
+      [
+        'non-key alert ignoring severity="none"',
+        (s) => s.replaceAll('severity!~"critical|none"', 'severity!="critical"'),
+        'discovered.test.yaml: discovered streams that end',
+      ],
+      ['stream alerts per replica (no aggregation)', (s) => s.replaceAll(PER_REPLICA, 'without ()'), 'discovered.test.yaml: discovered streams that end'],
+      [
+        'stream alerts keeping the pod label',
+        (s) => s.replaceAll(PER_REPLICA, 'without (instance, node, container, endpoint, service)'),
+        'mix-tasks.test.yaml: key mix task down on three replicas, a disagreement, a task that is not key',
+      ],
+      [
+        'stream alerts without keep_firing_for',
+        (s) => s.replaceAll('keep_firing_for: 5m', 'keep_firing_for: 0s'),
+        'replicas.test.yaml: replica replaced while a key stream is down',
+      ],
       [
         'key stream down when any replica says down',
         (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)max without([\s\S]*?)max without/, '$1min without$2min without'),
+        'replicas.test.yaml: replicas that disagree, fail or go stale',
       ],
       [
         'a replica whose probes fail still votes with its last known state',
         (s) => s.replace(/(alert: ZegoKeyStreamDown[\s\S]*?)and zego_stream_probe_success == 1\n/, '$1'),
+        'replicas.test.yaml: replicas that disagree, fail or go stale',
       ],
       [
         'no last known state when no replica has current data',
         (s) => s.replace(/\n\s*or\n\s*max without \([^)]*\) \(\n\s*zego_stream_active\{severity="critical"\}\n[^\n]*\n[^\n]*\n\s*\)/, ''),
+        'replicas.test.yaml: replicas that disagree, fail or go stale',
       ],
       [
         'a last known state of any age decides when no replica has current data',
@@ -204,29 +265,53 @@ describe('alerts/zego-alerts.yaml', () => {
             /\n\s*and time\(\) - zego_stream_last_success_timestamp_seconds\n\s*<= clamp_min\(3 \* zego_stream_interval_seconds, 180\) \+ 3600/g,
             '',
           ),
+        'replicas.test.yaml: a replica whose probes failed hours ago does not page once the replicas that knew better are gone',
       ],
-      ["a key room's last known list of any age decides", (s) => s.replace(/\n\s*and time\(\) - zego_room_last_success_timestamp_seconds <= 180 \+ 3600/, '')],
-      ['probe-failing alert when one replica fails', (s) => s.replace(/(alert: ZegoStreamProbeFailing[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
-      ['stale alert when one replica is stale', (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],
-      ['probe-failing alert on a single failure', (s) => s.replace('<= 2 * zego_stream_interval_seconds', '<= 0')],
+      [
+        "a key room's last known list of any age decides",
+        (s) => s.replace(/\n\s*and time\(\) - zego_room_last_success_timestamp_seconds <= 180 \+ 3600/, ''),
+        'replicas.test.yaml: a replica whose room lists failed hours ago does not page once the replicas that knew better are gone',
+      ],
+      [
+        'probe-failing alert when one replica fails',
+        (s) => s.replace(/(alert: ZegoStreamProbeFailing[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n'),
+        'replicas.test.yaml: replica replaced while a key stream is down',
+      ],
+      [
+        'stale alert when one replica is stale',
+        (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n'),
+        'replicas.test.yaml: replicas that disagree, fail or go stale',
+      ],
+      [
+        'probe-failing alert on a single failure',
+        (s) => s.replace('<= 2 * zego_stream_interval_seconds', '<= 0'),
+        'replicas.test.yaml: replicas that disagree, fail or go stale',
+      ],
       [
         'probe-failing alert on never-probed streams',
         (s) => s.replace('(zego_stream_last_probe_timestamp_seconds > 0)', '(zego_stream_last_probe_timestamp_seconds >= 0)'),
+        'zego-alerts.test.yaml: never probed',
       ],
-      ['stale alert without start-up grace', (s) => s.replace('> 300)', '> 0)')],
+      ['stale alert without start-up grace', (s) => s.replace('> 300)', '> 0)'), 'zego-alerts.test.yaml: probe failures'],
       [
         'stale alert without floor',
         (s) => s.replace(/(alert: ZegoStreamDataStale[\s\S]*?)3 \* zego_stream_interval_seconds, 180/, '$13 * zego_stream_interval_seconds, 0'),
+        'zego-alerts.test.yaml: probe failures',
       ],
-      ['throttling alert on any throttling', (s) => s.replace('> 0.1\n', '> 0\n')],
-      ['throttling alert without `for`', (s) => s.replace(/(ZegoApiThrottling[\s\S]*?)for: 10m/, '$1for: 1m')],
+      ['throttling alert on any throttling', (s) => s.replace('> 0.1\n', '> 0\n'), 'zego-alerts.test.yaml: throttling'],
+      ['throttling alert without `for`', (s) => s.replace(/(ZegoApiThrottling[\s\S]*?)for: 10m/, '$1for: 1m'), 'zego-alerts.test.yaml: throttling'],
       [
         'throttling alert summed over APIs',
         (s) =>
           s.replaceAll('sum by (job, instance, api) (rate(zego_exporter_api_requests_total', 'sum by (job, instance) (rate(zego_exporter_api_requests_total'),
+        'zego-alerts.test.yaml: throttling',
       ],
-      ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]')],
-      ['auth alert per API', (s) => s.replace('sum by (job, instance, outcome)', 'sum by (job, instance, outcome, api)')],
+      ['auth alert on a single error', (s) => s.replace('[3m]', '[10m]'), 'zego-alerts.test.yaml: auth failing'],
+      [
+        'auth alert per API',
+        (s) => s.replace('sum by (job, instance, outcome)', 'sum by (job, instance, outcome, api)'),
+        'zego-alerts.test.yaml: auth failing',
+      ],
       [
         'budget alert summed over APIs',
         (s) =>
@@ -234,32 +319,59 @@ describe('alerts/zego-alerts.yaml', () => {
             'zego_exporter_demand_probes_per_second > zego_exporter_achievable_probes_per_second',
             'sum without (api) (zego_exporter_demand_probes_per_second) > sum without (api) (zego_exporter_achievable_probes_per_second)',
           ),
+        'zego-alerts.test.yaml: probe budget exceeded',
       ],
-      ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0')],
-      ['config reload alert inverted', (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1')],
-      ['web config reload alert inverted', (s) => s.replace('web_config_last_reload_successful == 0', 'web_config_last_reload_successful == 1')],
-      ['budget alert on the effective rate', (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit')],
+      ['exporter down on any job', (s) => s.replace('up{job="zego-stream-exporter"} == 0', 'up == 0'), 'zego-alerts.test.yaml: exporter down'],
+      [
+        'config reload alert inverted',
+        (s) => s.replace('last_reload_successful == 0', 'last_reload_successful == 1'),
+        'zego-alerts.test.yaml: config reload failed',
+      ],
+      [
+        'web config reload alert inverted',
+        (s) => s.replace('web_config_last_reload_successful == 0', 'web_config_last_reload_successful == 1'),
+        'zego-alerts.test.yaml: web config reload failed',
+      ],
+      [
+        'budget alert on the effective rate',
+        (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit'),
+        'zego-alerts.test.yaml: throttling',
+      ],
       [
         'budget alert on the configured rate, not what it yields',
         (s) => s.replace('> zego_exporter_achievable_probes_per_second', '> zego_exporter_rate_limit_configured'),
+        'zego-alerts.test.yaml: probe budget exceeded',
       ],
     ];
 
-    it.each(mutations)('fails on: %s', (_name, mutate) => {
+    it('the groups the mutants are run against pass, each on its own, on the real rules', async () => {
+      expect(new Set(groupKeys).size, 'two test groups of one file share a name').toBe(groupKeys.length);
+      const named = [...new Set(mutations.map((m) => m[2]))];
+      for (const key of named) expect(groups.has(key), `no test group ${key}`).toBe(true);
+      const sub = mkdtempSync(join(dir, 'groups-'));
+      const files = named.map((key, i) => groupFile(groups.get(key)!, rulesFile, join(sub, `group-${i}.yaml`)));
+      const r = await promtoolAsync(['test', 'rules', ...files]);
+      expect(r.output).not.toContain('FAILED');
+      expect(r.status, r.output).toBe(0);
+    });
+
+    it.concurrent.each(mutations)('fails on: %s', async (name, mutate, killer) => {
       const mutated = mutate(original);
       expect(mutated, 'mutation did not apply').not.toBe(original);
-      const rules = join(dir, 'zego-alerts.yaml');
+      const sub = mkdtempSync(join(dir, 'mutant-'));
+      const rules = join(sub, 'zego-alerts.yaml');
       writeFileSync(rules, mutated);
-      expect(promtool(['check', 'rules', rules]).status).toBe(0);
-      const testsCopy: string[] = [];
-      for (const [i, f] of testFiles.entries()) {
-        const t = join(dir, `test-${i}.yaml`);
-        writeFileSync(t, readFileSync(f, 'utf8').replace('../zego-alerts.yaml', rules));
-        testsCopy.push(t);
+      expect((await promtoolAsync(['check', 'rules', rules])).status).toBe(0);
+      const group = groups.get(killer);
+      if (group) {
+        const r = await promtoolAsync(['test', 'rules', groupFile(group, rules, join(sub, 'group.yaml'))]);
+        if (r.status !== 0 && r.output.includes('FAILED')) return;
       }
-      const r = promtool(['test', 'rules', ...testsCopy]);
+      // The group named for it no longer catches it (the suite changed): the whole suite must.
+      const r = await promtoolAsync(['test', 'rules', ...suiteCopy(rules, sub)]);
       expect(r.status, r.output).not.toBe(0);
       expect(r.output).toContain('FAILED');
+      console.warn(`mutant "${name}": caught by the suite, not by "${killer}"; name one of these next to it: ${JSON.stringify(failedGroups(r.output))}`);
     });
   });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,18 @@ export function promtool(args: string[], opts: { cwd?: string; input?: string } 
   const r = spawnSync(requireBinary('promtool', 'PROMTOOL'), args, { cwd: opts.cwd, input: opts.input, encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw new Error(`cannot run promtool: ${r.error.message}`);
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+/** promtool without blocking the worker: tests that run it many times run them side by side (`it.concurrent`). */
+export function promtoolAsync(args: string[]): Promise<PromtoolResult> {
+  const bin = requireBinary('promtool', 'PROMTOOL');
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+      if (err !== null && code === null) reject(new Error(`cannot run promtool: ${err.message}`));
+      else resolve({ status: code, output: `${stdout}${stderr}` });
+    });
+  });
 }
 
 /** A scratch directory removed by the returned cleanup function. */
