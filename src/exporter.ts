@@ -47,6 +47,8 @@ export interface ExporterOptions {
   actions?: readonly ActionRow<never>[];
   /** --web.config.file, for the listeners parts open (the callback listener). */
   web?: WebSecurity;
+  /** Tests only (test-clock.ts): a mix task's stop window shorter than ZEGO's retry window plus margin. */
+  mixStopWindowMs?: number;
 }
 
 /**
@@ -127,7 +129,7 @@ export class Exporter {
     const ctx: PartContext = {
       ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web, fleet: f },
       api: this.#api.api.bind(this.#api),
-      mix: new MixEvents(),
+      mix: new MixEvents(opts.mixStopWindowMs),
       discover: (id, labels, source) => this.#discovery.discover(id, labels, source),
       forget: (id, source) => this.#discovery.forget(id, source),
       discovered: (source) => this.#discovery.discovered(source),

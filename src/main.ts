@@ -11,7 +11,7 @@ import { WebSecurity } from './http/web-security.js';
 import { createLogger } from './log.js';
 import { ReloadStatus, Reloader } from './reload.js';
 import { REVISION, VERSION } from './version.js';
-import { testClock } from './test-clock.js';
+import { testClock, testMixStopWindow } from './test-clock.js';
 
 /** Wiring only: flags → config → the parts → start → signals → stop. */
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -57,6 +57,16 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
   if (clock) log.warn({ offset_ms: clock.offsetMs }, 'test clock offset in effect: this process runs its clock off the host clock (tests only)');
+  const mixWindow = testMixStopWindow(env);
+  if (mixWindow && !mixWindow.ok) {
+    log.error(mixWindow.message);
+    return 1;
+  }
+  if (mixWindow)
+    log.warn(
+      { window_ms: mixWindow.ms },
+      "test mix stop window in effect: a mix task's stop is counted without its mix_stop sooner than ZEGO's retry window allows (tests only)",
+    );
 
   let web: WebSecurity | undefined;
   if (flags.webConfigFile !== undefined) {
@@ -77,6 +87,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     build: { version: VERSION, revision: REVISION },
     reloadStatus,
     ...(clock ? { now: clock.now } : {}),
+    ...(mixWindow ? { mixStopWindowMs: mixWindow.ms } : {}),
     ...(web ? { web } : {}),
   });
   const reloader = new Reloader({ file: flags.configFile, env, target: exporter, status: reloadStatus, logger: log, hash: loaded.hash });

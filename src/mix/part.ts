@@ -36,9 +36,11 @@ export class MixPart implements Part {
   readonly #awaiting = new Set<Task>();
   #settleTimer: NodeJS.Timeout | null = null;
   #appId: number;
+  readonly #stateOptions: { stopWindowMs?: number };
 
   constructor(config: Config, ctx: PartContext) {
     this.#ctx = ctx;
+    this.#stateOptions = ctx.mix ? { stopWindowMs: ctx.mix.stopWindowMs } : {};
     this.api = ctx.api('GetMixTaskInfo');
     this.#polls = new MixPollScheduler({ api: this.api, now: ctx.now, onResult: (r) => this.#onResult(r) });
     this.api.describe((rate) => {
@@ -169,7 +171,7 @@ export class MixPart implements Part {
       const key = m.labels['severity'] === 'critical';
       const t = this.#tasks.get(m.id);
       if (t) Object.assign(t, { intervalMs: m.intervalMs, labels: m.labels, key });
-      else this.#tasks.set(m.id, { id: m.id, intervalMs: m.intervalMs, labels: m.labels, key, state: new MixTaskState() });
+      else this.#tasks.set(m.id, { id: m.id, intervalMs: m.intervalMs, labels: m.labels, key, state: new MixTaskState(this.#stateOptions) });
     }
     this.#polls.setTasks([...this.#tasks.values()].map((t) => ({ id: t.id, intervalMs: t.intervalMs, key: t.key })));
   }

@@ -1,4 +1,4 @@
-import type { MixCallback } from './mix-tasks.js';
+import { MIX_STOP_WINDOW_MS, type MixCallback } from './mix-tasks.js';
 
 /**
  * The core's hand-off for mix_start / mix_stop: the callbacks part, which receives and verifies
@@ -19,6 +19,9 @@ export type MixHandler = (e: MixCallbackEvent, receivedAtMs: number) => MixApply
 
 export class MixEvents {
   #handler: MixHandler | null = null;
+
+  /** How long after polling saw a task gone its mix_stop may still come: ZEGO's retry window plus margin (shorter only under test-clock.ts's knob). */
+  constructor(readonly stopWindowMs: number = MIX_STOP_WINDOW_MS) {}
 
   /** The mix part's handler (one: the last set wins). */
   handle(fn: MixHandler): void {
