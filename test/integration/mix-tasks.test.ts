@@ -1,6 +1,9 @@
+import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
-import { MIX_STOP_WINDOW_MS } from '../../src/state/mix-tasks.js';
+import { MIX_INPUTS_GONE_END_MS } from '../../simulator/mix.js';
+import { INPUTS_GONE_TOLERANCE_MS, MIX_STOP_WINDOW_MS } from '../../src/state/mix-tasks.js';
+import { TEST_MIX_STOP_WINDOW_ENV } from '../../src/test-clock.js';
 import { eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -8,12 +11,25 @@ const APP_ID = 987654321;
 const SECRET = '0123456789abcdef0123456789abcdef';
 const CB_SECRET = 'mix-callback-secret';
 const INTERVAL_S = 2;
+/**
+ * The process's mix stop window, shortened through its test knob (test-clock.ts): the rule "not
+ * counted before the window, counted after it" is the same at 8 s as at the real 77 s, which
+ * test/unit/mix-part.test.ts proves with fake timers on the default MixEvents.
+ */
+const WINDOW_MS = 8000;
+/**
+ * How far the simulator's monotonic clock is moved on once quiet's room empties, so ZEGO's 90 s
+ * end comes after 75 s of wall time. The exporter still sees the inputs gone for at least 90 s
+ * less its tolerance (30 s, for room lists that learn of a departure up to an interval late):
+ * 75 s less a 10 s room interval is 65 s, above the 60 s it needs.
+ */
+const SIM_SKIP_MS = 15_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The mix part as a real process against the strict simulator, which sends mix_start / mix_stop
  * to the exporter's callback listener as ZEGO would (none when a mixer crashes). Three tasks at
- * once, so the 62 s callback retry window (+15 s) is waited for once:
+ * once, so the stop window (WINDOW_MS here) is waited for once:
  * - `crash`: its mixer dies with its inputs live → not running within one interval + 2 s, counted
  *   `unannounced` once the window has passed;
  * - `quiet`: its room's streams all leave; ZEGO ends it 90 s later without a mix_stop (as the
@@ -23,6 +39,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('mix tasks (real process, strict simulator)', () => {
   let sim: Simulator;
   let cbPort: number;
+  /** Added to the simulator's monotonic clock (its rate windows and ZEGO's 90 s count): only ever moved on. */
+  let simSkipMs = 0;
 
   beforeAll(async () => {
     cbPort = await freePort();
@@ -30,6 +48,7 @@ describe('mix tasks (real process, strict simulator)', () => {
       apps: [{ appId: APP_ID, secret: SECRET }],
       rooms: { 'stage-a': { streams: ['host-a'] }, 'stage-q': { streams: ['host-q'] }, 'stage-s': { streams: ['host-s'] } },
       callbacks: { url: `http://127.0.0.1:${cbPort}/zego/callback`, secret: CB_SECRET, retryGapsMs: [200, 400] },
+      clock: { monoMs: () => performance.now() + simSkipMs, wallMs: () => Date.now() },
     });
   }, 30_000);
   afterEach(async () => {
@@ -39,14 +58,17 @@ describe('mix tasks (real process, strict simulator)', () => {
     await sim?.close();
   });
 
-  it('a crash is seen within one interval + 2 s and counted unannounced after the retry window; inputs gone → inputs_gone; mix_stop applied at once', async () => {
+  it('a crash is seen within one interval + 2 s and counted unannounced after the stop window; inputs gone → inputs_gone; mix_stop applied at once', async () => {
+    expect(WINDOW_MS).toBeLessThan(MIX_STOP_WINDOW_MS);
+    expect(MIX_INPUTS_GONE_END_MS - SIM_SKIP_MS - 10_000).toBeGreaterThan(MIX_INPUTS_GONE_END_MS - INPUTS_GONE_TOLERANCE_MS);
     const m = await startExporter(
       `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  timeout: 2s\n` +
         `callbacks:\n  secret: \${CB}\n  listen_address: 127.0.0.1:${cbPort}\n` +
         `rooms:\n  - { id: stage-a, interval: 10s }\n  - { id: stage-q, interval: 10s }\n  - { id: stage-s, interval: 10s }\n` +
         `mix_tasks:\n  - { id: crash, interval: ${INTERVAL_S}s, labels: { severity: critical } }\n  - { id: quiet, interval: ${INTERVAL_S}s }\n  - { id: stopped, interval: ${INTERVAL_S}s }\n`,
-      { env: { S: SECRET, CB: CB_SECRET }, logLevel: 'info' },
+      { env: { S: SECRET, CB: CB_SECRET, [TEST_MIX_STOP_WINDOW_ENV]: String(WINDOW_MS) }, logLevel: 'info' },
     );
+    expect(m.logs().some((l) => l.msg.startsWith('test mix stop window in effect') && l['window_ms'] === WINDOW_MS)).toBe(true);
     // Started after the exporter listens, so each mix_start reaches it (and names the task's room).
     sim.startMix('crash', { inputs: ['host-a'], roomId: 'stage-a', outputs: ['crash-out'] });
     sim.startMix('quiet', { inputs: ['host-q'], roomId: 'stage-q', inputsGoneCallback: false });
@@ -78,9 +100,10 @@ describe('mix tasks (real process, strict simulator)', () => {
     );
     expect(Date.now() - stoppedAt).toBeLessThan(1000);
 
-    // quiet's room empties: ZEGO will end it 90 s later, silently.
+    // quiet's room empties: ZEGO will end it 90 s later (by the simulator's clock, moved on by SIM_SKIP_MS), silently.
     sim.unpublishFromRoom('stage-q', 'host-q');
     const inputsLeftAt = Date.now();
+    simSkipMs += SIM_SKIP_MS;
 
     // crash's mixer dies with its inputs live: no callback.
     sim.crashMix('crash');
@@ -93,7 +116,7 @@ describe('mix tasks (real process, strict simulator)', () => {
     );
     expect(Date.now() - crashedAt).toBeLessThanOrEqual(INTERVAL_S * 1000 + 2000);
     expect(metrics.get('zego_mix_task_stops_total{task_id="crash",severity="critical",reason="unannounced"}')).toBe(0);
-    await sleep(Math.max(0, crashedAt + MIX_STOP_WINDOW_MS - 3000 - Date.now()));
+    await sleep(Math.max(0, crashedAt + WINDOW_MS - 3000 - Date.now()));
     expect((await scrape(m.url)).get('zego_mix_task_stops_total{task_id="crash",severity="critical",reason="unannounced"}')).toBe(0);
     metrics = await eventually(
       () => scrape(m.url),
@@ -103,17 +126,18 @@ describe('mix tasks (real process, strict simulator)', () => {
     );
     expect(m.logs().some((l) => l.msg === 'mix task stopped without a mix_stop while its inputs were live (a crash)')).toBe(true);
 
-    // quiet: ended by ZEGO 90 s after its inputs left, seen by the next poll, counted once its window passed.
+    // quiet: ended by ZEGO 90 s (simulator time) after its inputs left, seen by the next poll, counted once its window passed.
     metrics = await eventually(
       () => scrape(m.url),
       (x) => x.get('zego_mix_task_active{task_id="quiet"}') === 0,
-      Math.max(0, inputsLeftAt + 90_000 + INTERVAL_S * 1000 + 3000 - Date.now()),
+      Math.max(0, inputsLeftAt + MIX_INPUTS_GONE_END_MS - SIM_SKIP_MS + INTERVAL_S * 1000 + 3000 - Date.now()),
       200,
     );
+    expect(Date.now() - inputsLeftAt).toBeGreaterThanOrEqual(MIX_INPUTS_GONE_END_MS - SIM_SKIP_MS - 1000);
     metrics = await eventually(
       () => scrape(m.url),
       (x) => x.get('zego_mix_task_stops_total{task_id="quiet",reason="inputs_gone"}') === 1,
-      MIX_STOP_WINDOW_MS + INTERVAL_S * 1000 + 3000,
+      WINDOW_MS + INTERVAL_S * 1000 + 3000,
       500,
     );
     expect(metrics.get('zego_mix_task_stops_total{task_id="quiet",reason="unannounced"}')).toBe(0);
@@ -122,5 +146,5 @@ describe('mix tasks (real process, strict simulator)', () => {
     // Polled under GetMixTaskInfo's own budget, never throttled.
     expect(metrics.get('zego_exporter_api_requests_total{api="GetMixTaskInfo",code="0",outcome="active"}')).toBeGreaterThan(0);
     expect(sim.stats().apis['GetMixTaskInfo']?.throttled ?? 0).toBe(0);
-  }, 240_000);
+  }, 150_000);
 });
