@@ -35,14 +35,6 @@ export interface Workload {
   achievableRefreshSec: number;
 }
 
-/** Where one API's calls go besides this process's budget (fleet mode). */
-export interface CallerOptions {
-  /** Asked before every send (a fleet's shared budget). */
-  gate?: Gate;
-  /** The rate the budget may spend given the configured one (a fleet's fallback share while Redis is away). */
-  rate?: (configured: number) => number;
-}
-
 interface ApiCallerOptions<I, R extends CallResult> {
   action: string;
   budget: Budget;
@@ -187,19 +179,20 @@ export class ApiService {
   }
 
   /**
-   * The caller of an Action, its budget built on first use (the same caller after). `opts` count
-   * only then: a gate or rate given here wins over the service's providers.
+   * The caller of an Action, its budget built on first use (the same caller after). Its gate and
+   * the rate it may spend come from the service's providers (the fleet's), never from the caller:
+   * every part spending an Action shares one budget on the same terms.
    */
-  api<A extends ApiAction>(name: A, opts?: CallerOptions): ApiCaller<InputOf<A>, ResultOf<A>>;
-  api<I = unknown, R extends CallResult = CallResult>(name: string, opts?: CallerOptions): ApiCaller<I, R>;
-  api(name: string, opts: CallerOptions = {}): ApiCaller<never> {
+  api<A extends ApiAction>(name: A): ApiCaller<InputOf<A>, ResultOf<A>>;
+  api<I = unknown, R extends CallResult = CallResult>(name: string): ApiCaller<I, R>;
+  api(name: string): ApiCaller<never> {
     const known = this.#entries.get(name);
     if (known) return known.caller;
     const row = this.#rows.get(name);
     if (!row) throw new Error(`unknown Action ${name}: add a row to the Actions table (src/api/actions.ts)`);
     const own = this.#opts.rate;
-    const rate = opts.rate ?? (own ? (r: number) => own(name, r) : (r: number) => r);
-    const gate: BackendGate | undefined = opts.gate ?? this.#opts.gate?.(name, configuredRate(row, this.#zego));
+    const rate = own ? (r: number) => own(name, r) : (r: number) => r;
+    const gate: BackendGate | undefined = this.#opts.gate?.(name, configuredRate(row, this.#zego));
     const budget = new Budget({
       rateLimit: rate(configuredRate(row, this.#zego)),
       hardLimit: limitOf(row, this.#zego.isTest),

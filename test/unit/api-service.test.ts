@@ -226,18 +226,21 @@ describe('ApiService', () => {
     const { t, sent } = transport();
     const asked: string[] = [];
     let seq = 100;
-    const gateFor = (name: string): Gate => ({
-      acquire: async () => {
-        asked.push(name);
-        return { release: () => undefined, sequence: ++seq };
-      },
-    });
-    const own: Gate = { acquire: async () => (asked.push('own'), { release: () => undefined, sequence: 7 }) };
+    // No gate for 'Own': its budget alone admits its calls.
+    const gateFor = (name: string): Gate | undefined =>
+      name === 'Own'
+        ? undefined
+        : {
+            acquire: async () => {
+              asked.push(name);
+              return { release: () => undefined, sequence: ++seq };
+            },
+          };
     const s = service({ transport: t, actions: [madeUp('Seq', undefined, true), madeUp('Plain'), madeUp('Own')], gate: gateFor });
     await s.api('Seq').call('a');
     await s.api('Plain').call('b');
-    await s.api('Own', { gate: own }).call('c');
-    expect(asked).toEqual(['Seq', 'Plain', 'own']);
+    await s.api('Own').call('c');
+    expect(asked).toEqual(['Seq', 'Plain']);
     expect(sent.map((c) => [c.action, c.sequence])).toEqual([
       ['Seq', 101],
       ['Plain', undefined],
@@ -261,9 +264,12 @@ describe('ApiService', () => {
       ['DescribeRTCStreamState', 2],
       ['DescribeUserNum', 5],
     ]);
-    // A caller's own rate wins over the service's provider (the rooms' fleet fallback share).
-    const list = s.api('DescribeSimpleStreamList', { rate: (r) => r / 4 });
-    expect(list.budget.rateLimit).toBe(10);
+    // A budget built later asks the provider for its own Action: the cap above is probing's alone.
+    const list = s.api('DescribeSimpleStreamList');
+    expect(list.budget.rateLimit).toBe(40);
+    cap = 1;
+    s.rateChanged();
+    expect([probes.budget.rateLimit, list.budget.rateLimit]).toEqual([1, 40]);
   });
   it("tells a fleet's gate each new configured rate after a reload, and a gate without that or a service without a recorder is fine", async () => {
     const { t } = transport();
