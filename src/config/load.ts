@@ -26,7 +26,7 @@ export type LoadResult = { ok: true; config: Config; hash: string; warnings: Con
  * may meet the loader's heap first, with the same message. More streams are watched by discovery
  * (callbacks.discover, rooms), which costs no config at all.
  */
-export const MAX_CONFIG_STREAMS = 50_000;
+export const MAX_CONFIG_STREAMS = 100_000;
 
 /** The one wording of the limit: in the error of a file over it, and of a load that ran out of memory. */
 export function streamsLimitText(max = MAX_CONFIG_STREAMS): string {
