@@ -105,6 +105,7 @@ function parseWhole(text: string, opts: ParseOptions): LoadResult {
  */
 function parseBySlices(text: string, layout: StreamsLayout, opts: ParseOptions): LoadResult | undefined {
   const { itemStarts, end } = layout;
+  const per = opts.sliceItems ?? SLICE_ITEMS;
   const cut = itemStarts[1] ?? end;
   const doc = parseDocument(text.slice(0, cut) + text.slice(end), { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) return undefined;
@@ -114,11 +115,11 @@ function parseBySlices(text: string, layout: StreamsLayout, opts: ParseOptions):
 
   function* slices(): Generator<YamlNode | null> {
     try {
-      for (let k = 0; k < itemStarts.length; k += SLICE_ITEMS) {
+      for (let k = 0; k < itemStarts.length; k += per) {
         const from = itemStarts[k]!;
-        const slice = parseDocument(text.slice(from, itemStarts[k + SLICE_ITEMS] ?? end), { prettyErrors: false, uniqueKeys: true });
+        const slice = parseDocument(text.slice(from, itemStarts[k + per] ?? end), { prettyErrors: false, uniqueKeys: true });
         const items = isSeq(slice.contents) ? slice.contents.items : undefined;
-        if (slice.errors.length > 0 || items?.length !== Math.min(SLICE_ITEMS, itemStarts.length - k)) throw new SliceMismatch();
+        if (slice.errors.length > 0 || items?.length !== Math.min(per, itemStarts.length - k)) throw new SliceMismatch();
         r.textOffset = (offset) => offset + from;
         yield* items as (YamlNode | null)[];
       }

@@ -20,6 +20,8 @@ export interface ParseOptions {
   maxStreams?: number;
   /** Parse the file as one document even when its streams list could be read a slice at a time (tests compare the two). */
   wholeDocument?: boolean;
+  /** Items of the streams list parsed at a time; load.ts's SLICE_ITEMS unless a test sets a smaller one. */
+  sliceItems?: number;
 }
 
 export type { YamlNode };

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type LoadResult } from '../../src/config/load.js';
 import { streamsLayout } from '../../src/config/streams-layout.js';
@@ -13,9 +14,9 @@ const DIR = fileURLToPath(new URL('../fixtures/config/', import.meta.url));
 const ENV = { ZEGO_SERVER_SECRET: 's3cr3t-value-that-must-not-leak', ZEGO_CALLBACK_SECRET: '08712368712638712368712638712368', TEAM: 'broadcast' };
 const HEAD = 'zego:\n  app_id: 4242\n  server_secret: "0123456789abcdef0123456789abcdef"\nstreams:\n';
 
-function both(text: string): { sliced: LoadResult; whole: LoadResult } {
+function both(text: string, sliceItems?: number): { sliced: LoadResult; whole: LoadResult } {
   const opts = { env: ENV, baseDir: DIR };
-  return { sliced: parseConfig(text, opts), whole: parseConfig(text, { ...opts, wholeDocument: true }) };
+  return { sliced: parseConfig(text, { ...opts, ...(sliceItems ? { sliceItems } : {}) }), whole: parseConfig(text, { ...opts, wholeDocument: true }) };
 }
 
 function items(n: number, item: (i: number) => string): string {
@@ -68,6 +69,37 @@ describe('the streams list read a slice at a time', () => {
       '2205:5 streams[2200]',
     ]);
     expect(b.sliced.ok ? '' : b.sliced.errors[3]!.message).toBe('duplicate stream id "s3" (first listed at line 8)');
+  });
+
+  it('any list of entries, in slices of 1 to 4 items: the same result as the whole document (property)', () => {
+    // Entries of every shape the list can hold, good and bad: plain ids, objects, flow mappings,
+    // comments and blank lines between, block scalars, nested lists, duplicates, env references,
+    // quoted ids spanning lines, a dedented key, aliases and anchors.
+    const entry = fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom('a', 'b', 'c-1', 'bad.id', '"quoted"', "'single'", '""', '~', '42', '{ id: fm, labels: { team: z } }') },
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom(
+          'id: o1\n    interval: 5s',
+          'id: o2\n    labels: { severity: Critical }',
+          'id: o3\n    nope: 1',
+          'id: "${TEAM}"',
+          'id: o4\n    labels:\n      team: "${MISSING}"',
+        ),
+      },
+      { weight: 1, arbitrary: fc.constantFrom('[x, y]', '&anc d', '*anc', '|\n    block', '- nested', '"multi\n  line"', 'id: o5\n   labels: { a: b }') },
+    );
+    const gap = fc.constantFrom('', '', '', '', '', '  # note\n', '\n', '# top comment\n');
+    const tail = fc.constantFrom('', '', '', 'probe:\n  interval: 0s\n', 'probe:\n  interval: 5s\nfleet: {}\n', 'streams:\n  - dup\n', 'probe: [\n');
+    const indent = fc.constantFrom('  ', '', '    ');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(gap, entry), { minLength: 0, maxLength: 12 }), tail, indent, fc.integer({ min: 1, max: 4 }), (items, end, ind, per) => {
+        const text = HEAD + items.map(([g, e]) => `${g}${ind}- ${e.replace(/\n {4}/g, `\n${ind}  `)}\n`).join('') + end;
+        const r = both(text, per);
+        expect(r.sliced).toEqual(r.whole);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('what a slice cannot read alone (an alias to an earlier slice, a YAML error, a key repeated) is read whole, with the same result', () => {
