@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { signedPart } from '../../src/callbacks/parse.js';
@@ -61,6 +63,32 @@ function setup(verifierOpts: { maxNonceBytes?: number; maxNonces?: number } = {}
 }
 
 describe('callback nonce and timestamp bounds', () => {
+  it('over HTTP, a callback refused because the replay memory is full gets 503 with Retry-After: 1', async () => {
+    const verifier = new CallbackVerifier({ secret: new Secret(SECRET), maxNonces: 1 });
+    const store = new StateStore({ logger: silent });
+    store.setStreams([{ id: 's1', intervalMs: 10_000, labels: {} }]);
+    const rx = new CallbackReceiver({
+      verifier,
+      appId: () => APP,
+      apply: (e, at) => store.applyCallback(e.streamId, e, at),
+      record: () => undefined,
+      logger: silent,
+    });
+    const server = createServer((req, res) => rx.handle(req, res));
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const post = (f: Record<string, string>): Promise<Response> => fetch(url, { method: 'POST', body: new URLSearchParams(f).toString() });
+      expect((await post(signed(create('s1', 1, Date.now()), Date.now(), 'n-1'))).status).toBe(200);
+      const full = await post(signed(create('s1', 2, Date.now()), Date.now(), 'n-2'));
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBe('1');
+      expect(await full.text()).toMatch(/replay protection holds 1 nonces .*retry later/);
+    } finally {
+      await new Promise<void>((res) => server.close(() => res()));
+    }
+  });
+
   it('with the replay memory full, a new callback is answered 503 (ZEGO retries) while every remembered nonce still stops its replay', () => {
     const { post, verifier, now, advance } = setup({ maxNonces: 2 });
     const first = signed(create('s1', 1, T0), now(), 'nonce-1');
