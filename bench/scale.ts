@@ -206,7 +206,9 @@ async function cpuFloor(sim: Simulator, seconds: number): Promise<ScaleResult['f
   let exporterCpu: number;
   let exporterAccepted: number;
   try {
-    await sleep(3000); // started, budget warmed up
+    // Started, and one full pass made: each stream's first answer is a state change, logged at
+    // info (a tenth of the exporter's CPU in the first pass, profiled): steady state is the floor.
+    await sleep(3000 + (streams / RATE) * 1000);
     sim.resetStats();
     const c0 = cpuSec(exp.child.pid!);
     await sleep(seconds * 1000);

@@ -14,7 +14,7 @@ export function renderCounter(name: string, help: string, samples: readonly (rea
 
 const CALLBACKS_TOTAL = 'zego_exporter_callbacks_total';
 const CALLBACKS_TOTAL_HELP =
-  "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it).";
+  "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it, or the replay memory full).";
 
 /**
  * zego_exporter_callbacks_total: every callback the receiver answered, by event and result. At

@@ -150,7 +150,11 @@ export class CallbackReceiver {
     const s = signed.value;
     const sf = { timestamp: s.timestamp, nonce: s.nonce, signature: s.signature, bodyDigest: createHash('sha1').update(body).digest('hex') };
     const v = this.#o.verifier.check(sf);
-    if (!v.ok) return { receipt: receipt(ev, v.result, v.reason) };
+    if (!v.ok) {
+      // The replay memory is full: 503, as for a body over the budget, so ZEGO retries it later.
+      const r = v.result;
+      return { receipt: r === 'overloaded' ? { status: 503, event: ev, result: r, reason: v.reason } : receipt(ev, r, v.reason) };
+    }
     if (s.appId !== null && s.appId !== this.#o.appId()) return { receipt: receipt(ev, 'wrong_app', "appid is not this exporter's AppID") };
     if (v.duplicate) return { receipt: receipt(ev, 'duplicate', 'already received') };
     if (ev === 'other') return { ev, sf, event: null };
@@ -198,7 +202,10 @@ export class CallbackReceiver {
     readBody(req, res, limits, {
       body: (text) =>
         void this.receiveShared(text).then(
-          (r) => replyText(res, r.status, r.reason),
+          (r) => {
+            if (r.status === 503) res.setHeader('Retry-After', '1');
+            replyText(res, r.status, r.reason);
+          },
           () => replyText(res, 500, 'internal error'),
         ),
       // The body reader answers these itself; what is left is counting and logging them as callbacks.

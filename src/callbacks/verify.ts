@@ -16,17 +16,23 @@ export function callbackSignature(secret: string, timestamp: string, nonce: stri
  * because every accepted nonce is remembered for the whole window. 5 minutes does both.
  */
 export const DEFAULT_WINDOW_MS = 5 * 60_000;
-/** A hard cap on remembered nonces whatever the rate; the oldest are evicted first. */
-const DEFAULT_MAX_NONCES = 100_000;
 /**
- * And a cap in bytes, because a count alone lets the size of each entry decide: 16 MiB holds the
- * full 100 000 entries of short (ZEGO-sized) nonces, and far fewer only when the nonces are long.
+ * A hard cap on remembered nonces whatever the rate. A nonce is never forgotten inside its
+ * window (that would let a captured callback be replayed): at the cap a new nonce is refused
+ * with 503 and ZEGO retries it. 250 000 holds a burst of 100 000 callbacks (a large app's
+ * discovery) on top of what the window already holds: ~240 bytes of heap a ZEGO-sized entry
+ * (measured), 24 MB for 100 000, 60 MB full.
  */
-export const DEFAULT_MAX_NONCE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_NONCES = 250_000;
+/**
+ * And a cap in bytes, because a count alone lets the size of each entry decide: 64 MiB holds the
+ * full 250 000 entries of short (ZEGO-sized) nonces, and fewer only when the nonces are long.
+ */
+export const DEFAULT_MAX_NONCE_BYTES = 64 * 1024 * 1024;
 /** What a remembered entry costs besides its strings (map slot, record, number): a rough upper figure. */
 const ENTRY_OVERHEAD_BYTES = 120;
 
-export type VerifyResult = { ok: true; duplicate: boolean } | { ok: false; result: 'bad_signature' | 'expired' | 'replayed'; reason: string };
+export type VerifyResult = { ok: true; duplicate: boolean } | { ok: false; result: 'bad_signature' | 'expired' | 'replayed' | 'overloaded'; reason: string };
 
 export interface VerifierOptions {
   secret: Secret;
@@ -106,25 +112,29 @@ export class CallbackVerifier {
     if (prev) {
       return prev.digest === f.bodyDigest ? { ok: true, duplicate: true } : { ok: false, result: 'replayed', reason: 'nonce already used' };
     }
+    // Full: refuse rather than forget a nonce still inside its window (an empty memory takes any one).
+    if (this.#seen.size > 0 && (this.#seen.size >= this.#maxNonces || this.#bytes + entryBytes(key(f), f.bodyDigest) > this.#maxBytes)) {
+      return {
+        ok: false,
+        result: 'overloaded',
+        reason: `replay protection holds ${this.#seen.size} nonces of the last ${(2 * this.#windowMs) / 60_000} min, its cap; retry later`,
+      };
+    }
     return { ok: true, duplicate: false };
   }
 
+  /**
+   * Remembers a nonce check() admitted, never evicting one: the caps are applied by check(), so
+   * they are exceeded at most by the callbacks admitted and not yet remembered (in fleet mode,
+   * those waiting for Redis's verdict), a number the listener's connection cap bounds.
+   */
   remember(f: SignedFields): void {
     const now = this.#now();
     this.#prune(now);
     const k = key(f);
     if (this.#seen.has(k)) return;
-    const cost = entryBytes(k, f.bodyDigest);
-    while (this.#seen.size > 0 && (this.#seen.size >= this.#maxNonces || this.#bytes + cost > this.#maxBytes)) this.#evictOldest();
     this.#seen.set(k, { digest: f.bodyDigest, arrivedAtMs: now });
-    this.#bytes += cost;
-  }
-
-  #evictOldest(): void {
-    const oldest = this.#seen.entries().next();
-    if (oldest.done) return;
-    this.#seen.delete(oldest.value[0]);
-    this.#bytes -= entryBytes(oldest.value[0], oldest.value[1].digest);
+    this.#bytes += entryBytes(k, f.bodyDigest);
   }
 
   #prune(now: number): void {

@@ -13,9 +13,22 @@ const job = workerData as Job;
 if (job.job === 'digest') parentPort!.postMessage(digestFiles(job.paths, job.maxBytes));
 else parentPort!.postMessage(unwrap(await (await import('./load.js')).loadConfig(job.file, job.env)));
 
+/**
+ * In place: the result is this worker's to post and drop, and a copy of 100 000 streams would be
+ * one more config's worth of heap at the load's peak.
+ */
 function unwrap(v: unknown): unknown {
   if (v instanceof Secret) return { __secret: v.reveal() };
-  if (Array.isArray(v)) return v.map(unwrap);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) o[i] = unwrap(o[i]);
+    } else {
+      for (const k of Object.keys(o)) {
+        const x = o[k];
+        if (x !== null && typeof x === 'object') o[k] = unwrap(x);
+      }
+    }
+  }
   return v;
 }

@@ -18,6 +18,10 @@ export interface ParseOptions {
   readFile?: (path: string) => string;
   /** Streams the file may list; load.ts's MAX_CONFIG_STREAMS unless a test sets a smaller one. */
   maxStreams?: number;
+  /** Parse the file as one document even when its streams list could be read a slice at a time (tests compare the two). */
+  wholeDocument?: boolean;
+  /** Items of the streams list parsed at a time; load.ts's SLICE_ITEMS unless a test sets a smaller one. */
+  sliceItems?: number;
 }
 
 export type { YamlNode };
@@ -40,6 +44,11 @@ export class ConfigReader {
   secretFileText = '';
   /** Scalars whose text came (partly) from the environment: their source text, for messages. */
   readonly #expanded = new WeakMap<object, { raw: string; value: string }>();
+  /**
+   * Where a node's offset lies in the file: the loader parses parts of the text apart (the
+   * streams list a slice at a time, load.ts) and sets this while it reads nodes of each part.
+   */
+  textOffset: (offset: number) => number = (offset) => offset;
 
   constructor(
     readonly lc: LineCounter,
@@ -48,7 +57,7 @@ export class ConfigReader {
 
   pos(node: YamlNode | null | undefined): { line: number; col: number } | undefined {
     const offset = node?.range?.[0];
-    return offset === undefined ? undefined : this.lc.linePos(offset);
+    return offset === undefined ? undefined : this.lc.linePos(this.textOffset(offset));
   }
 
   /**

@@ -64,6 +64,14 @@ export const FAMILIES: readonly Family[] = [
     value: (s) => (s.lastSuccessMs === null ? 0 : s.lastSuccessMs / 1000),
   },
   {
+    // The data's age from every source: a stream a callback keeps current is fresh here even when
+    // the probe budget reaches it only every N / rate_limit seconds (100 000 streams at 38/s: 44 min).
+    name: 'zego_stream_last_update_timestamp_seconds',
+    help: 'Unix time the state of the stream was last confirmed, by a successful probe or an applied stream_create / stream_close callback (0 = never); time() - this is its effective refresh (docs/budget.md).',
+    type: 'gauge',
+    value: (s) => Math.max(s.lastSuccessMs ?? 0, s.callbackAtMs ?? 0) / 1000,
+  },
+  {
     name: 'zego_stream_interval_seconds',
     help: 'Configured refresh interval of the stream.',
     type: 'gauge',

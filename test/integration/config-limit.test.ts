@@ -9,11 +9,12 @@ import { MAIN, startExporter, stopAll, writeTemp } from '../helpers/exporter-pro
  * binary, so the loader worker, its heap and its timeout are the real ones.
  */
 const REFUSED =
-  'streams: lists 50,001 streams: a config file may list at most 50,000 streams (docs/limits.md); watch more by discovery (callbacks.discover, rooms)';
+  'streams: lists 100,001 streams: a config file may list at most 100,000 streams (docs/limits.md); watch more by discovery (callbacks.discover, rooms)';
 
 function configText(n: number): string {
   const items: string[] = [];
-  for (let i = 0; i < n; i++) items.push(`  - id: stream-${String(i).padStart(6, '0')}\n    labels: { team: t${i % 7} }\n`);
+  // Objects with a label each, written short: 100 000 of them must fit the 4 MiB file cap.
+  for (let i = 0; i < n; i++) items.push(`  - {id: s${String(i).padStart(6, '0')}, labels: {team: t${i % 7}}}\n`);
   // An endpoint nothing listens on: the start needs no API, only the config.
   return `zego:\n  app_id: 4242\n  server_secret: "0123456789abcdef0123456789abcdef"\n  endpoint: http://127.0.0.1:9\nstreams:\n${items.join('')}`;
 }

@@ -176,9 +176,9 @@ describe('StreamFamilies cache (property)', () => {
     store.applyProbe('s275', { outcome: { kind: 'closed', createTimeSec: 1, closeTimeSec: 2 }, code: '41006', sentAtMs: now, durationMs: 1 });
     const after = [...fam.chunks(store.snapshot(), now, 'text')];
     const reused = after.filter((c) => c.length > 0 && before.includes(c)).length;
-    // 7 cached families with samples (no close reason yet) × 12 blocks, less the 7 re-encoded
-    // for block 5, plus the 9 headers.
-    expect(reused).toBe(7 * 12 - 7 + 9);
+    // 8 cached families with samples (no close reason yet) × 12 blocks, less the 8 re-encoded
+    // for block 5, plus the 10 headers.
+    expect(reused).toBe(8 * 12 - 8 + 10);
     expect(Buffer.concat(after).toString()).toBe(new StreamFamilies().render([...store.snapshot()], now, 'text'));
     expect(Buffer.concat(after).toString()).toContain('zego_stream_active{stream_id="s275",zone="é"} 0\n');
   });

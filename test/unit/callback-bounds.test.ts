@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { signedPart } from '../../src/callbacks/parse.js';
@@ -31,7 +33,7 @@ const close = (id: string, seq: number | string, createMs: number, destroyMs: nu
   destroy_timemillis: String(destroyMs),
 });
 
-function setup(verifierOpts: { maxNonceBytes?: number } = {}): {
+function setup(verifierOpts: { maxNonceBytes?: number; maxNonces?: number } = {}): {
   store: StateStore;
   verifier: CallbackVerifier;
   post: (f: Record<string, string>) => Receipt;
@@ -61,6 +63,46 @@ function setup(verifierOpts: { maxNonceBytes?: number } = {}): {
 }
 
 describe('callback nonce and timestamp bounds', () => {
+  it('over HTTP, a callback refused because the replay memory is full gets 503 with Retry-After: 1', async () => {
+    const verifier = new CallbackVerifier({ secret: new Secret(SECRET), maxNonces: 1 });
+    const store = new StateStore({ logger: silent });
+    store.setStreams([{ id: 's1', intervalMs: 10_000, labels: {} }]);
+    const rx = new CallbackReceiver({
+      verifier,
+      appId: () => APP,
+      apply: (e, at) => store.applyCallback(e.streamId, e, at),
+      record: () => undefined,
+      logger: silent,
+    });
+    const server = createServer((req, res) => rx.handle(req, res));
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const post = (f: Record<string, string>): Promise<Response> => fetch(url, { method: 'POST', body: new URLSearchParams(f).toString() });
+      expect((await post(signed(create('s1', 1, Date.now()), Date.now(), 'n-1'))).status).toBe(200);
+      const full = await post(signed(create('s1', 2, Date.now()), Date.now(), 'n-2'));
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBe('1');
+      expect(await full.text()).toMatch(/replay protection holds 1 nonces .*retry later/);
+    } finally {
+      await new Promise<void>((res) => server.close(() => res()));
+    }
+  });
+
+  it('with the replay memory full, a new callback is answered 503 (ZEGO retries) while every remembered nonce still stops its replay', () => {
+    const { post, verifier, now, advance } = setup({ maxNonces: 2 });
+    const first = signed(create('s1', 1, T0), now(), 'nonce-1');
+    expect(post(first)).toMatchObject({ status: 200, result: 'accepted' });
+    expect(post(signed(close('s1', 1, T0, T0 + 1), now(), 'nonce-2'))).toMatchObject({ status: 200 });
+    const third = signed(create('s1', 2, T0 + 2), now(), 'nonce-3');
+    expect(post(third)).toMatchObject({ status: 503, result: 'overloaded' });
+    expect(post({ ...first, stream_id: 'forged' })).toMatchObject({ status: 409, result: 'replayed' });
+    expect(verifier.remembered).toBe(2);
+    // Two windows (10 min) on, the first two have left their window: the retry is admitted.
+    advance(10 * 60_000);
+    expect(post(signed(create('s1', 2, T0 + 2), now(), 'nonce-3'))).toMatchObject({ status: 200 });
+  });
+
   it('a signed callback with a 60 KB nonce is malformed and nothing of it is remembered', () => {
     const { post, verifier, now } = setup();
     const r = post(signed(create('s1', 1, T0), now(), 'n'.repeat(60_000)));
@@ -81,32 +123,32 @@ describe('callback nonce and timestamp bounds', () => {
     expect(signedPart({ ...base, signature: 'z'.repeat(40) })).toMatchObject({ ok: false });
   });
 
-  it('the remembered nonces stay under their byte cap, evicting the oldest, and drop to 0 after the window', () => {
+  it('the remembered nonces stay under their byte cap (new ones refused, none forgotten) and drop to 0 after the window', () => {
     const cap = 20_000;
-    const v = new CallbackVerifier({ secret: new Secret(SECRET), now: () => T0, maxNonceBytes: cap });
-    const t0 = T0;
-    let now = t0;
-    const clocked = new CallbackVerifier({ secret: new Secret(SECRET), now: () => now, maxNonceBytes: cap });
+    let now = T0;
+    const v = new CallbackVerifier({ secret: new Secret(SECRET), now: () => now, maxNonceBytes: cap });
+    const signed = (i: number): { timestamp: string; nonce: string; signature: string; bodyDigest: string } => {
+      const nonce = `${i}`.padStart(64, 'x');
+      return { timestamp: String(T0 / 1000), nonce, signature: callbackSignature(SECRET, String(T0 / 1000), nonce), bodyDigest: 'd'.repeat(40) };
+    };
+    let admitted = 0;
     for (let i = 0; i < 1000; i++) {
-      const f = { timestamp: String(t0 / 1000), nonce: `${i}`.padStart(64, 'x'), signature: '', bodyDigest: 'd'.repeat(40) };
-      v.remember(f);
-      clocked.remember(f);
+      const r = v.check(signed(i));
+      if (r.ok) {
+        v.remember(signed(i));
+        admitted++;
+      } else expect(r.result).toBe('overloaded');
       expect(v.rememberedBytes).toBeLessThanOrEqual(cap);
     }
-    expect(v.remembered).toBeGreaterThan(10);
-    expect(v.remembered).toBeLessThan(1000);
-    // The newest are kept (a retry of a recent callback is still a duplicate).
-    const last = {
-      timestamp: String(t0 / 1000),
-      nonce: '999'.padStart(64, 'x'),
-      signature: callbackSignature(SECRET, String(t0 / 1000), '999'.padStart(64, 'x')),
-      bodyDigest: 'd'.repeat(40),
-    };
-    expect(v.check(last)).toEqual({ ok: true, duplicate: true });
+    expect(admitted).toBeGreaterThan(10);
+    expect(admitted).toBeLessThan(1000);
+    // The first ones are kept (their replay is still refused, their retry still a duplicate).
+    expect(v.check(signed(0))).toEqual({ ok: true, duplicate: true });
+    expect(v.check({ ...signed(0), bodyDigest: 'forged' })).toMatchObject({ ok: false, result: 'replayed' });
     now += 20 * 60_000;
-    clocked.remember({ timestamp: String(now / 1000), nonce: 'fresh', signature: '', bodyDigest: 'e' });
-    expect(clocked.remembered).toBe(1);
-    expect(clocked.rememberedBytes).toBeLessThan(400);
+    v.remember({ timestamp: String(now / 1000), nonce: 'fresh', signature: '', bodyDigest: 'e' });
+    expect(v.remembered).toBe(1);
+    expect(v.rememberedBytes).toBeLessThan(400);
   });
 });
 

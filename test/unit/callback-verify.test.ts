@@ -138,63 +138,101 @@ describe('CallbackVerifier: nonces', () => {
     expect(v.check(f)).toEqual({ ok: true, duplicate: true });
   });
 
-  it('counts each entry at twice its string lengths plus a fixed overhead, and gives it back when evicted', () => {
-    const v = verifier({ maxNonces: 2 });
+  it('counts each entry at twice its string lengths plus a fixed overhead', () => {
+    const v = verifier();
     const a = fields('a');
     const b = fields('bbbb', { body: 'a-longer-digest' });
-    const c = fields('cc');
     v.remember(a);
     expect(v.rememberedBytes).toBe(cost(a));
     v.remember(b);
     expect(v.rememberedBytes).toBe(cost(a) + cost(b));
-    v.remember(c);
-    expect(v.remembered).toBe(2);
-    expect(v.rememberedBytes).toBe(cost(b) + cost(c));
   });
 
-  it('at the count cap the oldest nonce goes first', () => {
+  /** check() then remember(), as the receiver does; the verdict of check(). */
+  const admit = (v: CallbackVerifier, f: SignedFields): ReturnType<CallbackVerifier['check']> => {
+    const r = v.check(f);
+    if (r.ok && !r.duplicate) v.remember(f);
+    return r;
+  };
+  const FULL = { ok: false, result: 'overloaded', reason: expect.stringContaining('retry later') as unknown };
+
+  it('at the count cap a new nonce is refused (overloaded: 503, ZEGO retries) and none remembered is forgotten', () => {
     const v = verifier({ maxNonces: 3 });
-    const fs = ['n1', 'n2', 'n3', 'n4'].map((n) => fields(n));
-    for (const f of fs) v.remember(f);
+    const fs = ['n1', 'n2', 'n3'].map((n) => fields(n));
+    for (const f of fs) expect(admit(v, f)).toEqual({ ok: true, duplicate: false });
+    expect(admit(v, fields('n4'))).toEqual(FULL);
     expect(v.remembered).toBe(3);
-    expect(v.check(fs[0]!)).toEqual({ ok: true, duplicate: false });
-    for (const f of fs.slice(1)) expect(v.check(f)).toEqual({ ok: true, duplicate: true });
+    for (const f of fs) expect(v.check(f)).toEqual({ ok: true, duplicate: true });
+    expect(v.check({ ...fs[0]!, bodyDigest: 'forged' })).toMatchObject({ ok: false, result: 'replayed' });
   });
 
-  it('at the byte cap the oldest go first until the new one fits, and an entry fits exactly at the cap', () => {
+  it('at the byte cap a nonce that does not fit is refused, and an entry fits exactly at the cap', () => {
     const a = fields('a');
     const v = verifier({ maxNonceBytes: 2 * cost(a) });
-    const b = fields('b');
-    v.remember(a);
-    v.remember(b);
-    expect(v.remembered).toBe(2);
+    expect(admit(v, a).ok).toBe(true);
+    expect(admit(v, fields('b')).ok).toBe(true);
     expect(v.rememberedBytes).toBe(2 * cost(a));
-    v.remember(fields('c'));
-    expect(v.remembered).toBe(2);
-    expect(v.check(a)).toEqual({ ok: true, duplicate: false });
-    expect(v.check(b)).toEqual({ ok: true, duplicate: true });
+    expect(admit(v, fields('c'))).toEqual(FULL);
+    expect(v.check(a)).toEqual({ ok: true, duplicate: true });
   });
 
-  it('one entry larger than the byte cap is still remembered alone (the last callback is never forgotten at once)', () => {
+  it('an empty memory admits one entry larger than the byte cap (a callback is never refused for its own size alone)', () => {
     const v = verifier({ maxNonceBytes: 10 });
-    v.remember(fields('a'));
-    v.remember(fields('b'));
-    expect(v.remembered).toBe(1);
-    expect(v.check(fields('b'))).toEqual({ ok: true, duplicate: true });
+    expect(admit(v, fields('a')).ok).toBe(true);
+    expect(admit(v, fields('b'))).toEqual(FULL);
+    expect(v.check(fields('a'))).toEqual({ ok: true, duplicate: true });
   });
 
-  it('by default at most 100 000 nonces are remembered', () => {
+  it('room comes back as nonces leave their window: a refused callback retried later is admitted', () => {
+    let now = T;
+    const v = verifier({ now: () => now, windowMs: 60_000, maxNonces: 1 });
+    expect(admit(v, fields('a')).ok).toBe(true);
+    now += 60_000;
+    expect(admit(v, fields('b', { atMs: now }))).toEqual(FULL);
+    now = T + 120_000;
+    expect(admit(v, fields('b', { atMs: now - 60_000 }))).toEqual({ ok: true, duplicate: false });
+  });
+
+  it('a burst of 100 000 signed callbacks: every nonce is still remembered after the last, by default', () => {
     const v = verifier();
-    for (let i = 0; i <= 100_000; i++) v.remember({ timestamp: '1700000000', nonce: String(i), signature: '', bodyDigest: '' });
+    for (let i = 0; i < 100_000; i++)
+      expect(
+        admit(v, {
+          timestamp: String(T / 1000),
+          nonce: `burst-${i}`,
+          signature: callbackSignature(SECRET, String(T / 1000), `burst-${i}`),
+          bodyDigest: 'd'.repeat(40),
+        }).ok,
+      ).toBe(true);
     expect(v.remembered).toBe(100_000);
+    const first = {
+      timestamp: String(T / 1000),
+      nonce: 'burst-0',
+      signature: callbackSignature(SECRET, String(T / 1000), 'burst-0'),
+      bodyDigest: 'd'.repeat(40),
+    };
+    expect(v.check(first)).toEqual({ ok: true, duplicate: true });
+    expect(v.check({ ...first, bodyDigest: 'forged' })).toMatchObject({ ok: false, result: 'replayed' });
   });
 
-  it('by default at most 16 MiB of nonces are remembered', () => {
+  it('by default at most 250 000 nonces are admitted', () => {
     const v = verifier();
-    const nonce = 'x'.repeat(100_000);
-    for (let i = 0; i < 100; i++) v.remember({ timestamp: String(i), nonce, signature: '', bodyDigest: '' });
-    expect(v.rememberedBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
-    expect(v.rememberedBytes).toBeGreaterThan(16 * 1024 * 1024 - 200_200);
+    for (let i = 0; i < 250_000; i++) v.remember({ timestamp: String(T / 1000), nonce: String(i), signature: '', bodyDigest: '' });
+    expect(v.check(fields('one-more'))).toEqual(FULL);
+    expect(v.remembered).toBe(250_000);
+  });
+
+  it('by default at most 64 MiB of nonces are admitted', () => {
+    const v = verifier();
+    const ts = String(T / 1000);
+    let admitted = 0;
+    for (let i = 0; i < 400; i++) {
+      const nonce = String(i).padEnd(100_000, 'x');
+      if (admit(v, { timestamp: ts, nonce, signature: callbackSignature(SECRET, ts, nonce), bodyDigest: '' }).ok) admitted++;
+    }
+    expect(admitted).toBeLessThan(400);
+    expect(v.rememberedBytes).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(v.rememberedBytes).toBeGreaterThan(64 * 1024 * 1024 - 200_200);
   });
 
   it('forgets a nonce two windows after it arrived, oldest first, giving its bytes back', () => {

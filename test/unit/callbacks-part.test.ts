@@ -213,7 +213,7 @@ describe('CallbacksPart', () => {
 
   it('counts every callback it answers in zego_exporter_callbacks_total, as the self-metrics rendered it (HELP, series, order, both formats)', async () => {
     const help =
-      "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it).";
+      "ZEGO stream callbacks received, by event and what became of them: accepted (state changed), duplicate, stale (older than what is known), unwatched, ignored (other events), bad_signature, expired (timestamp outside the window), replayed (nonce reused with another body), wrong_app, malformed, too_large, too_slow (408: the body arrived slower than the minimum upload rate), overloaded (refused with 503: request bodies in flight over the process budget or one client's share of it, or the replay memory full).";
     const family = (name: string, samples: string): string => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${samples}`;
     const zeros = ['stream_create', 'stream_close'].flatMap((event) =>
       ['accepted', 'stale', 'bad_signature'].map((result) => [`{event="${event}",result="${result}"}`, 0] as [string, number]),

@@ -86,15 +86,16 @@ describe('callback signature', () => {
     expect(retry.check(f).ok).toBe(true);
   });
 
-  it('remembers nonces only for the window, and never more than the cap', () => {
+  it('remembers nonces only for the window, and admits none beyond the cap', () => {
     const c = clock();
     const v = new CallbackVerifier({ secret: new Secret(SECRET), now: c.now, windowMs: 60_000, maxNonces: 3 });
     const mk = (n: string): { timestamp: string; nonce: string; signature: string; bodyDigest: string } => {
       const timestamp = String(Math.floor(c.now() / 1000));
       return { timestamp, nonce: n, signature: callbackSignature(SECRET, timestamp, n), bodyDigest: 'd' };
     };
-    for (const n of ['1', '2', '3', '4']) v.remember(mk(n));
+    for (const n of ['1', '2', '3', '4']) if (v.check(mk(n)).ok) v.remember(mk(n));
     expect(v.remembered).toBe(3);
+    expect(v.check(mk('4'))).toMatchObject({ ok: false, result: 'overloaded' });
     c.advance(120_001);
     v.remember(mk('5'));
     expect(v.remembered).toBe(1);

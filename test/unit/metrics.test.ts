@@ -15,6 +15,7 @@ const FAMILY_NAMES = [
   'zego_stream_probe_success',
   'zego_stream_last_probe_timestamp_seconds',
   'zego_stream_last_success_timestamp_seconds',
+  'zego_stream_last_update_timestamp_seconds',
   'zego_stream_interval_seconds',
   'zego_stream_last_close_reason',
   'zego_stream_state_source',
@@ -119,6 +120,22 @@ describe('StreamFamilies.render', () => {
 
     const later = new StreamFamilies().render(streams(), NOW_MS + 90_500, 'text');
     expect(later).toContain(`zego_stream_uptime_seconds${live} 3690.5\n`);
+  });
+
+  it('last update: the newer of the last successful probe and the last applied callback, so a stream callbacks keep current is not stale', () => {
+    const byCallback = state('cb', {
+      lastSuccessMs: NOW_MS - 2_600_000,
+      callbackAtMs: NOW_MS - 5_000,
+      source: 'callback',
+      active: true,
+      createTimeSec: NOW_SEC - 5,
+    });
+    const byProbe = state('probe', { lastSuccessMs: NOW_MS - 3_000, callbackAtMs: NOW_MS - 60_000, source: 'probe', active: true });
+    const out = new StreamFamilies().render([byCallback, byProbe, state('never')], NOW_MS, 'text');
+    expect(out).toContain(`zego_stream_last_update_timestamp_seconds{stream_id="cb"} ${(NOW_MS - 5_000) / 1000}\n`);
+    expect(out).toContain(`zego_stream_last_success_timestamp_seconds{stream_id="cb"} ${(NOW_MS - 2_600_000) / 1000}\n`);
+    expect(out).toContain(`zego_stream_last_update_timestamp_seconds{stream_id="probe"} ${(NOW_MS - 3_000) / 1000}\n`);
+    expect(out).toContain('zego_stream_last_update_timestamp_seconds{stream_id="never"} 0\n');
   });
 
   it('never reports negative uptime when create_time is ahead of our clock', () => {

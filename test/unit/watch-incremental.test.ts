@@ -222,14 +222,14 @@ describe('/metrics cache with streams appended and removed', () => {
     store.add({ id: 'new', intervalMs: 1000, labels: {} });
     probe(store, 'new', now);
     const appended = [...fam.chunks(store.snapshot(), now, 'text')];
-    // 7 cached families with samples × 12 old blocks, the new stream in a 13th block, + 9 headers.
-    expect(reusedOf(before, appended)).toBe(7 * 12 + 9);
+    // 8 cached families with samples × 12 old blocks, the new stream in a 13th block, + 10 headers.
+    expect(reusedOf(before, appended)).toBe(8 * 12 + 10);
     expect(Buffer.concat(appended).toString()).toBe(uncached());
 
     store.remove('s260');
     const removed = [...fam.chunks(store.snapshot(), now, 'text')];
     // Only block 5 (s250…s299) is copied without s260; the 12 others are handed out as they were.
-    expect(reusedOf(appended, removed)).toBe(7 * 12 + 9);
+    expect(reusedOf(appended, removed)).toBe(8 * 12 + 10);
     expect(Buffer.concat(removed).toString()).toBe(uncached());
     expect(Buffer.concat(removed).toString()).not.toContain('"s260"');
   });

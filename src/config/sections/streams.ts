@@ -31,6 +31,7 @@ export function readStreams(
   defaultIntervalMs: number,
   zego: ZegoConfig | undefined,
   haveRooms = false,
+  listed?: ListItems,
 ): StreamConfig[] | undefined {
   // Watching rooms alone is enough: their streams are found in the rooms' lists.
   if ((node === undefined || node === null) && haveRooms) return [];
@@ -42,16 +43,22 @@ export function readStreams(
     r.err('streams', node, 'must be a list');
     return undefined;
   }
-  if (node.items.length === 0 && !haveRooms) {
+  const list = listed ?? { count: node.items.length, items: node.items as Iterable<YamlNode | null> };
+  if (list.count === 0 && !haveRooms) {
     r.err('streams', node, 'must list at least one stream');
     return undefined;
   }
   const prefixBytes = zego?.isTest ? Buffer.byteLength(testPrefix(zego.appId)) : 0;
-  const seen = new Map<string, YamlNode>();
+  // Each id's line, not its node: the nodes of a list read a slice at a time must not outlive their slice.
+  const seen = new Map<string, number | undefined>();
   const out: StreamConfig[] = [];
-  node.items.forEach((item, i) => {
+  let i = 0;
+  for (const item of list.items) readItem(item, i++);
+  return out;
+
+  function readItem(item: YamlNode | null, i: number): void {
     const path = `streams[${i}]`;
-    const e = readIdEntry(r, item as YamlNode | null, path);
+    const e = readIdEntry(r, item, path);
     if (!e) return;
     const { idNode, idPath } = e;
     const intervalMs = e.interval === undefined ? defaultIntervalMs : (readInterval(r, e.interval, `${path}.interval`, defaultIntervalMs) ?? defaultIntervalMs);
@@ -71,17 +78,20 @@ export function readStreams(
       r.err(idPath, idNode, `stream id is longer than ${MAX_STREAM_ID_BYTES} bytes${prefixBytes > 0 ? ' with the test-environment prefix' : ''}`);
       return;
     }
-    const first = seen.get(id);
-    if (first) {
-      const at = r.pos(first);
-      r.err(idPath, idNode, `duplicate stream id ${r.shown(idNode, id)} (first listed at line ${at?.line ?? '?'})`);
+    if (seen.has(id)) {
+      r.err(idPath, idNode, `duplicate stream id ${r.shown(idNode, id)} (first listed at line ${seen.get(id) ?? '?'})`);
       return;
     }
-    if (idNode) seen.set(id, idNode);
+    seen.set(id, r.pos(idNode)?.line);
     if (labels['severity'] !== undefined) checkSeverity(r, severityNode, `${path}.labels.severity`, `stream ${r.shown(idNode, id)}`, labels['severity']);
     out.push({ id, intervalMs, labels });
-  });
-  return out;
+  }
+}
+
+/** A list's items handed over one at a time (the loader parses a long `streams:` list a slice at a time), and how many there are. */
+export interface ListItems {
+  count: number;
+  items: Iterable<YamlNode | null>;
 }
 
 /** One entry of `streams:` or `rooms:` once read: its id node, and the optional interval and labels nodes (undefined: not given). */
