@@ -6,6 +6,8 @@ const LOOKAHEAD = 2;
 
 export interface PolledTask {
   id: string;
+  /** The TaskId GetMixTaskInfo is asked about, when it is not `id` (a discovered task: id as ZEGO's callback named it, asked without the AppID prefix). */
+  apiId?: string;
   intervalMs: number;
   /** `severity: critical`: polled before every other due task when the budget is short. */
   key: boolean;
@@ -14,7 +16,8 @@ export interface PolledTask {
 export interface MixPollSchedulerOptions {
   /** GetMixTaskInfo's caller: its budget, one call per slot (recorded and fed back there). */
   api: ApiCaller<string, MixTaskResult>;
-  onResult: (result: MixTaskResult) => void;
+  /** An answer about the task `id` (PolledTask.id, whatever TaskId was sent). */
+  onResult: (result: MixTaskResult, id: string) => void;
   now?: () => number;
 }
 
@@ -65,6 +68,8 @@ export class MixPollScheduler {
         const changed = e.intervalMs !== t.intervalMs;
         e.intervalMs = t.intervalMs;
         e.key = t.key;
+        if (t.apiId === undefined) delete e.apiId;
+        else e.apiId = t.apiId;
         if (changed && e.phase === 'waiting' && this.#running) this.#scheduleNext(e);
         continue;
       }
@@ -148,8 +153,8 @@ export class MixPollScheduler {
           e.phase = 'running';
           e.lastSentAtMs = this.#now();
           try {
-            const result = await send(e.id);
-            if (!e.removed) this.#opts.onResult(result);
+            const result = await send(e.apiId ?? e.id);
+            if (!e.removed) this.#opts.onResult(result, e.id);
           } finally {
             if (!e.removed && this.#running) this.#scheduleNext(e);
           }
