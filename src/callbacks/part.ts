@@ -75,6 +75,7 @@ export class CallbacksPart implements Part {
         windowMs: DEFAULT_WINDOW_MS,
         // Callbacks turned off by a reload: what others receive is not applied here either.
         apply: (e, at) => void (this.#config.callbacks ? this.#apply(e, at) : undefined),
+        applyMix: (e, atMs, at) => void (this.#config.callbacks ? this.#applyMix(e, atMs, at) : undefined),
         // Read per entry: a reload's secret (or previous_secret, while rotating) applies at once.
         keys: () => this.#fanoutKeys(),
         acceptUnsigned: () => this.#config.callbacks?.fanoutAcceptUnsigned ?? false,
