@@ -7,7 +7,7 @@ import { mixTaskIdCandidates, resolveMixTaskId } from '../zego/mix.js';
 import { MixTaskState, type MixCallback, type MixPollOutcome, type MixStop } from '../state/mix-tasks.js';
 import { roomInputs } from './inputs.js';
 import { renderMixTasks } from './metrics.js';
-import { MixPollScheduler } from './poll-scheduler.js';
+import { MixPollScheduler, type PolledTask } from './poll-scheduler.js';
 
 /** How often stops polling saw are checked for their window's end (a count is at most this late). */
 const SETTLE_EVERY_MS = 1000;
@@ -196,7 +196,8 @@ export class MixPart implements Part {
     };
     this.#tasks.set(id, task);
     this.#ctx.logger.info({ task_id: id, polled_as: apiId }, 'watching a mix task discovered by mix_start');
-    this.#schedule();
+    // One at a time (a burst of mix_starts is one call each), not the whole list again.
+    this.#polls.add(polled(task));
   }
 
   #unwatchDiscovered(id: string): void {
@@ -205,13 +206,7 @@ export class MixPart implements Part {
     this.#tasks.delete(id);
     this.#awaiting.delete(t);
     this.#ctx.logger.info({ task_id: id }, 'no longer watching a discovered mix task');
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    this.#polls.setTasks(
-      [...this.#tasks.values()].map((t) => ({ id: t.id, intervalMs: t.intervalMs, key: t.key, ...(t.apiId !== t.id ? { apiId: t.apiId } : {}) })),
-    );
+    this.#polls.remove(id);
   }
 
   #logStop(t: Task, stop: MixStop): void {
@@ -247,8 +242,13 @@ export class MixPart implements Part {
           endedAtMs: null,
         });
     }
-    this.#schedule();
+    this.#polls.setTasks([...this.#tasks.values()].map(polled));
   }
+}
+
+/** What the poll scheduler needs of a task. */
+function polled(t: Task): PolledTask {
+  return { id: t.id, intervalMs: t.intervalMs, key: t.key, ...(t.apiId !== t.id ? { apiId: t.apiId } : {}) };
 }
 
 /** Always built (a reload may add tasks); idle while none is watched. */

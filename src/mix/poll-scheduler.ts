@@ -80,6 +80,23 @@ export class MixPollScheduler {
     if (this.#running) this.#spread(added);
   }
 
+  /** One task more (a discovered one), spread like any added task: O(1), whatever is watched. */
+  add(t: PolledTask): void {
+    if (this.#entries.has(t.id)) return;
+    const fresh: Entry = { ...t, removed: false, phase: 'waiting', timer: undefined, lastSentAtMs: undefined };
+    this.#entries.set(t.id, fresh);
+    if (this.#running) this.#spread([fresh]);
+  }
+
+  /** One task less, at once: O(1) (a queued entry is skipped when its turn comes). */
+  remove(id: string): void {
+    const e = this.#entries.get(id);
+    if (!e) return;
+    e.removed = true;
+    clearTimeout(e.timer);
+    this.#entries.delete(id);
+  }
+
   start(): void {
     if (this.#running) return;
     this.#running = true;
