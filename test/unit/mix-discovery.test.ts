@@ -170,6 +170,10 @@ describe('mix task discovery (the discovery service, mix_task kind)', () => {
     expect(h.d.ctx.discovered('mix_callback').size).toBe(0);
     expect(h.logs.some((l) => l['task_id'] === `${APP}:show-1` && l['reason'] === 'unannounced')).toBe(true);
     expect(h.part.metrics('text')).not.toContain('zego_mix_task_active{');
+    // Forgotten: no more polls of it.
+    const asked = h.asked.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.asked.length).toBe(asked);
     await stop(h);
   });
 
