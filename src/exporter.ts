@@ -12,7 +12,7 @@ import { SelfMetrics, type BuildInfo, type ExporterStatus } from './metrics/self
 import { StreamFamilies } from './metrics/block-cache.js';
 import { SourceInfoFamily } from './metrics/source-info.js';
 import { DiscoveryService } from './discovery/service.js';
-import type { DiscoverySource } from './discovery/sources.js';
+import type { StreamSource } from './discovery/sources.js';
 import { Parts } from './parts/index.js';
 import type { PartContext, PartFactory } from './parts/part.js';
 import { ReloadStatus } from './reload.js';
@@ -92,11 +92,17 @@ export class Exporter {
     this.#store = new StateStore({ logger: this.#log, now: this.#now, onChange: (s) => this.#discovery.observe('stream', s.id) });
     this.#health = new ApiHealth({ logger: this.#log, now: this.#now });
     this.#configErrors = new ApiConfigErrors({ logger: this.#log, now: this.#now, appId: () => this.#config.zego.appId });
+    // A discovered mix task's end re-times it in the discovery service, as a stream's does.
+    const mix = new MixEvents({
+      changed: (id) => this.#discovery.observe('mix_task', id),
+      ...(opts.mixStopWindowMs !== undefined ? { stopWindowMs: opts.mixStopWindowMs } : {}),
+    });
     this.#discovery = new DiscoveryService({
       config: opts.config,
       logger: this.#log,
       now: this.#now,
       hooks: {
+        mix_task: mix.hooks,
         stream: {
           watch: (id, labels, source) => this.#watchStart(id, labels, source),
           unwatch: (id) => this.#watchStop(id),
@@ -129,7 +135,7 @@ export class Exporter {
     const ctx: PartContext = {
       ...{ logger: this.#log, now: this.#now, store: this.#store, web: opts.web, fleet: f },
       api: this.#api.api.bind(this.#api),
-      mix: new MixEvents(opts.mixStopWindowMs),
+      mix,
       discover: (id, labels, source) => this.#discovery.discover(id, labels, source),
       forget: (id, source) => this.#discovery.forget(id, source),
       discovered: (source) => this.#discovery.discovered(source),
@@ -267,7 +273,7 @@ export class Exporter {
   }
 
   /** A discovered stream nobody watched, or new labels or origin for one: O(1), however many are watched (a discovery burst is 10k of these). */
-  #watchStart(id: string, labels: Readonly<Record<string, string>>, source: DiscoverySource): void {
+  #watchStart(id: string, labels: Readonly<Record<string, string>>, source: StreamSource): void {
     if (this.#stopping) return;
     const w: WatchedStream = { id, intervalMs: this.#config.probe.intervalMs, labels, origin: source };
     this.#store.add(w);

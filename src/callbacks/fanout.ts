@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { FleetChannel } from '../fleet/fleet.js';
 import { checkEntry, MAC_FIELD, signEntry } from './fanout-mac.js';
 import { implausibleTime, streamEvent } from './parse.js';
+import { isMixEvent, mixEvent, type MixEvent } from './parse-mix.js';
+import { isPlausibleTimeMs } from '../zego/time.js';
 import type { StreamEvent } from '../zego/stream-event.js';
 
 /**
@@ -31,10 +33,13 @@ const POLL_MS = 100;
 /** Entries per poll: with MAX_ENTRY_BYTES, at most 1.6 MB of replies at once. */
 const READ_COUNT = 100;
 /**
- * An entry the exporter writes is at most 16 fields of at most 256 characters; larger ones were not
- * written by an exporter and are left in Redis (and taken out by the script), never brought here.
+ * An entry the exporter writes is at most 16 fields of at most MAX_FIELD_CHARS characters; larger
+ * ones were not written by an exporter and are left in Redis (and taken out by the script), never
+ * brought here.
  */
 export const MAX_ENTRY_BYTES = 16_384;
+/** A field's value at most: a stream id is 256, a mix callback's AppID-prefixed task_id up to 267. */
+const MAX_FIELD_CHARS = 320;
 /** Ids up to this far ahead of Redis's clock are ordinary (XADD after a clock step back); beyond, they are repaired. */
 export const FUTURE_ID_TOLERANCE_MS = 5000;
 /** Future entries taken out per poll (the rest the next poll): bounds one script's time. */
@@ -166,6 +171,8 @@ export interface FanoutOptions {
   windowMs: number;
   /** Applies an event another replica received, at the time that replica received it. */
   apply: (e: StreamEvent, receivedAtMs: number) => void;
+  /** Applies a mix_start / mix_stop another replica received (`atMs`: its signed timestamp); absent: such entries are skipped. */
+  applyMix?: (e: MixEvent, atMs: number, receivedAtMs: number) => void;
   /** The fan-out keys (fanout-mac.ts), read per entry so a reload's secret applies at once: entries are signed with all, accepted when one verifies. */
   keys: () => readonly Buffer[];
   /** Apply entries without a MAC (an unsigned fleet being upgraded), counting them; otherwise they are refused. */
@@ -181,7 +188,7 @@ export class CallbackFanout {
   readonly #repairsKey: string;
   /** This origin's repair totals in Redis as last read: a new reply's totals minus these are the repairs not yet counted. */
   readonly #repairsSeen = new Map<FanoutRejectReason, number>();
-  readonly #outbox: { e: StreamEvent; at: number }[] = [];
+  readonly #outbox: { e: Fanned; at: number }[] = [];
   readonly #reportedBad = new Set<string>();
   readonly #rejected = new Map<FanoutRejectReason, number>(FANOUT_REJECT_REASONS.map((r) => [r, 0]));
   readonly #lastRejectLog = new Map<FanoutRejectReason, number>();
@@ -236,6 +243,19 @@ export class CallbackFanout {
 
   /** An event this replica accepted: to every other replica, or to the outbox while Redis is away. */
   publish(e: StreamEvent, receivedAtMs: number): void {
+    this.#publish({ kind: 'stream', e }, receivedAtMs);
+  }
+
+  /**
+   * A mix_start / mix_stop this replica accepted. What the tasks' state needs travels (event,
+   * task_id, seq, timestamp, room, output stream); mix_start's play URLs stay with the replica that
+   * received it (an entry's fields are short, and the URLs are up to 16 of 1024 characters a list).
+   */
+  publishMix(e: MixEvent, atMs: number, receivedAtMs: number): void {
+    this.#publish({ kind: 'mix', e, atMs }, receivedAtMs);
+  }
+
+  #publish(e: Fanned, receivedAtMs: number): void {
     if (!this.connected || this.#outbox.length > 0) {
       this.#queue(e, receivedAtMs);
       return;
@@ -243,17 +263,17 @@ export class CallbackFanout {
     this.#add(e, receivedAtMs).catch(() => this.#queue(e, receivedAtMs));
   }
 
-  #queue(e: StreamEvent, at: number): void {
+  #queue(e: Fanned, at: number): void {
     if (this.#outbox.length >= MAX_OUTBOX) this.#outbox.shift();
     this.#outbox.push({ e, at });
   }
 
-  async #add(e: StreamEvent, at: number): Promise<void> {
+  async #add(e: Fanned, at: number): Promise<void> {
     const minId = Math.max(0, this.#now() - 2 * this.#o.windowMs);
     const keys = this.#o.keys();
     // No key: callbacks were turned off by a reload after this was queued; nobody could verify it.
     if (keys.length === 0) return;
-    const fields = ['origin', this.#origin, 'received_at_ms', String(at), ...encode(e)];
+    const fields = ['origin', this.#origin, 'received_at_ms', String(at), ...(e.kind === 'stream' ? encode(e.e) : encodeMix(e.e, e.atMs))];
     await this.#o.channel.command.xadd(this.#key, 'MINID', '~', String(minId), '*', ...fields, MAC_FIELD, signEntry(keys, this.#key, fields));
   }
 
@@ -383,7 +403,7 @@ export class CallbackFanout {
     for (let i = 0; i < raw.length; i += 2) {
       const k: unknown = raw[i];
       const v: unknown = raw[i + 1];
-      if (typeof k !== 'string' || typeof v !== 'string' || v.length > 256) return this.#bad('a field is not a short string', id);
+      if (typeof k !== 'string' || typeof v !== 'string' || v.length > MAX_FIELD_CHARS) return this.#bad('a field is not a short string', id);
       f[k] = v;
       strings.push(k, v);
     }
@@ -401,12 +421,24 @@ export class CallbackFanout {
     // A receipt time from the future (beyond skew) or before the window would misorder probes against it.
     if (!Number.isSafeInteger(at) || at > now + this.#o.windowMs || at < now - 2 * this.#o.windowMs)
       return this.#bad('received_at_ms missing or implausible', id);
+    if (isMixEvent(f['event'])) return this.#mixEntry(f, at, id, unsigned);
     const e = streamEvent(f);
     if (!e.ok) return this.#bad(e.reason, id);
     const badTime = implausibleTime(e.value, at);
     if (badTime !== null) return this.#bad(badTime, id);
     if (unsigned) this.#unsignedApplied++;
     this.#o.apply(e.value, at);
+  }
+
+  /** A mix entry, read by the receiver's own reader (parse-mix.ts) so it is validated exactly as a callback body is. */
+  #mixEntry(f: Record<string, string>, at: number, id: string, unsigned: boolean): void {
+    const e = mixEvent(f, {});
+    if (!e.ok) return this.#bad(e.reason, id);
+    const atMs = /^\d{1,16}$/.test(f['timestamp_ms'] ?? '') ? Number(f['timestamp_ms']) : NaN;
+    if (!Number.isSafeInteger(atMs) || !isPlausibleTimeMs(atMs, at)) return this.#bad('timestamp_ms missing or implausible', id);
+    if (!this.#o.applyMix) return;
+    if (unsigned) this.#unsignedApplied++;
+    this.#o.applyMix(e.value, atMs, at);
   }
 
   #reject(reason: FanoutRejectReason, id: string, origin: string): void {
@@ -428,6 +460,18 @@ export class CallbackFanout {
     this.#reportedBad.add(reason);
     this.#o.logger.warn({ key: this.#key, id, reason }, 'broken entry in the callback stream skipped');
   }
+}
+
+/** What one entry carries: a stream event, or a mix callback with its signed timestamp. */
+type Fanned = { kind: 'stream'; e: StreamEvent } | { kind: 'mix'; e: MixEvent; atMs: number };
+
+/** A mix event back into the fields mixEvent() reads (without the play URLs), plus its timestamp in ms. */
+function encodeMix(e: MixEvent, atMs: number): string[] {
+  const f = ['event', e.event, 'task_id', e.rawTaskId, 'seq', String(e.seq), 'timestamp_ms', String(atMs)];
+  if (e.roomId !== undefined) f.push('channel_id', e.roomId);
+  if (e.mixStreamAlias !== undefined) f.push('mix_stream_alias', e.mixStreamAlias);
+  if (e.streamAlias !== undefined) f.push('stream_alias', e.streamAlias);
+  return f;
 }
 
 /** A parsed event back into the fields streamEvent() reads, so the reader validates it exactly as the receiver did. */

@@ -3,6 +3,7 @@ import type { FleetChannel } from '../fleet/fleet.js';
 import { CallbackFanout, type FanoutRejectReason } from './fanout.js';
 import { FleetNonces, type FleetClaim } from './fleet-nonces.js';
 import type { StreamEvent } from '../zego/stream-event.js';
+import type { MixEvent } from './parse-mix.js';
 import type { FleetHook } from './receiver.js';
 import type { SignedFields } from './verify.js';
 
@@ -11,6 +12,8 @@ export interface FleetCallbacksOptions {
   channel: FleetChannel;
   windowMs: number;
   apply: (e: StreamEvent, receivedAtMs: number) => void;
+  /** A mix_start / mix_stop another replica received. */
+  applyMix?: (e: MixEvent, atMs: number, receivedAtMs: number) => void;
   /** The fan-out keys of the running config (fanout-mac.ts). */
   keys: () => readonly Buffer[];
   acceptUnsigned: () => boolean;
@@ -33,6 +36,7 @@ export class FleetCallbacks implements FleetHook {
       channel,
       windowMs: o.windowMs,
       apply: o.apply,
+      ...(o.applyMix ? { applyMix: o.applyMix } : {}),
       keys: o.keys,
       acceptUnsigned: o.acceptUnsigned,
       logger: o.logger,
@@ -67,5 +71,9 @@ export class FleetCallbacks implements FleetHook {
 
   publish(e: StreamEvent, receivedAtMs: number): void {
     this.#fanout.publish(e, receivedAtMs);
+  }
+
+  publishMix(e: MixEvent, atMs: number, receivedAtMs: number): void {
+    this.#fanout.publishMix(e, atMs, receivedAtMs);
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bareStreamId, parseHostPort } from '../zego/protocol.js';
+import { isValidMixTaskId, mixTaskIdCandidates } from '../zego/mix.js';
 import { DEFAULT_STREAMS_SEVERITY } from '../config/sections/streams.js';
 import type { Secret } from '../config/secret.js';
 import type { Config } from '../config/types.js';
@@ -46,6 +47,8 @@ export class CallbacksPart implements Part {
   #verifier: CallbackVerifier | null = null;
   /** callbacks.discover.patterns; null while discovery is off. */
   #patterns: DiscoverPatterns | null = null;
+  /** callbacks.discover.mix_task_patterns; null while mix tasks are not discovered. */
+  #mixPatterns: DiscoverPatterns | null = null;
   /** Fleet mode (fleet and callbacks both on at start): nonces and fan-out through Redis. */
   #fleet: FleetCallbacks | null = null;
   /** The fan-out keys of the running secrets (fanout-mac.ts). */
@@ -72,6 +75,7 @@ export class CallbacksPart implements Part {
         windowMs: DEFAULT_WINDOW_MS,
         // Callbacks turned off by a reload: what others receive is not applied here either.
         apply: (e, at) => void (this.#config.callbacks ? this.#apply(e, at) : undefined),
+        applyMix: (e, atMs, at) => void (this.#config.callbacks ? this.#applyMix(e, atMs, at) : undefined),
         // Read per entry: a reload's secret (or previous_secret, while rotating) applies at once.
         keys: () => this.#fanoutKeys(),
         acceptUnsigned: () => this.#config.callbacks?.fanoutAcceptUnsigned ?? false,
@@ -119,10 +123,16 @@ export class CallbacksPart implements Part {
     // The discovery service already let go of listed ids and applied the cap (discovery off: all
     // forgotten); what no longer matches a pattern goes, the rest takes the new severity.
     const patterns = this.#patterns;
-    if (!patterns) return;
-    for (const id of [...this.#ctx.discovered('callback').ids()]) {
-      if (patterns.matches(id)) this.#ctx.discover(id, this.#labels(), 'callback');
-      else this.#ctx.forget(id, 'callback');
+    if (patterns)
+      for (const id of [...this.#ctx.discovered('callback').ids()]) {
+        if (patterns.matches(id)) this.#ctx.discover(id, this.#labels(), 'callback');
+        else this.#ctx.forget(id, 'callback');
+      }
+    // A discovered task the config now lists under its own TaskId (without the prefix) is the config's.
+    const listed = new Set((config.mixTasks ?? []).map((m) => m.id));
+    for (const id of [...this.#ctx.discovered('mix_callback').ids()]) {
+      const byConfig = mixTaskIdCandidates(id, config.zego.appId).some((c) => listed.has(c));
+      if (byConfig || !this.#mixDiscoverable(id)) this.#ctx.forget(id, 'mix_callback');
     }
   }
 
@@ -198,6 +208,7 @@ export class CallbacksPart implements Part {
       this.#receiver = null;
       this.#verifier = null;
       this.#patterns = null;
+      this.#mixPatterns = null;
       return;
     }
     // Validated by the config reader; a reload replaces the list.
@@ -220,13 +231,30 @@ export class CallbacksPart implements Part {
     const patterns = cb.discover?.patterns;
     if (!patterns) this.#patterns = null;
     else if (this.#patterns?.patterns !== patterns) this.#patterns = new DiscoverPatterns(patterns);
+    const mixPatterns = cb.discover?.mixTaskPatterns ?? [];
+    if (mixPatterns.length === 0) this.#mixPatterns = null;
+    else if (this.#mixPatterns?.patterns !== mixPatterns) this.#mixPatterns = new DiscoverPatterns(mixPatterns);
+  }
+
+  /** Whether a mix_start's task_id may start watching its task: a pattern matches it as sent, or without ZEGO's AppID prefix. */
+  #mixDiscoverable(rawTaskId: string): boolean {
+    const p = this.#mixPatterns;
+    return p !== null && isValidMixTaskId(rawTaskId) && mixTaskIdCandidates(rawTaskId, this.#config.zego.appId).some((id) => p.matches(id));
   }
 
   /** To the mix part through the core's hand-off; the output is mix_stream_alias, else stream_alias. */
   #applyMix(e: MixEvent, atMs: number, receivedAtMs: number): CallbackApply {
     const output = e.event === 'mix_start' ? { streamId: e.mixStreamAlias ?? e.streamAlias ?? null, playUrls: e.playUrls } : undefined;
     const callback = { event: e.event, seq: e.seq, atMs, ...(e.roomId !== undefined ? { roomId: e.roomId } : {}), ...(output ? { output } : {}) };
-    return this.#ctx.mix?.apply({ rawTaskId: e.rawTaskId, callback }, receivedAtMs) ?? 'unwatched';
+    const mix = this.#ctx.mix;
+    if (!mix) return 'unwatched';
+    const event = { rawTaskId: e.rawTaskId, callback };
+    const applied = mix.apply(event, receivedAtMs);
+    // An unlisted task a mix_start names: watched from now on, known by task_id as ZEGO sent it.
+    if (applied !== 'unwatched' || e.event !== 'mix_start' || !this.#mixDiscoverable(e.rawTaskId)) return applied;
+    if (this.#ctx.discover(e.rawTaskId, NO_LABELS, 'mix_callback') !== 'added') return applied;
+    this.#ctx.logger.info({ task_id: e.rawTaskId, discovered: this.#ctx.discovered('mix_callback').size }, 'watching a discovered mix task');
+    return mix.apply(event, receivedAtMs);
   }
 
   #apply(e: StreamEvent, receivedAtMs: number): CallbackApply {
@@ -250,6 +278,9 @@ export class CallbacksPart implements Part {
     return severityLabels(this.#config.callbacks?.discover?.streamsSeverity ?? DEFAULT_STREAMS_SEVERITY);
   }
 }
+
+/** A discovered mix task has no labels of its own: not a key task (ZegoKeyMixTaskDown is for the listed ones). */
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 const SEVERITY_LABELS = new Map<string, Readonly<Record<string, string>>>();
 

@@ -44,6 +44,8 @@ export interface FleetHook {
   claim(f: SignedFields): Promise<FleetClaim | null>;
   /** An event this replica applied, for every other replica. */
   publish(e: StreamEvent, receivedAtMs: number): void;
+  /** A mix_start / mix_stop to every other replica (`atMs`: its signed timestamp, what orders it). */
+  publishMix?(e: MixEvent, atMs: number, receivedAtMs: number): void;
 }
 
 /** A callback that passed every local check: what is left is remembering its nonce and applying it. */
@@ -131,6 +133,8 @@ export class CallbackReceiver {
       // Also when unwatched or stale here: another replica may watch the stream (its own patterns), or know less of it.
       fleet.publish(a.event, receivedAtMs);
     }
+    // A mix callback goes out whether a task here took it or not: another replica may watch the task or discover it.
+    if (a.mix && (r.result === 'accepted' || r.result === 'unwatched')) fleet.publishMix?.(a.mix.e, a.mix.atMs, receivedAtMs);
     return this.#done(r);
   }
 

@@ -131,4 +131,8 @@ export interface DiscoverConfig {
   forgetAfterMs: number;
   /** The `severity` label of the streams it discovers (default `none`: they raise no stream-down alert). */
   streamsSeverity: string;
+  /** Globs over a mix_start's task_id (as sent, or without ZEGO's AppID prefix); empty: mix tasks are not discovered. */
+  mixTaskPatterns?: string[];
+  /** Mix tasks discovered by mix_start watched at most (default 100; their own cap, forget_after is the streams'). */
+  maxMixTasks?: number;
 }

@@ -12,9 +12,9 @@ export type Labels = Readonly<Record<string, string>>;
 export type DiscoverResult = 'added' | 'known' | 'listed' | 'full' | 'off';
 
 /** What one kind's set needs of the core: watching (the state and the schedule), and when a thing ended. */
-export interface KindHooks {
+export interface KindHooks<S extends DiscoverySource = DiscoverySource> {
   /** Watch `id` with these labels on behalf of `source`; for one watched already, its labels and origin change to these. */
-  watch(id: string, labels: Labels, source: DiscoverySource): void;
+  watch(id: string, labels: Labels, source: S): void;
   /** Nobody holds `id` any more (and the config does not list it): stop watching it. */
   unwatch(id: string): void;
   /** When `id` ended (ms), or null while it is active or not known yet. */

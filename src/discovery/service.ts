@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { familyHeader, formatLabels, sampleName, type Format } from '../metrics/exposition.js';
 import { Discovered, type DiscoverResult, type KindHooks, type Labels } from './discovered.js';
-import { KINDS, SOURCE_NAMES, SOURCES, type DiscoveryKind, type DiscoverySource } from './sources.js';
+import { KINDS, SOURCE_NAMES, SOURCES, type DiscoveryKind, type DiscoverySource, type SourceOf } from './sources.js';
 
 /** What one source holds now (a view, read at once). */
 export interface DiscoveredView {
@@ -15,9 +15,11 @@ export interface DiscoveryServiceOptions {
   config: Config;
   logger: Logger;
   now: () => number;
-  /** Per kind, how the core watches what is discovered and times its end. */
-  hooks: Readonly<Record<DiscoveryKind, KindHooks>>;
+  /** Per kind, how the core watches what is discovered and times its end (a kind without hooks is held but watched by nobody). */
+  hooks: { readonly [K in DiscoveryKind]?: KindHooks<SourceOf<K>> };
 }
+
+const NO_HOOKS: KindHooks = { watch: () => undefined, unwatch: () => undefined, endedAt: () => null };
 
 /** The sweep runs at a tenth of the shortest forget_after, at least every minute and at most every second. */
 const SWEEP_MIN_MS = 1000;
@@ -43,7 +45,10 @@ export class DiscoveryService {
     const kinds = new Map<DiscoveryKind, Discovered>();
     for (const kind of Object.keys(KINDS) as DiscoveryKind[]) {
       const sources = SOURCE_NAMES.filter((s) => SOURCES[s].kind === kind).map((name) => ({ name, capKey: SOURCES[name].capKey }));
-      kinds.set(kind, new Discovered({ hooks: opts.hooks[kind], sources, logger: opts.logger, idField: KINDS[kind].idField, noun: KINDS[kind].noun }));
+      kinds.set(
+        kind,
+        new Discovered({ hooks: opts.hooks[kind] ?? NO_HOOKS, sources, logger: opts.logger, idField: KINDS[kind].idField, noun: KINDS[kind].noun }),
+      );
     }
     this.#kinds = kinds;
     this.applyConfig(opts.config);
@@ -76,8 +81,9 @@ export class DiscoveryService {
   }
 
   /** What is watched because of discovery, in discovery order; the source is the owner (its labels, its origin). */
-  watched(kind: DiscoveryKind): Iterable<{ id: string; labels: Labels; source: DiscoverySource }> {
-    return this.#kinds.get(kind)?.watched() ?? [];
+  watched<K extends DiscoveryKind>(kind: K): Iterable<{ id: string; labels: Labels; source: SourceOf<K> }> {
+    // A kind's Discovered holds only that kind's sources (built from SOURCES by kind).
+    return (this.#kinds.get(kind)?.watched() ?? []) as Iterable<{ id: string; labels: Labels; source: SourceOf<K> }>;
   }
 
   /** Sweeps from now on (every few seconds, see SWEEP_*), until stop(). */
@@ -101,7 +107,7 @@ export class DiscoveryService {
   metrics(format: Format): string {
     let out = familyHeader(
       'zego_exporter_discovered',
-      'Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover).',
+      'Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover; mix tasks: mix_callback, a mix_start matched callbacks.discover.mix_task_patterns).',
       'gauge',
       format,
     );

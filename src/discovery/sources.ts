@@ -1,10 +1,11 @@
 import type { Config } from '../config/types.js';
+import { DEFAULT_MAX_MIX_TASKS } from '../config/sections/callbacks.js';
 
 /**
- * What is discovered. Streams today; mix tasks and the CDN outputs viewers play are the next kinds:
- * a kind is a row here, its sources rows in SOURCES, and the hooks the core gives it (discovered.ts).
+ * What is discovered: streams and stream mixing tasks (the CDN outputs viewers play are next): a
+ * kind is a row here, its sources rows in SOURCES, and the hooks the core gives it (discovered.ts).
  */
-export type DiscoveryKind = 'stream';
+export type DiscoveryKind = 'stream' | 'mix_task';
 
 export interface KindRow {
   /** The ids the config lists: never discovered, never counted against a cap, never forgotten. */
@@ -16,14 +17,19 @@ export interface KindRow {
 
 export const KINDS: Readonly<Record<DiscoveryKind, KindRow>> = {
   stream: { listed: (c) => c.streams.map((s) => s.id), idField: 'stream_id', noun: 'stream' },
+  mix_task: { listed: (c) => (c.mixTasks ?? []).map((m) => m.id), idField: 'task_id', noun: 'mix task' },
 };
 
 /**
  * Where discovered things come from, each of one kind: a watched room's stream list, a
- * `stream_create` callback matching callbacks.discover. For streams the source is also the
- * stream's origin (zego_stream_source_info).
+ * `stream_create` callback matching callbacks.discover.patterns, a `mix_start` callback matching
+ * callbacks.discover.mix_task_patterns. For streams the source is also the stream's origin
+ * (zego_stream_source_info).
  */
-export type DiscoverySource = 'room' | 'callback';
+export type StreamSource = 'room' | 'callback';
+export type DiscoverySource = StreamSource | 'mix_callback';
+/** The sources of one kind (what its hooks and watched() name as the owner). */
+export type SourceOf<K extends DiscoveryKind> = K extends 'stream' ? StreamSource : Exclude<DiscoverySource, StreamSource>;
 
 /** A source's cap and forget_after, from the config. */
 export interface SourceSettings {
@@ -51,6 +57,15 @@ export const SOURCES: Readonly<Record<DiscoverySource, SourceRow>> = {
     settings: (c) => {
       const d = c.callbacks?.discover;
       return d ? { cap: d.maxStreams, forgetAfterMs: d.forgetAfterMs } : null;
+    },
+  },
+  // Its own cap; a stopped task is forgotten after the streams' forget_after (one rule for what ended).
+  mix_callback: {
+    kind: 'mix_task',
+    capKey: 'callbacks.discover.max_mix_tasks',
+    settings: (c) => {
+      const d = c.callbacks?.discover;
+      return d && (d.mixTaskPatterns ?? []).length > 0 ? { cap: d.maxMixTasks ?? DEFAULT_MAX_MIX_TASKS, forgetAfterMs: d.forgetAfterMs } : null;
     },
   },
 };

@@ -1,13 +1,13 @@
 import type { ApiCaller } from '../api/service.js';
 import type { MixTaskResult } from '../api/actions.js';
-import type { Config, MixTaskConfig } from '../config/types.js';
+import { MIX_TASK_DEFAULT_INTERVAL_MS, type Config, type MixTaskConfig } from '../config/types.js';
 import type { Format } from '../metrics/exposition.js';
 import type { Part, PartContext, PartGauge } from '../parts/part.js';
-import { resolveMixTaskId } from '../zego/mix.js';
+import { mixTaskIdCandidates, resolveMixTaskId } from '../zego/mix.js';
 import { MixTaskState, type MixCallback, type MixPollOutcome, type MixStop } from '../state/mix-tasks.js';
 import { roomInputs } from './inputs.js';
 import { renderMixTasks } from './metrics.js';
-import { MixPollScheduler } from './poll-scheduler.js';
+import { MixPollScheduler, type PolledTask } from './poll-scheduler.js';
 
 /** How often stops polling saw are checked for their window's end (a count is at most this late). */
 const SETTLE_EVERY_MS = 1000;
@@ -18,6 +18,12 @@ interface Task {
   labels: Readonly<Record<string, string>>;
   key: boolean;
   state: MixTaskState;
+  /** Watched because a mix_start discovered it (the discovery service holds it), not because mix_tasks: lists it. */
+  discovered: boolean;
+  /** The TaskId GetMixTaskInfo is asked about: `id`, or for a discovered task `id` without ZEGO's AppID prefix. */
+  apiId: string;
+  /** When it was last seen to end (not running, no stop left to decide); null while running or unknown. */
+  endedAtMs: number | null;
 }
 
 /**
@@ -42,7 +48,7 @@ export class MixPart implements Part {
     this.#ctx = ctx;
     this.#stateOptions = ctx.mix ? { stopWindowMs: ctx.mix.stopWindowMs } : {};
     this.api = ctx.api('GetMixTaskInfo');
-    this.#polls = new MixPollScheduler({ api: this.api, now: ctx.now, onResult: (r) => this.#onResult(r) });
+    this.#polls = new MixPollScheduler({ api: this.api, now: ctx.now, onResult: (r, id) => this.#onResult(r, id) });
     this.api.describe((rate) => {
       const demand = this.#polls.demandPerSec;
       // Tasks ÷ rate when the budget is short; else the longest interval asked for.
@@ -57,6 +63,14 @@ export class MixPart implements Part {
       if (id === null || !this.#tasks.has(id)) return 'unwatched';
       this.applyCallback(id, e.callback);
       return 'accepted';
+    });
+    ctx.mix?.watchWith({
+      watch: (id, labels) => this.#watchDiscovered(id, labels),
+      unwatch: (id) => this.#unwatchDiscovered(id),
+      endedAt: (id) => {
+        const t = this.#tasks.get(id);
+        return t?.discovered ? t.endedAtMs : null;
+      },
     });
     this.#configure(config.mixTasks ?? []);
   }
@@ -118,7 +132,7 @@ export class MixPart implements Part {
     const after = t.state.view(c.atMs).running;
     if (before !== after && after !== null)
       this.#ctx.logger.info({ task_id: t.id, running: after, seq: c.seq }, `mix task ${after ? 'started' : 'stopped'} (${c.event})`);
-    this.#track(t);
+    this.#track(t, c.atMs);
   }
 
   /** Counts the stops whose mix_stop can no longer come; run every second, and by tests. */
@@ -126,12 +140,12 @@ export class MixPart implements Part {
     const now = this.#ctx.now();
     for (const t of this.#awaiting) {
       for (const stop of t.state.settle(now)) this.#logStop(t, stop);
-      this.#track(t);
+      this.#track(t, now);
     }
   }
 
-  #onResult(r: MixTaskResult): void {
-    const t = this.#tasks.get(r.taskId);
+  #onResult(r: MixTaskResult, id: string): void {
+    const t = this.#tasks.get(id);
     if (!t) return;
     const o = r.outcome;
     const outcome: MixPollOutcome =
@@ -144,12 +158,57 @@ export class MixPart implements Part {
     if (before !== after && after !== null) {
       this.#ctx.logger.info({ task_id: t.id, running: after, code: r.code }, after ? 'mix task running' : 'mix task not running (GetMixTaskInfo)');
     }
-    this.#track(t);
+    this.#track(t, r.sentAtMs);
   }
 
-  #track(t: Task): void {
+  /**
+   * After anything that may have changed `t`: the settle timer's set, and for a discovered task
+   * its end (not running with no stop left to decide, from `atMs`), which the discovery service's
+   * forget_after counts from: a stop still waiting for its mix_stop is counted before the task goes.
+   */
+  #track(t: Task, atMs: number): void {
     if (t.state.nextDeadlineMs() === null) this.#awaiting.delete(t);
     else this.#awaiting.add(t);
+    const view = t.state.view(atMs);
+    const ended = view.running === false && view.awaitingStopSinceMs.length === 0;
+    const endedAtMs = ended ? (t.endedAtMs ?? atMs) : null;
+    if (endedAtMs === t.endedAtMs) return;
+    t.endedAtMs = endedAtMs;
+    if (t.discovered) this.#ctx.mix?.changed(t.id);
+  }
+
+  /** A task a mix_start discovered (its id as ZEGO's task_id): polled at the default interval, without the AppID prefix. */
+  #watchDiscovered(id: string, labels: Readonly<Record<string, string>>): void {
+    const t = this.#tasks.get(id);
+    if (t) {
+      if (t.discovered) t.labels = labels;
+      return;
+    }
+    // GetMixTaskInfo takes the customer's TaskId: the most specific reading of the prefix.
+    const apiId = mixTaskIdCandidates(id, this.#appId)[0] ?? id;
+    const task: Task = {
+      id,
+      intervalMs: MIX_TASK_DEFAULT_INTERVAL_MS,
+      labels,
+      key: false,
+      state: new MixTaskState(this.#stateOptions),
+      discovered: true,
+      apiId,
+      endedAtMs: null,
+    };
+    this.#tasks.set(id, task);
+    this.#ctx.logger.info({ task_id: id, polled_as: apiId }, 'watching a mix task discovered by mix_start');
+    // One at a time (a burst of mix_starts is one call each), not the whole list again.
+    this.#polls.add(polled(task));
+  }
+
+  #unwatchDiscovered(id: string): void {
+    const t = this.#tasks.get(id);
+    if (!t?.discovered) return;
+    this.#tasks.delete(id);
+    this.#awaiting.delete(t);
+    this.#ctx.logger.info({ task_id: id }, 'no longer watching a discovered mix task');
+    this.#polls.remove(id);
   }
 
   #logStop(t: Task, stop: MixStop): void {
@@ -160,21 +219,38 @@ export class MixPart implements Part {
     );
   }
 
+  /** The listed tasks; discovered ones stay (the discovery service lets go of those the config now lists, and of those it forgets). */
   #configure(list: readonly MixTaskConfig[]): void {
     const wanted = new Set(list.map((m) => m.id));
     for (const [id, t] of this.#tasks) {
-      if (wanted.has(id)) continue;
+      if (wanted.has(id) || t.discovered) continue;
       this.#tasks.delete(id);
       this.#awaiting.delete(t);
     }
     for (const m of list) {
       const key = m.labels['severity'] === 'critical';
       const t = this.#tasks.get(m.id);
-      if (t) Object.assign(t, { intervalMs: m.intervalMs, labels: m.labels, key });
-      else this.#tasks.set(m.id, { id: m.id, intervalMs: m.intervalMs, labels: m.labels, key, state: new MixTaskState(this.#stateOptions) });
+      // A discovered task the config now lists is the config's: its interval, labels and id as asked.
+      if (t) Object.assign(t, { intervalMs: m.intervalMs, labels: m.labels, key, discovered: false, apiId: m.id });
+      else
+        this.#tasks.set(m.id, {
+          id: m.id,
+          intervalMs: m.intervalMs,
+          labels: m.labels,
+          key,
+          state: new MixTaskState(this.#stateOptions),
+          discovered: false,
+          apiId: m.id,
+          endedAtMs: null,
+        });
     }
-    this.#polls.setTasks([...this.#tasks.values()].map((t) => ({ id: t.id, intervalMs: t.intervalMs, key: t.key })));
+    this.#polls.setTasks([...this.#tasks.values()].map(polled));
   }
+}
+
+/** What the poll scheduler needs of a task. */
+function polled(t: Task): PolledTask {
+  return { id: t.id, intervalMs: t.intervalMs, key: t.key, ...(t.apiId !== t.id ? { apiId: t.apiId } : {}) };
 }
 
 /** Always built (a reload may add tasks); idle while none is watched. */

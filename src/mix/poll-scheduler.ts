@@ -6,6 +6,8 @@ const LOOKAHEAD = 2;
 
 export interface PolledTask {
   id: string;
+  /** The TaskId GetMixTaskInfo is asked about, when it is not `id` (a discovered task: id as ZEGO's callback named it, asked without the AppID prefix). */
+  apiId?: string;
   intervalMs: number;
   /** `severity: critical`: polled before every other due task when the budget is short. */
   key: boolean;
@@ -14,7 +16,8 @@ export interface PolledTask {
 export interface MixPollSchedulerOptions {
   /** GetMixTaskInfo's caller: its budget, one call per slot (recorded and fed back there). */
   api: ApiCaller<string, MixTaskResult>;
-  onResult: (result: MixTaskResult) => void;
+  /** An answer about the task `id` (PolledTask.id, whatever TaskId was sent). */
+  onResult: (result: MixTaskResult, id: string) => void;
   now?: () => number;
 }
 
@@ -65,6 +68,8 @@ export class MixPollScheduler {
         const changed = e.intervalMs !== t.intervalMs;
         e.intervalMs = t.intervalMs;
         e.key = t.key;
+        if (t.apiId === undefined) delete e.apiId;
+        else e.apiId = t.apiId;
         if (changed && e.phase === 'waiting' && this.#running) this.#scheduleNext(e);
         continue;
       }
@@ -73,6 +78,23 @@ export class MixPollScheduler {
       added.push(fresh);
     }
     if (this.#running) this.#spread(added);
+  }
+
+  /** One task more (a discovered one), spread like any added task: O(1), whatever is watched. */
+  add(t: PolledTask): void {
+    if (this.#entries.has(t.id)) return;
+    const fresh: Entry = { ...t, removed: false, phase: 'waiting', timer: undefined, lastSentAtMs: undefined };
+    this.#entries.set(t.id, fresh);
+    if (this.#running) this.#spread([fresh]);
+  }
+
+  /** One task less, at once: O(1) (a queued entry is skipped when its turn comes). */
+  remove(id: string): void {
+    const e = this.#entries.get(id);
+    if (!e) return;
+    e.removed = true;
+    clearTimeout(e.timer);
+    this.#entries.delete(id);
   }
 
   start(): void {
@@ -148,8 +170,8 @@ export class MixPollScheduler {
           e.phase = 'running';
           e.lastSentAtMs = this.#now();
           try {
-            const result = await send(e.id);
-            if (!e.removed) this.#opts.onResult(result);
+            const result = await send(e.apiId ?? e.id);
+            if (!e.removed) this.#opts.onResult(result, e.id);
           } finally {
             if (!e.removed && this.#running) this.#scheduleNext(e);
           }

@@ -3,6 +3,7 @@ import type { Config } from '../../src/config/types.js';
 import { DiscoveryService } from '../../src/discovery/service.js';
 import type { PartContext } from '../../src/parts/part.js';
 import { StateStore, type WatchedStream } from '../../src/state/store.js';
+import type { MixEvents } from '../../src/state/mix-events.js';
 
 /** A store and the real discovery service, wired as the Exporter wires them (without probing). */
 export interface Discovering {
@@ -18,7 +19,8 @@ export interface Discovering {
   watched(): WatchedStream[];
 }
 
-export function discovering(config: Config, logger: Logger, now: () => number = Date.now): Discovering {
+/** `mix`: the core's mix hand-off, whose watcher (a mix part) the mix_task kind's discoveries reach, as in the Exporter. */
+export function discovering(config: Config, logger: Logger, now: () => number = Date.now, mix?: MixEvents): Discovering {
   let cfg = config;
   // Called back only once the service exists (as in the Exporter, no observation comes before).
   const store: StateStore = new StateStore({ logger, now, onChange: (s) => d.observe('stream', s.id) });
@@ -27,6 +29,7 @@ export function discovering(config: Config, logger: Logger, now: () => number = 
     logger,
     now,
     hooks: {
+      ...(mix ? { mix_task: mix.hooks } : {}),
       stream: {
         watch: (id, labels, source) => store.add({ id, intervalMs: cfg.probe.intervalMs, labels, origin: source }),
         unwatch: (id) => store.remove(id),

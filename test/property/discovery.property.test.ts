@@ -1,24 +1,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { DiscoverySource } from '../../src/discovery/sources.js';
+import type { StreamSource } from '../../src/discovery/sources.js';
 import { harness } from '../helpers/discovered-model.js';
 
-const SOURCES: DiscoverySource[] = ['room', 'callback'];
+const SOURCES: StreamSource[] = ['room', 'callback'];
 const LABELS = { room: Object.freeze({ from: 'room' }), callback: Object.freeze({ from: 'callback' }) };
 
 type Op =
-  | { op: 'discover'; id: string; source: DiscoverySource }
-  | { op: 'forget'; id: string; source: DiscoverySource }
+  | { op: 'discover'; id: string; source: StreamSource }
+  | { op: 'forget'; id: string; source: StreamSource }
   | { op: 'end'; id: string }
   | { op: 'revive'; id: string }
   | { op: 'advance'; ms: number }
   | { op: 'sweep' }
-  | { op: 'cap'; source: DiscoverySource; cap: number }
+  | { op: 'cap'; source: StreamSource; cap: number }
   | { op: 'list'; id: string; listed: boolean };
 
 const IDS = ['a', 'b', 'c', 'd', 'e', 'f'];
 const id = fc.constantFrom(...IDS);
-const source = fc.constantFrom<DiscoverySource>('room', 'callback');
+const source = fc.constantFrom<StreamSource>('room', 'callback');
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('discover' as const), id, source }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('forget' as const), id, source }) },
@@ -45,8 +45,8 @@ describe('discovery rule (property)', () => {
           });
           let now = 0;
           /** Per source, who holds what, in the order they took it (for the owner rule). */
-          const firstHeld = new Map<string, DiscoverySource[]>();
-          const held = (s: DiscoverySource): Set<string> => new Set(h.d.ids(s));
+          const firstHeld = new Map<string, StreamSource[]>();
+          const held = (s: StreamSource): Set<string> => new Set(h.d.ids(s));
           const endedAt = (x: string): number | null => h.ended.get(x) ?? null;
 
           for (const o of ops) {

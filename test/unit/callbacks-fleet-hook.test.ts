@@ -106,3 +106,38 @@ describe('the receiver in fleet mode (fleet hook)', () => {
     expect(store.get('s1')).toEqual(before);
   });
 });
+
+describe('the receiver in fleet mode: mix callbacks', () => {
+  function mixBody(nonce: string, event: 'mix_start' | 'mix_stop'): string {
+    const timestamp = String(Math.floor(T0 / 1000));
+    return JSON.stringify({ event, task_id: '1:show', seq: 4, channel_id: 'stage', timestamp, nonce, signature: callbackSignature(SECRET, timestamp, nonce) });
+  }
+
+  it('a mix_start / mix_stop new to the fleet is published with its signed timestamp, watched here or not; a replayed one nowhere', async () => {
+    const published: [string, string, number, number][] = [];
+    let verdict: FleetClaim = 'new';
+    const rx = new CallbackReceiver({
+      verifier: new CallbackVerifier({ secret: new Secret(SECRET), now: () => T0 }),
+      appId: () => 1,
+      apply: () => 'accepted',
+      applyMix: (e) => (e.event === 'mix_start' ? 'accepted' : 'unwatched'),
+      record: () => undefined,
+      logger: pino({ level: 'silent' }),
+      now: () => T0,
+      fleet: () => ({
+        claim: () => Promise.resolve(verdict),
+        publish: () => undefined,
+        publishMix: (e, atMs, at) => void published.push([e.event, e.rawTaskId, atMs, at]),
+      }),
+    });
+    expect((await rx.receiveShared(mixBody('m1', 'mix_start'))).result).toBe('accepted');
+    expect((await rx.receiveShared(mixBody('m2', 'mix_stop'))).result).toBe('unwatched');
+    verdict = 'replayed';
+    expect((await rx.receiveShared(mixBody('m3', 'mix_stop'))).result).toBe('replayed');
+    const atMs = Math.floor(T0 / 1000) * 1000;
+    expect(published).toEqual([
+      ['mix_start', '1:show', atMs, T0],
+      ['mix_stop', '1:show', atMs, T0],
+    ]);
+  });
+});

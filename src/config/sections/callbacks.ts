@@ -2,6 +2,7 @@ import { isSeq } from 'yaml';
 import { RESERVED_PATHS } from '../../http/paths.js';
 import { parseTrustedProxies } from '../../http/client-key.js';
 import { isValidStreamId, parseHostPort } from '../../zego/protocol.js';
+import { isValidMixTaskId, MAX_MIX_TASK_ID_BYTES } from '../../zego/mix.js';
 import type { ConfigReader, Fields, YamlNode } from '../reader.js';
 import { Secret } from '../secret.js';
 import type { CallbackTls, CallbacksConfig } from '../types.js';
@@ -94,11 +95,15 @@ function readSecret(r: ConfigReader, f: Fields, key: 'secret' | 'previous_secret
 }
 
 function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): CallbacksConfig['discover'] {
-  const d = r.fields(node, 'callbacks.discover', ['patterns', 'max_streams', 'forget_after', 'streams_severity']);
+  const d = r.fields(node, 'callbacks.discover', ['patterns', 'max_streams', 'forget_after', 'streams_severity', 'mix_task_patterns', 'max_mix_tasks']);
   if (!d) return undefined;
+  // Either list turns its discovery on; one of them is needed, or the section discovers nothing.
+  const mixTaskPatterns = d.has('mix_task_patterns') ? readMixTaskPatterns(r, d.get('mix_task_patterns')) : [];
   const pn = d.get('patterns');
   const patterns: string[] = [];
-  if (!isSeq(pn) || pn.items.length === 0) r.err('callbacks.discover.patterns', pn ?? node, 'required: a list of id patterns such as "live-*"');
+  if (!d.has('patterns') && d.has('mix_task_patterns')) {
+    // Mix tasks only: stream_create discovers nothing.
+  } else if (!isSeq(pn) || pn.items.length === 0) r.err('callbacks.discover.patterns', pn ?? node, 'required: a list of id patterns such as "live-*"');
   else
     pn.items.forEach((it, i) => {
       const v = r.string(it as YamlNode, `callbacks.discover.patterns[${i}]`);
@@ -107,13 +112,8 @@ function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): Callb
         r.err(`callbacks.discover.patterns[${i}]`, it as YamlNode, 'must be stream id characters (letters, digits, - _) and *');
       else if (v !== undefined) patterns.push(v);
     });
-  let maxStreams = 100;
-  if (d.has('max_streams')) {
-    const n = r.number(d.get('max_streams'), 'callbacks.discover.max_streams');
-    if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 100_000))
-      r.err('callbacks.discover.max_streams', d.get('max_streams'), 'must be an integer from 1 to 100000');
-    else if (n !== undefined) maxStreams = n;
-  }
+  const maxStreams = readCap(r, d, 'max_streams', 100);
+  const maxMixTasks = readCap(r, d, 'max_mix_tasks', DEFAULT_MAX_MIX_TASKS);
   let forgetAfterMs = 3_600_000;
   if (d.has('forget_after')) {
     const ms = r.duration(d.get('forget_after'), 'callbacks.discover.forget_after');
@@ -122,7 +122,43 @@ function readDiscover(r: ConfigReader, node: YamlNode | null | undefined): Callb
   const streamsSeverity = d.has('streams_severity')
     ? readStreamsSeverity(r, d.get('streams_severity'), 'callbacks.discover.streams_severity', 'streams discovered by callbacks')
     : DEFAULT_STREAMS_SEVERITY;
-  return { patterns, maxStreams, forgetAfterMs, streamsSeverity: streamsSeverity ?? DEFAULT_STREAMS_SEVERITY };
+  return {
+    patterns,
+    maxStreams,
+    forgetAfterMs,
+    streamsSeverity: streamsSeverity ?? DEFAULT_STREAMS_SEVERITY,
+    ...(mixTaskPatterns.length > 0 ? { mixTaskPatterns, maxMixTasks } : {}),
+  };
+}
+
+/** Mix tasks a mix_start may start watching beyond mix_tasks:, at most (GetMixTaskInfo's 80/s budget polls 1200 at 15 s). */
+export const DEFAULT_MAX_MIX_TASKS = 100;
+
+function readCap(r: ConfigReader, d: Fields, key: 'max_streams' | 'max_mix_tasks', fallback: number): number {
+  if (!d.has(key)) return fallback;
+  const n = r.number(d.get(key), `callbacks.discover.${key}`);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 100_000)) {
+    r.err(`callbacks.discover.${key}`, d.get(key), 'must be an integer from 1 to 100000');
+    return fallback;
+  }
+  return n ?? fallback;
+}
+
+/** `mix_task_patterns`: globs over a task id (printable ASCII, `*` any run of characters). */
+function readMixTaskPatterns(r: ConfigReader, pn: YamlNode | null | undefined): string[] {
+  const out: string[] = [];
+  if (!isSeq(pn) || pn.items.length === 0) {
+    r.err('callbacks.discover.mix_task_patterns', pn, 'must be a list of mix task id patterns such as "show-*"');
+    return out;
+  }
+  pn.items.forEach((it, i) => {
+    const path = `callbacks.discover.mix_task_patterns[${i}]`;
+    const v = r.string(it as YamlNode, path);
+    if (v !== undefined && !isValidMixTaskId(v))
+      r.err(path, it as YamlNode, `must be mix task id characters (printable ASCII without spaces, at most ${MAX_MIX_TASK_ID_BYTES}) and *`);
+    else if (v !== undefined) out.push(v);
+  });
+  return out;
 }
 
 /** `trusted_proxies`: a list of addresses or CIDRs (the shipped Ingress's pod network, say); at most 256. */
