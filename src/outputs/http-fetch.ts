@@ -295,7 +295,9 @@ export class ProbeFetch {
           continue;
         }
         const room = keep - kept;
-        if (chunk.length >= room) {
+        // Only a body longer than asked for is cut (which closes its connection); one that ends at
+        // exactly `keep` bytes is read to its end so its connection stays in the pool.
+        if (chunk.length > room) {
           chunks.push(chunk.subarray(0, room));
           kept += room;
           cut = true;
