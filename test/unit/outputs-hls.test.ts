@@ -58,6 +58,25 @@ describe('HLS prober: up', () => {
     expect(result).toMatchObject({ up: true, reason: null, bitrateBps: (4000 * 8) / 2 });
   });
 
+  it('a segment with EXT-X-BYTERANGE is read within its range, and its bitrate is the range length ÷ its duration', async () => {
+    cdn.routes.set(
+      '/br.m3u8',
+      text(
+        '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\n#EXT-X-BYTERANGE:30080@0\nall.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:39856@30080\nall.ts\n',
+      ),
+    );
+    cdn.routes.set('/all.ts', ranged(tsBytes(70_000)));
+    const { result } = await prober.probe(target('/br.m3u8'), null, NOW);
+    expect(result).toMatchObject({ up: true, bitrateBps: (39_856 * 8) / 2 });
+    expect(cdn.requests.at(-1)).toMatchObject({ path: '/all.ts', range: 'bytes=30080-31103' });
+  });
+
+  it('packed audio (an ID3 header) checks out as media', async () => {
+    cdn.routes.set('/aac.m3u8', text('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\n1.aac\n'));
+    cdn.routes.set('/1.aac', ranged(Buffer.concat([Buffer.from('ID3\x04\x00', 'latin1'), Buffer.alloc(3000)])));
+    expect((await prober.probe(target('/aac.m3u8'), null, NOW)).result).toMatchObject({ up: true });
+  });
+
   it('a master playlist is followed to its lowest-bandwidth variant, or to the one asked for', async () => {
     cdn.routes.set('/m/master.m3u8', text('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1500000\nhigh.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nlow.m3u8\n'));
     cdn.routes.set('/m/low.m3u8', text(mediaPlaylist(7, 3)));
@@ -228,6 +247,18 @@ describe('HLS prober: redirects', () => {
     expect(result).toMatchObject({ reason: 'redirect' });
     expect(result.detail).toMatch(/more than 3 redirects/);
     expect(cdn.requests.map((r) => r.path)).toEqual(['/hop0.m3u8', '/hop1.m3u8', '/hop2.m3u8', '/hop3.m3u8']);
+  });
+
+  it('a prober configured for more than 3 redirects still follows at most 3', async () => {
+    for (let i = 0; i < 6; i++) cdn.routes.set(`/hop${i}.m3u8`, (_q, res) => void res.writeHead(301, { location: `/hop${i + 1}.m3u8` }).end());
+    const generous = new HttpOutputProber({ limits: { hls: { maxRedirects: 10 } } });
+    try {
+      expect(generous.limits('hls').maxRedirects).toBe(3);
+      expect((await generous.probe(target('/hop0.m3u8'), null, NOW)).result.reason).toBe('redirect');
+      expect(cdn.requests).toHaveLength(4);
+    } finally {
+      await generous.close();
+    }
   });
 
   it('a redirect to a host that is not allowed is refused without contacting it', async () => {
