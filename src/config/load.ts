@@ -7,6 +7,8 @@ import { readCallbacks } from './sections/callbacks.js';
 import { readFleet } from './sections/fleet.js';
 import { readProbe } from './sections/probe.js';
 import { readMixTasks } from './sections/mix-tasks.js';
+import { readOutputDiscovery } from './sections/output-discovery.js';
+import { readOutputs } from './sections/outputs.js';
 import { readRooms } from './sections/rooms.js';
 import { readStreams } from './sections/streams.js';
 import { readZego } from './sections/zego.js';
@@ -32,7 +34,7 @@ export function streamsLimitText(max = MAX_CONFIG_STREAMS): string {
 }
 
 /** The top-level keys, each read by its own section reader in sections/. */
-const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms', 'mix_tasks'] as const;
+const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms', 'mix_tasks', 'outputs', 'output_discovery'] as const;
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
   let text: string;
@@ -91,12 +93,15 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
   const probe = readProbe(r, top.get('probe'), top.has('probe'));
   const rooms = readRooms(r, top.get('rooms'));
   const mixTasks = readMixTasks(r, top.get('mix_tasks'));
-  // Rooms or mix tasks alone are something to watch: streams may then be left out.
-  const streams = readStreams(r, top.get('streams'), probe.intervalMs, zego, (rooms?.length ?? 0) > 0 || (mixTasks?.length ?? 0) > 0);
+  const outputs = readOutputs(r, top.get('outputs'));
+  const outputDiscovery = top.has('output_discovery') ? readOutputDiscovery(r, top.get('output_discovery')) : undefined;
+  // Rooms, mix tasks or outputs alone are something to watch: streams may then be left out.
+  const others = (rooms?.length ?? 0) > 0 || (mixTasks?.length ?? 0) > 0 || (outputs?.length ?? 0) > 0;
+  const streams = readStreams(r, top.get('streams'), probe.intervalMs, zego, others);
   const fleet = top.has('fleet') ? readFleet(r, top.get('fleet'), zego?.rateLimit) : undefined;
   const callbacks = top.has('callbacks') ? readCallbacks(r, top.get('callbacks')) : undefined;
 
-  if (r.errors.length > 0 || !zego || !streams || !rooms || !mixTasks) return { ok: false, errors: r.errors };
+  if (r.errors.length > 0 || !zego || !streams || !rooms || !mixTasks || !outputs) return { ok: false, errors: r.errors };
   const hash = createHash('sha256').update(text).update(r.secretFileText).digest('hex');
   return {
     ok: true,
@@ -108,6 +113,8 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
       ...(callbacks ? { callbacks } : {}),
       ...(rooms.length > 0 ? { rooms } : {}),
       ...(mixTasks.length > 0 ? { mixTasks } : {}),
+      ...(outputs.length > 0 ? { outputs } : {}),
+      ...(outputDiscovery ? { outputDiscovery } : {}),
     },
     hash,
     warnings: r.warnings,
