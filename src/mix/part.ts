@@ -56,6 +56,7 @@ export class MixPart implements Part {
       this.applyCallback(id, e.callback);
       return 'accepted';
     });
+    ctx.mix?.provide((id, now) => this.#tasks.get(id)?.state.view(now) ?? null);
     this.#configure(config.mixTasks ?? []);
   }
 
