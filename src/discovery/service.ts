@@ -101,7 +101,7 @@ export class DiscoveryService {
   metrics(format: Format): string {
     let out = familyHeader(
       'zego_exporter_discovered',
-      'Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover).',
+      'Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover; output, it feeds a watched output).',
       'gauge',
       format,
     );

@@ -20,10 +20,10 @@ export const KINDS: Readonly<Record<DiscoveryKind, KindRow>> = {
 
 /**
  * Where discovered things come from, each of one kind: a watched room's stream list, a
- * `stream_create` callback matching callbacks.discover. For streams the source is also the
- * stream's origin (zego_stream_source_info).
+ * `stream_create` callback matching callbacks.discover, an output fed by a stream nothing else
+ * watches. For streams the source is also the stream's origin (zego_stream_source_info).
  */
-export type DiscoverySource = 'room' | 'callback';
+export type DiscoverySource = 'room' | 'callback' | 'output';
 
 /** A source's cap and forget_after, from the config. */
 export interface SourceSettings {
@@ -52,6 +52,15 @@ export const SOURCES: Readonly<Record<DiscoverySource, SourceRow>> = {
       const d = c.callbacks?.discover;
       return d ? { cap: d.maxStreams, forgetAfterMs: d.forgetAfterMs } : null;
     },
+  },
+  // The streams that feed outputs (docs/outputs.md): one per listed output at most, plus the discovered outputs' cap.
+  output: {
+    kind: 'stream',
+    capKey: 'output_discovery.max_outputs',
+    settings: (c) =>
+      (c.outputs?.length ?? 0) > 0 || c.outputDiscovery
+        ? { cap: (c.outputs?.length ?? 0) + (c.outputDiscovery?.maxOutputs ?? 0), forgetAfterMs: c.outputDiscovery?.forgetAfterMs ?? 3_600_000 }
+        : null,
   },
 };
 
