@@ -86,3 +86,20 @@ describe('outputs: config', () => {
     expect(r.config.outputDiscovery).toBeUndefined();
   });
 });
+
+describe('outputs: what a reload cannot apply', () => {
+  it("names probe.outputs' bounds the prober is built with; concurrency and the outputs list apply at once", async () => {
+    const { restartOnlyChanges } = await import('../../src/config/restart.js');
+    const at = (probe: string, outputs: string) => {
+      const r = parse(`streams: [a]\nprobe:\n  outputs: { ${probe} }\noutputs: [${outputs}]\n`);
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return r.config;
+    };
+    const a = at('concurrency: 8', 'https://c.example.com/a.m3u8');
+    expect(restartOnlyChanges(a, at('concurrency: 4', 'https://c.example.com/a.m3u8, https://c.example.com/b.flv'))).toEqual([]);
+    expect(restartOnlyChanges(a, at('concurrency: 8, timeout: 5s, connections_per_host: 2', 'https://c.example.com/a.m3u8'))).toEqual([
+      'probe.outputs.timeout',
+      'probe.outputs.connections_per_host',
+    ]);
+  });
+});
