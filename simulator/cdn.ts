@@ -353,3 +353,53 @@ export class SimCdn {
     this.#send(res, status, 'text/plain; charset=utf-8', body);
   }
 }
+
+// ---- scripted demo output ------------------------------------------------------------------
+
+/** The demo's output: the demo mix task's output stream, as viewers play it. */
+export const DEMO_OUTPUT_ID = 'demo-mix-out';
+/**
+ * Its delivery stalls 60 s of every 5 minutes, in the middle of the demo mix task's 4 minutes up
+ * (mix.ts: DEMO_MIX_PERIOD_SEC, DEMO_MIX_UP_SEC): the stream and the task stay up meanwhile, so
+ * the failing layer is the delivery.
+ */
+export const DEMO_OUTPUT_PERIOD_SEC = 300;
+export const DEMO_OUTPUT_STALL_FROM_SEC = 120;
+export const DEMO_OUTPUT_STALL_UNTIL_SEC = 180;
+
+/** Whether the demo output is stalled `elapsedSec` into the demo: a pure function of time, like the other demo schedules. */
+export function demoOutputStalled(elapsedSec: number): boolean {
+  const t = elapsedSec % DEMO_OUTPUT_PERIOD_SEC;
+  return t >= DEMO_OUTPUT_STALL_FROM_SEC && t < DEMO_OUTPUT_STALL_UNTIL_SEC;
+}
+
+export interface OutputDemoTarget {
+  setOutput(id: string, patch: OutputPatch): unknown;
+}
+
+/** Plays demoOutputStalled on `id` (default DEMO_OUTPUT_ID): the fault `stall` on and off. */
+export function startOutputDemoScript(
+  sim: OutputDemoTarget,
+  opts: { id?: string; tickMs?: number; timers?: { setInterval(fn: () => void, ms: number): unknown; clearInterval(handle: unknown): void } } = {},
+): { stop(): void } {
+  const id = opts.id ?? DEMO_OUTPUT_ID;
+  const tickMs = opts.tickMs ?? 1000;
+  const timers = opts.timers ?? {
+    setInterval: (fn: () => void, ms: number) => setInterval(fn, ms),
+    clearInterval: (h: unknown) => clearInterval(h as NodeJS.Timeout),
+  };
+  let stalled: boolean | null = null;
+  let ticks = 0;
+  const apply = (): void => {
+    const want = demoOutputStalled(Math.floor((ticks * tickMs) / 1000));
+    if (want === stalled) return;
+    stalled = want;
+    sim.setOutput(id, { fault: want ? 'stall' : null });
+  };
+  apply();
+  const handle = timers.setInterval(() => {
+    ticks++;
+    apply();
+  }, tickMs);
+  return { stop: () => timers.clearInterval(handle) };
+}
