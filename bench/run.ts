@@ -13,7 +13,9 @@
  * Discovery of 10k streams by callback in < 5 s, the exporter's CPU per 1000 flat (the last ≤ 2 × the
  * second), /metrics p99 ≤ 250 ms during the burst; 3000
  * unfinished uploads cost < 96 MB of RSS (bounded; +200 MB before the body budget) with /metrics p99 < 100 ms meanwhile.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|mix|scale`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|mix|outputs-cpu|scale`.
+ * Outputs CPU: CPU per HLS output probe (playlist, parse, freshness, ranged segment read) against a bare
+ * undici fetch of the same playlist and segment head at the same rate: the ratio, ≤ 3× (target).
  * Rooms: 600 rooms at 10 s on the list budget 40/s and DescribeUserNum 5/s (both saturated): accepted/s
  * per API vs its budget, no rate error, no per-room rule violation, ≥ 9.5 rooms a DescribeUserNum
  * call, the stalest room within 1.2 × the ideal refresh (rooms ÷ list budget).
@@ -31,6 +33,7 @@ import { benchFleetCallbacks } from './callbacks-fleet.js';
 import { discoverStreams, printDiscovery } from './discovery.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
 import { mixBench, printMix } from './mix.js';
+import { outputsCpuBench, printOutputsCpu } from './outputs-cpu.js';
 import { printRooms, roomsBench } from './rooms.js';
 import { printScale, scaleBench } from './scale.js';
 import { printSaturation, saturation } from './saturation.js';
@@ -126,6 +129,12 @@ async function main(): Promise<void> {
     if (r.throttled > 0) missed.push('mix: rate errors');
     if (r.acceptedPerSec < 0.95 * r.budget) missed.push('mix: budget use');
     if (r.maxStalenessSec > 1.2 * r.idealStalenessSec) missed.push('mix: staleness');
+  }
+  if (!only || only === 'outputs-cpu') {
+    const r = await outputsCpuBench(40, quick ? 5 : 15);
+    printOutputsCpu(r);
+    if (r.prober.up < r.prober.probes || r.bare.ok < r.bare.fetches) missed.push('outputs-cpu: a probe or fetch failed against the local CDN');
+    if (r.ratio > 3) missed.push('outputs-cpu: CPU per probe ≤ 3 × the bare undici fetch');
   }
   if (only === 'scale') {
     const r = await scaleBench(quick ? 20_000 : 100_000, quick ? 10 : 40);
