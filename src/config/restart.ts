@@ -34,9 +34,11 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
     for (const [key, a, b] of [
       ['timeout', oa.timeoutMs, ob.timeoutMs],
       ['max_bytes', oa.maxBytes, ob.maxBytes],
+      ['flv_max_bytes', oa.flvMaxBytes, ob.flvMaxBytes],
       ['max_redirects', oa.maxRedirects, ob.maxRedirects],
       ['flv_window', oa.flvWindowMs, ob.flvWindowMs],
       ['connections_per_host', oa.connectionsPerHost, ob.connectionsPerHost],
+      ['flv_connections_per_host', oa.flvConnectionsPerHost, ob.flvConnectionsPerHost],
     ] as const) {
       if (a !== b) changed.push(`probe.outputs.${key}`);
     }

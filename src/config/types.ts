@@ -47,14 +47,18 @@ export interface OutputProbeSettings {
   concurrency: number;
   /** Time for one whole probe. */
   timeoutMs: number;
-  /** Bytes read per probe. */
+  /** Bytes an HLS probe reads (the playlists and the newest segment's ranged read together). */
   maxBytes: number;
+  /** Bytes an HTTP-FLV probe reads within its window. */
+  flvMaxBytes: number;
   /** Redirects followed per request (at most 3). */
   maxRedirects: number;
   /** How long an HTTP-FLV probe reads the stream. */
   flvWindowMs: number;
-  /** Connections open to one CDN host at once. Needs a restart to change. */
+  /** Kept-alive connections to one CDN host for playlists and segments. Needs a restart to change. */
   connectionsPerHost: number;
+  /** Connections to one CDN host for HTTP-FLV windows (each holds one for its whole window). Needs a restart to change. */
+  flvConnectionsPerHost: number;
 }
 
 /** `output_discovery:`: play URLs of callbacks become outputs (docs/outputs.md#discovery). */

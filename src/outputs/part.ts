@@ -6,10 +6,21 @@ import { diagnose, mixFeed, roomLiveness, streamFeed, type FeedState, type Outpu
 import { renderOutputs, type OutputRow } from './metrics.js';
 import { OutputState } from './output-state.js';
 import { PacingScheduler } from './pacing.js';
-import type { OutputProber, OutputProbeLimits } from './types.js';
+import { HttpOutputProber } from './prober.js';
+import type { OutputProber } from './types.js';
 
-/** Builds the one prober of the process from the `probe.outputs` bounds (its connection pool is sized once, at start). */
-export type ProberFactory = (limits: OutputProbeLimits, connectionsPerHost: number) => OutputProber;
+/** Builds the one prober of the process from the `probe.outputs` bounds (its connection pools are sized once, at start). */
+export type ProberFactory = (settings: OutputProbeSettings) => OutputProber;
+
+/** The product's prober: HLS and HTTP-FLV over undici, bounded as probe.outputs says. */
+export function httpProber(s: OutputProbeSettings): OutputProber {
+  const common = { timeoutMs: s.timeoutMs, maxRedirects: s.maxRedirects, flvWindowMs: s.flvWindowMs };
+  return new HttpOutputProber({
+    limits: { hls: { ...common, maxBytes: s.maxBytes }, flv: { ...common, maxBytes: s.flvMaxBytes } },
+    connectionsPerHost: s.connectionsPerHost,
+    flvConnectionsPerHost: s.flvConnectionsPerHost,
+  });
+}
 
 /** The labels of a stream watched only because it feeds an output: it raises no stream alert of its own. */
 const FEED_LABELS: Readonly<Record<string, string>> = Object.freeze({ severity: 'none' });
@@ -24,10 +35,6 @@ interface Output {
   streamId: string | undefined;
   mixTask: string | undefined;
   state: OutputState;
-}
-
-export function probeLimits(s: OutputProbeSettings): OutputProbeLimits {
-  return { timeoutMs: s.timeoutMs, maxBytes: s.maxBytes, maxRedirects: s.maxRedirects, flvWindowMs: s.flvWindowMs };
 }
 
 /**
@@ -48,13 +55,11 @@ export class OutputsPart implements Part {
   readonly #everActive = new Set<string>();
   /** Feed streams this part asked discovery to watch. */
   #feeds = new Set<string>();
-  #limits: OutputProbeLimits;
 
-  constructor(config: Config, ctx: PartContext, makeProber: ProberFactory) {
+  constructor(config: Config, ctx: PartContext, makeProber: ProberFactory = httpProber) {
     this.#ctx = ctx;
     const settings = config.probe.outputs ?? DEFAULT_OUTPUT_PROBE;
-    this.#limits = probeLimits(settings);
-    this.#prober = makeProber(this.#limits, settings.connectionsPerHost);
+    this.#prober = makeProber(settings);
     this.#pacing = new PacingScheduler({
       now: ctx.now,
       concurrency: settings.concurrency,
@@ -197,4 +202,9 @@ export class OutputsPart implements Part {
     for (const id of this.#everActive) if (!feeds.has(id)) this.#everActive.delete(id);
     this.#feeds = feeds;
   }
+}
+
+/** Always built (a reload may add outputs); idle while none is listed. */
+export function outputsPart(config: Config, ctx: PartContext): Part {
+  return new OutputsPart(config, ctx);
 }

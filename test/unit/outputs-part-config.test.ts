@@ -69,14 +69,23 @@ describe('outputs: config', () => {
       [
         'streams: [a]',
         'probe:',
-        '  outputs: { concurrency: 8, timeout: 5s, max_bytes: 65536, max_redirects: 1, flv_window: 2s, connections_per_host: 2 }',
+        '  outputs: { concurrency: 8, timeout: 5s, max_bytes: 65536, flv_max_bytes: 8192, max_redirects: 1, flv_window: 2s, connections_per_host: 2, flv_connections_per_host: 6 }',
         'output_discovery:',
         '  allowed_hosts: [CDN.example.com, 127.0.0.1]',
         '',
       ].join('\n'),
     );
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
-    expect(r.config.probe.outputs).toEqual({ concurrency: 8, timeoutMs: 5000, maxBytes: 65536, maxRedirects: 1, flvWindowMs: 2000, connectionsPerHost: 2 });
+    expect(r.config.probe.outputs).toEqual({
+      concurrency: 8,
+      timeoutMs: 5000,
+      maxBytes: 65536,
+      flvMaxBytes: 8192,
+      maxRedirects: 1,
+      flvWindowMs: 2000,
+      connectionsPerHost: 2,
+      flvConnectionsPerHost: 6,
+    });
     expect(r.config.outputDiscovery).toEqual({ allowedHosts: ['cdn.example.com', '127.0.0.1'], maxOutputs: 100, forgetAfterMs: 3_600_000, intervalMs: 15_000 });
   });
 

@@ -1,27 +1,38 @@
+import { DEFAULT_OUTPUT_LIMITS } from '../../outputs/prober.js';
 import type { ConfigReader, YamlNode } from '../reader.js';
 import type { OutputProbeSettings } from '../types.js';
 
 /**
  * The defaults of `probe.outputs`, sized for 500 HLS and 100 HTTP-FLV outputs at 15 s on 2 cores
- * (docs/configuration.md#probeoutputs): an FLV probe holds its connection for its whole 3 s
- * window, so 100 of them every 15 s keep about 20 probes open at once, and every output is often
- * on one CDN host; HLS probes take milliseconds. 32 at once, 32 per host, leaves room for both.
+ * (docs/configuration.md#probeoutputs): an FLV probe holds its slot and its connection for its
+ * whole 3 s window, so 100 of them every 15 s keep about 20 probes open at once, often all on one
+ * CDN host; HLS probes take milliseconds. 32 at once leaves room for both. The per-probe bounds
+ * are the prober's (outputs/prober.ts, docs/limits.md).
  */
 export const DEFAULT_OUTPUT_PROBE: Readonly<OutputProbeSettings> = Object.freeze({
   concurrency: 32,
-  timeoutMs: 10_000,
-  maxBytes: 1024 * 1024,
-  maxRedirects: 3,
-  flvWindowMs: 3_000,
-  connectionsPerHost: 32,
+  timeoutMs: DEFAULT_OUTPUT_LIMITS.timeoutMs,
+  maxBytes: DEFAULT_OUTPUT_LIMITS.hlsMaxBytes,
+  flvMaxBytes: DEFAULT_OUTPUT_LIMITS.flvMaxBytes,
+  maxRedirects: DEFAULT_OUTPUT_LIMITS.maxRedirects,
+  flvWindowMs: DEFAULT_OUTPUT_LIMITS.flvWindowMs,
+  connectionsPerHost: DEFAULT_OUTPUT_LIMITS.connectionsPerHost,
+  flvConnectionsPerHost: DEFAULT_OUTPUT_LIMITS.flvConnectionsPerHost,
 });
 
 /** Integer keys: [key, field, min, max]. */
-const INTEGERS: readonly [string, 'concurrency' | 'maxBytes' | 'maxRedirects' | 'connectionsPerHost', number, number][] = [
+const INTEGERS: readonly [
+  string,
+  'concurrency' | 'maxBytes' | 'flvMaxBytes' | 'maxRedirects' | 'connectionsPerHost' | 'flvConnectionsPerHost',
+  number,
+  number,
+][] = [
   ['concurrency', 'concurrency', 1, 1024],
   ['max_bytes', 'maxBytes', 4096, 64 * 1024 * 1024],
+  ['flv_max_bytes', 'flvMaxBytes', 4096, 64 * 1024 * 1024],
   ['max_redirects', 'maxRedirects', 0, 3],
   ['connections_per_host', 'connectionsPerHost', 1, 1024],
+  ['flv_connections_per_host', 'flvConnectionsPerHost', 1, 1024],
 ];
 /** Duration keys: [key, field, min ms, max ms]. */
 const DURATIONS: readonly [string, 'timeoutMs' | 'flvWindowMs', number, number][] = [
