@@ -55,6 +55,7 @@ export class OutputsPart implements Part {
   readonly #everActive = new Set<string>();
   /** Feed streams this part asked discovery to watch. */
   #feeds = new Set<string>();
+  #started = false;
 
   constructor(config: Config, ctx: PartContext, makeProber: ProberFactory = httpProber) {
     this.#ctx = ctx;
@@ -78,6 +79,9 @@ export class OutputsPart implements Part {
   }
 
   async start(): Promise<void> {
+    // Not in the constructor: the core can watch what is discovered only once every part is built.
+    this.#started = true;
+    this.#watchFeeds();
     if (this.#outputs.size > 0) {
       const hls = [...this.#outputs.values()].filter((o) => o.kind === 'hls').length;
       this.#ctx.logger.info(
@@ -190,7 +194,7 @@ export class OutputsPart implements Part {
       else this.#outputs.set(c.name, { name: c.name, ...fields, state: new OutputState() });
     }
     this.#pacing.setOutputs(list.map((c) => ({ key: c.name, intervalMs: c.intervalMs })));
-    this.#watchFeeds();
+    if (this.#started) this.#watchFeeds();
   }
 
   /** A feed stream nothing else watches is watched through discovery (severity none); one no output names any more is let go. */

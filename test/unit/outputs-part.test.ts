@@ -141,11 +141,15 @@ describe('outputs part', () => {
     await h.part.stop(0);
   });
 
-  it('a feed stream nothing else watches is watched with severity none, and let go when no output names it', () => {
+  it('a feed stream nothing else watches is watched with severity none from start, and let go when no output names it', async () => {
     const h = setup([output('https://cdn.example.com/a.m3u8', { streamId: 'host-a' })]);
+    // Not while the parts are being built: the core watches what is discovered once they all are.
+    expect(h.d.store.get('host-a')).toBeUndefined();
+    await h.part.start();
     expect(h.d.store.get('host-a')).toMatchObject({ origin: 'output', labels: { severity: 'none' } });
     h.part.applyConfig(testConfig({ extra: { outputs: [output('https://cdn.example.com/a.m3u8')] } }));
     expect(h.d.store.get('host-a')).toBeUndefined();
+    await h.part.stop(0);
   });
 
   it('diagnoses from the feed state: publisher when its stream closed, delivery when only the output is down, none when all is well', async () => {
