@@ -74,11 +74,12 @@ const FAMILIES: readonly Family[] = [
   },
 ];
 
-/** The reasons an output of each kind can fail with: its failures_total series, all present from the start so rate() sees the first. */
-const REASONS_OF: Readonly<Record<OutputKind, readonly OutputFailureReason[]>> = {
-  hls: OUTPUT_FAILURE_REASONS.filter((r) => !['bad_flv', 'no_media', 'no_keyframe'].includes(r)),
-  flv: OUTPUT_FAILURE_REASONS.filter((r) => !['bad_playlist', 'endlist', 'stale', 'regression', 'bad_segment'].includes(r)),
-};
+/**
+ * The reason series every output has from the start, so that rate() sees their first failure: the
+ * ones any output meets (a CDN away, an output gone). The others appear with their first count:
+ * pre-rendering all 14 for 600 outputs would make them 80% of a scrape's bytes.
+ */
+const ALWAYS: readonly OutputFailureReason[] = ['unreachable', 'not_found'];
 
 const FAILURES = 'zego_output_failures_total';
 const FAILURES_HELP =
@@ -106,7 +107,10 @@ export function renderOutputs(rows: readonly OutputRow[], nowMs: number, format:
   const failures = sampleName(FAILURES, 'counter', format);
   for (const o of rows) {
     const prefix = `${failures}{output="${escape(o.name)}",reason="`;
-    for (const reason of REASONS_OF[o.kind]) out += `${prefix}${reason}"} ${o.state.failures[reason]}\n`;
+    for (const reason of OUTPUT_FAILURE_REASONS) {
+      const n = o.state.failures[reason];
+      if (n > 0 || ALWAYS.includes(reason)) out += `${prefix}${reason}"} ${n}\n`;
+    }
   }
   out += familyHeader(INFO, INFO_HELP, 'gauge', format);
   for (const o of rows) out += `${INFO}${formatLabels({ output: o.name, kind: o.kind, stream_id: o.streamId ?? '', mix_task: o.mixTask ?? '' })} 1\n`;

@@ -99,8 +99,10 @@ describe('outputs part', () => {
     expect(text).toContain(`zego_output_tls_not_after_timestamp_seconds{${a}} ${(T0 + 86_400_000) / 1000}\n`);
     expect(text).not.toContain(`zego_output_tls_not_after_timestamp_seconds{${b}}`);
     expect(text).toContain('zego_output_failures_total{output="http://cdn.example.com/live/b.flv",reason="no_media"} 1\n');
-    expect(text).toContain('zego_output_failures_total{output="http://cdn.example.com/live/b.flv",reason="no_keyframe"} 0\n');
-    expect(text).not.toContain('zego_output_failures_total{output="http://cdn.example.com/live/b.flv",reason="stale"}');
+    // unreachable and not_found from the start; the others from their first count.
+    expect(text).toContain('zego_output_failures_total{output="http://cdn.example.com/live/b.flv",reason="not_found"} 0\n');
+    expect(text).toContain('zego_output_failures_total{output="https://cdn.example.com/live/a.m3u8",reason="unreachable"} 0\n');
+    expect(text).not.toContain('zego_output_failures_total{output="http://cdn.example.com/live/b.flv",reason="no_keyframe"}');
     expect(text).toContain('zego_output_info{output="https://cdn.example.com/live/a.m3u8",kind="hls",stream_id="host-a",mix_task=""} 1\n');
     expect(text).toContain('zego_output_diagnosis{output="http://cdn.example.com/live/b.flv",layer="delivery"} 1\n');
     // The HLS memory of one probe is handed to the next.

@@ -1,0 +1,125 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator } from '../simulator/index.js';
+import { parseMetrics, startExporter } from '../test/helpers/exporter-process.js';
+import { fmt, percentile, sleep } from './stats.js';
+
+const APP_ID = 555000444;
+const SECRET = 'bench0123456789abcdef0123456789o';
+
+export interface OutputsResult {
+  hls: number;
+  flv: number;
+  intervalSec: number;
+  /** Outputs up at the end, of hls + flv. */
+  up: number;
+  /** Failures counted over the run, by reason (what kept an output down or unreached). */
+  failures: Record<string, number>;
+  /** The stalest output seen (scrape time − its last probe that reached the CDN), against the interval. */
+  maxStalenessSec: number;
+  /** The exporter's event-loop delay over the window (ms). */
+  lag: { p50: number; p99: number; max: number };
+  scrapeP50Ms: number;
+  scrapeP99Ms: number;
+  /** The exporter's CPU over the window, in % of one core. */
+  cpuPercent: number;
+  rssMb: number;
+}
+
+/**
+ * The outputs part as a real process: `hls` HLS and `flv` HTTP-FLV outputs at one interval against
+ * the simulator's CDN (in this process), the default probe.outputs limits. Over `seconds` after a
+ * warm-up of one interval: the exporter's event-loop delay (bench/lag-probe.ts, from inside it),
+ * /metrics latency scraped once a second meanwhile, how stale the stalest output gets, its CPU.
+ */
+export async function outputsBench(hls: number, flv: number, intervalSec: number, seconds: number): Promise<OutputsResult> {
+  const n = hls + flv;
+  const created = Math.floor(Date.now() / 1000) - 60;
+  const streams = Object.fromEntries(Array.from({ length: n }, (_, i) => [`o-${i}`, { state: 'active' as const, createTime: created }]));
+  const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }], streams });
+  const dir = mkdtempSync(join(tmpdir(), 'zego-outputs-bench-'));
+  const lagOut = join(dir, 'lag.json');
+  const probe = new URL('./lag-probe.js', import.meta.url).pathname;
+  const url = (i: number): string => (i < hls ? `${sim.url}/cdn/hls/o-${i}.m3u8?token=t${i}` : `${sim.url}/cdn/flv/o-${i}.flv?token=t${i}`);
+  const exp = await startExporter(
+    `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n` +
+      `outputs:\n${Array.from({ length: n }, (_, i) => `  - { url: "${url(i)}", interval: ${intervalSec}s }`).join('\n')}\n`,
+    { env: { S: SECRET, NODE_OPTIONS: `--import=${probe}`, LAG_PROBE_OUT: lagOut }, logLevel: 'info', timeoutMs: 60_000 },
+  );
+  const agent = new Agent({ keepAlive: true });
+  try {
+    // One interval and a probe's time: every output probed once, the pacing in its steady state.
+    await sleep(intervalSec * 1000 + 4000);
+    const cpu0 = await cpuSeconds(exp.url, agent);
+    exp.child.kill('SIGUSR2'); // starts the lag window
+    const t0 = Date.now();
+    const times: number[] = [];
+    let maxStale = 0;
+    let last = new Map<string, number>();
+    while (Date.now() - t0 < seconds * 1000) {
+      const s = await timedScrape(`${exp.url}/metrics`, agent);
+      times.push(s.ms);
+      last = parseMetrics(s.text);
+      const at = Date.now() / 1000;
+      for (const [k, v] of last) if (k.startsWith('zego_output_last_success_timestamp_seconds{')) maxStale = Math.max(maxStale, v > 0 ? at - v : Infinity);
+      await sleep(1000);
+    }
+    exp.child.kill('SIGUSR2');
+    const elapsed = (Date.now() - t0) / 1000;
+    const cpu1 = await cpuSeconds(exp.url, agent);
+    await sleep(300);
+    const lag = JSON.parse(readFileSync(lagOut, 'utf8')) as { p50: number; p99: number; max: number };
+    let up = 0;
+    const failures: Record<string, number> = {};
+    for (const [k, v] of last) {
+      if (k.startsWith('zego_output_up{') && v === 1) up++;
+      const reason = /^zego_output_failures_total\{.*reason="(\w+)"\}$/.exec(k)?.[1];
+      if (reason !== undefined && v > 0) failures[reason] = (failures[reason] ?? 0) + v;
+    }
+    return {
+      hls,
+      flv,
+      intervalSec,
+      up,
+      failures,
+      maxStalenessSec: maxStale,
+      lag,
+      scrapeP50Ms: percentile(times, 50),
+      scrapeP99Ms: percentile(times, 99),
+      cpuPercent: (100 * (cpu1 - cpu0)) / elapsed,
+      rssMb: (last.get('process_resident_memory_bytes') ?? 0) / 1024 / 1024,
+    };
+  } finally {
+    agent.destroy();
+    await exp.stop();
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function cpuSeconds(base: string, agent: Agent): Promise<number> {
+  const s = await timedScrape(`${base}/metrics`, agent);
+  return parseMetrics(s.text).get('process_cpu_seconds_total') ?? Number.NaN;
+}
+
+function timedScrape(url: string, agent: Agent): Promise<{ ms: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    get(url, { agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ ms: performance.now() - t, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+export function printOutputs(r: OutputsResult): void {
+  console.log(
+    `outputs     ${r.hls} HLS + ${r.flv} HTTP-FLV at ${r.intervalSec}s: ${r.up}/${r.hls + r.flv} up (failures: ${JSON.stringify(r.failures)}); stalest output ${fmt(r.maxStalenessSec, 1)} s (interval ${r.intervalSec} s); ` +
+      `event-loop delay p50 ${fmt(r.lag.p50, 2)} ms p99 ${fmt(r.lag.p99, 2)} ms max ${fmt(r.lag.max, 1)} ms; /metrics p50 ${fmt(r.scrapeP50Ms, 1)} ms p99 ${fmt(r.scrapeP99Ms, 1)} ms; ` +
+      `exporter CPU ${fmt(r.cpuPercent, 0)}% of a core, RSS ${fmt(r.rssMb, 0)} MB`,
+  );
+}
