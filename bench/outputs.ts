@@ -1,8 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSimulator } from '../simulator/index.js';
+import { createInterface } from 'node:readline';
 import { parseMetrics, startExporter } from '../test/helpers/exporter-process.js';
 import { fmt, percentile, sleep } from './stats.js';
 
@@ -30,19 +32,18 @@ export interface OutputsResult {
 
 /**
  * The outputs part as a real process: `hls` HLS and `flv` HTTP-FLV outputs at one interval against
- * the simulator's CDN (in this process), the default probe.outputs limits. Over `seconds` after a
+ * the simulator's CDN (a process of its own, so that serving 20 FLV streams at once does not delay
+ * this process's timing of /metrics), the default probe.outputs limits. Over `seconds` after a
  * warm-up of one interval: the exporter's event-loop delay (bench/lag-probe.ts, from inside it),
  * /metrics latency scraped once a second meanwhile, how stale the stalest output gets, its CPU.
  */
 export async function outputsBench(hls: number, flv: number, intervalSec: number, seconds: number): Promise<OutputsResult> {
   const n = hls + flv;
-  const created = Math.floor(Date.now() / 1000) - 60;
-  const streams = Object.fromEntries(Array.from({ length: n }, (_, i) => [`o-${i}`, { state: 'active' as const, createTime: created }]));
-  const sim = await startSimulator({ apps: [{ appId: APP_ID, secret: SECRET }], streams });
+  const sim = await startSimulatorProcess(n);
   const dir = mkdtempSync(join(tmpdir(), 'zego-outputs-bench-'));
   const lagOut = join(dir, 'lag.json');
   const probe = new URL('./lag-probe.js', import.meta.url).pathname;
-  const url = (i: number): string => (i < hls ? `${sim.url}/cdn/hls/o-${i}.m3u8?token=t${i}` : `${sim.url}/cdn/flv/o-${i}.flv?token=t${i}`);
+  const url = (i: number): string => (i < hls ? `${sim.url}/cdn/hls/demo-${i + 1}.m3u8?token=t${i}` : `${sim.url}/cdn/flv/demo-${i + 1}.flv?token=t${i}`);
   const exp = await startExporter(
     `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n` +
       `outputs:\n${Array.from({ length: n }, (_, i) => `  - { url: "${url(i)}", interval: ${intervalSec}s }`).join('\n')}\n`,
@@ -63,7 +64,7 @@ export async function outputsBench(hls: number, flv: number, intervalSec: number
       times.push(s.ms);
       last = parseMetrics(s.text);
       const at = Date.now() / 1000;
-      for (const [k, v] of last) if (k.startsWith('zego_output_last_success_timestamp_seconds{')) maxStale = Math.max(maxStale, v > 0 ? at - v : Infinity);
+      for (const [k, v] of last) if (k.startsWith('zego_output_last_success_timestamp_seconds{') && v > 0) maxStale = Math.max(maxStale, at - v);
       await sleep(1000);
     }
     exp.child.kill('SIGUSR2');
@@ -94,9 +95,22 @@ export async function outputsBench(hls: number, flv: number, intervalSec: number
   } finally {
     agent.destroy();
     await exp.stop();
-    await sim.close();
+    sim.child.kill();
+    await once(sim.child, 'exit');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The built simulator with `streams` active streams demo-1 … demo-N (each served on its CDN). */
+async function startSimulatorProcess(streams: number): Promise<{ child: ChildProcess; url: string }> {
+  const main = new URL('../simulator/main.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [main, '--app-id', String(APP_ID), '--streams', String(streams)], {
+    env: { ...process.env, SIM_SECRET: SECRET },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const [first] = (await once(lines, 'line')) as [string];
+  return { child, url: (JSON.parse(first) as { url: string }).url };
 }
 
 async function cpuSeconds(base: string, agent: Agent): Promise<number> {
