@@ -73,6 +73,7 @@ describe('alerts/zego-alerts.yaml', () => {
     expect(alerts.map((a) => a.alert)).toEqual(
       expect.arrayContaining([
         'ZegoKeyStreamDown',
+        'ZegoKeyOutputDown',
         'ZegoStreamDown',
         'ZegoStreamProbeFailing',
         'ZegoStreamDataStale',

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { request, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import HLS from 'hls-parser';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { OUTPUT_FAULTS } from '../../simulator/cdn.js';
 import { crc32Mpeg2, parseRange, segmentBytes, TS_PACKET_BYTES } from '../../simulator/hls.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../simulator/server.js';
 import { control, FakeClock } from './simulator-helpers.js';
@@ -340,6 +342,13 @@ describe('simulator CDN: faults per output', () => {
     expect(flv.bytes()).toEqual(Buffer.from('464c560105000000090000000000', 'hex').subarray(0, 13));
     expect(sim.flvConnections()).toBe(1);
     expect((await media(`${sim.url}/cdn/hls/cam.m3u8`)).segments).toHaveLength(5);
+  });
+
+  it('are the faults docs/simulator.md lists, each with what HLS and HTTP-FLV do', () => {
+    const doc = readFileSync(new URL('../../docs/simulator.md', import.meta.url), 'utf8');
+    const table = doc.slice(doc.indexOf('| fault | HLS | HTTP-FLV |'));
+    const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+    expect(rows).toEqual([...OUTPUT_FAULTS, 'null']);
   });
 
   it('lists outputs with their faults, clears them, and refuses bad bodies with 400 {error}', async () => {
