@@ -1,7 +1,8 @@
 /**
  * CPU per HLS output probe: the exporter's prober (playlist, hls-parser, freshness, ranged read of
  * the newest segment) against a bare undici client that only fetches the same playlist and the same
- * 1 KiB of the segment, at the same rate. The CDN runs in a child process so this process's CPU is
+ * 1 KiB of the segment, at the same rate; and an HTTP-FLV probe (window, tag reader) against a bare
+ * read of the same stream for the same window. The CDN runs in a child process so this process's CPU is
  * the client's alone. `npm run bench -- --only outputs-cpu`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +15,8 @@ import { fmt } from './stats.js';
 
 /**
  * A live HLS CDN: /o/<n>.m3u8 is a 5-segment sliding window advancing every 2 s (target duration 2);
- * /o/<n>/<seq>.ts is a 200 KB MPEG-TS segment with Range honoured. Prints its port.
+ * /o/<n>/<seq>.ts is a 200 KB MPEG-TS segment with Range honoured; /f/<n>.flv is live HTTP-FLV.
+ * Prints its port.
  */
 const CDN = `
 import { createServer } from 'node:http';
@@ -40,6 +42,25 @@ createServer((req, res) => {
     res.writeHead(206, { 'content-range': 'bytes ' + start + '-' + end + '/' + seg.length, 'content-length': end - start + 1 }).end(seg.subarray(start, end + 1));
     return;
   }
+  if (/^\\/f\\/\\d+\\.flv$/.test(path)) {
+    // HTTP-FLV at ~840 kbit/s: per 40 ms a 4000-byte video tag (keyframe every 2 s) and a 200-byte audio tag.
+    res.writeHead(200, { 'content-type': 'video/x-flv' });
+    res.write(Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]));
+    const tag = (type, ts, size, first) => {
+      const b = Buffer.alloc(11 + size + 4);
+      b[0] = type; b.writeUIntBE(size, 1, 3); b.writeUIntBE(ts & 0xffffff, 4, 3); b[7] = (ts >>> 24) & 0xff;
+      b[11] = first; b.writeUInt32BE(11 + size, 11 + size);
+      return b;
+    };
+    let ts = 0;
+    const timer = setInterval(() => {
+      res.write(tag(9, ts, 4000, ts % 2000 === 0 ? 0x17 : 0x27));
+      res.write(tag(8, ts, 200, 0xaf));
+      ts += 40;
+    }, 40);
+    res.on('close', () => clearInterval(timer));
+    return;
+  }
   res.writeHead(404).end();
 }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
 `;
@@ -51,6 +72,8 @@ export interface OutputsCpuResult {
   prober: { probes: number; up: number; cpuMsPerProbe: number };
   bare: { fetches: number; ok: number; cpuMsPerFetch: number };
   ratio: number;
+  /** HTTP-FLV: the prober's window (tag reader, judgement) against a bare read of the same stream for the same time. */
+  flv: { windowMs: number; probes: number; up: number; cpuMsPerProbe: number; bareCpuMsPerRead: number; ratio: number };
 }
 
 async function startCdn(): Promise<{ child: ChildProcess; url: string }> {
@@ -85,6 +108,7 @@ export async function outputsCpuBench(rate: number, seconds: number, outputs = 1
   const cdn = await startCdn();
   const prober = new HttpOutputProber();
   const bare = new Agent({ connections: 4, keepAliveTimeout: 4000 });
+  const bareStreams = new Agent({ connections: 32 });
   try {
     const memory = new Map<number, HlsMemory | null>();
     const probeOne = async (i: number): Promise<boolean> => {
@@ -107,6 +131,26 @@ export async function outputsCpuBench(rate: number, seconds: number, outputs = 1
     const p = await paced(rate, seconds, probeOne);
     await paced(rate, 1, fetchOne);
     const b = await paced(rate, seconds, fetchOne);
+    const flvRate = 5;
+    const windowMs = prober.limits('flv').flvWindowMs;
+    const flvProbe = async (i: number): Promise<boolean> =>
+      (await prober.probe({ url: `${cdn.url}/f/${i % outputs}.flv?token=bench`, kind: 'flv', intervalSeconds: 15 }, null, Date.now())).result.up;
+    const flvBare = async (i: number): Promise<boolean> => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), windowMs);
+      let bytes = 0;
+      try {
+        const res = await request(`${cdn.url}/f/${i % outputs}.flv?token=bench`, { dispatcher: bareStreams, signal: controller.signal });
+        for await (const chunk of res.body) bytes += (chunk as Buffer).length;
+      } catch {
+        // The window's end aborts the read.
+      } finally {
+        clearTimeout(timer);
+      }
+      return bytes > 0;
+    };
+    const fp = await paced(flvRate, seconds, flvProbe);
+    const fb = await paced(flvRate, seconds, flvBare);
     const cpuMsPerProbe = p.cpuMs / p.n;
     const cpuMsPerFetch = b.cpuMs / b.n;
     return {
@@ -116,10 +160,19 @@ export async function outputsCpuBench(rate: number, seconds: number, outputs = 1
       prober: { probes: p.n, up: p.ok, cpuMsPerProbe },
       bare: { fetches: b.n, ok: b.ok, cpuMsPerFetch },
       ratio: cpuMsPerProbe / cpuMsPerFetch,
+      flv: {
+        windowMs,
+        probes: fp.n,
+        up: fp.ok,
+        cpuMsPerProbe: fp.cpuMs / fp.n,
+        bareCpuMsPerRead: fb.cpuMs / fb.n,
+        ratio: fp.cpuMs / fp.n / (fb.cpuMs / fb.n),
+      },
     };
   } finally {
     await prober.close();
     await bare.close();
+    await bareStreams.close();
     cdn.child.kill();
     await once(cdn.child, 'exit');
   }
@@ -130,5 +183,9 @@ export function printOutputsCpu(r: OutputsCpuResult): void {
     `outputs-cpu ${r.outputs} HLS outputs at ${r.rate} probes/s for ${r.seconds} s: prober ${fmt(r.prober.cpuMsPerProbe, 3)} ms CPU/probe ` +
       `(${r.prober.up}/${r.prober.probes} up), bare undici playlist + 1 KiB segment read ${fmt(r.bare.cpuMsPerFetch, 3)} ms CPU/fetch ` +
       `(${r.bare.ok}/${r.bare.fetches} ok): ratio ${fmt(r.ratio, 2)}×`,
+  );
+  console.log(
+    `outputs-cpu HTTP-FLV ~840 kbit/s, ${r.flv.windowMs} ms windows: prober ${fmt(r.flv.cpuMsPerProbe, 3)} ms CPU/probe (${r.flv.up}/${r.flv.probes} up), ` +
+      `bare undici read of the same window ${fmt(r.flv.bareCpuMsPerRead, 3)} ms CPU/read: ratio ${fmt(r.flv.ratio, 2)}×`,
   );
 }

@@ -137,7 +137,8 @@ async function main(): Promise<void> {
   if (!only || only === 'outputs-cpu') {
     const r = await outputsCpuBench(40, quick ? 5 : 15);
     printOutputsCpu(r);
-    if (r.prober.up < r.prober.probes || r.bare.ok < r.bare.fetches) missed.push('outputs-cpu: a probe or fetch failed against the local CDN');
+    if (r.prober.up < r.prober.probes || r.bare.ok < r.bare.fetches || r.flv.up < r.flv.probes)
+      missed.push('outputs-cpu: a probe or fetch failed against the local CDN');
     if (r.ratio > 3) missed.push('outputs-cpu: CPU per probe ≤ 3 × the bare undici fetch');
   }
   if (!only || only === 'outputs') {

@@ -76,6 +76,10 @@ rooms:
   - id: ${DEMO_ROOM_ID}
     interval: 10s
     labels: { severity: critical, team: live }
+mix_tasks:
+  - id: ${DEMO_MIX_TASK_ID}
+    interval: 10s
+    labels: { team: live }
 `,
   );
   console.log(`simulator: ${sim.url}  (streams demo-1..demo-${STREAMS} flip every 20-50 s; control: ${sim.url}/_sim/streams)`);

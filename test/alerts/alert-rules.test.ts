@@ -73,6 +73,7 @@ describe('alerts/zego-alerts.yaml', () => {
     expect(alerts.map((a) => a.alert)).toEqual(
       expect.arrayContaining([
         'ZegoKeyStreamDown',
+        'ZegoKeyOutputDown',
         'ZegoStreamDown',
         'ZegoStreamProbeFailing',
         'ZegoStreamDataStale',
@@ -204,6 +205,32 @@ describe('alerts/zego-alerts.yaml', () => {
             /\n\s*and time\(\) - zego_stream_last_success_timestamp_seconds\n\s*<= clamp_min\(3 \* zego_stream_interval_seconds, 180\) \+ 3600/g,
             '',
           ),
+      ],
+      ['key output alert on every output', (s) => s.replaceAll('zego_output_up{severity="critical"}', 'zego_output_up')],
+      [
+        'key output down when any replica says down',
+        (s) => s.replace(/(alert: ZegoKeyOutputDown[\s\S]*?)max without([\s\S]*?)max without/, '$1min without$2min without'),
+      ],
+      [
+        'a replica whose output probes fail still votes with its last known state',
+        (s) => s.replace(/(alert: ZegoKeyOutputDown[\s\S]*?)and zego_output_probe_success == 1\n/, '$1'),
+      ],
+      [
+        "a key output's last known state of any age decides",
+        (s) =>
+          s.replace(/\n\s*and time\(\) - zego_output_last_success_timestamp_seconds\n\s*<= clamp_min\(3 \* zego_output_interval_seconds, 180\) \+ 3600/, ''),
+      ],
+      [
+        'key output alert per replica',
+        (s) =>
+          s.replace(
+            /(alert: ZegoKeyOutputDown[\s\S]*?)without \(instance, pod, node, container, endpoint, service\)/,
+            '$1without (instance, node, container, endpoint, service)',
+          ),
+      ],
+      [
+        "the failing layer read from every output's diagnosis",
+        (s) => s.replace('zego_output_diagnosis{output=%q,job=%q,namespace=%q} == 1)" $labels.output', 'zego_output_diagnosis{job=%q,namespace=%q} == 1)"'),
       ],
       ["a key room's last known list of any age decides", (s) => s.replace(/\n\s*and time\(\) - zego_room_last_success_timestamp_seconds <= 180 \+ 3600/, '')],
       ['probe-failing alert when one replica fails', (s) => s.replace(/(alert: ZegoStreamProbeFailing[\s\S]*?)\n\s*unless\n[\s\S]*?\n {10}\)\n/, '$1\n')],

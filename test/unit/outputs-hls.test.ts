@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Variant } from 'hls-parser/types.js';
+import { judgeFreshness, looksLikeMedia, pickVariant, segmentSize } from '../../src/outputs/hls.js';
 import { HttpOutputProber } from '../../src/outputs/prober.js';
 import type { HlsMemory, OutputTarget } from '../../src/outputs/types.js';
 import { mediaPlaylist, ranged, startCdn, text, tsBytes, type TestCdn } from './outputs-helpers.js';
@@ -268,5 +270,44 @@ describe('HLS prober: redirects', () => {
     expect(result).toMatchObject({ reached: true, up: false, reason: 'redirect' });
     expect(result.detail).toMatch(/not an allowed host/);
     expect(cdn.requests.map((r) => r.path)).toEqual(['/out.m3u8']);
+  });
+});
+
+describe('HLS rules', () => {
+  const seen = { mediaSequence: 100, lastSegmentUri: 'seg/104.ts', segmentCount: 5, targetDurationSeconds: 2 };
+  const mem: HlsMemory = { mediaSequence: 100, lastSegmentUri: 'seg/104.ts', segmentCount: 5, advancedAtMs: NOW - 15_000 };
+
+  it('an age of exactly the window is still fresh; a millisecond more is stale', () => {
+    expect(judgeFreshness(seen, mem, 15, NOW).reason).toBeNull();
+    expect(judgeFreshness(seen, mem, 15, NOW + 1).reason).toBe('stale');
+  });
+
+  it('a playlist that grew (more segments, same media sequence) advanced', () => {
+    expect(judgeFreshness({ ...seen, segmentCount: 6, lastSegmentUri: 'seg/105.ts' }, mem, 15, NOW + 60_000)).toMatchObject({
+      reason: null,
+      advancedAtMs: NOW + 60_000,
+    });
+  });
+
+  it('the variant asked for is the nearest BANDWIDTH; I-frame-only variants are never followed', () => {
+    const v = (bandwidth: number, isIFrameOnly = false): Variant => ({ uri: `${bandwidth}.m3u8`, bandwidth, isIFrameOnly }) as Variant;
+    expect(pickVariant([v(1_500_000), v(400_000), v(100_000, true)], undefined)?.bandwidth).toBe(400_000);
+    expect(pickVariant([v(1_500_000), v(400_000)], 1_400_000)?.bandwidth).toBe(1_500_000);
+    expect(pickVariant([v(100_000, true)], undefined)).toBeNull();
+  });
+
+  it('the segment size comes from Content-Range, or Content-Length of a 200; an unknown total gives none', () => {
+    expect(segmentSize(206, { 'content-range': 'bytes 0-1023/52000' })).toBe(52_000);
+    expect(segmentSize(206, { 'content-range': 'bytes 0-1023/*' })).toBeNull();
+    expect(segmentSize(200, { 'content-length': '9000' })).toBe(9000);
+    expect(segmentSize(200, {})).toBeNull();
+  });
+
+  it('media starts with the MPEG-TS sync byte, an fMP4 box type at bytes 4–8, or ID3', () => {
+    expect(looksLikeMedia(Buffer.from([0x47, 0, 0]))).toBe('MPEG-TS');
+    expect(looksLikeMedia(Buffer.from('\0\0\0\x18moof', 'latin1'))).toBe('fMP4 (moof)');
+    expect(looksLikeMedia(Buffer.from('ID3\x04', 'latin1'))).toBe('packed audio (ID3)');
+    expect(looksLikeMedia(Buffer.from('<html>', 'latin1'))).toBeNull();
+    expect(looksLikeMedia(Buffer.alloc(0))).toBeNull();
   });
 });

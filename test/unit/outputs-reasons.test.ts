@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redactUrl } from '../../src/outputs/http-fetch.js';
 import { HttpOutputProber } from '../../src/outputs/prober.js';
 import { OUTPUT_FAILURE_REASONS, type HlsMemory, type OutputFailureReason, type OutputKind } from '../../src/outputs/types.js';
 import { flvHeader, liveFlv, mediaPlaylist, ranged, startCdn, startRaw, text, tsBytes, type TestCdn } from './outputs-helpers.js';
@@ -84,5 +85,12 @@ describe('the fixed set of failure reasons', () => {
     expect(result.detail.length).toBeGreaterThan(0);
     expect(result.detail).not.toContain(TOKEN);
     expect(result.detail).not.toContain('token=');
+  });
+});
+
+describe('how an output URL is shown', () => {
+  it('drops the query string, the fragment and any credentials', () => {
+    expect(redactUrl(`https://user:pa55@cdn.example:8443/live/a.m3u8?token=${TOKEN}#t=1`)).toBe('https://cdn.example:8443/live/a.m3u8');
+    expect(redactUrl('not a url')).toBe('(unparseable URL)');
   });
 });
