@@ -80,6 +80,14 @@ mix_tasks:
   - id: ${DEMO_MIX_TASK_ID}
     interval: 10s
     labels: { team: live }
+outputs:
+  - url: ${sim.url}/cdn/hls/${DEMO_OUTPUT_ID}.m3u8?token=demo
+    mix_task: ${DEMO_MIX_TASK_ID}
+    interval: 5s
+    severity: critical
+  - url: ${sim.url}/cdn/flv/${DEMO_OUTPUT_ID}.flv?token=demo
+    mix_task: ${DEMO_MIX_TASK_ID}
+    interval: 5s
 `,
   );
   console.log(`simulator: ${sim.url}  (streams demo-1..demo-${STREAMS} flip every 20-50 s; control: ${sim.url}/_sim/streams)`);
