@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import type { OutputFault } from '../../simulator/server.js';
-import { eventually, scrape, startExporter, stopAll } from '../helpers/exporter-process.js';
+import { eventually, runCli, scrape, startExporter, stopAll, writeTemp } from '../helpers/exporter-process.js';
 
 const APP_ID = 987654321;
 const SECRET = '0123456789abcdef0123456789abcdef';
@@ -174,4 +174,18 @@ describe('outputs (real process, simulator CDN)', () => {
     expect(landing).not.toContain('tok-');
     expect(m.stderr()).not.toMatch(/tok-host|tok-mix/);
   }, 90_000);
+
+  it('--config.check gives the outputs and their pacing, never a token', async () => {
+    const file = writeTemp(
+      'outputs.yaml',
+      `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n` +
+        `outputs:\n  - https://cdn.example.com/a.m3u8?auth=\${T}\n  - { url: "https://cdn.example.com/b.flv?auth=\${T}", severity: critical }\n`,
+    );
+    const r = await runCli(['--config.check', `--config.file=${file}`], { S: SECRET, T: 'tok-check-1' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      '2 outputs (1 HLS, 1 HTTP-FLV; 1 key): 0.13 probes/s; HTTP-FLV windows keep about 0.2 probes open of probe.outputs.concurrency 32',
+    );
+    expect(r.stdout + r.stderr).not.toContain('tok-check-1');
+  });
 });

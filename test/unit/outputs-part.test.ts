@@ -204,6 +204,32 @@ describe('outputs part', () => {
   });
 });
 
+describe('outputs part: reload', () => {
+  beforeEach(() => vi.useFakeTimers({ now: T0 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('a kept output keeps its state and schedule (a new token too); a removed one leaves /metrics and is not probed; an added one is', async () => {
+    const a = 'https://cdn.example.com/a.m3u8';
+    const h = setup([output(`${a}?token=1`), output('https://cdn.example.com/b.m3u8')]);
+    h.prober.answers.set(`${a}?token=1`, UP);
+    h.prober.answers.set(`${a}?token=2`, UP);
+    await h.part.start();
+    await vi.advanceTimersByTimeAsync(3_000);
+    const probes = h.prober.calls.length;
+    h.part.applyConfig(testConfig({ extra: { outputs: [output(`${a}?token=2`), output('https://cdn.example.com/c.flv')] } }));
+    const text = h.part.metrics('text');
+    expect(text).toContain(`zego_output_up{output="${a}",kind="hls"} 1\n`);
+    expect(text).not.toContain('b.m3u8');
+    await vi.advanceTimersByTimeAsync(5_000);
+    const later = h.prober.calls.slice(probes).map((c) => c.target.url);
+    expect(later).toContain(`${a}?token=2`);
+    expect(later).toContain('https://cdn.example.com/c.flv');
+    expect(later).not.toContain('https://cdn.example.com/b.m3u8');
+    expect(later).not.toContain(`${a}?token=1`);
+    await h.part.stop(0);
+  });
+});
+
 describe('output diagnosis table', () => {
   const stream = (active: boolean | null, notFound = false, everActive = false): FeedState => ({ kind: 'stream', active, notFound, everActive });
   const mix = (running: boolean | null, inputsLive: boolean | null): FeedState => ({ kind: 'mix', running, inputsLive });
