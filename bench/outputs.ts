@@ -5,7 +5,13 @@ import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pino } from 'pino';
+import type { OutputConfig } from '../src/config/types.js';
+import { OutputsPart } from '../src/outputs/part.js';
+import type { OutputProbeOutcome } from '../src/outputs/types.js';
+import { StateStore } from '../src/state/store.js';
 import { parseMetrics, startExporter } from '../test/helpers/exporter-process.js';
+import { testConfig } from '../test/helpers/config.js';
 import { fmt, percentile, sleep } from './stats.js';
 
 const APP_ID = 555000444;
@@ -25,6 +31,10 @@ export interface OutputsResult {
   lag: { p50: number; p99: number; max: number };
   scrapeP50Ms: number;
   scrapeP99Ms: number;
+  /** The outputs part's families rendered in this process (no HTTP, no load but this one's), every output known and up. */
+  renderP50Ms: number;
+  renderP99Ms: number;
+  renderBytes: number;
   /** The exporter's CPU over the window, in % of one core. */
   cpuPercent: number;
   rssMb: number;
@@ -79,7 +89,9 @@ export async function outputsBench(hls: number, flv: number, intervalSec: number
       const reason = /^zego_output_failures_total\{.*reason="(\w+)"\}$/.exec(k)?.[1];
       if (reason !== undefined && v > 0) failures[reason] = (failures[reason] ?? 0) + v;
     }
+    const render = await renderInProcess(hls, flv, intervalSec);
     return {
+      ...render,
       hls,
       flv,
       intervalSec,
@@ -99,6 +111,55 @@ export async function outputsBench(hls: number, flv: number, intervalSec: number
     await once(sim.child, 'exit');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The part's families for hls + flv outputs, each after one probe that found it up: p50/p99 of 200 renders. */
+async function renderInProcess(hls: number, flv: number, intervalSec: number): Promise<{ renderP50Ms: number; renderP99Ms: number; renderBytes: number }> {
+  const outputs: OutputConfig[] = Array.from({ length: hls + flv }, (_, i) => {
+    const name = i < hls ? `https://pull.example-cdn.com/live/o-${i}.m3u8` : `https://pull.example-cdn.com/live/o-${i}.flv`;
+    return { url: `${name}?token=t`, name, kind: i < hls ? 'hls' : 'flv', intervalMs: intervalSec * 1000, labels: { team: `t${i % 7}` } };
+  });
+  const logger = pino({ level: 'silent' });
+  const now = Date.now();
+  const outcome = (kind: 'hls' | 'flv'): OutputProbeOutcome => ({
+    result: {
+      reached: true,
+      up: true,
+      reason: null,
+      detail: '',
+      firstByteSeconds: 0.004,
+      bitrateBps: 812_345,
+      targetDurationSeconds: kind === 'hls' ? 2 : null,
+      mediaAdvancedAtMs: now,
+      tlsNotAfterMs: now + 86_400_000,
+    },
+    memory: null,
+  });
+  const part = new OutputsPart(
+    testConfig({ extra: { outputs } }),
+    {
+      logger,
+      now: Date.now,
+      store: new StateStore({ logger }),
+      api: () => {
+        throw new Error('no API');
+      },
+      discover: () => 'off',
+      forget: () => undefined,
+      discovered: () => ({ size: 0, ids: () => [], has: () => false }),
+    },
+    () => ({ probe: async (t) => outcome(t.kind), close: async () => undefined }),
+  );
+  for (const r of part.rows()) r.state.apply(outcome(r.kind), now);
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    bytes = part.metrics('text').length;
+    times.push(performance.now() - t);
+  }
+  await part.stop(0);
+  return { renderP50Ms: percentile(times, 50), renderP99Ms: percentile(times, 99), renderBytes: bytes };
 }
 
 /** The built simulator with `streams` active streams demo-1 … demo-N (each served on its CDN). */
@@ -134,6 +195,7 @@ export function printOutputs(r: OutputsResult): void {
   console.log(
     `outputs     ${r.hls} HLS + ${r.flv} HTTP-FLV at ${r.intervalSec}s: ${r.up}/${r.hls + r.flv} up (failures: ${JSON.stringify(r.failures)}); stalest output ${fmt(r.maxStalenessSec, 1)} s (interval ${r.intervalSec} s); ` +
       `event-loop delay p50 ${fmt(r.lag.p50, 2)} ms p99 ${fmt(r.lag.p99, 2)} ms max ${fmt(r.lag.max, 1)} ms; /metrics p50 ${fmt(r.scrapeP50Ms, 1)} ms p99 ${fmt(r.scrapeP99Ms, 1)} ms; ` +
+      `the outputs' families rendered in-process p50 ${fmt(r.renderP50Ms, 2)} ms p99 ${fmt(r.renderP99Ms, 2)} ms (${fmt(r.renderBytes / 1024, 0)} KiB); ` +
       `exporter CPU ${fmt(r.cpuPercent, 0)}% of a core, RSS ${fmt(r.rssMb, 0)} MB`,
   );
 }
