@@ -12,7 +12,7 @@ import { readOutputs } from './sections/outputs.js';
 import { readRooms } from './sections/rooms.js';
 import { readStreams } from './sections/streams.js';
 import { readZego } from './sections/zego.js';
-import type { Config } from './types.js';
+import { MIX_TASK_DEFAULT_INTERVAL_MS, type Config } from './types.js';
 
 export type { ConfigError, ParseOptions } from './reader.js';
 
@@ -102,6 +102,13 @@ export function parseConfig(text: string, opts: ParseOptions): LoadResult {
   const callbacks = top.has('callbacks') ? readCallbacks(r, top.get('callbacks')) : undefined;
 
   if (r.errors.length > 0 || !zego || !streams || !rooms || !mixTasks || !outputs) return { ok: false, errors: r.errors };
+  // A mix task an output names is its mixer layer: watched (severity none, no alert of its own) when mix_tasks: does not list it.
+  const listedTasks = new Set(mixTasks.map((m) => m.id));
+  for (const o of outputs) {
+    if (o.mixTask === undefined || listedTasks.has(o.mixTask)) continue;
+    listedTasks.add(o.mixTask);
+    mixTasks.push({ id: o.mixTask, intervalMs: MIX_TASK_DEFAULT_INTERVAL_MS, labels: { severity: 'none' } });
+  }
   const hash = createHash('sha256').update(text).update(r.secretFileText).digest('hex');
   return {
     ok: true,

@@ -57,6 +57,18 @@ describe('outputs: config', () => {
     expect(JSON.stringify(dup.errors)).not.toMatch(/tok-secret-123|other-secret|auth=/);
   });
 
+  it('a mix task an output names and mix_tasks does not list is watched with severity none; a listed one keeps its settings', () => {
+    const r = parse(
+      'mix_tasks:\n  - { id: listed, interval: 5s }\noutputs:\n  - { url: "https://c.example.com/a.m3u8", mix_task: listed }\n' +
+        '  - { url: "https://c.example.com/b.m3u8", mix_task: other }\n  - { url: "https://c.example.com/c.flv", mix_task: other }\n',
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.mixTasks).toEqual([
+      { id: 'listed', intervalMs: 5_000, labels: {} },
+      { id: 'other', intervalMs: 15_000, labels: { severity: 'none' } },
+    ]);
+  });
+
   it('refuses a URL with user info, without echoing it', () => {
     const r = parse('streams: [a]\noutputs:\n  - https://user:hunter2@cdn.example.com/a.m3u8\n');
     if (r.ok) throw new Error('accepted');
