@@ -67,12 +67,10 @@ const FAMILIES: readonly Family[] = [
     help: 'HLS: the media playlist EXT-X-TARGETDURATION.',
     value: (o) => (o.kind === 'hls' ? (o.state.targetDurationSeconds ?? undefined) : undefined),
   },
-  {
-    name: 'zego_output_tls_not_after_timestamp_seconds',
-    help: "HTTPS outputs: the CDN server certificate's notAfter (Unix time).",
-    value: (o) => (o.https && o.state.tlsNotAfterMs !== null ? o.state.tlsNotAfterMs / 1000 : undefined),
-  },
 ];
+
+const TLS = 'zego_output_tls_not_after_timestamp_seconds';
+const TLS_HELP = "HTTPS outputs: the CDN server certificate's notAfter (Unix time); labelled output only.";
 
 /**
  * The reason series every output has from the start, so that rate() sees their first failure: the
@@ -103,6 +101,10 @@ export function renderOutputs(rows: readonly OutputRow[], nowMs: number, format:
     });
     if (body !== '') out += familyHeader(f.name, f.help, 'gauge', format) + body;
   }
+  let tls = '';
+  for (const o of rows)
+    if (o.https && o.state.tlsNotAfterMs !== null) tls += `${TLS}{output="${escape(o.name)}"} ${formatValue(o.state.tlsNotAfterMs / 1000)}\n`;
+  if (tls !== '') out += familyHeader(TLS, TLS_HELP, 'gauge', format) + tls;
   out += familyHeader(FAILURES, FAILURES_HELP, 'counter', format);
   const failures = sampleName(FAILURES, 'counter', format);
   for (const o of rows) {

@@ -96,8 +96,8 @@ describe('outputs part', () => {
     expect(text).toContain(`zego_output_bitrate_bits_per_second{${a}} 800000\n`);
     expect(text).toContain(`zego_output_target_duration_seconds{${a}} 2\n`);
     expect(text).not.toContain(`zego_output_target_duration_seconds{${b}}`);
-    expect(text).toContain(`zego_output_tls_not_after_timestamp_seconds{${a}} ${(T0 + 86_400_000) / 1000}\n`);
-    expect(text).not.toContain(`zego_output_tls_not_after_timestamp_seconds{${b}}`);
+    expect(text).toContain(`zego_output_tls_not_after_timestamp_seconds{output="https://cdn.example.com/live/a.m3u8"} ${(T0 + 86_400_000) / 1000}\n`);
+    expect(text).not.toContain('zego_output_tls_not_after_timestamp_seconds{output="http://cdn.example.com/live/b.flv"}');
     expect(text).toContain('zego_output_failures_total{output="http://cdn.example.com/live/b.flv",reason="no_media"} 1\n');
     // unreachable and not_found from the start; the others from their first count.
     expect(text).toContain('zego_output_failures_total{output="http://cdn.example.com/live/b.flv",reason="not_found"} 0\n');
