@@ -13,7 +13,7 @@
  * Discovery of 10k streams by callback in < 5 s, the exporter's CPU per 1000 flat (the last ≤ 2 × the
  * second), /metrics p99 ≤ 250 ms during the burst; 3000
  * unfinished uploads cost < 96 MB of RSS (bounded; +200 MB before the body budget) with /metrics p99 < 100 ms meanwhile.
- * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|mix|outputs-cpu|scale`.
+ * `--quick` shortens and thins the runs (CI smoke, < 2 min); `--only saturation|adaptive|render|callbacks|callbacks-fleet|discovery|uploads|rooms|mix|outputs-cpu|outputs|scale`.
  * Outputs CPU: CPU per HLS output probe (playlist, parse, freshness, ranged segment read) against a bare
  * undici fetch of the same playlist and segment head at the same rate: the ratio, ≤ 3× (target).
  * Rooms: 600 rooms at 10 s on the list budget 40/s and DescribeUserNum 5/s (both saturated): accepted/s
@@ -22,6 +22,9 @@
  * Mix: 1000 mix tasks at 10 s (100 GetMixTaskInfo calls/s wanted) on the default budget 80/s
  * (saturated): accepted/s ≥ 95% of it, no rate error, the stalest task within 1.2 × the ideal
  * refresh (tasks ÷ budget).
+ * Outputs: 500 HLS and 100 HTTP-FLV outputs at 15 s against the simulator's CDN, the default
+ * probe.outputs limits: every output up, none probed later than its interval plus a probe, the
+ * exporter's event-loop delay p99 ≤ 20 ms and /metrics p99 ≤ 50 ms meanwhile.
  * Scale (issue 25, only with `--only scale`: tens of minutes): 100 000 streams discovered by callback
  * in ≤ 15 s with /metrics p99 ≤ 300 ms meanwhile; then /metrics p50 ≤ 40 ms, p99 ≤ 100 ms, RSS ≤ 320 MB,
  * plain and gzip; the exporter's CPU per accepted call ≤ 1.3 × a bare undici client's at the same rate.
@@ -34,6 +37,7 @@ import { discoverStreams, printDiscovery } from './discovery.js';
 import { printRender, renderInProcessAndOverHttp } from './render.js';
 import { mixBench, printMix } from './mix.js';
 import { outputsCpuBench, printOutputsCpu } from './outputs-cpu.js';
+import { outputsBench, printOutputs } from './outputs.js';
 import { printRooms, roomsBench } from './rooms.js';
 import { printScale, scaleBench } from './scale.js';
 import { printSaturation, saturation } from './saturation.js';
@@ -136,6 +140,14 @@ async function main(): Promise<void> {
     if (r.prober.up < r.prober.probes || r.bare.ok < r.bare.fetches || r.flv.up < r.flv.probes)
       missed.push('outputs-cpu: a probe or fetch failed against the local CDN');
     if (r.ratio > 3) missed.push('outputs-cpu: CPU per probe ≤ 3 × the bare undici fetch');
+  }
+  if (!only || only === 'outputs') {
+    const r = await outputsBench(quick ? 100 : 500, quick ? 20 : 100, 15, quick ? 15 : 45);
+    printOutputs(r);
+    if (r.up < r.hls + r.flv) missed.push('outputs: every output up against the simulator');
+    if (r.maxStalenessSec > 15 + 10 + 2) missed.push('outputs: no output probed later than its interval plus a probe');
+    if (r.lag.p99 > 20) missed.push('outputs: event-loop delay p99 ≤ 20 ms');
+    if (r.scrapeP99Ms > 50) missed.push('outputs: /metrics p99 ≤ 50 ms');
   }
   if (only === 'scale') {
     const r = await scaleBench(quick ? 20_000 : 100_000, quick ? 10 : 40);

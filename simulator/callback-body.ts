@@ -34,6 +34,22 @@ export interface StreamCallbackInput {
   type?: number;
   userId?: string;
   userName?: string;
+  /**
+   * The simulator's own URL: `hls_url` / `hdl_url` point at its CDN (`/cdn/hls/<id>.m3u8`,
+   * `/cdn/flv/<id>.flv`). Without it (a callback sent with no simulator running) they point at
+   * `.invalid` hosts that nothing resolves.
+   */
+  mediaBaseUrl?: string;
+}
+
+/** Where viewers play a stream: the simulator's CDN when there is one, else hosts that never resolve. */
+export function playUrls(streamId: string, mediaBaseUrl: string | undefined, path: 'live' | 'mix'): { hls: string; hdl: string } {
+  if (mediaBaseUrl === undefined) {
+    return path === 'live'
+      ? { hls: `http://play.simulator.invalid/live/${streamId}/playlist.m3u8`, hdl: `http://play.simulator.invalid/live/${streamId}.flv` }
+      : { hls: `http://play.simulator.invalid/mix/${streamId}/playlist.m3u8`, hdl: `http://play.simulator.invalid/mix/${streamId}.flv` };
+  }
+  return { hls: `${mediaBaseUrl}/cdn/hls/${streamId}.m3u8`, hdl: `${mediaBaseUrl}/cdn/flv/${streamId}.flv` };
 }
 
 /** Every business field the docs list for the event, in their order. */
@@ -51,6 +67,7 @@ export function streamCallbackFields(i: StreamCallbackInput): CallbackFields {
   };
   const sid = `s-${i.streamId}-${i.createTimeMs}`;
   if (i.event === 'stream_create') {
+    const play = playUrls(i.streamId, i.mediaBaseUrl, 'live');
     return {
       ...common,
       stream_id: i.streamId,
@@ -64,10 +81,10 @@ export function streamCallbackFields(i: StreamCallbackInput): CallbackFields {
       title: '',
       publish_id: userId,
       publish_name: userName,
-      // .invalid: the simulator serves no media, and nothing must ever resolve these.
+      // .invalid: the simulator serves no RTMP or pictures, and nothing must ever resolve these.
       rtmp_url: [`rtmp://play.simulator.invalid/live/${i.streamId}`],
-      hls_url: [`http://play.simulator.invalid/live/${i.streamId}/playlist.m3u8`],
-      hdl_url: [`http://play.simulator.invalid/live/${i.streamId}.flv`],
+      hls_url: [play.hls],
+      hdl_url: [play.hdl],
       pic_url: [`http://pic.simulator.invalid/${i.streamId}.jpg`],
     };
   }

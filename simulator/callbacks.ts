@@ -40,6 +40,8 @@ export interface CallbackSenderOptions {
   roomOf?: (streamId: string) => StreamRoom | undefined;
   /** Room sessions shared with whoever else numbers this app's events (the simulator); default: the sender's own. */
   sessions?: RoomSessions;
+  /** The simulator's URL once it listens: stream_create's hls_url / hdl_url point at its CDN. */
+  mediaBaseUrl?: () => string | undefined;
 }
 
 export interface SenderStats {
@@ -134,7 +136,7 @@ export class CallbackSender {
     const room = this.#roomOf(id);
     const stamp = this.#sessions.streamAdded(room.roomId, id);
     this.#live.set(id, { room, createTimeMs });
-    return streamCallbackFields({ event: 'stream_create', appId: this.#o.appId, streamId: id, createTimeMs, ...room, ...stamp });
+    return streamCallbackFields({ event: 'stream_create', appId: this.#o.appId, streamId: id, createTimeMs, ...room, ...stamp, ...this.#media() });
   }
 
   /** A stream_close: the stream leaves the list of the room it was created in. */
@@ -175,6 +177,7 @@ export class CallbackSender {
       type: e.type ?? this.#o.closeType ?? 0,
       ...room,
       ...stamp,
+      ...this.#media(),
     });
     const signed = this.#sign(fields);
     const { contentType } = encodeCallback(signed, this.#encoding());
@@ -193,6 +196,11 @@ export class CallbackSender {
   /** Signs (fresh timestamp and nonce) and posts one event, retrying on failure; resolves with the first attempt's status (null: lost or unreachable). */
   send(event: CallbackFields): Promise<number | null> {
     return this.#deliver(this.#sign(event));
+  }
+
+  #media(): { mediaBaseUrl?: string } {
+    const url = this.#o.mediaBaseUrl?.();
+    return url === undefined ? {} : { mediaBaseUrl: url };
   }
 
   #sign(event: CallbackFields): CallbackFields {

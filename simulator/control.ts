@@ -9,6 +9,7 @@ import { isCallbackEncoding, STREAM_CALLBACK_EVENTS, type StreamCallbackEvent } 
 import type { CallbackReceipt, CallbackRequest, MixCallbackRequest } from './server.js';
 import { RoomStateError, type RoomState } from './rooms.js';
 import { StreamStateError, type StreamState } from './streams.js';
+import { OutputFaultError, parseOutputPatch, type OutputPatch, type OutputView } from './cdn.js';
 
 /** What the control endpoints may do to a running simulator. */
 interface ControlTarget {
@@ -33,6 +34,9 @@ interface ControlTarget {
   crashMix(taskId: string): MixTaskView | undefined;
   removeMix(taskId: string): boolean;
   sendMixCallback(req: MixCallbackRequest): Promise<CallbackReceipt>;
+  outputs(): Record<string, OutputView>;
+  setOutput(id: string, patch: OutputPatch): OutputView;
+  clearOutput(id: string): boolean;
 }
 
 export interface ControlResponse {
@@ -83,6 +87,8 @@ export function handleControl(method: string, path: string, rawBody: string, sim
   if (route === 'rooms') return method === 'GET' ? { status: 200, body: sim.rooms() } : bad('method not allowed', 405);
   if (route === 'mix') return method === 'GET' ? { status: 200, body: sim.mixTasks() } : bad('method not allowed', 405);
   if (route.startsWith('mix/')) return handleMix(method, route.slice('mix/'.length), rawBody, sim);
+  if (route === 'outputs') return method === 'GET' ? { status: 200, body: sim.outputs() } : bad('method not allowed', 405);
+  if (route.startsWith('outputs/')) return handleOutput(method, route.slice('outputs/'.length), rawBody, sim);
   if (route.startsWith('rooms/')) return handleRoom(method, route.slice('rooms/'.length), rawBody, sim);
   if (route.startsWith('streams/')) {
     let id: string;
@@ -194,6 +200,25 @@ function handleMix(method: string, rest: string, rawBody: string, sim: ControlTa
     return { status: 200, body: { id: taskId, started: r.started, ...r.view } };
   } catch (err) {
     if (err instanceof MixTaskError) return bad(err.message);
+    throw err;
+  }
+}
+
+/**
+ * `outputs/<id>`: PUT `{fault?, direct?, slowFirstByteMs?}` sets the CDN's fault for the output
+ * (or marks it published straight to the CDN), DELETE clears both. The id is a stream id.
+ */
+function handleOutput(method: string, rest: string, rawBody: string, sim: ControlTarget): ControlResponse {
+  const id = decode(rest);
+  if (id === null || !isValidStreamId(id)) return bad('output id must be 1..256 bytes of [A-Za-z0-9_-]');
+  if (method === 'DELETE') return sim.clearOutput(id) ? { status: 200, body: { deleted: id } } : bad('no fault or direct mark on that output', 404);
+  if (method !== 'PUT') return bad('method not allowed', 405);
+  const parsed = parseJson(rawBody);
+  if (!parsed.ok) return bad('body must be JSON');
+  try {
+    return { status: 200, body: { id, ...sim.setOutput(id, parseOutputPatch(parsed.value)) } };
+  } catch (err) {
+    if (err instanceof OutputFaultError) return bad(err.message);
     throw err;
   }
 }

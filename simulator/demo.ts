@@ -15,6 +15,7 @@ import { parseHostPort } from '../src/zego/protocol.js';
 import { startSimulator } from './index.js';
 import { DEMO_ROOM_ID, startRoomDemoScript } from './rooms.js';
 import { DEMO_MIX_TASK_ID, startMixDemoScript } from './mix.js';
+import { DEMO_OUTPUT_ID, startOutputDemoScript } from './cdn.js';
 import { startDemoScript } from './streams.js';
 
 const APP_ID = 1234567890;
@@ -46,7 +47,9 @@ async function main(): Promise<void> {
   // config below watches it under `rooms:` (its streams are found there, not listed).
   const roomScript = startRoomDemoScript(sim);
   // A mix task over the demo room's host whose mixer dies every 5 minutes, with no callback.
-  const mixScript = startMixDemoScript(sim, { inputs: ['room-host'], roomId: DEMO_ROOM_ID, outputs: ['demo-mix-out'] });
+  const mixScript = startMixDemoScript(sim, { inputs: ['room-host'], roomId: DEMO_ROOM_ID, outputs: [DEMO_OUTPUT_ID] });
+  // What viewers play of that task: its CDN delivery stalls now and then while the host and the task stay up.
+  const outputScript = startOutputDemoScript(sim);
   const dir = mkdtempSync(join(tmpdir(), 'zego-demo-'));
   const configFile = join(dir, 'config.yaml');
   const streams = Array.from({ length: STREAMS }, (_, i) => {
@@ -73,11 +76,26 @@ rooms:
   - id: ${DEMO_ROOM_ID}
     interval: 10s
     labels: { severity: critical, team: live }
+mix_tasks:
+  - id: ${DEMO_MIX_TASK_ID}
+    interval: 10s
+    labels: { team: live }
+outputs:
+  - url: ${sim.url}/cdn/hls/${DEMO_OUTPUT_ID}.m3u8?token=demo
+    mix_task: ${DEMO_MIX_TASK_ID}
+    interval: 5s
+    severity: critical
+  - url: ${sim.url}/cdn/flv/${DEMO_OUTPUT_ID}.flv?token=demo
+    mix_task: ${DEMO_MIX_TASK_ID}
+    interval: 5s
 `,
   );
   console.log(`simulator: ${sim.url}  (streams demo-1..demo-${STREAMS} flip every 20-50 s; control: ${sim.url}/_sim/streams)`);
   console.log(`room:      ${DEMO_ROOM_ID} (host always on, guests come and go, audience 40-260; control: ${sim.url}/_sim/rooms)`);
   console.log(`mix task:  ${DEMO_MIX_TASK_ID} (mixes the room's host; runs 4 min, crashes without a callback, back 1 min later; ${sim.url}/_sim/mix)`);
+  console.log(
+    `output:    ${sim.url}/cdn/hls/${DEMO_OUTPUT_ID}.m3u8 and /cdn/flv/${DEMO_OUTPUT_ID}.flv (the mix task's output; its delivery stalls 2:00-3:00 of every 5 min while the task runs; ${sim.url}/_sim/outputs)`,
+  );
   console.log(`config:    ${configFile}`);
   console.log('exporter:  http://localhost:9792/  and  http://localhost:9792/metrics  (Ctrl-C stops both)\n');
 
@@ -95,6 +113,7 @@ rooms:
     script.stop();
     roomScript.stop();
     mixScript.stop();
+    outputScript.stop();
     void sim.close().then(() => {
       rmSync(dir, { recursive: true, force: true });
       process.exit(code ?? 0);

@@ -31,3 +31,16 @@ export { ROOM_RULE_MS } from './api.js';
 export { MixTable, MixTaskError, MAX_MIX_INPUTS, MAX_MIX_OUTPUTS, type MixTaskSpec, type MixTaskView, type MixEndReason } from './mix.js';
 export { DEFAULT_MIX_TASK_ID_SEPARATOR, MIX_CALLBACK_EVENTS, mixCallbackFields, type MixCallbackEvent, type MixCallbackInput } from './mix-callback-body.js';
 export type { MixCallbackRequest } from './server.js';
+export {
+  DEFAULT_HLS_TARGET_DURATION_S,
+  DEFAULT_SLOW_FIRST_BYTE_MS,
+  DEMO_OUTPUT_ID,
+  demoOutputStalled,
+  OUTPUT_FAULTS,
+  OutputFaultError,
+  startOutputDemoScript,
+  type OutputFault,
+  type OutputPatch,
+  type OutputView,
+} from './cdn.js';
+export { HLS_VARIANTS, HLS_WINDOW_SEGMENTS, liveEdge } from './hls.js';

@@ -19,8 +19,9 @@ const USAGE = `usage: zego-simulator --app-id N (--secret S | env SIM_SECRET) [-
   [--room-app-limit-code 206|7] [--disable-action ACTION]... [--rate-limit 40] [--test-rate-limit 10]
   [--list-rate-limit 50] [--user-num-rate-limit 10] [--user-num-test-rate-limit 1]
   [--mix-rate-limit 100] [--mix-test-rate-limit 10] [--mix-task-id-separator ':']
-  [--streams N [--script]] [--room-script] [--faults '{"jitterMs":20}']
+  [--streams N [--script]] [--room-script] [--faults '{"jitterMs":20}'] [--hls-target-duration 2]
   [--callback-url URL (--callback-secret S | env SIM_CALLBACK_SECRET) [--callback-encoding json|form|json-as-form]]
+  --hls-target-duration sets the CDN's HLS segment length (/cdn/hls/<id>.m3u8), whole seconds 1..60
   --room-script plays the demo room (demo-room: streams come and go, the audience moves)
   --callback-url sends stream_create / stream_close there for every change of a stream
 usage: zego-simulator send-callback ...   one signed callback; see zego-simulator send-callback --help`;
@@ -94,6 +95,7 @@ async function main(argv: string[]): Promise<void> {
       'mix-task-id-separator': { type: 'string' },
       'room-script': { type: 'boolean', default: false },
       faults: { type: 'string' },
+      'hls-target-duration': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -141,6 +143,9 @@ async function main(argv: string[]): Promise<void> {
     faults = parseFaultsPatch(raw);
   }
 
+  const hlsTargetDurationS = parseNonNegInt('--hls-target-duration', values['hls-target-duration'], 2);
+  if (hlsTargetDurationS < 1 || hlsTargetDurationS > 60) throw new UsageError('--hls-target-duration must be whole seconds in [1, 60]');
+
   const nowSec = Math.floor(Date.now() / 1000);
   const streams: Record<string, StreamState> = {};
   if (!values.script) {
@@ -171,6 +176,7 @@ async function main(argv: string[]): Promise<void> {
     ],
     streams,
     faults,
+    hlsTargetDurationS,
     disabledActions: disabled as SimAction[],
     ...(callbacks === null ? {} : { callbacks: { ...callbacks, ...(separator === undefined ? {} : { mixTaskIdSeparator: separator }) } }),
   });

@@ -1,4 +1,4 @@
-import type { CallbackFields } from './callback-body.js';
+import { playUrls, type CallbackFields } from './callback-body.js';
 
 /**
  * The bodies of ZEGO's mix_start / mix_stop callbacks, written once: the simulator's own mix
@@ -30,6 +30,8 @@ export interface MixCallbackInput {
   userId?: string;
   /** Output stream ids (the first is mix_stream_alias and stream_alias). */
   outputs: readonly string[];
+  /** The simulator's own URL: `hls_urls` / `hdl_urls` point at its CDN; without it, at `.invalid` hosts. */
+  mediaBaseUrl?: string;
 }
 
 export function isMixCallbackEvent(v: unknown): v is MixCallbackEvent {
@@ -39,7 +41,7 @@ export function isMixCallbackEvent(v: unknown): v is MixCallbackEvent {
 /** Every business field the docs list for the event, in their order; strings, url lists as arrays. */
 export function mixCallbackFields(i: MixCallbackInput): CallbackFields {
   const main = i.outputs[0] ?? `${i.taskId}-mix`;
-  // .invalid: the simulator serves no media, and nothing must ever resolve these.
+  // .invalid: the simulator serves no RTMP, and nothing must ever resolve these.
   const mixUrl = `rtmp://publish.simulator.invalid/mix/${main}`;
   const common: CallbackFields = {
     appid: String(i.appId),
@@ -54,8 +56,8 @@ export function mixCallbackFields(i: MixCallbackInput): CallbackFields {
   if (i.event === 'mix_stop') return common;
   const outs = i.outputs.length > 0 ? i.outputs : [main];
   const rtmp = outs.map((o) => `rtmp://play.simulator.invalid/mix/${o}`);
-  const hls = outs.map((o) => `http://play.simulator.invalid/mix/${o}/playlist.m3u8`);
-  const hdl = outs.map((o) => `http://play.simulator.invalid/mix/${o}.flv`);
+  const hls = outs.map((o) => playUrls(o, i.mediaBaseUrl, 'mix').hls);
+  const hdl = outs.map((o) => playUrls(o, i.mediaBaseUrl, 'mix').hdl);
   return {
     ...common,
     rtmp_url: rtmp[0]!,

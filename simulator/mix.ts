@@ -182,6 +182,12 @@ export class MixTable {
     return due.map(([id, task]) => this.#end(id, task, 'inputs_gone', (task.goneSinceWallMs ?? 0) + MIX_INPUTS_GONE_END_MS));
   }
 
+  /** Whether a running task outputs the stream: its mixed stream has a feed for the CDN. */
+  outputsStream(streamId: string): boolean {
+    for (const task of this.#tasks.values()) if (task.ended === null && task.spec.outputs.includes(streamId)) return true;
+    return false;
+  }
+
   /** Forgets a task whatever its state (no callback): the control API's DELETE of a stopped task. */
   remove(taskId: string): boolean {
     return this.#tasks.delete(taskId);

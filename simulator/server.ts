@@ -21,6 +21,7 @@ import { RoomTable, type RoomState } from './rooms.js';
 import { StreamTable, type StreamState } from './streams.js';
 import { MixTable, type MixEnded, type MixTaskSpec, type MixTaskView } from './mix.js';
 import { mixCallbackFields, type MixCallbackEvent } from './mix-callback-body.js';
+import { SimCdn, type OutputPatch, type OutputView } from './cdn.js';
 
 export type { AppConfig } from './api.js';
 export type { Faults } from './faults.js';
@@ -28,6 +29,7 @@ export type { SimStats } from './stats.js';
 export type { StreamState } from './streams.js';
 export type { RoomState } from './rooms.js';
 export type { MixTaskSpec, MixTaskView } from './mix.js';
+export type { OutputFault, OutputPatch, OutputView } from './cdn.js';
 
 export interface SimulatorOptions {
   host?: string;
@@ -50,6 +52,10 @@ export interface SimulatorOptions {
    * setStream, rooms), and the default target of sendCallback.
    */
   callbacks?: SimulatorCallbacks;
+  /** The CDN's HLS target duration (and segment length), whole seconds; default 2. */
+  hlsTargetDurationS?: number;
+  /** How long the `slow_first_byte` fault holds an answer back; default 3000. */
+  slowFirstByteMs?: number;
 }
 
 export interface SimulatorCallbacks {
@@ -139,6 +145,17 @@ export interface Simulator {
    * rooms unless given. Throws RangeError when there is no URL or secret to send with.
    */
   sendCallback(req: CallbackRequest): Promise<CallbackReceipt>;
+  /**
+   * An output's CDN fault and `direct` mark (fields not given keep their value; throws
+   * OutputFaultError on bad input), as PUT /_sim/outputs/<id>.
+   */
+  setOutput(id: string, patch: OutputPatch): OutputView;
+  /** Forgets an output's fault and `direct` mark; false when it had none. */
+  clearOutput(id: string): boolean;
+  /** Every output with a fault or a `direct` mark. */
+  outputs(): Record<string, OutputView>;
+  /** HTTP-FLV connections open now. */
+  flvConnections(): number;
   /** Validates like the control endpoint (throws FaultsError); returns the resulting faults. */
   setFaults(patch: Partial<Faults>): Faults;
   faults(): Faults;
@@ -174,6 +191,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const wallMs = (): number => api.wallMs();
   const firstAppId = opts.apps[0]?.appId ?? 0;
   const cb = opts.callbacks;
+  // Known once the server listens; callbacks are only sent after that.
+  const listening: { url?: string } = {};
+  const mediaBaseUrl = (): string | undefined => listening.url;
   const auto =
     cb === undefined
       ? null
@@ -186,6 +206,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
           nowMs: wallMs,
           roomOf,
           sessions,
+          mediaBaseUrl,
         });
 
   const startSec = Math.floor(api.wallMs() / 1000);
@@ -208,6 +229,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       userId: view.userId,
       outputs: view.outputs,
       ...(mixSeparator === undefined ? {} : { separator: mixSeparator }),
+      ...(listening.url === undefined ? {} : { mediaBaseUrl: listening.url }),
     });
     void auto.send(fields);
   };
@@ -225,6 +247,17 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     mix.streamChanged(id);
     if (auto !== null) void auto.onStream(id, st);
   };
+  const cdn = new SimCdn({
+    wallMs: () => clock.wallMs(),
+    monoMs: () => clock.monoMs(),
+    zegoFeed: (id) => {
+      if (table.get(id)?.state === 'active') return true;
+      settleMix();
+      return mix.outputsStream(id);
+    },
+    ...(opts.hlsTargetDurationS === undefined ? {} : { targetDurationS: opts.hlsTargetDurationS }),
+    ...(opts.slowFirstByteMs === undefined ? {} : { slowFirstByteMs: opts.slowFirstByteMs }),
+  });
   // Tasks end by themselves on time even when nobody asks.
   const mixSweep = setInterval(settleMix, 1000);
   mixSweep.unref();
@@ -298,6 +331,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
           outputs: req.outputs ?? known?.outputs ?? [],
           ...(userId === undefined ? {} : { userId }),
           ...(separator === undefined ? {} : { separator }),
+          ...(listening.url === undefined ? {} : { mediaBaseUrl: listening.url }),
         });
         return await sender.sendFields(fields);
       } finally {
@@ -319,6 +353,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         nowMs: wallMs,
         roomOf,
         sessions,
+        mediaBaseUrl,
       });
       oneOff.add(sender);
       try {
@@ -330,6 +365,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         sender.close();
       }
     },
+    setOutput: (id, patch) => cdn.set(id, patch),
+    clearOutput: (id) => cdn.clear(id),
+    outputs: () => cdn.list(),
+    flvConnections: () => cdn.flvConnections(),
     setFaults: (patch) => {
       faults = { ...faults, ...parseFaultsPatch(patch) };
       return { ...faults };
@@ -345,6 +384,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       table.onChange = null;
       clearInterval(mixSweep);
       auto?.close();
+      cdn.close();
       for (const s of oneOff) s.close();
       for (const t of timers) clearTimeout(t);
       timers.clear();
@@ -469,9 +509,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         crashMix: sim.crashMix,
         removeMix: sim.removeMix,
         sendMixCallback: sim.sendMixCallback,
+        outputs: sim.outputs,
+        setOutput: sim.setOutput,
+        clearOutput: sim.clearOutput,
       });
       return sendJson(res, out.status, out.body);
     }
+    if (cdn.handle(req, res, url.pathname)) return;
     req.resume();
     if (url.pathname !== '/') return sendJson(res, 404, { error: 'not found' });
     if (method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' });
@@ -497,5 +541,6 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return Object.assign(sim, { url: `http://${host}:${addr.port}`, port: addr.port });
+  listening.url = `http://${host}:${addr.port}`;
+  return Object.assign(sim, { url: listening.url, port: addr.port });
 }

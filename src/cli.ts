@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { formatDuration } from './config/duration.js';
 import { callbackTlsProblem } from './callbacks/listener.js';
 import { loadConfigIsolated } from './config/isolated.js';
+import { DEFAULT_OUTPUT_PROBE } from './config/sections/outputs-probe.js';
+import type { Config } from './config/types.js';
 import { formatConfigError, formatConfigWarning } from './config/load.js';
 import { loadWebConfigIsolated } from './http/web-config.js';
 import type { LogFormat, LogLevel } from './log.js';
@@ -163,7 +165,28 @@ export async function runConfigCheck(file: string, env: NodeJS.ProcessEnv, out: 
         (demand > rate ? `: budget-limited, key tasks first, the others refreshed about every ${round(mix.length / rate)}s` : ''),
     );
   }
+  const outputsLine = outputPlanLine(c);
+  if (outputsLine !== null) out(`  ${outputsLine}`);
   return 0;
+}
+
+/**
+ * The outputs' pacing (no ZEGO budget): probes per second, and how many run at once on average —
+ * an HTTP-FLV probe holds its slot for its whole window — against probe.outputs.concurrency.
+ */
+function outputPlanLine(c: Config): string | null {
+  const outputs = c.outputs ?? [];
+  if (outputs.length === 0) return null;
+  const p = c.probe.outputs ?? DEFAULT_OUTPUT_PROBE;
+  const flv = outputs.filter((o) => o.kind === 'flv');
+  const key = outputs.filter((o) => o.labels['severity'] === 'critical').length;
+  const perSec = outputs.reduce((d, o) => d + 1000 / o.intervalMs, 0);
+  const open = flv.reduce((d, o) => d + p.flvWindowMs / o.intervalMs, 0);
+  return (
+    `${outputs.length} outputs (${outputs.length - flv.length} HLS, ${flv.length} HTTP-FLV; ${key} key): ${round(perSec)} probes/s; ` +
+    `HTTP-FLV windows keep about ${round(open)} probes open of probe.outputs.concurrency ${p.concurrency}` +
+    (open >= p.concurrency ? ': too few slots, probes will run late (raise probe.outputs.concurrency)' : '')
+  );
 }
 
 function round(n: number): number {

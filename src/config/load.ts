@@ -7,11 +7,13 @@ import { readCallbacks } from './sections/callbacks.js';
 import { readFleet } from './sections/fleet.js';
 import { readProbe } from './sections/probe.js';
 import { readMixTasks } from './sections/mix-tasks.js';
+import { readOutputDiscovery } from './sections/output-discovery.js';
+import { readOutputs } from './sections/outputs.js';
 import { readRooms } from './sections/rooms.js';
 import { readStreams, type ListItems } from './sections/streams.js';
 import { streamsLayout, type StreamsLayout } from './streams-layout.js';
 import { readZego } from './sections/zego.js';
-import type { Config } from './types.js';
+import { MIX_TASK_DEFAULT_INTERVAL_MS, type Config } from './types.js';
 
 export type { ConfigError, ParseOptions } from './reader.js';
 
@@ -34,7 +36,7 @@ export function streamsLimitText(max = MAX_CONFIG_STREAMS): string {
 }
 
 /** The top-level keys, each read by its own section reader in sections/. */
-const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms', 'mix_tasks'] as const;
+const SECTIONS = ['zego', 'probe', 'streams', 'fleet', 'callbacks', 'rooms', 'mix_tasks', 'outputs', 'output_discovery'] as const;
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
   let text: string;
@@ -162,12 +164,22 @@ function readDocument(text: string, r: ConfigReader, root: YamlNode | null, list
   const probe = readProbe(r, top.get('probe'), top.has('probe'));
   const rooms = readRooms(r, top.get('rooms'));
   const mixTasks = readMixTasks(r, top.get('mix_tasks'));
-  // Rooms or mix tasks alone are something to watch: streams may then be left out.
-  const streams = readStreams(r, list, probe.intervalMs, zego, (rooms?.length ?? 0) > 0 || (mixTasks?.length ?? 0) > 0, isSeq(list) ? listed : undefined);
+  const outputs = readOutputs(r, top.get('outputs'));
+  const outputDiscovery = top.has('output_discovery') ? readOutputDiscovery(r, top.get('output_discovery')) : undefined;
+  // Rooms, mix tasks or outputs alone are something to watch: streams may then be left out.
+  const others = (rooms?.length ?? 0) > 0 || (mixTasks?.length ?? 0) > 0 || (outputs?.length ?? 0) > 0;
+  const streams = readStreams(r, list, probe.intervalMs, zego, others, isSeq(list) ? listed : undefined);
   const fleet = top.has('fleet') ? readFleet(r, top.get('fleet'), zego?.rateLimit) : undefined;
   const callbacks = top.has('callbacks') ? readCallbacks(r, top.get('callbacks')) : undefined;
 
-  if (r.errors.length > 0 || !zego || !streams || !rooms || !mixTasks) return { ok: false, errors: r.errors };
+  if (r.errors.length > 0 || !zego || !streams || !rooms || !mixTasks || !outputs) return { ok: false, errors: r.errors };
+  // A mix task an output names is its mixer layer: watched (severity none, no alert of its own) when mix_tasks: does not list it.
+  const listedTasks = new Set(mixTasks.map((m) => m.id));
+  for (const o of outputs) {
+    if (o.mixTask === undefined || listedTasks.has(o.mixTask)) continue;
+    listedTasks.add(o.mixTask);
+    mixTasks.push({ id: o.mixTask, intervalMs: MIX_TASK_DEFAULT_INTERVAL_MS, labels: { severity: 'none' } });
+  }
   const hash = createHash('sha256').update(text).update(r.secretFileText).digest('hex');
   return {
     ok: true,
@@ -179,6 +191,8 @@ function readDocument(text: string, r: ConfigReader, root: YamlNode | null, list
       ...(callbacks ? { callbacks } : {}),
       ...(rooms.length > 0 ? { rooms } : {}),
       ...(mixTasks.length > 0 ? { mixTasks } : {}),
+      ...(outputs.length > 0 ? { outputs } : {}),
+      ...(outputDiscovery ? { outputDiscovery } : {}),
     },
     hash,
     warnings: r.warnings,

@@ -27,5 +27,21 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
     // The room APIs' fleet budgets and room holds are set up at start, when rooms were listed.
     if ((running.rooms?.length ?? 0) === 0 && (next.rooms?.length ?? 0) > 0) changed.push('rooms (fleet mode for the room APIs)');
   }
+  // The output prober and its connection pools are built once, at start, from these bounds (concurrency applies on reload).
+  const oa = running.probe.outputs;
+  const ob = next.probe.outputs;
+  if (oa && ob) {
+    for (const [key, a, b] of [
+      ['timeout', oa.timeoutMs, ob.timeoutMs],
+      ['max_bytes', oa.maxBytes, ob.maxBytes],
+      ['flv_max_bytes', oa.flvMaxBytes, ob.flvMaxBytes],
+      ['max_redirects', oa.maxRedirects, ob.maxRedirects],
+      ['flv_window', oa.flvWindowMs, ob.flvWindowMs],
+      ['connections_per_host', oa.connectionsPerHost, ob.connectionsPerHost],
+      ['flv_connections_per_host', oa.flvConnectionsPerHost, ob.flvConnectionsPerHost],
+    ] as const) {
+      if (a !== b) changed.push(`probe.outputs.${key}`);
+    }
+  }
   return changed;
 }

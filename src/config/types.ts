@@ -1,3 +1,4 @@
+import type { OutputKind } from '../outputs/types.js';
 import type { Secret } from './secret.js';
 
 /** The validated, typed configuration. Durations are milliseconds; names are camelCase here. */
@@ -12,6 +13,64 @@ export interface Config {
   rooms?: RoomConfig[];
   /** Stream mixing tasks watched with GetMixTaskInfo (docs/mix-tasks.md); absent: none. */
   mixTasks?: MixTaskConfig[];
+  /** HLS / HTTP-FLV outputs probed as a viewer plays them (docs/outputs.md); absent: none. */
+  outputs?: OutputConfig[];
+  /** Outputs taken from stream_create / mix_start play URLs (docs/outputs.md); absent: off. */
+  outputDiscovery?: OutputDiscoveryConfig;
+}
+
+/** One output viewers play from a CDN (issue 24). */
+export interface OutputConfig {
+  /** The full URL, `${VAR}` expanded: its query string often carries CDN tokens, so it is never logged, exported or shown. */
+  url: string;
+  /** The URL without its query string: the `output` label, and how logs and pages name it. */
+  name: string;
+  kind: OutputKind;
+  /** How often it is probed; at least OUTPUT_MIN_INTERVAL_MS. */
+  intervalMs: number;
+  /** Extra labels for its series (`severity` included, when set). */
+  labels: Record<string, string>;
+  /** The stream that feeds it (ZEGO's relay to the CDN): its state is the publisher layer. */
+  streamId?: string;
+  /** The mix task whose output it is: the task is the mixer layer, its room's streams the publisher layer. */
+  mixTask?: string;
+}
+
+/** The shortest interval an output may be probed at (a probe reads a playlist and a segment, or 3 s of FLV). */
+export const OUTPUT_MIN_INTERVAL_MS = 5_000;
+/** The interval of an output listed without one. */
+export const OUTPUT_DEFAULT_INTERVAL_MS = 15_000;
+
+/** `probe.outputs`: the bounds of output probing (docs/configuration.md#probeoutputs). */
+export interface OutputProbeSettings {
+  /** Probes running at once, over every output. */
+  concurrency: number;
+  /** Time for one whole probe. */
+  timeoutMs: number;
+  /** Bytes an HLS probe reads (the playlists and the newest segment's ranged read together). */
+  maxBytes: number;
+  /** Bytes an HTTP-FLV probe reads within its window. */
+  flvMaxBytes: number;
+  /** Redirects followed per request (at most 3). */
+  maxRedirects: number;
+  /** How long an HTTP-FLV probe reads the stream. */
+  flvWindowMs: number;
+  /** Kept-alive connections to one CDN host for playlists and segments. Needs a restart to change. */
+  connectionsPerHost: number;
+  /** Connections to one CDN host for HTTP-FLV windows (each holds one for its whole window). Needs a restart to change. */
+  flvConnectionsPerHost: number;
+}
+
+/** `output_discovery:`: play URLs of callbacks become outputs (docs/outputs.md#discovery). */
+export interface OutputDiscoveryConfig {
+  /** Hosts (exact, lower case) a discovered URL, and any redirect of it, may be on. */
+  allowedHosts: string[];
+  /** At most this many discovered outputs are probed. */
+  maxOutputs: number;
+  /** Outputs of a stream or task that ended are forgotten after this long. */
+  forgetAfterMs: number;
+  /** How often a discovered output is probed. */
+  intervalMs: number;
 }
 
 /** One watched mix task. */
@@ -80,6 +139,8 @@ export interface ProbeConfig {
   maxRoomStreams: number;
   /** Streams found in room lists are forgotten once ended for this long (the rooms' own forget_after). */
   roomStreamsForgetAfterMs: number;
+  /** The bounds of output probing (`probe.outputs`); the loader fills the defaults, absent reads as them (DEFAULT_OUTPUT_PROBE). */
+  outputs?: OutputProbeSettings;
 }
 
 export interface StreamConfig {

@@ -107,7 +107,7 @@ export class DiscoveryService {
   metrics(format: Format): string {
     let out = familyHeader(
       'zego_exporter_discovered',
-      'Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover; mix tasks: mix_callback, a mix_start matched callbacks.discover.mix_task_patterns).',
+      'Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover; mix tasks: mix_callback, a mix_start matched callbacks.discover.mix_task_patterns; output, it feeds a watched output).',
       'gauge',
       format,
     );

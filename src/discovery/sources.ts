@@ -23,10 +23,10 @@ export const KINDS: Readonly<Record<DiscoveryKind, KindRow>> = {
 /**
  * Where discovered things come from, each of one kind: a watched room's stream list, a
  * `stream_create` callback matching callbacks.discover.patterns, a `mix_start` callback matching
- * callbacks.discover.mix_task_patterns. For streams the source is also the stream's origin
+ * callbacks.discover.mix_task_patterns, an output fed by a stream nothing else watches. For streams the source is also the stream's origin
  * (zego_stream_source_info).
  */
-export type StreamSource = 'room' | 'callback';
+export type StreamSource = 'room' | 'callback' | 'output';
 export type DiscoverySource = StreamSource | 'mix_callback';
 /** The sources of one kind (what its hooks and watched() name as the owner). */
 export type SourceOf<K extends DiscoveryKind> = K extends 'stream' ? StreamSource : Exclude<DiscoverySource, StreamSource>;
@@ -67,6 +67,15 @@ export const SOURCES: Readonly<Record<DiscoverySource, SourceRow>> = {
       const d = c.callbacks?.discover;
       return d && (d.mixTaskPatterns ?? []).length > 0 ? { cap: d.maxMixTasks ?? DEFAULT_MAX_MIX_TASKS, forgetAfterMs: d.forgetAfterMs } : null;
     },
+  },
+  // The streams that feed outputs (docs/outputs.md): one per listed output at most, plus the discovered outputs' cap.
+  output: {
+    kind: 'stream',
+    capKey: 'output_discovery.max_outputs',
+    settings: (c) =>
+      (c.outputs?.length ?? 0) > 0 || c.outputDiscovery
+        ? { cap: (c.outputs?.length ?? 0) + (c.outputDiscovery?.maxOutputs ?? 0), forgetAfterMs: c.outputDiscovery?.forgetAfterMs ?? 3_600_000 }
+        : null,
   },
 };
 

@@ -3,7 +3,7 @@ import { familyHeader, formatLabels, type Format } from './exposition.js';
 
 const NAME = 'zego_stream_source_info';
 const HELP =
-  "Why the stream is watched: source is config (listed in streams:), room (found in a watched room's list) or callback (discovered by a stream_create callback); when several watch it, config wins, else the first to watch it. Always 1.";
+  "Why the stream is watched: source is config (listed in streams:), room (found in a watched room's list) callback (discovered by a stream_create callback) or output (it feeds a watched output); when several watch it, config wins, else the first to watch it. Always 1.";
 
 /**
  * zego_stream_source_info{stream_id,source} for every watched stream, label-free like

@@ -72,6 +72,7 @@ export class MixPart implements Part {
         return t?.discovered ? t.endedAtMs : null;
       },
     });
+    ctx.mix?.provide((id, now) => this.#tasks.get(id)?.state.view(now) ?? null);
     this.#configure(config.mixTasks ?? []);
   }
 

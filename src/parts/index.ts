@@ -5,6 +5,7 @@ import type { LandingTable } from '../http/landing.js';
 import type { Format } from '../metrics/exposition.js';
 import type { ExtraGauge } from '../metrics/self.js';
 import { mixPart } from '../mix/part.js';
+import { outputsPart } from '../outputs/part.js';
 import { roomsPart } from '../rooms/part.js';
 import { webConfigPart } from '../http/web-part.js';
 import type { Part, PartContext, PartFactory } from './part.js';
@@ -15,7 +16,7 @@ import type { Part, PartContext, PartFactory } from './part.js';
  * before callbacks: a stream both find carries its room's labels. The web config's part is on with
  * --web.config.file.
  */
-export const PARTS: readonly PartFactory[] = [roomsPart, callbacksPart, mixPart, webConfigPart];
+export const PARTS: readonly PartFactory[] = [roomsPart, callbacksPart, mixPart, outputsPart, webConfigPart];
 
 /** The parts this config turns on, driven and read as one. */
 export class Parts {

@@ -1,4 +1,4 @@
-import { MIX_STOP_WINDOW_MS, type MixCallback } from './mix-tasks.js';
+import { MIX_STOP_WINDOW_MS, type MixCallback, type MixTaskView } from './mix-tasks.js';
 
 /**
  * The core's hand-off for mix tasks between the parts and the core: the callbacks part, which
@@ -18,6 +18,9 @@ export interface MixCallbackEvent {
 export type MixApply = 'accepted' | 'unwatched';
 
 export type MixHandler = (e: MixCallbackEvent, receivedAtMs: number) => MixApply;
+
+/** A watched task's state at `nowMs`; null when the task is not watched. */
+export type MixTaskLookup = (taskId: string, nowMs: number) => MixTaskView | null;
 
 /** What the mix part does for the discovery service (the mix_task kind's hooks, discovery/discovered.ts). */
 export interface MixTaskWatcher {
@@ -39,6 +42,7 @@ export interface MixEventsOptions {
 export class MixEvents {
   #handler: MixHandler | null = null;
   #watcher: MixTaskWatcher | null = null;
+  #lookup: MixTaskLookup | null = null;
   readonly #changed: (id: string) => void;
   /** How long after polling saw a task gone its mix_stop may still come: ZEGO's retry window plus margin (shorter only under test-clock.ts's knob). */
   readonly stopWindowMs: number;
@@ -73,5 +77,15 @@ export class MixEvents {
   /** Called by the mix part when a discovered task ended or runs again. */
   changed(id: string): void {
     this.#changed(id);
+  }
+
+  /** The mix part's view of its tasks (one: the last set wins): what other parts read of a task, such as the outputs' diagnosis. */
+  provide(fn: MixTaskLookup): void {
+    this.#lookup = fn;
+  }
+
+  /** A watched task's state; null when no part keeps mix tasks or this one is not watched. */
+  task(taskId: string, nowMs: number): MixTaskView | null {
+    return this.#lookup?.(taskId, nowMs) ?? null;
   }
 }

@@ -7,7 +7,7 @@ export interface WatchedStream {
   id: string;
   intervalMs: number;
   labels: Readonly<Record<string, string>>;
-  /** Who watches it: the config (the default when absent), a watched room's list, or a callback. */
+  /** Who watches it: the config (the default when absent), a watched room's list, a callback, or an output it feeds. */
   origin?: StreamOrigin;
 }
 
@@ -15,7 +15,7 @@ export interface WatchedStream {
  * Where a watched stream came from (zego_stream_source_info, the landing page). When several
  * watch it, the config wins, else the part that watched it first (on a reload: room before callback).
  */
-export type StreamOrigin = 'config' | 'room' | 'callback';
+export type StreamOrigin = 'config' | 'room' | 'callback' | 'output';
 
 /**
  * What we know of one stream (the store's record of it, kept in place and mutated as observations

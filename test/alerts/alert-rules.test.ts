@@ -73,6 +73,7 @@ describe('alerts/zego-alerts.yaml', () => {
     expect(alerts.map((a) => a.alert)).toEqual(
       expect.arrayContaining([
         'ZegoKeyStreamDown',
+        'ZegoKeyOutputDown',
         'ZegoStreamDown',
         'ZegoStreamProbeFailing',
         'ZegoStreamDataStale',
@@ -286,6 +287,41 @@ describe('alerts/zego-alerts.yaml', () => {
         'probe-failing alert on a single failure',
         (s) => s.replace('<= 2 * zego_stream_interval_seconds', '<= 0'),
         'replicas.test.yaml: replicas that disagree, fail or go stale',
+      ],
+      [
+        'key output alert on every output',
+        (s) => s.replaceAll('zego_output_up{severity="critical"}', 'zego_output_up'),
+        'outputs.test.yaml: key output down on three replicas, a disagreement, an output that is not key',
+      ],
+      [
+        'key output down when any replica says down',
+        (s) => s.replace(/(alert: ZegoKeyOutputDown[\s\S]*?)max without([\s\S]*?)max without/, '$1min without$2min without'),
+        'outputs.test.yaml: key output down on three replicas, a disagreement, an output that is not key',
+      ],
+      [
+        'a replica whose output probes fail still votes with its last known state',
+        (s) => s.replace(/(alert: ZegoKeyOutputDown[\s\S]*?)and zego_output_probe_success == 1\n/, '$1'),
+        'outputs.test.yaml: a key output last seen down keeps paging while every probe fails, then expires',
+      ],
+      [
+        "a key output's last known state of any age decides",
+        (s) =>
+          s.replace(/\n\s*and time\(\) - zego_output_last_success_timestamp_seconds\n\s*<= clamp_min\(3 \* zego_output_interval_seconds, 180\) \+ 3600/, ''),
+        'outputs.test.yaml: a key output last seen down keeps paging while every probe fails, then expires',
+      ],
+      [
+        'key output alert per replica',
+        (s) =>
+          s.replace(
+            /(alert: ZegoKeyOutputDown[\s\S]*?)without \(instance, pod, node, container, endpoint, service\)/,
+            '$1without (instance, node, container, endpoint, service)',
+          ),
+        'outputs.test.yaml: key output down on three replicas, a disagreement, an output that is not key',
+      ],
+      [
+        "the failing layer read from every output's diagnosis",
+        (s) => s.replace('zego_output_diagnosis{output=%q,job=%q,namespace=%q} == 1)" $labels.output', 'zego_output_diagnosis{job=%q,namespace=%q} == 1)"'),
+        'outputs.test.yaml: the failing layer in the description, replicas that disagree on it',
       ],
       [
         'probe-failing alert on never-probed streams',

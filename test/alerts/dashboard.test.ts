@@ -226,6 +226,38 @@ describe('grafana/dashboards/zego-streams.json', () => {
     expect(exprs('GetMixTaskInfo calls by outcome').join()).toContain('api="GetMixTaskInfo"');
   });
 
+  it('has an outputs row: key outputs down and their failing layer, outputs up, media age and bitrate, one series per output across exporters', () => {
+    const outputs = ['Key outputs down', 'Key outputs: failing layer', 'Outputs up', 'Output media age', 'Output bitrate'];
+    for (const t of outputs) expect(rowOf(byTitle(t)), t).toBe('Outputs');
+    for (const t of outputs) {
+      for (const e of exprs(t)) {
+        const aggregations = [...e.matchAll(/\b(max|min|count|sum) (without|by) \(([^)]*)\)/g)];
+        expect(aggregations.length, `${t}: ${e}`).toBeGreaterThan(0);
+        for (const m of aggregations) expect(`${m[2]} (${m[3]})`, `${t}: ${e}`).toBe(PER_REPLICA);
+      }
+    }
+    expect(exprs('Output media age').join()).toContain(`min ${PER_REPLICA} (zego_output_media_age_seconds{`);
+    expect(exprs('Output bitrate').join()).toContain(`max ${PER_REPLICA} (zego_output_bitrate_bits_per_second{`);
+    const diagnosis = exprs('Key outputs: failing layer').join();
+    expect(diagnosis).toContain('zego_output_diagnosis{');
+    expect(diagnosis).toContain('and on (job, namespace, output)');
+    expect(diagnosis).toMatch(/zego_output_up\{[^}]*severity="critical"/);
+    // Up/down and the key count read the alert's rule of agreement.
+    const rules = parse(readFileSync(join(root, 'alerts', 'zego-alerts.yaml'), 'utf8')) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+    const keyRule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'ZegoKeyOutputDown')?.expr ?? '';
+    const strip = (e: string): string =>
+      e
+        .replace(/\{[^}]*\}/g, '')
+        .replace(/\s+/g, ' ')
+        .trim();
+    expect(strip(exprs('Key outputs down')[0] ?? '')).toBe(`count(${strip(keyRule)}) or vector(0)`);
+    expect(`${strip(exprs('Outputs up')[0] ?? '')} == 0`).toBe(strip(keyRule));
+    for (const s of exprs('Key outputs down')
+      .join()
+      .match(/zego_output_up\{[^}]*\}/g) ?? [])
+      expect(s).toContain('severity="critical"');
+  });
+
   it('counts key streams only in "Key streams down"', () => {
     const key = exprs('Key streams down');
     expect(key).toHaveLength(1);

@@ -60,7 +60,7 @@ export function harness(settings: Partial<Record<DiscoverySource, SourceSettings
     ended,
     calls,
     logs,
-    settings: { room: null, callback: null, mix_callback: null, ...settings },
+    settings: { room: null, callback: null, mix_callback: null, output: null, ...settings },
     listed: new Set(listed),
     end: (id, at) => {
       ended.set(id, at);

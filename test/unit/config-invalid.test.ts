@@ -147,6 +147,60 @@ const ROWS: Row[] = [
     ],
   ],
   [
+    'outputs-every-problem',
+    [
+      { path: 'outputs[0]', line: 6, col: 5, message: 'must be an http or https URL' },
+      {
+        path: 'outputs[1]',
+        line: 7,
+        col: 5,
+        message: 'https://cdn.example.com/live/b: the path ends in neither .m3u8 nor .flv: say which it is with kind: hls or kind: flv',
+      },
+      { path: 'outputs[2].kind', line: 9, col: 11, message: 'must be hls or flv, got "dash"' },
+      { path: 'outputs[3].interval', line: 11, col: 15, message: 'must be from 5s to 24h' },
+      { path: 'outputs[4].labels.output', line: 13, col: 15, message: 'label "output" clashes with a label the exporter or Prometheus sets' },
+      {
+        path: 'outputs[6]',
+        line: 15,
+        col: 5,
+        message: 'https://cdn.example.com/live/f.m3u8 is already outputs[5] (line 14): URLs that differ only in the query string are one output',
+      },
+      { path: 'outputs[7].mix_task', line: 18, col: 15, message: "set stream_id or mix_task, not both: a mix task's output is fed by the task" },
+    ],
+  ],
+  ['outputs-not-a-list', [{ path: 'outputs', line: 7, col: 3, message: 'must be a list' }]],
+  [
+    'output-discovery-no-hosts',
+    [
+      {
+        path: 'output_discovery.allowed_hosts',
+        line: 7,
+        col: 3,
+        message: 'required: the CDN hosts discovered play URLs may be on, such as ["pull.example-cdn.com"]',
+      },
+      { path: 'output_discovery.max_outputs', line: 7, col: 16, message: 'must be an integer from 1 to 10000' },
+    ],
+  ],
+  [
+    'output-discovery-bad-host',
+    [
+      {
+        path: 'output_discovery.allowed_hosts[0]',
+        line: 7,
+        col: 19,
+        message: 'must be a host name or address (no scheme, port or path), got "https://cdn.example.com/"',
+      },
+    ],
+  ],
+  [
+    'probe-outputs-limits',
+    [
+      { path: 'probe.outputs.concurrency', line: 8, col: 18, message: 'must be an integer from 1 to 1024' },
+      { path: 'probe.outputs.max_redirects', line: 9, col: 20, message: 'must be an integer from 0 to 3' },
+      { path: 'probe.outputs.flv_window', line: 11, col: 17, message: 'must be shorter than probe.outputs.timeout' },
+    ],
+  ],
+  [
     'room-interval-under-10s',
     [{ path: 'rooms[1].interval', line: 8, col: 15, message: 'must be from 10s to 24h (ZEGO answers one stream-list call per room per 10 s)' }],
   ],
@@ -254,7 +308,12 @@ const ROWS: Row[] = [
   [
     'unknown-section',
     [
-      { path: 'stream', line: 5, col: 1, message: 'unknown key "stream" (allowed: zego, probe, streams, fleet, callbacks, rooms, mix_tasks)' },
+      {
+        path: 'stream',
+        line: 5,
+        col: 1,
+        message: 'unknown key "stream" (allowed: zego, probe, streams, fleet, callbacks, rooms, mix_tasks, outputs, output_discovery)',
+      },
       { path: 'streams', message: 'required: the list of stream ids to watch' },
     ],
   ],

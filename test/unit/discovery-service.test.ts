@@ -86,16 +86,18 @@ describe('the discovery service over the config and the store', () => {
     h.ctx.discover('a', {}, 'room');
     h.ctx.discover('b', {}, 'room');
     expect(h.discovery.metrics('text')).toBe(
-      '# HELP zego_exporter_discovered Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover; mix tasks: mix_callback, a mix_start matched callbacks.discover.mix_task_patterns).\n' +
+      '# HELP zego_exporter_discovered Things watched because a source discovered them (streams: room, a watched room listed it; callback, a stream_create matched callbacks.discover; mix tasks: mix_callback, a mix_start matched callbacks.discover.mix_task_patterns; output, it feeds a watched output).\n' +
         '# TYPE zego_exporter_discovered gauge\n' +
         'zego_exporter_discovered{source="room"} 1\n' +
         'zego_exporter_discovered{source="callback"} 0\n' +
         'zego_exporter_discovered{source="mix_callback"} 0\n' +
+        'zego_exporter_discovered{source="output"} 0\n' +
         "# HELP zego_exporter_discovery_refused_total Discoveries refused because the source's cap was full of active ones (none had ended to make room).\n" +
         '# TYPE zego_exporter_discovery_refused_total counter\n' +
         'zego_exporter_discovery_refused_total{source="room"} 1\n' +
         'zego_exporter_discovery_refused_total{source="callback"} 0\n' +
-        'zego_exporter_discovery_refused_total{source="mix_callback"} 0\n',
+        'zego_exporter_discovery_refused_total{source="mix_callback"} 0\n' +
+        'zego_exporter_discovery_refused_total{source="output"} 0\n',
     );
     expect(h.discovery.metrics('openmetrics')).toContain(
       '# TYPE zego_exporter_discovery_refused counter\nzego_exporter_discovery_refused_total{source="room"} 1\n',

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { demoIsUp, startDemoScript, type DemoTimers, type StreamState } from '../../simulator/streams.js';
+import { DEMO_OUTPUT_ID, demoOutputStalled, startOutputDemoScript } from '../../simulator/cdn.js';
+import { demoMixRunning } from '../../simulator/mix.js';
 
 class ManualTimers implements DemoTimers {
   fns = new Map<number, () => void>();
@@ -56,5 +58,29 @@ describe('demo script', () => {
     expect(flips).toBeGreaterThan(5);
     script.stop();
     expect(timers.fns.size).toBe(0);
+  });
+});
+
+describe('demo output', () => {
+  it('stalls 60 s of every 5 minutes, only while the demo mix task runs', () => {
+    let stalledSec = 0;
+    for (let t = 0; t < 900; t++) {
+      if (!demoOutputStalled(t)) continue;
+      stalledSec++;
+      expect(demoMixRunning(t), `t=${t}`).toBe(true);
+    }
+    expect(stalledSec).toBe(180);
+    expect([119, 120, 179, 180].map(demoOutputStalled)).toEqual([false, true, true, false]);
+  });
+
+  it('sets and clears the stall on its output through injected timers, and stops', () => {
+    const timers = new ManualTimers();
+    const calls: string[] = [];
+    const script = startOutputDemoScript({ setOutput: (id, p) => calls.push(`${id}:${String(p.fault)}`) }, { timers, tickMs: 1000 });
+    timers.tick(200);
+    expect(calls).toEqual([`${DEMO_OUTPUT_ID}:null`, `${DEMO_OUTPUT_ID}:stall`, `${DEMO_OUTPUT_ID}:null`]);
+    script.stop();
+    timers.tick(300);
+    expect(calls).toHaveLength(3);
   });
 });

@@ -109,7 +109,8 @@ describe('faults over HTTP', () => {
       () => 'answered',
       () => 'failed',
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // Until it has arrived (and hangs): a fixed wait is too short on a loaded machine.
+    for (const deadline = Date.now() + 5000; s.stats().faults.hang < 2 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
     const t0 = performance.now();
     await s.close();
     sim = null;

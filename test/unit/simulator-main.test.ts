@@ -79,6 +79,17 @@ describe('simulator main (process)', () => {
     }
   });
 
+  it("--hls-target-duration sets the CDN playlists' target duration; outside 1..60 s it exits 2", async () => {
+    const child = run(['--app-id', '7', '--secret', 's', '--streams', '1', '--hls-target-duration', '6']);
+    const { url } = JSON.parse(await firstLine(child)) as { url: string };
+    const playlist = await (await fetch(`${url}/cdn/hls/demo-1.m3u8`)).text();
+    expect(playlist).toContain('#EXT-X-TARGETDURATION:6\n');
+    expect(playlist).toContain('#EXTINF:6.000,\n');
+    child.kill('SIGTERM');
+    expect(await exitCode(child)).toBe(0);
+    for (const bad of ['0', '61', '1.5', 'two']) expect(await exitCode(run(['--app-id', '1', '--secret', 's', '--hls-target-duration', bad])), bad).toBe(2);
+  });
+
   it('the production flags: --history, --is-test-optional, --empty-room-list, --room-app-limit-code, --disable-action', async () => {
     const child = run(
       [

@@ -1,5 +1,6 @@
 import type { ConfigReader, YamlNode } from '../reader.js';
 import type { ProbeConfig } from '../types.js';
+import { DEFAULT_OUTPUT_PROBE, readOutputProbe } from './outputs-probe.js';
 
 const DEFAULT_INTERVAL_MS = 15_000;
 const DEFAULT_MAX_ROOM_STREAMS = 1000;
@@ -12,9 +13,10 @@ export function readProbe(r: ConfigReader, node: YamlNode | null | undefined, pr
     intervalMs: DEFAULT_INTERVAL_MS,
     maxRoomStreams: DEFAULT_MAX_ROOM_STREAMS,
     roomStreamsForgetAfterMs: DEFAULT_ROOM_STREAMS_FORGET_AFTER_MS,
+    outputs: { ...DEFAULT_OUTPUT_PROBE },
   };
   if (!present) return defaults;
-  const f = r.fields(node, 'probe', ['interval', 'max_room_streams', 'room_streams_forget_after']);
+  const f = r.fields(node, 'probe', ['interval', 'max_room_streams', 'room_streams_forget_after', 'outputs']);
   const intervalMs = (f && readInterval(r, f.get('interval'), 'probe.interval', DEFAULT_INTERVAL_MS)) ?? DEFAULT_INTERVAL_MS;
   let maxRoomStreams = DEFAULT_MAX_ROOM_STREAMS;
   if (f?.has('max_room_streams')) {
@@ -30,7 +32,8 @@ export function readProbe(r: ConfigReader, node: YamlNode | null | undefined, pr
     const ms = r.duration(f.get('room_streams_forget_after'), 'probe.room_streams_forget_after');
     if (ms !== undefined) roomStreamsForgetAfterMs = ms;
   }
-  return { intervalMs, maxRoomStreams, roomStreamsForgetAfterMs };
+  const outputs = f?.has('outputs') ? readOutputProbe(r, f.get('outputs')) : { ...DEFAULT_OUTPUT_PROBE };
+  return { intervalMs, maxRoomStreams, roomStreamsForgetAfterMs, outputs };
 }
 
 /** A probe interval: at least 1 s (the API's Sequence and budget make less meaningless), at most 24 h. */
