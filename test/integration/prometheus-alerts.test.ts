@@ -96,7 +96,9 @@ describe.concurrent('end to end with a real Prometheus', () => {
       `zego:\n  app_id: ${APP_ID}\n  server_secret: \${S}\n  endpoint: ${sim.url}\n  rate_limit: 10\ncallbacks:\n  secret: \${CB}\n  listen_address: 127.0.0.1:0\nprobe:\n  interval: 2s\nstreams:\n` +
         `  - id: stage-main\n    interval: 1s\n    labels: { severity: critical, team: broadcast }\n` +
         `  - id: stage-backup\n    labels: { severity: critical, team: broadcast }\n  - side-room\n  - never-there\n` +
-        `rooms:\n  - { id: show, interval: 10s }\nmix_tasks:\n  - { id: show-mix, interval: 5s }\n`,
+        `rooms:\n  - { id: show, interval: 10s }\nmix_tasks:\n  - { id: show-mix, interval: 5s }\n` +
+        // The dashboard's Outputs row reads a watched output (the simulator's CDN serves the active stream).
+        `outputs:\n  - { url: ${sim.url}/cdn/hls/stage-backup.m3u8, stream_id: stage-backup, interval: 5s, labels: { severity: critical } }\n`,
       { env: { S: SECRET, CB: CALLBACK_SECRET }, logLevel: 'info', timeoutMs: START_MS },
     );
     prom = await startPrometheus({ target: exp.url.replace('http://', ''), job: JOB, ruleFiles: [join(ROOT, 'alerts/zego-alerts.yaml')] });
