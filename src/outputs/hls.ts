@@ -77,7 +77,11 @@ export function judgeFreshness(
     };
   }
   const advanced = now.mediaSequence > memory.mediaSequence || lastSeq > memLastSeq || now.lastSegmentUri !== memory.lastSegmentUri;
-  const advancedAtMs = advanced ? nowMs : memory.advancedAtMs;
+  // The advance happened between the two probes; a live playlist lists a new segment at least once a
+  // target duration (RFC 8216 6.2.1), so it is dated at most one target duration back, never before
+  // the advance already known. Dated at `now`, a stall that began just after an advance would read
+  // stale one probe interval past max(3 × target duration, interval) + interval.
+  const advancedAtMs = advanced ? Math.max(memory.advancedAtMs, nowMs - now.targetDurationSeconds * 1000) : memory.advancedAtMs;
   const windowMs = Math.max(3 * now.targetDurationSeconds, intervalSeconds) * 1000;
   const ageMs = nowMs - advancedAtMs;
   if (ageMs > windowMs) {

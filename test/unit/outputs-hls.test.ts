@@ -93,12 +93,13 @@ describe('HLS prober: up', () => {
     expect(cdn.requests.map((r) => r.path)).toContain('/m/high.m3u8');
   });
 
-  it('a playlist that advanced since the last probe is up and its media advanced now', async () => {
+  it('a playlist that advanced since the last probe is up, its advance dated one target duration back', async () => {
     serveLive(101);
     const before: HlsMemory = { mediaSequence: 100, lastSegmentUri: 'seg/104.ts', segmentCount: 5, advancedAtMs: NOW - 60_000 };
     const { result, memory } = await prober.probe(target('/live.m3u8'), before, NOW);
-    expect(result).toMatchObject({ up: true, mediaAdvancedAtMs: NOW });
-    expect(memory).toMatchObject({ mediaSequence: 101, advancedAtMs: NOW });
+    // Dated one target duration (2 s) back: the segment was listed at most that long ago.
+    expect(result).toMatchObject({ up: true, mediaAdvancedAtMs: NOW - 2000 });
+    expect(memory).toMatchObject({ mediaSequence: 101, advancedAtMs: NOW - 2000 });
   });
 
   it('an unchanged playlist within max(3 × target duration, interval) is still up, and its media age runs from the last advance', async () => {
@@ -285,8 +286,14 @@ describe('HLS rules', () => {
   it('a playlist that grew (more segments, same media sequence) advanced', () => {
     expect(judgeFreshness({ ...seen, segmentCount: 6, lastSegmentUri: 'seg/105.ts' }, mem, 15, NOW + 60_000)).toMatchObject({
       reason: null,
-      advancedAtMs: NOW + 60_000,
+      advancedAtMs: NOW + 58_000,
     });
+  });
+
+  it('an advance is dated one target duration back, never before the advance already known', () => {
+    const grown = { ...seen, mediaSequence: 101, lastSegmentUri: 'seg/105.ts' };
+    expect(judgeFreshness(grown, mem, 15, NOW).advancedAtMs).toBe(NOW - 2000);
+    expect(judgeFreshness(grown, { ...mem, advancedAtMs: NOW - 500 }, 15, NOW).advancedAtMs).toBe(NOW - 500);
   });
 
   it('the variant asked for is the nearest BANDWIDTH; I-frame-only variants are never followed', () => {
