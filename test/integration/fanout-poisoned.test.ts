@@ -197,18 +197,24 @@ describe('fan-out stream: poisoned ids, a wrong key type, oversized entries and 
     const outBefore = Number((await raw.info('stats')).match(/total_net_output_bytes:(\d+)/)![1]);
     for (let i = 0; i < 20; i++) await raw.xadd(key(), '*', 'origin', 'intruder', 'pad', big);
     for (let i = 0; i < 3; i++) a.cb.publish(event(i), Date.now());
-    await until(() => b.got.length === 3, 5000).catch((e: unknown) => {
+    // At least once: a publish whose XADD answered late (20 MiB just written) is queued and sent again;
+    // the store ignores the copy (docs/callbacks.md). What must hold: every callback arrives, no intruder's entry stays.
+    const distinct = (got: StreamEvent[]): number => new Set(got.map((e) => e.streamId)).size;
+    await until(() => distinct(b.got) === 3, 5000).catch((e: unknown) => {
       console.log(b.got.length, [...b.cb.rejected], [...a.cb.rejected], a.warnings, b.warnings);
       throw e;
     });
     await until(() => a.rejected('oversized') + b.rejected('oversized') === 20, 2000);
-    expect(await raw.xlen(key())).toBe(3);
+    const left = (await raw.xrange(key(), '-', '+')).map(([, fields]) => fields);
+    expect(left.some((f) => f.includes('intruder'))).toBe(false);
+    expect(left.length).toBeGreaterThanOrEqual(3);
+    expect(left.length).toBeLessThanOrEqual(6);
     const out = Number((await raw.info('stats')).match(/total_net_output_bytes:(\d+)/)![1]) - outBefore;
     console.log(`20 entries of 1 MiB in the stream: ${out} bytes sent by Redis to all clients`);
     expect(out).toBeLessThan(1024 * 1024);
     // A replica starting now reads back the window without them.
     const c = replica();
-    await until(() => c.got.length === 3, 3000);
+    await until(() => distinct(c.got) === 3, 3000);
   }, 20_000);
 
   it('Redis paused (SIGSTOP): connected drops to false within 3 s, and comes back with the callbacks of the pause', async () => {
