@@ -1,34 +1,13 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, ROOT, startExporter, type ExporterProcess } from '../helpers/exporter-process.js';
+import { alertmanagerStandIn, type Posted } from '../helpers/alerting.js';
 import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.js';
 
 const JOB = 'zego-stream-exporter';
 const START_MS = 30_000;
-
-/** One alert as Prometheus posts it to Alertmanager's API v2. */
-interface Posted {
-  labels: Record<string, string>;
-  startsAt: string;
-  endsAt: string;
-}
-
-/** Stands in for Alertmanager: records every alert Prometheus sends. */
-async function alertmanagerStandIn(posted: Posted[]): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/api/v2/alerts') posted.push(...(JSON.parse(body) as Posted[]));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
 
 /**
  * The shipped rules, unmodified (ZegoKeyMixTaskDown's real `for: 1m`), in a real Prometheus that

@@ -1,11 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
-import { eventually, ROOT, startExporter, type ExporterProcess } from '../helpers/exporter-process.js';
+import { eventually, startExporter, type ExporterProcess } from '../helpers/exporter-process.js';
+import { alertmanagerStandIn, fastRules, type Posted } from '../helpers/alerting.js';
 import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.js';
 
 /**
@@ -17,45 +17,6 @@ import { startPrometheus, type PrometheusProcess } from '../helpers/prometheus.j
 const JOB = 'zego-stream-exporter';
 /** Five exporters and three Prometheus start at once here: more than the usual 10 s to be up. */
 const START_MS = 30_000;
-
-/** One alert as Prometheus posts it to Alertmanager's API v2, with when the stand-in received it. */
-interface Posted {
-  labels: Record<string, string>;
-  startsAt: string;
-  endsAt: string;
-  annotations?: Record<string, string>;
-  receivedAtMs: number;
-}
-
-/**
- * The shipped rules with their durations shortened, so minutes of alerting pass in seconds: each
- * `for:` minute becomes 5 s, each `keep_firing_for:` minute 2 s. Expressions are untouched.
- */
-function fastRules(dir: string): string {
-  const text = readFileSync(join(ROOT, 'alerts/zego-alerts.yaml'), 'utf8')
-    .replace(/^(\s+)for: (\d+)m$/gm, (_m, sp: string, n: string) => `${sp}for: ${Number(n) * 5}s`)
-    .replace(/^(\s+)keep_firing_for: (\d+)m$/gm, (_m, sp: string, n: string) => `${sp}keep_firing_for: ${Number(n) * 2}s`);
-  const file = join(dir, 'zego-alerts.yaml');
-  writeFileSync(file, text);
-  return file;
-}
-
-/** Stands in for Alertmanager: records every alert Prometheus sends (firing and resolved). */
-async function alertmanagerStandIn(posted: Posted[]): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/api/v2/alerts') {
-        const receivedAtMs = Date.now();
-        for (const a of JSON.parse(body) as Omit<Posted, 'receivedAtMs'>[]) posted.push({ ...a, receivedAtMs });
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
 
 const hostOf = (e: ExporterProcess): string => e.url.replace('http://', '');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
