@@ -1,4 +1,4 @@
-import type { Config, OutputConfig, OutputProbeSettings } from '../config/types.js';
+import type { Config, OutputProbeSettings } from '../config/types.js';
 import { DEFAULT_OUTPUT_PROBE } from '../config/sections/outputs-probe.js';
 import type { Format } from '../metrics/exposition.js';
 import type { Part, PartContext, PartGauge } from '../parts/part.js';
@@ -25,16 +25,9 @@ export function httpProber(s: OutputProbeSettings): OutputProber {
 /** The labels of a stream watched only because it feeds an output: it raises no stream alert of its own. */
 const FEED_LABELS: Readonly<Record<string, string>> = Object.freeze({ severity: 'none' });
 
-interface Output {
-  name: string;
+/** What the renderer reads, less the diagnosis (made at scrape time), plus the URL with its query (never rendered). */
+interface Output extends Omit<OutputRow, 'layer'> {
   url: string;
-  kind: OutputConfig['kind'];
-  https: boolean;
-  intervalMs: number;
-  labels: Readonly<Record<string, string>>;
-  streamId: string | undefined;
-  mixTask: string | undefined;
-  state: OutputState;
 }
 
 /**
